@@ -1,0 +1,52 @@
+# The two commands: `make run` serves the product, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# The production pass of the tests: real PostgreSQL and Redis (see .ci/run for starting them).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dashboard
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+DEBIAN_PACKAGES := kubernetes-client chromium chromium-driver
+
+.PHONY: run test lint bench system-deps clean
+
+$(VENV)/.installed: requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip check
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py serve --port $(PORT)
+
+system-deps:
+	@missing=""; \
+	command -v kubectl >/dev/null || missing="$$missing kubernetes-client"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: $(VENV)/.installed system-deps lint
+	$(VENV)/bin/pytest -m "not production"
+	DATABASE_URL=$(TEST_DATABASE_URL) CACHE_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
+	  $(VENV)/bin/pytest -m "production or postgres_too"
+
+bench: $(VENV)/.installed
+	$(PY) -m inventory.bench --scale $(or $(SCALE),small)
+
+clean:
+	rm -rf $(VENV) dashboard.sqlite3* .bench

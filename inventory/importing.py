@@ -1,0 +1,30 @@
+"""Offline import: a dump directory becomes a snapshot of a (possibly new, offline) cluster."""
+
+from datetime import datetime
+from pathlib import Path
+
+from django.utils import timezone
+
+from .models import Cluster, Snapshot
+from .snapshotting import queue_snapshot
+from .sources import SourceError
+from .sources.dump import read_dump
+from .tasks import snapshot_now
+
+
+def import_dump(cluster_name: str, directory: str | Path, taken_at: datetime | None = None) -> Snapshot:
+    """Import `directory` as a snapshot; a bad dump raises before anything is stored."""
+    collection = read_dump(directory)  # validates every file first: errors store nothing
+    taken_at = taken_at or timezone.now()
+    cluster = Cluster.objects.filter(name=cluster_name).first()
+    if cluster is not None:
+        latest = cluster.snapshots.filter(status__in=Snapshot.VISIBLE).order_by("-taken_at").first()
+        if latest is not None and taken_at < latest.taken_at:
+            raise SourceError(
+                f"refused: the dump is dated {taken_at.isoformat()}, before the cluster's latest snapshot "
+                f"#{latest.seq} of {latest.taken_at.isoformat()}; history only moves forward"
+            )
+    else:
+        cluster = Cluster.objects.create(name=cluster_name, source=Cluster.Source.OFFLINE)
+    snapshot = queue_snapshot(cluster, taken_at=taken_at, origin=Snapshot.Origin.DUMP)
+    return snapshot_now(cluster, snapshot, source=lambda: collection)

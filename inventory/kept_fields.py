@@ -1,0 +1,397 @@
+"""What the inventory keeps of each Kubernetes object, and why.
+
+Everything the rules in rules.md read is listed here, field by field, with the rules (or
+purposes) it serves.  Anything not listed is never stored: that is how volatile fields
+(resourceVersion, managedFields, heartbeats, pod IPs, container statuses) stay out of the
+history, and how secret-bearing fields (the four CHAP values in a TridentVolume's
+accessInformation, backend credentials, a SolidFire EndPoint with embedded password) never
+reach the database.  A second, independent pass (`scrub_secrets`) removes secret-named keys
+anywhere inside subtrees kept whole, as defence in depth.
+
+Path syntax: dotted keys; `key[]` maps over a list; `key{glob,!glob}` keeps only the matching
+keys of a mapping (whole values).  Bump SCHEMA_VERSION whenever this file changes what is kept.
+"""
+
+import fnmatch
+import hashlib
+import re
+from dataclasses import dataclass
+
+import orjson
+
+SCHEMA_VERSION = 1
+
+# Purposes that are not rules.
+IDENTITY = "identity"  # naming the object, joins between objects
+SINCE = "at-least-since"  # oldest creationTimestamp among a finding's objects
+FINGERPRINT = "fingerprint"  # stable finding identity across rollouts
+DISPLAY = "display"  # shown on pages; changes rarely
+OWNERS = "ownership"  # namespace owners (issue: ownership)
+TRUST = "trust-inputs"  # tenant label, owner keys, Pod Security labels on Namespaces
+
+
+@dataclass(frozen=True)
+class Field:
+    path: str
+    serves: tuple[str, ...]
+
+
+def _f(path: str, *serves: str) -> Field:
+    return Field(path, serves)
+
+
+_META = (
+    _f("metadata.name", IDENTITY),
+    _f("metadata.namespace", IDENTITY),
+    _f("metadata.uid", IDENTITY),
+    _f("metadata.creationTimestamp", SINCE),
+)
+
+_CONTAINER_FIELDS = "{name,securityContext,volumeMounts,volumeDevices,ports}"
+
+KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
+    "Namespace": _META
+    + (
+        _f("metadata.labels", TRUST, "namespace-admits-privileged", "storage-network-reachable", OWNERS),
+        _f("metadata.annotations{!kubectl.kubernetes.io/last-applied-configuration}", TRUST, OWNERS),
+        _f("status.phase", "pv-available-unclaimed"),
+    ),
+    "Node": _META
+    + (
+        _f("metadata.labels{node-role.kubernetes.io/*,kubernetes.io/hostname,kubernetes.io/os}", DISPLAY),
+        _f(
+            "status.addresses",
+            "export-allows-foreign-hosts",
+            "stale-node-access",
+            "san-foreign-initiator",
+            "host-network",
+            "storage-network-reachable",
+        ),
+        _f("spec.podCIDR", "auto-export-cidrs-open"),
+        _f("spec.podCIDRs", "auto-export-cidrs-open"),
+    ),
+    "PersistentVolume": _META
+    + (
+        _f("metadata.annotations{pv.kubernetes.io/*}", DISPLAY),
+        _f("spec.claimRef{namespace,name,uid}", "pv-available-unclaimed", "pv-released-retained", IDENTITY),
+        _f("spec.persistentVolumeReclaimPolicy", "pv-released-retained"),
+        _f("spec.storageClassName", DISPLAY),
+        _f("spec.accessModes", DISPLAY),
+        _f("spec.volumeMode", DISPLAY),
+        _f("spec.capacity", DISPLAY),
+        _f("spec.mountOptions", "uid-gid-not-a-boundary"),
+        _f(
+            "spec.csi{driver,volumeHandle,volumeAttributes,readOnly,fsType}",
+            "volume-shared-across-tenants",
+            "orphaned-backend-volume",
+            IDENTITY,
+        ),
+        _f("spec.nfs", "volume-shared-across-tenants", "export-allows-foreign-hosts"),
+        _f(
+            "spec.iscsi{targetPortal,portals,iqn,lun,readOnly}",
+            "volume-shared-across-tenants",
+            "san-foreign-initiator",
+        ),
+        _f("spec.fc{targetWWNs,lun,wwids,readOnly}", "volume-shared-across-tenants", "san-foreign-initiator"),
+        _f("status.phase", "pv-available-unclaimed", "pv-released-retained"),
+        _f("status.lastPhaseTransitionTime", "pv-released-retained"),
+    ),
+    "PersistentVolumeClaim": _META
+    + (
+        _f("metadata.annotations{trident.netapp.io/*}", "volume-shared-by-annotation"),
+        _f("spec.volumeName", IDENTITY),
+        _f("spec.storageClassName", DISPLAY),
+        _f("spec.accessModes", DISPLAY),
+        _f("spec.volumeMode", DISPLAY),
+        _f("spec.dataSourceRef", "volume-shared-by-annotation"),
+        _f("status.phase", DISPLAY),
+    ),
+    "Pod": _META
+    + (
+        _f("metadata.labels", "storage-network-reachable"),
+        _f("metadata.ownerReferences[]{kind,name,uid,controller}", FINGERPRINT),
+        _f(
+            "spec.nodeName",
+            "privileged-container",
+            "host-path-volume",
+            "host-namespace-escape",
+            "host-network",
+        ),
+        _f("spec.hostNetwork", "host-network", "storage-network-reachable"),
+        _f("spec.hostPID", "host-namespace-escape"),
+        _f("spec.hostIPC", "host-namespace-escape"),
+        _f("spec.serviceAccountName", "platform workloads"),
+        _f(
+            "spec.securityContext{runAsUser,runAsGroup,fsGroup,supplementalGroups,runAsNonRoot}",
+            "uid-gid-not-a-boundary",
+        ),
+        _f("spec.volumes", "inline-storage-volume", "host-path-volume", "volume-shared-across-tenants"),
+        _f(
+            f"spec.containers[]{_CONTAINER_FIELDS}",
+            "privileged-container",
+            "host-namespace-escape",
+            "uid-gid-not-a-boundary",
+        ),
+        _f(f"spec.initContainers[]{_CONTAINER_FIELDS}", "privileged-container", "host-namespace-escape"),
+        _f(f"spec.ephemeralContainers[]{_CONTAINER_FIELDS}", "privileged-container", "host-namespace-escape"),
+        _f("status.phase", "storage-network-reachable"),
+    ),
+    "StorageClass": _META
+    + (
+        _f("provisioner", IDENTITY),
+        _f("parameters", DISPLAY),
+        _f("reclaimPolicy", "pv-released-retained"),
+        _f("mountOptions", "uid-gid-not-a-boundary"),
+    ),
+    "NetworkPolicy": _META + (_f("spec", "storage-network-reachable"),),
+    "Role": _META
+    + (_f("rules", "pv-visible-to-non-admins", "chap-secrets-readable", "namespace-labels-writable"),),
+    "ClusterRole": _META
+    + (
+        # Aggregation selects ClusterRoles by label, so labels decide which rules a role gains.
+        _f("metadata.labels", "tenant-has-cluster-scope"),
+        _f("rules", "pv-visible-to-non-admins", "pv-writable-by-non-admins", "tenant-has-cluster-scope"),
+        _f("aggregationRule", "tenant-has-cluster-scope"),
+    ),
+    "RoleBinding": _META
+    + (_f("subjects", "tenant-has-cluster-scope", OWNERS), _f("roleRef", "tenant-has-cluster-scope")),
+    "ClusterRoleBinding": _META
+    + (
+        _f("subjects", "pv-visible-to-non-admins", "tenant-has-cluster-scope"),
+        _f("roleRef", "pv-writable-by-non-admins"),
+    ),
+    "TridentBackendConfig": _META
+    + (
+        _f(
+            "spec{storageDriverName,backendName,svm,dataLIF,managementLIF,autoExportPolicy,autoExportCIDRs,useCHAP,"
+            "storagePrefix,nasType,sanType,exportRule,deletionPolicy}",
+            "auto-export-cidrs-open",
+            "iscsi-without-chap",
+            "export-policy-shared",
+            "export-allows-foreign-hosts",
+        ),
+        _f("spec.defaults{exportPolicy,exportRule,unixPermissions,securityStyle}", "export-policy-shared"),
+        _f("spec.credentials{name,type}", DISPLAY),
+        _f("status{phase,backendInfo}", IDENTITY),
+    ),
+    "TridentBackend": _META
+    + (
+        _f("backendName", IDENTITY),
+        _f("backendUUID", IDENTITY),
+        _f("state", DISPLAY),
+        _f("online", DISPLAY),
+        _f("configRef", IDENTITY),
+        _f(
+            "config.ontap_config{storageDriverName,backendName,svm,dataLIF,managementLIF,autoExportPolicy,"
+            "autoExportCIDRs,useCHAP,storagePrefix,nasType,sanType,igroupName}",
+            "auto-export-cidrs-open",
+            "iscsi-without-chap",
+            "export-policy-shared",
+            "orphaned-backend-volume",
+        ),
+        _f(
+            "config.ontap_config.defaults{exportPolicy,unixPermissions,securityStyle}", "export-policy-shared"
+        ),
+        _f(
+            "config.solidfire_config{storageDriverName,backendName,TenantName,SVIP,AccessGroups,UseCHAP,Types}",
+            "san-foreign-initiator",
+            "chap-secrets-readable",
+        ),
+        _f("config.azure_config{storageDriverName,backendName,exportRule}", "export-allows-foreign-hosts"),
+        _f("config.azure_config.defaults{exportRule}", "export-allows-foreign-hosts"),
+        _f("config.azure_config.storage[]{exportRule,defaults}", "export-allows-foreign-hosts"),
+        _f("config.gcnv_config{storageDriverName,backendName,exportRule}", "export-allows-foreign-hosts"),
+        _f("config.gcnv_config.defaults{exportRule}", "export-allows-foreign-hosts"),
+        _f("config.gcnv_config.storage[]{exportRule,defaults}", "export-allows-foreign-hosts"),
+    ),
+    "TridentVolume": _META
+    + (
+        _f("backendUUID", IDENTITY),
+        _f("pool", DISPLAY),
+        _f("orphaned", "orphaned-backend-volume"),
+        _f("state", "volume-shared-by-annotation"),
+        _f(
+            "config{name,internalName,internalID,protocol,exportPolicy,unixPermissions,accessMode,volumeMode,"
+            "storageClass,namespace,requestName,shareSourceVolume,importOriginalName,cloneSourceVolume,size}",
+            IDENTITY,
+            "volume-shared-across-tenants",
+            "export-policy-shared",
+            "uid-gid-not-a-boundary",
+        ),
+        # Never iscsiUsername / iscsiInitiatorSecret / iscsiTargetUsername / iscsiTargetSecret.
+        _f(
+            "config.accessInformation{nfsServerIp,nfsPath,smbServer,smbPath,iscsiTargetPortal,iscsiPortals,"
+            "iscsiTargetIqn,iscsiLunNumber,iscsiIgroup,iscsiVags,iscsiLunSerial,useCHAP,nvmeTargetIPs,"
+            "nvmeSubsystemNqn,nvmeSubsystemUUID,nvmeNamespaceUUID,fcTargetWWNN,fcpLunNumber,fcpIgroup,"
+            "publishEnforcement,readOnly}",
+            "volume-shared-across-tenants",
+            "san-foreign-initiator",
+            "export-allows-foreign-hosts",
+            "iscsi-without-chap",
+        ),
+    ),
+    "TridentNode": _META
+    + (
+        # Released Trident stores these at the top level; unreleased master moves them into spec.
+        _f("name", IDENTITY),
+        _f("iqn", "san-foreign-initiator"),
+        _f("nqn", "san-foreign-initiator"),
+        _f("ips", "export-allows-foreign-hosts", "stale-node-access", "auto-export-cidrs-open"),
+        _f("hostWWPNMap", "san-foreign-initiator"),
+        _f("deleted", "stale-node-access"),
+        _f("spec{nodeName,iqn,nqn,ips,hostWWPNMap}", "export-allows-foreign-hosts", "san-foreign-initiator"),
+        _f("status{deleted}", "stale-node-access"),
+    ),
+    "TridentVolumePublication": _META
+    + (
+        _f("volumeID", IDENTITY),
+        _f("nodeID", "privileged-container", "export-allows-foreign-hosts"),
+        _f("readOnly", DISPLAY),
+        _f("accessMode", DISPLAY),
+    ),
+    "TridentVolumeReference": _META + (_f("spec{pvcName,pvcNamespace}", "volume-shared-by-annotation"),),
+    "TridentVersion": _META
+    + (_f("trident_version", "chap-secrets-readable"), _f("trident_api_version", DISPLAY)),
+    "TridentStorageClass": _META
+    + (_f("spec{name,attributes,storagePools,additionalStoragePools}", DISPLAY),),
+}
+
+# Keys whose values are secrets wherever they appear (defence in depth for subtrees kept whole).
+SECRET_KEYS = frozenset(
+    {
+        "iscsiUsername",
+        "iscsiInitiatorSecret",
+        "iscsiTargetUsername",
+        "iscsiTargetSecret",
+        "chapUsername",
+        "chapInitiatorSecret",
+        "chapTargetUsername",
+        "chapTargetInitiatorSecret",
+        "username",
+        "password",
+        "clientPrivateKey",
+        "clientCertificate",
+        "EndPoint",
+        "Endpoint",
+        "initiatorSecret",
+        "targetSecret",
+        "initiator_secret",
+        "target_secret",
+        "token",
+    }
+)
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+
+def scrub_secrets(value):
+    """Remove secret-named keys and URL credentials anywhere in a JSON-like value."""
+    if isinstance(value, dict):
+        return {k: scrub_secrets(v) for k, v in value.items() if k not in SECRET_KEYS}
+    if isinstance(value, list):
+        return [scrub_secrets(v) for v in value]
+    if isinstance(value, str) and "@" in value and "://" in value:
+        return _URL_CREDENTIALS.sub(r"\g<scheme>", value)
+    return value
+
+
+# --- projection ---------------------------------------------------------------------------------
+
+_SEGMENT = re.compile(r"^(?P<key>[^\[\]{}]+)(?P<list>\[\])?(?:\{(?P<globs>[^}]*)\})?$")
+
+
+def _compile(paths: list[str]) -> dict:
+    tree: dict = {}
+    for path in paths:
+        node = tree
+        segments = path.split(".") if "{" not in path else _split_keeping_braces(path)
+        for i, segment in enumerate(segments):
+            last = i == len(segments) - 1
+            if last:
+                node[segment] = True
+            else:
+                child = node.setdefault(segment, {})
+                if child is True:  # a whole subtree is already kept
+                    break
+                node = child
+    return tree
+
+
+def _split_keeping_braces(path: str) -> list[str]:
+    """Split on dots outside {...}, since globs such as node-role.kubernetes.io/* contain dots."""
+    parts, depth, current = [], 0, ""
+    for char in path:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        if char == "." and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return parts
+
+
+def _key_matches(key: str, globs: list[str]) -> bool:
+    included = [g for g in globs if not g.startswith("!")]
+    excluded = [g[1:] for g in globs if g.startswith("!")]
+    if any(fnmatch.fnmatchcase(key, g) for g in excluded):
+        return False
+    return not included or any(fnmatch.fnmatchcase(key, g) for g in included)
+
+
+def _project(value, tree):
+    if tree is True:
+        return value
+    if not isinstance(value, dict):
+        return None
+    out = {}
+    for segment, subtree in tree.items():
+        match = _SEGMENT.match(segment)
+        key = match["key"]
+        if key not in value:
+            continue
+        item = value[key]
+        globs = [g.strip() for g in match["globs"].split(",")] if match["globs"] is not None else None
+
+        def keep(element, subtree=subtree, globs=globs):
+            if globs is not None:
+                if not isinstance(element, dict):
+                    return None
+                element = {k: v for k, v in element.items() if _key_matches(k, globs)}
+            return _project(element, subtree) if subtree is not True else element
+
+        if match["list"]:
+            if isinstance(item, list):
+                out[key] = [kept for kept in (keep(e) for e in item) if kept is not None]
+        else:
+            kept = keep(item)
+            if kept is not None:
+                out[key] = _merge(out.get(key), kept)
+    return out
+
+
+def _merge(existing, new):
+    if isinstance(existing, dict) and isinstance(new, dict):
+        return {**existing, **new}
+    return new
+
+
+_COMPILED: dict[str, dict] = {}
+
+
+def _tree_for(kind: str) -> dict:
+    if kind not in _COMPILED:
+        # Paths with globs must be applied as a unit, so group by their first segment.
+        _COMPILED[kind] = _compile([f.path for f in KEPT_FIELDS[kind]])
+    return _COMPILED[kind]
+
+
+def keep(kind: str, obj: dict) -> dict:
+    """The stored form of a raw object: only the kept fields, secrets scrubbed."""
+    return scrub_secrets(_project(obj, _tree_for(kind)) or {})
+
+
+def digest(data: dict) -> str:
+    return hashlib.blake2b(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()

@@ -1,0 +1,73 @@
+"""`manage.py snapshot [--cluster NAME] [--from-dump DIR [--taken-at ISO-TIME]]`.
+
+Exit status: 0 when every snapshot is complete, 2 when one is partial, 1 when one failed.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_datetime
+
+from inventory.importing import import_dump
+from inventory.models import Cluster, Snapshot
+from inventory.sources import SourceError
+from inventory.tasks import snapshot_now
+
+EXIT_CODES = {Snapshot.Status.COMPLETE: 0, Snapshot.Status.PARTIAL: 2, Snapshot.Status.FAILED: 1}
+
+
+class Command(BaseCommand):
+    help = "Snapshot the named cluster (or every registered one) now, or import an offline dump."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--cluster", help="cluster name (default: every enabled live cluster)")
+        parser.add_argument("--from-dump", metavar="DIR", help="import DIR (kubernetes/ inside) instead")
+        parser.add_argument("--taken-at", metavar="ISO-TIME", help="when the dump was taken (default: now)")
+
+    def handle(self, *args, cluster=None, from_dump=None, taken_at=None, **options):
+        if from_dump:
+            snapshots = [self._import(cluster, from_dump, taken_at)]
+        else:
+            if taken_at:
+                raise CommandError("--taken-at only applies to --from-dump")
+            clusters = (
+                Cluster.objects.filter(name=cluster) if cluster else Cluster.objects.filter(enabled=True)
+            )
+            clusters = [c for c in clusters if c.is_live]
+            if cluster and not clusters:
+                raise CommandError(f"no live cluster named {cluster!r} (offline clusters take --from-dump)")
+            if not clusters:
+                raise CommandError("no cluster is registered; see `manage.py add_cluster --help`")
+            snapshots = [snapshot_now(c) for c in clusters]
+        for snapshot in snapshots:
+            self._report(snapshot)
+        worst = max(snapshots, key=lambda s: (EXIT_CODES[s.status] == 1, EXIT_CODES[s.status]))
+        raise SystemExit(EXIT_CODES[worst.status])
+
+    def _import(self, cluster, directory, taken_at):
+        if not cluster:
+            raise CommandError("--from-dump needs --cluster NAME")
+        when = None
+        if taken_at:
+            when = parse_datetime(taken_at)
+            if when is None or when.tzinfo is None:
+                raise CommandError(f"--taken-at {taken_at!r} is not an ISO time with a timezone")
+        try:
+            return import_dump(cluster, directory, when)
+        except SourceError as error:
+            raise CommandError(str(error)) from error
+
+    def _report(self, snapshot):
+        out = self.stdout
+        out.write(
+            f"{snapshot.cluster.name} #{snapshot.seq}: {snapshot.status} "
+            f"(taken {snapshot.taken_at.isoformat()}, {snapshot.duration_seconds or 0:.2f}s)"
+        )
+        for kind, count in sorted(snapshot.counts.items()):
+            out.write(f"  {kind:<26} {count:>8}")
+        if snapshot.rows_written:
+            out.write(f"  rows written: {snapshot.rows_written}")
+        for kind, reason in sorted(snapshot.unread.items()):
+            out.write(f"  not read: {kind}: {reason}")
+        for warning in snapshot.warnings:
+            out.write(f"  warning: {warning}")
+        if snapshot.error:
+            out.write(f"  error: {snapshot.error}")

@@ -1,0 +1,193 @@
+"""The domain's tables: clusters, their snapshots, the versioned inventory, and who may see what.
+
+History is kept as versions with a validity interval in snapshot sequence numbers: a row is
+valid from the snapshot that first saw it (inclusive) to the snapshot that saw it change or
+vanish (exclusive, NULL while current).  An unchanged object therefore costs nothing per
+snapshot, and "the cluster as it was at snapshot S" is one indexed query.
+"""
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Q
+
+DEFAULT_KUBELET_ROOT = "/var/lib/kubelet"
+DEFAULT_TRIDENT_NAMESPACE = "trident"
+
+
+class Cluster(models.Model):
+    class Source(models.TextChoices):
+        KUBECONFIG = "kubeconfig", "kubeconfig"
+        IN_CLUSTER = "in-cluster", "in-cluster service account"
+        DEMO = "demo", "built-in simulated demo"
+        OFFLINE = "offline", "offline (imported dumps)"
+
+    name = models.SlugField(max_length=63, unique=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    kubeconfig_path = models.CharField(max_length=1024, blank=True)
+    context = models.CharField(max_length=253, blank=True)
+    interval_minutes = models.PositiveIntegerField(default=15)
+    # Trust inputs, read only from Namespace objects under these admin-declared keys.
+    tenant_label = models.CharField(
+        max_length=317, blank=True, help_text="Empty: each namespace is its own tenant."
+    )
+    owner_keys = models.JSONField(default=list, blank=True)
+    platform_namespaces = models.JSONField(
+        default=list, blank=True, help_text="Empty: kube-system and Trident's."
+    )
+    kubelet_root = models.CharField(max_length=1024, default=DEFAULT_KUBELET_ROOT)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The per-cluster lock: a worker owns the cluster while lock_expires_at is in the future.
+    lock_token = models.CharField(max_length=64, blank=True, editable=False)
+    lock_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_live(self) -> bool:
+        return self.source in {self.Source.KUBECONFIG, self.Source.IN_CLUSTER, self.Source.DEMO}
+
+    def effective_platform_namespaces(self, trident_namespace: str = DEFAULT_TRIDENT_NAMESPACE) -> list[str]:
+        return list(self.platform_namespaces) or ["kube-system", trident_namespace]
+
+    def latest_visible_snapshot(self):
+        return self.snapshots.filter(status__in=Snapshot.VISIBLE).order_by("-seq").first()
+
+
+class Snapshot(models.Model):
+    """One collection run of one cluster."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        COMPLETE = "complete"
+        PARTIAL = "partial"
+        FAILED = "failed"
+
+    class Origin(models.TextChoices):
+        LIVE = "live"
+        DUMP = "dump"
+
+    VISIBLE = (Status.COMPLETE, Status.PARTIAL)
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="snapshots")
+    seq = models.PositiveIntegerField(
+        help_text="Per-cluster sequence; inventory validity is expressed in it."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.LIVE)
+    taken_at = models.DateTimeField(
+        help_text="When the cluster was read (the simulator's clock for the demo)."
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    schema_version = models.PositiveSmallIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True, help_text="kind -> objects present")
+    unread = models.JSONField(default=dict, blank=True, help_text="kind -> why it was not read")
+    facts = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    rows_written = models.JSONField(default=dict, blank=True, help_text="inserted / closed / deleted")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["cluster", "-seq"]
+        constraints = [models.UniqueConstraint(fields=["cluster", "seq"], name="snapshot_seq_unique")]
+        indexes = [models.Index(fields=["cluster", "status", "-seq"])]
+
+    def __str__(self):
+        return f"{self.cluster.name}#{self.seq} ({self.status})"
+
+    @property
+    def is_visible(self) -> bool:
+        return self.status in self.VISIBLE
+
+
+class InventoryObjectQuerySet(models.QuerySet):
+    def as_of(self, snapshot: Snapshot):
+        """The objects of `snapshot`'s cluster as they were when it was taken."""
+        return self.filter(cluster_id=snapshot.cluster_id, valid_from__lte=snapshot.seq).filter(
+            Q(valid_to__isnull=True) | Q(valid_to__gt=snapshot.seq)
+        )
+
+    def current(self):
+        return self.filter(valid_to__isnull=True)
+
+    def visible_to(self, user):
+        """The single scoping rule for inventory: admins see all, others their granted namespaces."""
+        from .access import namespace_filter_for
+
+        return self.filter(namespace_filter_for(user, field_prefix=""))
+
+
+class InventoryObject(models.Model):
+    """One version of one Kubernetes object's kept fields (see inventory/kept_fields.py)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=64)
+    namespace = models.CharField(max_length=253, blank=True)
+    name = models.CharField(max_length=253)
+    uid = models.CharField(max_length=64, blank=True)
+    data = models.JSONField()
+    digest = models.CharField(max_length=32, help_text="Hash of the kept fields; equal digest = no change.")
+    schema_version = models.PositiveSmallIntegerField()
+    valid_from = models.PositiveIntegerField()
+    valid_to = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = InventoryObjectQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["cluster", "kind", "valid_to"]),
+            models.Index(fields=["cluster", "valid_from"]),
+            models.Index(fields=["cluster", "namespace", "kind"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "kind", "namespace", "name"],
+                condition=Q(valid_to__isnull=True),
+                name="one_current_version_per_object",
+            )
+        ]
+
+    def __str__(self):
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{where}{self.name}"
+
+
+class Grant(models.Model):
+    """Lets a non-admin user (directly or through a group) see namespaces of a cluster.
+
+    A grant names either one namespace or a tenant (every namespace whose admin-declared tenant
+    label has that value).  Admins (staff) need no grants.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE)
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="grants")
+    namespace = models.CharField(max_length=253, blank=True)
+    tenant = models.CharField(max_length=253, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False) & Q(group__isnull=True))
+                | (Q(user__isnull=True) & Q(group__isnull=False)),
+                name="grant_has_exactly_one_grantee",
+            ),
+            models.CheckConstraint(
+                condition=(~Q(namespace="") & Q(tenant="")) | (Q(namespace="") & ~Q(tenant="")),
+                name="grant_names_namespace_or_tenant",
+            ),
+        ]
+
+    def __str__(self):
+        who = self.user or self.group
+        what = f"namespace {self.namespace}" if self.namespace else f"tenant {self.tenant}"
+        return f"{who} → {self.cluster.name}: {what}"

@@ -1,0 +1,113 @@
+"""Running one snapshot: queue it, read a source, store the changes, and say how it went.
+
+The source is any callable returning a `Collection` (the live Kubernetes API, or an offline
+dump).  A snapshot ends complete (every kind read), partial (some kinds not read: which and
+why), or failed (nothing usable; nothing it wrote stays).  Kinds that were not read keep their
+previous versions untouched, so a partial snapshot never makes objects vanish.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .history import prepare, undo_snapshot_writes, write_versions
+from .kept_fields import SCHEMA_VERSION
+from .kinds import KIND_NAMES
+from .models import Cluster, Snapshot
+from .sources import Collection, SourceError
+
+logger = logging.getLogger(__name__)
+
+
+def queue_snapshot(
+    cluster: Cluster, *, taken_at: datetime | None = None, origin=Snapshot.Origin.LIVE
+) -> Snapshot:
+    """Create the next snapshot of `cluster` in state queued."""
+    for _ in range(5):  # two dispatchers may race for the same sequence number
+        try:
+            with transaction.atomic():
+                last = Snapshot.objects.filter(cluster=cluster).aggregate(m=Max("seq"))["m"] or 0
+                return Snapshot.objects.create(
+                    cluster=cluster, seq=last + 1, origin=origin, taken_at=taken_at or timezone.now()
+                )
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not allocate a snapshot sequence for cluster {cluster.name}")
+
+
+def abandon_unfinished(cluster: Cluster, *, before_seq: int) -> None:
+    """Undo and mark failed any earlier run of this cluster that never finished (a dead worker).
+
+    Only called while holding the cluster's lock, so no earlier run can still be alive.
+    """
+    stale = Snapshot.objects.filter(
+        cluster=cluster, seq__lt=before_seq, status__in=[Snapshot.Status.RUNNING, Snapshot.Status.QUEUED]
+    )
+    for snapshot in stale:
+        undo_snapshot_writes(cluster.pk, snapshot.seq)
+        snapshot.status = Snapshot.Status.FAILED
+        snapshot.error = (
+            snapshot.error or "interrupted: the run ended before finishing; its writes were undone"
+        )
+        snapshot.finished_at = snapshot.finished_at or timezone.now()
+        snapshot.save(update_fields=["status", "error", "finished_at"])
+
+
+def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapshot:
+    """Read `source` into `snapshot` and store the changes. Returns the finished snapshot."""
+    cluster = snapshot.cluster
+    abandon_unfinished(cluster, before_seq=snapshot.seq)
+    started = time.monotonic()
+    snapshot.status = Snapshot.Status.RUNNING
+    snapshot.started_at = timezone.now()
+    snapshot.schema_version = SCHEMA_VERSION
+    snapshot.save(update_fields=["status", "started_at", "schema_version"])
+    try:
+        collection = source()
+        if not (set(collection.objects) & set(KIND_NAMES)):
+            raise SourceError(
+                "no kind could be read: " + "; ".join(f"{k}: {v}" for k, v in collection.unread.items())
+            )
+        stats = _store(snapshot, collection)
+    except Exception as error:  # any failure leaves nothing visible and nothing half-written
+        undo_snapshot_writes(cluster.pk, snapshot.seq)
+        snapshot.status = Snapshot.Status.FAILED
+        snapshot.error = _describe(error)
+        logger.warning("snapshot %s failed: %s", snapshot, snapshot.error)
+    else:
+        snapshot.status = Snapshot.Status.PARTIAL if snapshot.unread else Snapshot.Status.COMPLETE
+        snapshot.rows_written = stats
+    snapshot.finished_at = timezone.now()
+    snapshot.duration_seconds = round(time.monotonic() - started, 3)
+    snapshot.save()
+    return snapshot
+
+
+def _store(snapshot: Snapshot, collection: Collection) -> dict:
+    counts, inserted, closed = {}, 0, 0
+    unread = {kind: reason for kind, reason in collection.unread.items() if kind in KIND_NAMES}
+    for kind in KIND_NAMES:
+        if kind not in collection.objects:
+            unread.setdefault(kind, "not read")
+            continue
+        prepared = prepare(kind, collection.objects[kind])
+        counts[kind] = len(prepared)
+        stats = write_versions(snapshot.cluster_id, snapshot.seq, kind, prepared)
+        inserted += stats.inserted
+        closed += stats.closed
+    snapshot.counts = counts
+    snapshot.unread = unread
+    snapshot.facts = collection.facts
+    snapshot.warnings = collection.warnings
+    return {"inserted": inserted, "closed": closed, "deleted": 0}
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, SourceError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,27 @@
+"""Sources: where a snapshot's raw objects come from (a live API, or an offline dump).
+
+Every source returns a `Collection`: raw Kubernetes objects per kind exactly as the API
+serves them, plus what could not be read and why.  The snapshotter turns a Collection
+into versioned inventory; it never cares which source produced it.
+"""
+
+from dataclasses import dataclass, field
+
+
+class SourceError(Exception):
+    """A source failed as a whole (bad kubeconfig, unreachable API, unreadable dump)."""
+
+
+@dataclass
+class Collection:
+    # kind -> raw objects (dicts as served by the API, "kind"/"apiVersion" filled in)
+    objects: dict[str, list[dict]] = field(default_factory=dict)
+    # kind -> human-readable reason it was not read; such kinds make the snapshot partial
+    unread: dict[str, str] = field(default_factory=dict)
+    # facts worth recording that are not errors, e.g. {"trident_installed": False}
+    facts: dict = field(default_factory=dict)
+    # non-fatal notes for the operator (e.g. "dropped 2 Secret objects from dump")
+    warnings: list[str] = field(default_factory=list)
+
+    def read_kinds(self) -> set[str]:
+        return set(self.objects)

@@ -1,0 +1,44 @@
+"""Small builders of raw Kubernetes objects for tests that need only a handful."""
+
+import copy
+import uuid
+
+from inventory.kinds import BY_KIND, KIND_NAMES
+from inventory.sources import Collection
+
+
+def obj(kind, name, namespace=None, *, uid=None, created="2026-01-05T10:00:00Z", **fields):
+    info = BY_KIND[kind]
+    metadata = {
+        "name": name,
+        "uid": uid or str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{kind}/{namespace}/{name}")),
+        "creationTimestamp": created,
+        "resourceVersion": "1",
+    }
+    if info.namespaced:
+        metadata["namespace"] = namespace or "default"
+    metadata.update(fields.pop("metadata", {}))
+    return {"apiVersion": info.api_version, "kind": kind, "metadata": metadata, **fields}
+
+
+def pod(name, namespace, node="worker-1", **spec):
+    return obj(
+        "Pod",
+        name,
+        namespace,
+        spec={"nodeName": node, "containers": [{"name": "app", "image": "nginx:1.27"}], **spec},
+        status={"phase": "Running", "podIP": "10.244.1.7", "hostIP": "192.0.2.11"},
+    )
+
+
+def collection(objects, *, unread=None, complete=True):
+    """A Collection of `objects`; with complete=True every other kind is read and empty."""
+    result = Collection()
+    if complete:
+        result.objects = {kind: [] for kind in KIND_NAMES}
+    for item in objects:
+        result.objects.setdefault(item["kind"], []).append(copy.deepcopy(item))
+    for kind, reason in (unread or {}).items():
+        result.objects.pop(kind, None)
+        result.unread[kind] = reason
+    return result
