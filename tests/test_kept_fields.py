@@ -1,0 +1,135 @@
+"""What is kept of each object: every rule's inputs, no volatile fields, no secrets."""
+
+import re
+from pathlib import Path
+
+from inventory.kept_fields import KEPT_FIELDS, keep, scrub_secrets
+from inventory.kinds import KIND_NAMES
+from tests.factories import obj, pod
+
+RULES_MD = Path(__file__).resolve().parents[2] / "shared" / "mission" / "rules.md"
+
+
+def rule_slugs() -> set[str]:
+    return set(re.findall(r"^\| `([a-z0-9-]+)` \|", RULES_MD.read_text(), flags=re.MULTILINE))
+
+
+def test_every_kind_read_has_a_field_list():
+    assert set(KEPT_FIELDS) == set(KIND_NAMES)
+
+
+def test_every_purpose_named_is_a_rule_or_a_declared_purpose():
+    slugs = rule_slugs()
+    assert len(slugs) >= 25, "rules.md could not be parsed"
+    purposes = {p for fields in KEPT_FIELDS.values() for f in fields for p in f.serves}
+    declared = {"identity", "at-least-since", "fingerprint", "display", "ownership", "trust-inputs"}
+    declared.add("platform workloads")
+    assert purposes - slugs - declared == set()
+
+
+def test_pod_keeps_security_relevant_spec_and_drops_volatile_status():
+    raw = pod(
+        "web-1",
+        "team-a",
+        hostNetwork=True,
+        volumes=[{"name": "data", "nfs": {"server": "192.0.2.20", "path": "/vol1"}}],
+    )
+    raw["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d8f", "uid": "u1", "controller": True}
+    ]
+    raw["metadata"]["managedFields"] = [{"manager": "kubelet"}]
+    raw["spec"]["containers"][0]["securityContext"] = {
+        "privileged": True,
+        "capabilities": {"add": ["SYS_ADMIN"]},
+    }
+    raw["status"].update({"containerStatuses": [{"restartCount": 4}], "conditions": [{"type": "Ready"}]})
+    kept = keep("Pod", raw)
+    assert kept["spec"]["hostNetwork"] is True
+    assert kept["spec"]["volumes"][0]["nfs"]["server"] == "192.0.2.20"
+    assert kept["spec"]["containers"][0] == {
+        "name": "app",
+        "securityContext": raw["spec"]["containers"][0]["securityContext"],
+    }
+    assert kept["metadata"]["ownerReferences"] == [
+        {"kind": "ReplicaSet", "name": "web-5d8f", "uid": "u1", "controller": True}
+    ]
+    assert kept["status"] == {"phase": "Running"}
+    assert "resourceVersion" not in kept["metadata"] and "managedFields" not in kept["metadata"]
+
+
+def test_node_keeps_addresses_not_heartbeats():
+    raw = obj(
+        "Node",
+        "worker-1",
+        spec={"podCIDR": "10.244.1.0/24"},
+        status={
+            "addresses": [{"type": "InternalIP", "address": "192.0.2.11"}],
+            "conditions": [{"type": "Ready", "lastHeartbeatTime": "2026-01-01T00:00:00Z"}],
+        },
+    )
+    kept = keep("Node", raw)
+    assert kept["status"] == {"addresses": [{"type": "InternalIP", "address": "192.0.2.11"}]}
+    assert kept["spec"] == {"podCIDR": "10.244.1.0/24"}
+
+
+def test_namespace_keeps_labels_and_owner_annotations_but_not_last_applied():
+    raw = obj(
+        "Namespace",
+        "team-a",
+        metadata={
+            "labels": {"capsule.clastix.io/tenant": "a", "pod-security.kubernetes.io/enforce": "baseline"},
+            "annotations": {
+                "owner.example.com/email": "alice@example.com",
+                "kubectl.kubernetes.io/last-applied-configuration": '{"huge": true}',
+            },
+        },
+    )
+    kept = keep("Namespace", raw)
+    assert kept["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert kept["metadata"]["annotations"] == {"owner.example.com/email": "alice@example.com"}
+
+
+def test_trident_backend_keeps_policy_settings_and_only_secret_names():
+    raw = obj(
+        "TridentBackend",
+        "tbe-1",
+        "trident",
+        backendUUID="b1",
+        config={
+            "ontap_config": {
+                "storageDriverName": "ontap-nas",
+                "svm": "svm_k8s",
+                "username": "secret:backend-creds",
+                "password": "secret:backend-creds",
+                "chapInitiatorSecret": "plain-text-chap",
+                "autoExportPolicy": True,
+                "autoExportCIDRs": ["0.0.0.0/0"],
+                "useCHAP": False,
+                "defaults": {"exportPolicy": "<automatic>", "unixPermissions": "---rwxrwxrwx"},
+            }
+        },
+    )
+    kept = keep("TridentBackend", raw)["config"]["ontap_config"]
+    assert kept["autoExportCIDRs"] == ["0.0.0.0/0"] and kept["useCHAP"] is False
+    assert kept["defaults"] == {"exportPolicy": "<automatic>", "unixPermissions": "---rwxrwxrwx"}
+    assert "password" not in kept and "username" not in kept and "chapInitiatorSecret" not in kept
+
+
+def test_scrub_removes_secret_keys_anywhere_and_url_credentials():
+    dirty = {
+        "a": [{"iscsiTargetSecret": "x", "keep": 1}],
+        "url": "https://admin:hunter2@198.51.100.5/json-rpc/8.0",
+        "volumes": [{"csi": {"volumeAttributes": {"password": "p"}}}],
+    }
+    clean = scrub_secrets(dirty)
+    assert clean == {
+        "a": [{"keep": 1}],
+        "url": "https://198.51.100.5/json-rpc/8.0",
+        "volumes": [{"csi": {"volumeAttributes": {}}}],
+    }
+
+
+def test_odd_shapes_do_not_crash_and_keep_nothing_wrong():
+    raw = {"kind": "Pod", "metadata": {"name": "x", "namespace": "n"}, "spec": {"containers": "not-a-list"}}
+    assert keep("Pod", raw) == {"metadata": {"name": "x", "namespace": "n"}, "spec": {}}
+    assert keep("Pod", {"kind": "Pod", "metadata": "nonsense"}) == {}

@@ -1,0 +1,109 @@
+"""The first pages: behind login, scoped by grants, tenant text escaped."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from inventory.access import granted_namespaces
+from inventory.models import Cluster, Grant, InventoryObject
+from inventory.snapshotting import queue_snapshot, run_snapshot
+from tests.factories import collection, obj, pod
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE = '<script>alert("x")</script>'
+
+
+@pytest.fixture
+def cluster():
+    cluster = Cluster.objects.create(name="prod", source=Cluster.Source.OFFLINE, tenant_label="team")
+    objects = [
+        obj("Namespace", "team-a", metadata={"labels": {"team": "alpha"}}),
+        obj("Namespace", "team-a2", metadata={"labels": {"team": "alpha"}}),
+        obj("Namespace", "team-b", metadata={"labels": {"team": HOSTILE}}),
+        obj(
+            "PersistentVolumeClaim",
+            "data",
+            "team-a",
+            spec={"volumeName": "pvc-1", "storageClassName": HOSTILE},
+            status={"phase": "Bound"},
+        ),
+        obj(
+            "PersistentVolume",
+            "pvc-1",
+            spec={
+                "claimRef": {"namespace": "team-a", "name": "data"},
+                "csi": {"driver": "csi.trident.netapp.io"},
+            },
+            status={"phase": "Bound"},
+        ),
+        pod("web-1", "team-a", metadata={"labels": {"app": HOSTILE}}),
+        pod("web-2", "team-b"),
+    ]
+    run_snapshot(queue_snapshot(cluster), lambda: collection(objects))
+    return cluster
+
+
+@pytest.fixture
+def admin(db):
+    return User.objects.create_user("root", password="pw-admin-1", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def alice(db):
+    return User.objects.create_user("alice", password="pw-alice-1")
+
+
+def test_every_page_needs_login(client, cluster):
+    for url in ["/", "/clusters/prod/", "/clusters/prod/namespaces/team-a/"]:
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_admin_sees_clusters_namespaces_and_snapshots(client, cluster, admin):
+    client.force_login(admin)
+    assert b"prod" in client.get("/").content
+    page = client.get("/clusters/prod/").content.decode()
+    assert "team-a" in page and "team-b" in page and "complete" in page
+    ns_page = client.get("/clusters/prod/namespaces/team-a/").content.decode()
+    assert "pvc-1" in ns_page and "web-1" in ns_page and "data" in ns_page
+
+
+def test_user_without_grants_sees_nothing(client, cluster, alice):
+    client.force_login(alice)
+    assert b"No cluster is visible" in client.get("/").content
+    assert client.get("/clusters/prod/").status_code == 404
+    assert client.get("/clusters/prod/namespaces/team-a/").status_code == 404
+    assert InventoryObject.objects.visible_to(alice).count() == 0
+
+
+def test_namespace_grant_shows_only_that_namespace(client, cluster, alice):
+    Grant.objects.create(user=alice, cluster=cluster, namespace="team-a")
+    client.force_login(alice)
+    page = client.get("/clusters/prod/").content.decode()
+    assert "team-a" in page and "team-b" not in page and "team-a2" not in page
+    assert client.get("/clusters/prod/namespaces/team-a/").status_code == 200
+    assert client.get("/clusters/prod/namespaces/team-b/").status_code == 404
+    assert set(InventoryObject.objects.visible_to(alice).values_list("namespace", flat=True)) == {"team-a"}
+
+
+def test_tenant_grant_through_a_group_covers_the_tenants_namespaces(cluster, alice):
+    group = Group.objects.create(name="alpha-owners")
+    alice.groups.add(group)
+    Grant.objects.create(group=group, cluster=cluster, tenant="alpha")
+    assert granted_namespaces(alice) == {cluster.pk: {"team-a", "team-a2"}}
+
+
+def test_tenant_controlled_text_is_escaped(client, cluster, admin):
+    client.force_login(admin)
+    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+    for url in ["/clusters/prod/namespaces/team-a/", "/clusters/prod/"]:
+        page = client.get(url).content.decode()
+        assert HOSTILE not in page and "<script>" not in page
+        assert escaped in page
+
+
+def test_demo_cluster_says_it_is_simulated_on_every_page(client, admin):
+    Cluster.objects.create(name="demo", source=Cluster.Source.DEMO)
+    client.force_login(admin)
+    assert b"Simulated data" in client.get("/").content
+    assert b"Simulated data" in client.get("/clusters/demo/").content
