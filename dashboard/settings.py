@@ -119,9 +119,10 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery ---------------------------------------------------------------------------------
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
-# Without a broker the same tasks run in-process (the embedded scheduler calls them).
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Without a broker the same tasks run in-process (the embedded scheduler calls them); the
+# in-memory transport only keeps kombu from looking for a broker host that does not exist.
+CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ACKS_LATE = True

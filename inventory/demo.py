@@ -50,14 +50,22 @@ def real_cluster_registered() -> bool:
 
 
 class Demo:
-    def __init__(self, data_dir: Path, *, seed: int = 0, scale="demo", now: datetime | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        seed: int = 0,
+        scale="demo",
+        now: datetime | None = None,
+        days: int = BACKFILL_DAYS,
+        step: timedelta = BACKFILL_STEP,
+    ):
         from .simulator.k8s_api import KubernetesApiServer
         from .simulator.world import Simulation
 
         self.now = now or timezone.now()
-        self.start_time = (self.now - timedelta(days=BACKFILL_DAYS)).replace(
-            minute=0, second=0, microsecond=0
-        )
+        self.step = step
+        self.start_time = (self.now - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
         self.simulation = Simulation(seed=seed, scale=scale, start=self.start_time)
         self.server = KubernetesApiServer(self.simulation)
         self.kubeconfig = Path(data_dir) / "demo-kubeconfig.yaml"
@@ -93,7 +101,7 @@ class Demo:
         times, when = [], self.start_time
         while when < self.now:
             times.append(when)
-            when += BACKFILL_STEP
+            when += self.step
         return times
 
     def _backfill_then_follow_clock(self) -> None:

@@ -1,0 +1,61 @@
+"""The built-in demo: simulator over HTTP, past-dated history through the real pipeline."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import User
+
+from inventory import demo as demo_module
+from inventory.models import Cluster, InventoryObject, Snapshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def running_demo(tmp_path):
+    demo = demo_module.Demo(tmp_path, now=NOW, days=2, step=timedelta(hours=8)).start()
+    assert demo_module.progress.finished.wait(60), "backfill did not finish"
+    yield demo
+    demo.stop()
+
+
+def test_backfill_writes_past_dated_snapshots_stamped_with_the_simulators_clock(running_demo):
+    cluster = Cluster.objects.get(name=demo_module.DEMO_NAME)
+    snapshots = list(cluster.snapshots.order_by("seq"))
+    assert [s.taken_at for s in snapshots] == running_demo.backfill_times()
+    assert len(snapshots) == 6
+    assert {s.status for s in snapshots} == {Snapshot.Status.COMPLETE}
+    assert cluster.enabled, "the scheduler takes over once the past is written"
+    # History grows with change: the later snapshots write far less than the first.
+    first, *rest = snapshots
+    assert sum(sum(s.rows_written.values()) for s in rest) < first.rows_written["inserted"]
+
+
+def test_demo_is_replaced_on_restart(tmp_path):
+    for _ in range(2):
+        demo = demo_module.Demo(tmp_path, now=NOW, days=1, step=timedelta(hours=12)).start()
+        assert demo_module.progress.finished.wait(60)
+        demo.stop()
+    assert Cluster.objects.filter(source=Cluster.Source.DEMO).count() == 1
+    assert Cluster.objects.get().snapshots.count() == 2
+
+
+def test_demo_pages_show_namespaces_and_say_simulated(running_demo, client):
+    client.force_login(User.objects.create_user("root", is_staff=True))
+    overview = client.get("/").content.decode()
+    assert "Simulated data" in overview and "demo" in overview
+    cluster_page = client.get("/clusters/demo/").content.decode()
+    latest = Cluster.objects.get(name="demo").latest_visible_snapshot()
+    namespaces = InventoryObject.objects.as_of(latest).filter(kind="Namespace").values_list("name", flat=True)
+    assert len(namespaces) >= 10
+    for name in namespaces:
+        assert f">{name}</a>" in cluster_page
+    assert "Simulated data" in cluster_page
+
+
+def test_demo_does_not_start_when_a_real_cluster_is_registered(tmp_path):
+    assert not demo_module.real_cluster_registered()
+    Cluster.objects.create(name="prod", source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(tmp_path / "k"))
+    assert demo_module.real_cluster_registered()
