@@ -130,6 +130,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("SNAPSHOT_SOFT_TIME_LIMIT", "1500"))
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("SNAPSHOT_TIME_LIMIT", "1800"))
+# Redis redelivers an unacknowledged task after this long; it must outlive the hard limit, or a
+# slow but healthy snapshot would be handed to a second worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": max(3600, 2 * CELERY_TASK_TIME_LIMIT)}
 CELERY_BEAT_SCHEDULE = {
     # One tick decides which clusters are due on their own interval and queues them.
     "dispatch-due-snapshots": {

@@ -23,8 +23,10 @@ logger = logging.getLogger(__name__)
 
 
 def lock_ttl() -> timedelta:
-    # Outlives the hard time limit, so a lock is never released under a still-running task.
-    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    # Outlives the hard time limit (by a margin for workers' clocks that disagree, at most a minute),
+    # so a lock is never released under a still-running task, yet a short limit means a short lock.
+    limit = settings.CELERY_TASK_TIME_LIMIT
+    return timedelta(seconds=limit + min(60, limit))
 
 
 def acquire_cluster_lock(cluster_id: int) -> str | None:
@@ -59,16 +61,28 @@ def live_source(cluster: Cluster):
 
 
 def snapshot_now(cluster: Cluster, snapshot: Snapshot | None = None, source=None) -> Snapshot:
-    """Take one snapshot of `cluster` under its lock; the queued snapshot is failed if the lock is busy."""
+    """Take one snapshot of `cluster` under its lock; the queued snapshot is failed if the lock is busy.
+
+    Only a snapshot that is still queued runs.  A task redelivered after its worker died (acks_late)
+    finds its snapshot running, or failed by the later run that undid its writes, and leaves it be:
+    running it now would write an old sequence number over newer history.
+    """
     snapshot = snapshot or queue_snapshot(cluster)
     token = acquire_cluster_lock(cluster.pk)
     if token is None:
-        snapshot.status = Snapshot.Status.FAILED
-        snapshot.error = "skipped: another worker is snapshotting this cluster"
-        snapshot.finished_at = timezone.now()
-        snapshot.save(update_fields=["status", "error", "finished_at"])
+        # Conditional: a dead run's snapshot must stay running until the run that undoes it fails it.
+        Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.QUEUED).update(
+            status=Snapshot.Status.FAILED,
+            error="skipped: another worker is snapshotting this cluster",
+            finished_at=timezone.now(),
+        )
+        snapshot.refresh_from_db()
         return snapshot
     try:
+        snapshot.refresh_from_db()
+        if snapshot.status != Snapshot.Status.QUEUED:
+            logger.warning("not running %s again: it is %s already", snapshot, snapshot.status)
+            return snapshot
         return run_snapshot(snapshot, source or live_source(cluster))
     finally:
         release_cluster_lock(cluster.pk, token)

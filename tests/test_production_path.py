@@ -1,0 +1,340 @@
+"""The production path for real: PostgreSQL, Redis, and `celery worker` / `celery beat` processes.
+
+These tests run in the production pass of `make test` (DATABASE_URL on PostgreSQL, broker and cache
+on Redis db 15).  Workers are separate processes on the test database, so every test commits its
+rows (transactional database) and reads the outcome back from the database.  The Kubernetes API
+they read is the simulator, served from this process over real HTTP and steered over HTTP too.
+"""
+
+import copy
+import os
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, F
+from django.utils import timezone
+
+from dashboard.celery import app as celery_app
+from inventory.kinds import KIND_NAMES
+from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.simulator.k8s_api import KubernetesApiServer, SimulatorControl, StaticStore
+from inventory.snapshotting import queue_snapshot
+from inventory.tasks import snapshot_cluster
+from tests.celery_processes import CeleryProcesses, database_url_for
+from tests.factories import obj, pod
+
+pytestmark = [pytest.mark.production, pytest.mark.django_db(transaction=True)]
+
+# The tests empty their Redis database; only the one `make test` gives them may be emptied.
+BROKER_TEST_DB = 15
+PODS_LIST = r"^/api/v1/pods\?"
+SKIPPED = "skipped: another worker is snapshotting this cluster"
+FINISHED = (Snapshot.Status.COMPLETE, Snapshot.Status.PARTIAL, Snapshot.Status.FAILED)
+
+
+def base_objects() -> list[dict]:
+    return [
+        obj("Namespace", "team-a"),
+        obj("Namespace", "team-b"),
+        obj("Node", "worker-1"),
+        obj(
+            "PersistentVolumeClaim",
+            "data",
+            "team-a",
+            spec={"storageClassName": "ontap-nas", "volumeName": "pvc-1"},
+            status={"phase": "Bound"},
+        ),
+        pod("web-1", "team-a"),
+        pod("web-2", "team-a"),
+        pod("api-1", "team-b"),
+    ]
+
+
+def by_kind(objects: list[dict]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for item in objects:
+        grouped.setdefault(item["kind"], []).append(copy.deepcopy(item))
+    return grouped
+
+
+def privileged(objects: list[dict], pod_name: str) -> list[dict]:
+    changed = copy.deepcopy(objects)
+    for item in changed:
+        if item["kind"] == "Pod" and item["metadata"]["name"] == pod_name:
+            item["spec"]["containers"][0]["securityContext"] = {"privileged": True}
+    return changed
+
+
+def pods_of(objects: list[dict]) -> list[dict]:
+    return [item for item in objects if item["kind"] == "Pod"]
+
+
+def keys(objects: list[dict]) -> set[tuple[str, str, str]]:
+    return {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objects}
+
+
+def stored_keys(snapshot: Snapshot) -> set[tuple[str, str, str]]:
+    return set(InventoryObject.objects.as_of(snapshot).values_list("kind", "namespace", "name"))
+
+
+def expected_counts(objects: list[dict]) -> dict[str, int]:
+    counts = dict.fromkeys(KIND_NAMES, 0)
+    for item in objects:
+        counts[item["kind"]] += 1
+    return counts
+
+
+def wait_for(what: str, condition, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.1)
+    return result
+
+
+def finished(snapshot_pk: int) -> Snapshot | None:
+    return Snapshot.objects.filter(pk=snapshot_pk, status__in=FINISHED).first()
+
+
+def finished_with_seq(cluster: Cluster, seq: int) -> Snapshot | None:
+    return Snapshot.objects.filter(cluster=cluster, seq=seq, status__in=FINISHED).first()
+
+
+def enqueue_snapshot(cluster: Cluster) -> tuple[Snapshot, str]:
+    """Queue a snapshot and its task exactly as the dispatcher does; returns it and the task id."""
+    snapshot = queue_snapshot(cluster)
+    return snapshot, snapshot_cluster.delay(cluster.pk, snapshot.pk).id
+
+
+def pods_list_requests(server: KubernetesApiServer) -> int:
+    return sum(1 for request in server.requests if request.path == "/api/v1/pods")
+
+
+def inventory_rows(cluster: Cluster) -> list[tuple]:
+    return list(
+        InventoryObject.objects.filter(cluster=cluster)
+        .order_by("pk")
+        .values_list("pk", "kind", "namespace", "name", "valid_from", "valid_to", "digest")
+    )
+
+
+def assert_history_consistent(cluster: Cluster) -> None:
+    duplicated = (
+        InventoryObject.objects.current()
+        .filter(cluster=cluster)
+        .values("kind", "namespace", "name")
+        .annotate(versions=Count("pk"))
+        .filter(versions__gt=1)
+    )
+    assert list(duplicated) == []
+    assert not InventoryObject.objects.filter(cluster=cluster, valid_to__lte=F("valid_from")).exists()
+
+
+def redeliver_unacknowledged() -> None:
+    """What the broker does once a message's visibility timeout has passed: an unacknowledged
+    message (its worker died) goes back on the queue."""
+    with celery_app.connection_for_write(transport_options={"visibility_timeout": 0}) as broker:
+        broker.default_channel.qos.restore_visible(interval=1)
+
+
+@pytest.fixture(autouse=True)
+def broker():
+    """Skips unless the settings point at PostgreSQL and Redis; starts from an empty Redis database."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://... (the production pass of `make test`)")
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("needs a Redis broker: set CELERY_BROKER_URL=redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    if client.connection_pool.connection_kwargs.get("db") != BROKER_TEST_DB:
+        pytest.skip(f"empties its Redis database, so it runs only against db {BROKER_TEST_DB}")
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def api_server():
+    server = KubernetesApiServer(StaticStore(by_kind(base_objects()))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster(api_server, tmp_path):
+    kubeconfig = api_server.write_kubeconfig(tmp_path / "kubeconfig")
+    return Cluster.objects.create(
+        name="production-path", source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(kubeconfig)
+    )
+
+
+@pytest.fixture
+def celery(transactional_db, api_server, tmp_path):
+    # Set up after the database and the simulator, so the processes stop first: the test database
+    # cannot be flushed or dropped under their connections, and the simulator waits on their sockets.
+    processes = CeleryProcesses(
+        tmp_path / "celery",
+        database_url=database_url_for(connection.settings_dict["NAME"], os.environ["DATABASE_URL"]),
+        broker_url=settings.CELERY_BROKER_URL,
+    )
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+        print(processes.logs())  # pytest shows it when the test failed
+
+
+def test_beat_and_a_worker_snapshot_a_cluster_on_its_interval(api_server, cluster, celery):
+    worker = celery.start_worker("worker-1")
+    celery.start_beat(DISPATCH_INTERVAL_SECONDS="2")
+    celery.wait_until_ready()
+
+    first = wait_for("the first periodic snapshot", lambda: finished_with_seq(cluster, 1))
+    assert first.status == Snapshot.Status.COMPLETE, first.error or first.unread
+    assert first.counts == expected_counts(base_objects())
+    assert stored_keys(first) == keys(base_objects())
+
+    changed = privileged(base_objects(), "web-1")
+    api_server.store.replace("Pod", pods_of(changed))
+    # Due again, as if the cluster's interval had passed since the first snapshot was queued.
+    Snapshot.objects.filter(pk=first.pk).update(
+        taken_at=F("taken_at") - timedelta(minutes=cluster.interval_minutes)
+    )
+    second = wait_for("the next periodic snapshot", lambda: finished_with_seq(cluster, 2))
+    assert second.status == Snapshot.Status.COMPLETE, second.error or second.unread
+    assert second.rows_written == {"inserted": 1, "closed": 1, "deleted": 0}
+    web_1 = InventoryObject.objects.filter(cluster=cluster, kind="Pod", name="web-1")
+    assert list(web_1.order_by("valid_from").values_list("valid_from", "valid_to")) == [(1, 2), (2, None)]
+    assert "securityContext" not in web_1.as_of(first).get().data["spec"]["containers"][0]
+    assert web_1.as_of(second).get().data["spec"]["containers"][0]["securityContext"] == {"privileged": True}
+
+    # Beat keeps ticking, but a cluster snapshotted within its interval is not queued again.
+    dispatched = len(worker.lines_with("dispatch_due_snapshots[", "succeeded"))
+    wait_for(
+        "one more dispatcher tick",
+        lambda: len(worker.lines_with("dispatch_due_snapshots[", "succeeded")) > dispatched,
+        timeout=10,
+    )
+    assert Snapshot.objects.filter(cluster=cluster).count() == 2
+    assert_history_consistent(cluster)
+
+
+def test_two_workers_never_snapshot_one_cluster_at_once(api_server, cluster, celery):
+    workers = [celery.start_worker("worker-1"), celery.start_worker("worker-2")]
+    celery.wait_until_ready()
+    # Every pods list answers slowly, so a second run let in beside the first would overlap it.
+    SimulatorControl(api_server.url).add_fault(PODS_LIST, delay=2.5, times=None)
+
+    task_ids = {snapshot_cluster.delay(cluster.pk).id for _ in range(2)}
+
+    wait_for(
+        "both runs to finish",
+        lambda: Snapshot.objects.filter(cluster=cluster, status__in=FINISHED).count() == 2,
+    )
+    ran, skipped = Snapshot.objects.filter(cluster=cluster).order_by("status")  # complete < failed
+    assert ran.status == Snapshot.Status.COMPLETE, ran.error or ran.unread
+    assert (skipped.status, skipped.error, skipped.started_at) == (Snapshot.Status.FAILED, SKIPPED, None)
+    assert skipped.finished_at < ran.finished_at  # turned away while the other run was reading
+    # Each worker took one of the two tasks, and the cluster was read once.
+    received = [[t for t in task_ids if w.lines_with(f"snapshot_cluster[{t}] received")] for w in workers]
+    assert sorted(map(len, received)) == [1, 1] and set(received[0] + received[1]) == task_ids
+    assert pods_list_requests(api_server) == 1
+    assert Cluster.objects.get(pk=cluster.pk).lock_expires_at is None
+    assert stored_keys(ran) == keys(base_objects())
+    assert_history_consistent(cluster)
+
+
+def test_a_kind_failing_for_good_in_a_worker_makes_the_snapshot_partial(api_server, cluster, celery):
+    celery.start_worker("worker-1")
+    celery.wait_until_ready()
+    first, _ = enqueue_snapshot(cluster)
+    assert wait_for("the first snapshot", lambda: finished(first.pk)).status == Snapshot.Status.COMPLETE
+
+    # Injected from this process over HTTP, the way an operator's test harness would steer it.
+    SimulatorControl(api_server.url).add_fault(PODS_LIST, status=500, times=None)
+    requests_before = pods_list_requests(api_server)
+    partial, _ = enqueue_snapshot(cluster)
+    partial = wait_for("the snapshot with failing pods", lambda: finished(partial.pk), timeout=30)
+
+    assert partial.status == Snapshot.Status.PARTIAL, partial.error
+    assert set(partial.unread) == {"Pod"}
+    assert "HTTP 500 after 5 attempts" in partial.unread["Pod"]
+    assert "injected fault" in partial.unread["Pod"]
+    assert pods_list_requests(api_server) - requests_before == 5  # bounded retries, then give up
+    others = expected_counts(base_objects())
+    del others["Pod"]
+    assert partial.counts == others
+    # The pods not read this time are kept as they were, not dropped.
+    assert stored_keys(partial) == keys(base_objects())
+    assert partial.rows_written == {"inserted": 0, "closed": 0, "deleted": 0}
+    assert_history_consistent(cluster)
+
+
+# The recovery test's workers: a cluster lock outlives the hard time limit by at most as much again,
+# so a short limit lets a dead worker's lock expire within the test.
+SHORT_TIME_LIMIT = 4
+SHORT_LIMITS = {
+    "SNAPSHOT_SOFT_TIME_LIMIT": str(SHORT_TIME_LIMIT - 1),
+    "SNAPSHOT_TIME_LIMIT": str(SHORT_TIME_LIMIT),
+}
+
+
+def test_a_worker_killed_mid_snapshot_leaves_nothing_visible_and_is_recovered(
+    api_server, cluster, celery, broker
+):
+    doomed = celery.start_worker("doomed", **SHORT_LIMITS)
+    celery.wait_until_ready()
+    first, _ = enqueue_snapshot(cluster)
+    assert wait_for("the first snapshot", lambda: finished(first.pk)).status == Snapshot.Status.COMPLETE
+
+    changed = privileged(base_objects(), "web-1")
+    api_server.store.replace("Pod", pods_of(changed))
+    SimulatorControl(api_server.url).add_fault(PODS_LIST, delay=5, times=1)
+    dead, dead_task = enqueue_snapshot(cluster)
+    wait_for("the worker to be inside the slow pods list", lambda: pods_list_requests(api_server) == 2)
+    doomed.kill()
+
+    dead.refresh_from_db()
+    assert dead.status == Snapshot.Status.RUNNING
+    assert cluster.latest_visible_snapshot() == first
+    assert stored_keys(first) == keys(base_objects())
+    # acks_late: the killed task's message is still held by the broker, unacknowledged.
+    assert broker.hlen("unacked") == 1
+
+    survivor = celery.start_worker("survivor", **SHORT_LIMITS)
+    celery.wait_until_ready()
+    turned_away, _ = enqueue_snapshot(cluster)
+    turned_away = wait_for("the run tried under the dead worker's lock", lambda: finished(turned_away.pk))
+    assert (turned_away.status, turned_away.error) == (Snapshot.Status.FAILED, SKIPPED)
+    assert Snapshot.objects.get(pk=dead.pk).status == Snapshot.Status.RUNNING  # not abandoned under its lock
+
+    lock_expires_at = Cluster.objects.get(pk=cluster.pk).lock_expires_at
+    assert lock_expires_at - dead.started_at < timedelta(seconds=2 * SHORT_TIME_LIMIT)
+    wait_for("the dead worker's lock to expire", lambda: timezone.now() > lock_expires_at, timeout=15)
+    recovered, _ = enqueue_snapshot(cluster)
+    recovered = wait_for("the run after the lock expired", lambda: finished(recovered.pk))
+    assert recovered.status == Snapshot.Status.COMPLETE, recovered.error or recovered.unread
+    dead.refresh_from_db()
+    assert dead.status == Snapshot.Status.FAILED and dead.error.startswith("interrupted")
+    assert recovered.rows_written == {"inserted": 1, "closed": 1, "deleted": 0}
+    assert stored_keys(first) == keys(base_objects())
+    assert stored_keys(recovered) == keys(changed)
+    assert not InventoryObject.objects.filter(cluster=cluster, valid_from=dead.seq).exists()
+    assert_history_consistent(cluster)
+
+    # Redelivery of the killed task (the broker does it after its visibility timeout) must not
+    # run the abandoned snapshot again, even though the cluster has changed since.
+    api_server.store.replace("Pod", pods_of(changed)[:-1])
+    rows_before = inventory_rows(cluster)
+    lists_before = len(api_server.requests)
+    redeliver_unacknowledged()
+    survivor.wait_for_output(f"snapshot_cluster[{dead_task}] succeeded")
+    dead.refresh_from_db()
+    assert dead.status == Snapshot.Status.FAILED and dead.error.startswith("interrupted")
+    assert inventory_rows(cluster) == rows_before
+    assert len(api_server.requests) == lists_before
+    assert broker.hlen("unacked") == 0
