@@ -7,7 +7,8 @@ PORT ?= 8000
 # The production pass of the tests: real PostgreSQL and Redis (see .ci/run for starting them).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dashboard
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
-DEBIAN_PACKAGES := kubernetes-client chromium chromium-driver
+# Debian's kubectl, unpacked by tools/system-deps.sh: the conformance client for the simulator.
+export KUBECTL := $(abspath $(VENV))/debian/kubernetes-client/usr/bin/kubectl
 
 .PHONY: run test lint bench system-deps clean
 
@@ -23,18 +24,7 @@ run: $(VENV)/.installed
 	$(PY) manage.py serve --port $(PORT)
 
 system-deps:
-	@missing=""; \
-	command -v kubectl >/dev/null || missing="$$missing kubernetes-client"; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else \
-	    echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; \
-	  fi; \
-	fi
+	tools/system-deps.sh $(VENV)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -69,7 +69,9 @@ class Command(BaseCommand):
         # Best of two: the first run also warms the server's serialisation caches.
         floor = min(self._floor(kubeconfig, page_size) for _ in range(2))
         name = f"bench-{int(time.time())}"
-        cluster = Cluster.objects.create(name=name, source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(kubeconfig))
+        cluster = Cluster.objects.create(
+            name=name, source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(kubeconfig)
+        )
         steps = []
         try:
             steps.append(("first snapshot", self._snapshot(cluster)))
@@ -102,7 +104,9 @@ class Command(BaseCommand):
     def _snapshot(self, cluster):
         snapshot = snapshot_now(cluster)
         if snapshot.unread or snapshot.error:
-            self.stderr.write(f"snapshot #{snapshot.seq} {snapshot.status}: {snapshot.unread} {snapshot.error}")
+            self.stderr.write(
+                f"snapshot #{snapshot.seq} {snapshot.status}: {snapshot.unread} {snapshot.error}"
+            )
         return snapshot
 
     def _print(self, results):
@@ -111,7 +115,7 @@ class Command(BaseCommand):
         out.write(f"{'step':<34} {'status':<9} {'seconds':>8} {'× floor':>8} {'rows written':>13}")
         for step in results["steps"]:
             out.write(
-                f"{step['step']:<34} {step['status']:<9} {step['seconds']:>8.2f} {step['ratio_to_floor']:>8.2f} "
-                f"{step['rows_written']:>13}"
+                f"{step['step']:<34} {step['status']:<9} {step['seconds']:>8.2f} "
+                f"{step['ratio_to_floor']:>8.2f} {step['rows_written']:>13}"
             )
         out.write(f"inventory rows after all steps: {results['inventory_rows_after']}")

@@ -1,0 +1,280 @@
+"""The live source: every kind in `inventory.kinds.KINDS`, read from a Kubernetes API.
+
+It uses the official client's transport (authentication, TLS, token refresh) but not its models:
+pages come back as raw bytes (`ApiClient.call_api`, what `_preload_content=False` returns) and are
+parsed with orjson, an order of magnitude faster for 100,000 pods.  Lists go in pages (`limit` +
+`continue`) and restart when the server lets a continue token expire (410 Gone).  429, 5xx,
+timeouts and broken connections are retried with exponential backoff and jitter, a bounded number
+of times; a kind that still fails is reported in `Collection.unread` while every other kind is
+read.  Secrets are never requested.
+"""
+
+import gc
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import orjson
+import urllib3
+from kubernetes import config as kube_config
+from kubernetes.client import ApiClient, Configuration
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from inventory.kinds import KINDS, TRIDENT_GROUP, KindInfo
+from inventory.sources import Collection, SourceError
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_BACKOFF_SECONDS = 30.0
+MAX_RETRY_AFTER_SECONDS = 30.0  # a server asking for longer must not stall the whole snapshot
+MAX_LIST_RESTARTS = 3
+TRIDENT_DISCOVERY_PATH = f"/apis/{TRIDENT_GROUP}/v1"
+
+
+class ContinueExpired(Exception):
+    """The server answered 410 Gone: the list must start again from its first page."""
+
+
+class RequestFailed(Exception):
+    """A request that failed for good; `str()` is the reason an operator reads."""
+
+    def __init__(self, reason: str, status: int | None = None):
+        super().__init__(reason)
+        self.status = status  # the HTTP status, when the server answered at all
+
+
+def api_client_from_kubeconfig(
+    kubeconfig: str | None, context: str | None = None, in_cluster: bool = False
+) -> ApiClient:
+    configuration = Configuration()
+    try:
+        if in_cluster:
+            kube_config.load_incluster_config(client_configuration=configuration)
+        else:
+            kube_config.load_kube_config(
+                config_file=kubeconfig,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+    except (ConfigException, OSError, ValueError) as error:
+        where = "the in-cluster service account" if in_cluster else f"kubeconfig {kubeconfig or '(default)'}"
+        raise SourceError(f"cannot load {where}: {error}") from None
+    # urllib3 would otherwise repeat 429/503 answers on its own, invisibly and without our bound.
+    configuration.retries = False
+    return ApiClient(configuration)
+
+
+@dataclass(frozen=True)
+class _RetryPolicy:
+    max_attempts: int
+    backoff_base: float
+    request_timeout: tuple[float, float] | float
+    sleep: Callable[[float], None]
+
+    def wait(self, attempt: int, retry_after: float | None) -> float:
+        backoff = min(MAX_BACKOFF_SECONDS, self.backoff_base * 2 ** (attempt - 1))
+        delay = backoff * random.uniform(0.5, 1.0)  # jitter: clients that failed together spread out
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+        self.sleep(delay)
+        return delay
+
+
+def _status_message(body: bytes) -> str:
+    """The `message` of a Kubernetes `Status` body, or the start of whatever else came back."""
+    try:
+        status = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body[:200].decode("utf-8", "replace").strip() or "(empty body)"
+    if isinstance(status, dict) and status.get("message"):
+        return str(status["message"])
+    return "(no message)"
+
+
+def _retry_after(headers) -> float | None:
+    try:
+        return float(headers.get("Retry-After"))
+    except (TypeError, ValueError):  # absent, or an HTTP date, which the apiserver never sends
+        return None
+
+
+def _get(api_client: ApiClient, path: str, query: list[tuple], policy: _RetryPolicy) -> bytes:
+    """GET `path` as raw JSON bytes, retrying what a retry can fix."""
+    attempt = 0
+    while True:
+        attempt += 1
+        retry_after, status = None, None
+        try:
+            method, url, headers, _, _ = api_client.param_serialize(
+                "GET",
+                path,
+                query_params=query,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            response = api_client.call_api(method, url, headers, _request_timeout=policy.request_timeout)
+            body = response.read()
+        except (urllib3.exceptions.HTTPError, OSError, ApiException) as error:
+            # Refused, dropped or timed-out connections, and bodies cut off midway.
+            failure = f"connection error after {attempt} attempts: {type(error).__name__}: {error}"
+            problem = f"{type(error).__name__}"
+        else:
+            status = response.status
+            if 200 <= status < 300:
+                return body
+            message = _status_message(body)
+            if status == 410:
+                raise ContinueExpired(message)
+            if status not in RETRYABLE_STATUSES:
+                raise RequestFailed(f"HTTP {status}: {message}", status)
+            failure = f"HTTP {status} after {attempt} attempts: {message}"
+            problem = f"HTTP {status}"
+            retry_after = _retry_after(response.headers)
+        if attempt == policy.max_attempts:
+            raise RequestFailed(failure, status)
+        delay = policy.wait(attempt, retry_after)
+        logger.warning(
+            "GET %s: %s (attempt %d of %d); retrying in %.2fs",
+            path,
+            problem,
+            attempt,
+            policy.max_attempts,
+            delay,
+        )
+
+
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while building parsed JSON: it holds no cycles, but the
+    millions of objects in a large list trigger collections that rescan everything listed so far
+    (listing 20,000 pods was three times slower with it on)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _iter_pages(
+    api_client: ApiClient, info: KindInfo, page_size: int, policy: _RetryPolicy
+) -> Iterator[tuple]:
+    """(raw body, parsed page) for each page of the cluster-wide list of `info`."""
+    token = None
+    while True:
+        query = [("limit", page_size)] + ([("continue", token)] if token else [])
+        body = _get(api_client, info.list_path, query, policy)
+        try:
+            with _gc_paused():
+                page = orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise RequestFailed(f"the list of {info.plural} is not valid JSON: {error}") from None
+        yield body, page
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return
+
+
+def iter_list_pages(
+    api_client: ApiClient,
+    kind_info: KindInfo,
+    *,
+    page_size: int = 500,
+    max_attempts: int = 5,
+    backoff_base: float = 0.5,
+    request_timeout: tuple[float, float] | float = (5, 60),
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[bytes]:
+    """The raw page bodies of one kind's list: the floor any collection is measured against.
+    Raises ContinueExpired on 410 Gone (the pages already yielded are then stale) and RequestFailed."""
+    policy = _RetryPolicy(max_attempts, backoff_base, request_timeout, sleep)
+    for body, _ in _iter_pages(api_client, kind_info, page_size, policy):
+        yield body
+
+
+def _read_kind(api_client: ApiClient, info: KindInfo, page_size: int, policy: _RetryPolicy) -> list[dict]:
+    for _ in range(MAX_LIST_RESTARTS + 1):
+        items: list[dict] = []
+        try:
+            with _gc_paused():
+                for _, page in _iter_pages(api_client, info, page_size, policy):
+                    items.extend(page.get("items") or [])
+        except ContinueExpired as expired:
+            last_expiry = str(expired)
+            logger.info("list of %s expired midway (410 Gone); starting it again", info.plural)
+            continue
+        for item in items:  # list items of built-in kinds carry no type of their own
+            item["kind"] = info.kind
+            item["apiVersion"] = info.api_version
+        return items
+    raise RequestFailed(f"HTTP 410 on {MAX_LIST_RESTARTS + 1} list attempts in a row: {last_expiry}", 410)
+
+
+def _trident_installed(api_client: ApiClient, policy: _RetryPolicy) -> bool:
+    """Whether the cluster serves Trident's API group; a cluster without its CRDs answers 404."""
+    try:
+        _get(api_client, TRIDENT_DISCOVERY_PATH, [], policy)
+    except RequestFailed as failure:
+        if failure.status == 404:
+            return False
+        raise
+    return True
+
+
+def collect_kubernetes(
+    api_client: ApiClient,
+    *,
+    page_size: int = 500,
+    max_attempts: int = 5,
+    backoff_base: float = 0.5,
+    request_timeout: tuple[float, float] | float = (5, 60),
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Collection:
+    """Read every kind in KINDS.  Raises SourceError only when the API does not answer at all."""
+    policy = _RetryPolicy(max_attempts, backoff_base, request_timeout, sleep)
+    collection = Collection()
+    try:
+        version = orjson.loads(_get(api_client, "/version", [], policy))
+    except RequestFailed as failure:
+        raise SourceError(
+            f"the Kubernetes API at {api_client.configuration.host} cannot be used: {failure}"
+        ) from None
+    collection.facts["kubernetes_version"] = version.get("gitVersion")
+
+    trident_failure = None
+    try:
+        collection.facts["trident_installed"] = trident = _trident_installed(api_client, policy)
+    except RequestFailed as failure:
+        trident, trident_failure = False, f"discovery of {TRIDENT_DISCOVERY_PATH} failed: {failure}"
+
+    list_seconds = {}
+    for info in KINDS:
+        if info.is_trident and trident_failure:
+            collection.unread[info.kind] = trident_failure
+            continue
+        if info.is_trident and not trident:  # a fact about the cluster, not a failure to read it
+            collection.objects[info.kind] = []
+            continue
+        started = clock()
+        try:
+            collection.objects[info.kind] = _read_kind(api_client, info, page_size, policy)
+        except RequestFailed as failure:
+            if info.is_trident and failure.status == 404:  # a Trident release that predates this CRD
+                collection.objects[info.kind] = []
+                collection.warnings.append(
+                    f"{info.kind}: this cluster's Trident does not serve {info.plural}"
+                )
+            else:
+                collection.unread[info.kind] = str(failure)
+                logger.warning("could not read %s: %s", info.plural, failure)
+        list_seconds[info.kind] = round(clock() - started, 3)
+    collection.facts["list_seconds"] = list_seconds
+    return collection
