@@ -1,0 +1,119 @@
+"""Offline import (`snapshot --from-dump`) on the golden fixtures: real kubectl shapes."""
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from inventory.models import Cluster, InventoryObject, Snapshot
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+CLUSTER_A = GOLDEN / "cluster-a"
+
+
+def import_dump(directory, *extra) -> tuple[int, str]:
+    out = io.StringIO()
+    try:
+        call_command("snapshot", "--cluster", "offline-a", "--from-dump", str(directory), *extra, stdout=out)
+    except SystemExit as exit_:
+        return exit_.code, out.getvalue()
+    raise AssertionError("snapshot must exit with its status")
+
+
+@pytest.fixture
+def dump_copy(tmp_path):
+    target = tmp_path / "dump"
+    shutil.copytree(CLUSTER_A, target)
+    return target
+
+
+def test_golden_dump_imports_complete_with_every_object(dump_copy):
+    code, out = import_dump(dump_copy, "--taken-at", "2026-11-01T00:00:00Z")
+    assert code == 0, out
+    cluster = Cluster.objects.get(name="offline-a")
+    assert cluster.source == Cluster.Source.OFFLINE
+    snapshot = cluster.snapshots.get()
+    assert snapshot.origin == Snapshot.Origin.DUMP and snapshot.status == Snapshot.Status.COMPLETE
+    assert snapshot.taken_at.isoformat() == "2026-11-01T00:00:00+00:00"
+    expected = json.loads((GOLDEN / "expected_counts.json").read_text())
+    assert snapshot.counts == expected
+    stored = dict.fromkeys(expected, 0)
+    for kind in InventoryObject.objects.as_of(snapshot).values_list("kind", flat=True):
+        stored[kind] += 1
+    assert stored == expected
+
+
+def test_golden_secrets_never_reach_the_database(dump_copy):
+    import_dump(dump_copy)
+    secrets = json.loads((GOLDEN / "secret_values.json").read_text())
+    raw = "".join(p.read_text() for p in (dump_copy / "kubernetes").rglob("*.*"))
+    assert all(value in raw for value in secrets["values"]), "the fixture should hold the secrets"
+    everything = io.StringIO()
+    call_command("dumpdata", "inventory", stdout=everything)
+    for value in secrets["values"]:
+        assert value not in everything.getvalue()
+    for tvol in InventoryObject.objects.filter(kind="TridentVolume"):
+        access = tvol.data.get("config", {}).get("accessInformation", {})
+        assert not set(access) & set(secrets["dropped_keys"])
+
+
+def test_reimporting_the_same_dump_writes_nothing(dump_copy):
+    import_dump(dump_copy, "--taken-at", "2026-11-01T00:00:00Z")
+    code, out = import_dump(dump_copy, "--taken-at", "2026-11-02T00:00:00Z")
+    assert code == 0
+    assert Snapshot.objects.order_by("-seq").first().rows_written == {
+        "inserted": 0,
+        "closed": 0,
+        "deleted": 0,
+    }
+
+
+def test_missing_kinds_make_the_import_partial(dump_copy):
+    (dump_copy / "kubernetes" / "network" / "networkpolicies.yaml").unlink()
+    shutil.rmtree(dump_copy / "kubernetes" / "trident")
+    code, out = import_dump(dump_copy)
+    assert code == 2, out
+    snapshot = Snapshot.objects.get()
+    assert snapshot.status == Snapshot.Status.PARTIAL
+    assert "NetworkPolicy" in snapshot.unread and "TridentVolume" in snapshot.unread
+    assert "not read: NetworkPolicy: not in dump" in out
+
+
+def test_a_broken_file_names_itself_and_stores_nothing(dump_copy):
+    broken = dump_copy / "kubernetes" / "workloads" / "broken.json"
+    broken.write_text('{"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "x"}')
+    with pytest.raises(CommandError, match=r"kubernetes/workloads/broken\.json"):
+        import_dump(dump_copy)
+    assert (
+        not Cluster.objects.exists()
+        and not Snapshot.objects.exists()
+        and not InventoryObject.objects.exists()
+    )
+
+
+def test_an_object_without_a_name_is_named_by_position(dump_copy):
+    (dump_copy / "kubernetes" / "extra.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: ok, namespace: a}\n---\napiVersion: v1\nkind: Pod\n"
+        "metadata: {namespace: a}\n"
+    )
+    with pytest.raises(CommandError, match=r"extra\.yaml.*document 2"):
+        import_dump(dump_copy)
+    assert not InventoryObject.objects.exists()
+
+
+def test_a_dump_older_than_the_latest_snapshot_is_refused(dump_copy):
+    import_dump(dump_copy, "--taken-at", "2026-11-02T00:00:00Z")
+    with pytest.raises(CommandError, match="before the cluster's latest snapshot"):
+        import_dump(dump_copy, "--taken-at", "2026-11-01T00:00:00Z")
+    assert Snapshot.objects.count() == 1
+
+
+def test_taken_at_must_carry_a_timezone(dump_copy):
+    with pytest.raises(CommandError, match="timezone"):
+        import_dump(dump_copy, "--taken-at", "2026-11-01T00:00:00")
