@@ -9,12 +9,10 @@ of times; a kind that still fails is reported in `Collection.unread` while every
 read.  Secrets are never requested.
 """
 
-import gc
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import orjson
@@ -26,6 +24,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from inventory.kinds import KINDS, TRIDENT_GROUP, KindInfo
 from inventory.sources import Collection, SourceError
+from inventory.sources.parsing import gc_paused
 
 logger = logging.getLogger(__name__)
 
@@ -149,20 +148,6 @@ def _get(api_client: ApiClient, path: str, query: list[tuple], policy: _RetryPol
         )
 
 
-@contextmanager
-def _gc_paused():
-    """Pause the cyclic garbage collector while building parsed JSON: it holds no cycles, but the
-    millions of objects in a large list trigger collections that rescan everything listed so far
-    (listing 20,000 pods was three times slower with it on)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _iter_pages(
     api_client: ApiClient, info: KindInfo, page_size: int, policy: _RetryPolicy
 ) -> Iterator[tuple]:
@@ -172,7 +157,7 @@ def _iter_pages(
         query = [("limit", page_size)] + ([("continue", token)] if token else [])
         body = _get(api_client, info.list_path, query, policy)
         try:
-            with _gc_paused():
+            with gc_paused():
                 page = orjson.loads(body)
         except orjson.JSONDecodeError as error:
             raise RequestFailed(f"the list of {info.plural} is not valid JSON: {error}") from None
@@ -203,7 +188,7 @@ def _read_kind(api_client: ApiClient, info: KindInfo, page_size: int, policy: _R
     for _ in range(MAX_LIST_RESTARTS + 1):
         items: list[dict] = []
         try:
-            with _gc_paused():
+            with gc_paused():
                 for _, page in _iter_pages(api_client, info, page_size, policy):
                     items.extend(page.get("items") or [])
         except ContinueExpired as expired:
