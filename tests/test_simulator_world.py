@@ -2,9 +2,7 @@
 and seeding a fire and a near miss for every rule in rules.md."""
 
 import ipaddress
-import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import kubernetes_validate
 import orjson
@@ -14,9 +12,9 @@ from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
 from inventory.simulator.invariants import check_invariants
 from inventory.simulator.names import SECRET_MARKER
 from inventory.simulator.world import Simulation, sizes_for
+from tests.rules_md import rule_slugs
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
-RULES = Path("/work/shared/mission/rules.md")
 CORE_KINDS = [k for k in KIND_NAMES if k not in TRIDENT_KINDS]
 CHAP_KEYS = ("iscsiUsername", "iscsiInitiatorSecret", "iscsiTargetUsername", "iscsiTargetSecret")
 
@@ -39,10 +37,6 @@ def everything(s: Simulation) -> dict:
 
 def dump(s: Simulation) -> bytes:
     return orjson.dumps({kind: s.objects(kind) for kind in KIND_NAMES})
-
-
-def rule_slugs() -> set[str]:
-    return set(re.findall(r"^\| `([a-z0-9-]+)` \|", RULES.read_text(), re.MULTILINE))
 
 
 # ---------------------------------------------------------------- consistency
