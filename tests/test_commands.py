@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 
 from inventory.kinds import KIND_NAMES
 from inventory.models import Cluster, InventoryObject, Snapshot
-from inventory.simulator.k8s_api import SimulatorControl
+from inventory.simulator.control import SimulatorControl
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,8 @@ from django.utils import timezone
 from dashboard.celery import app as celery_app
 from inventory.kinds import KIND_NAMES
 from inventory.models import Cluster, InventoryObject, Snapshot
-from inventory.simulator.k8s_api import KubernetesApiServer, SimulatorControl, StaticStore
+from inventory.simulator.control import SimulatorControl
+from inventory.simulator.k8s_api import KubernetesApiServer, StaticStore
 from inventory.snapshotting import queue_snapshot
 from inventory.tasks import snapshot_cluster
 from tests.celery_processes import CeleryProcesses, database_url_for
