@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Cluster, Grant, Snapshot
+from .models import Array, Cluster, Grant, Snapshot
 
 
 @admin.register(Cluster)
@@ -36,3 +36,23 @@ class SnapshotAdmin(admin.ModelAdmin):
 class GrantAdmin(admin.ModelAdmin):
     list_display = ("__str__", "cluster", "namespace", "tenant")
     list_filter = ("cluster",)
+
+
+@admin.register(Array)
+class ArrayAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "host", "port", "verify_tls", "enabled")
+    fields = (
+        "name",
+        "kind",
+        "host",
+        "port",
+        "scheme",
+        "ca_bundle",
+        "verify_tls",
+        "credentials",
+        "trident_addresses",
+        "trident_backends",
+        "clusters",
+        "enabled",
+    )
+    filter_horizontal = ("clusters",)

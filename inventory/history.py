@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from .array_kinds import ArrayKind
 from .kept_fields import SCHEMA_VERSION, digest, keep
 from .models import InventoryObject
 
@@ -32,6 +33,9 @@ class WriteStats:
     inserted: int = 0
     closed: int = 0
 
+    def __add__(self, other: "WriteStats") -> "WriteStats":
+        return WriteStats(self.inserted + other.inserted, self.closed + other.closed)
+
     def as_dict(self) -> dict:
         return {"inserted": self.inserted, "closed": self.closed}
 
@@ -47,14 +51,28 @@ def prepare(kind: str, raw_objects: list[dict]) -> dict[ObjectKey, StoredObject]
     return prepared
 
 
+def prepare_array_records(array_kind: ArrayKind, records: list[dict]) -> dict[ObjectKey, StoredObject]:
+    """Reduce an array's records to their stored form, keyed by ("", array-scoped name)."""
+    prepared: dict[ObjectKey, StoredObject] = {}
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        derived = array_kind.derive(record) if array_kind.derive else {}
+        data = keep(array_kind.kind, {**record, **derived})
+        uid = str(record.get("uuid") or "")
+        prepared[("", array_kind.name_of(record))] = StoredObject(uid=uid, data=data, digest=digest(data))
+    return prepared
+
+
 def write_versions(
-    cluster_id: int, seq: int, kind: str, objects: dict[ObjectKey, StoredObject]
+    cluster_id: int, seq: int, kind: str, objects: dict[ObjectKey, StoredObject], scope: str = ""
 ) -> WriteStats:
-    """Record `kind`'s objects as seen by snapshot `seq`; only call for kinds that were read."""
+    """Record `kind`'s objects (of `scope`: "" for Kubernetes, else an array's name) as seen by
+    snapshot `seq`; only call for kinds that were read."""
     current = {
         (ns, name): (pk, old_digest)
         for pk, ns, name, old_digest in InventoryObject.objects.current()
-        .filter(cluster_id=cluster_id, kind=kind)
+        .filter(cluster_id=cluster_id, scope=scope, kind=kind)
         .values_list("pk", "namespace", "name", "digest")
         .iterator(chunk_size=BATCH_SIZE)
     }
@@ -69,6 +87,7 @@ def write_versions(
         to_insert.append(
             InventoryObject(
                 cluster_id=cluster_id,
+                scope=scope,
                 kind=kind,
                 namespace=key[0],
                 name=key[1],

@@ -255,6 +255,165 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
     + (_f("spec{name,attributes,storagePools,additionalStoragePools}", DISPLAY),),
 }
 
+# Array records (stored kind -> kept fields).  Kinds are named after the array family; the
+# registry in inventory/array_kinds.py says which REST path or JSON-RPC method each comes from.
+_ONTAP_SVM = _f("svm.name", IDENTITY)
+ARRAY_KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
+    "ontap.Cluster": (_f("name", IDENTITY), _f("uuid", IDENTITY), _f("version.full", DISPLAY)),
+    "ontap.Svm": (
+        _f("uuid", IDENTITY),
+        _f("name", IDENTITY),
+        _f("state", DISPLAY),
+        _f("nfs{enabled}", "showmount-enabled"),
+        _f("iscsi{enabled}", "iscsi-without-chap"),
+        _f("nvme{enabled}", "san-foreign-initiator"),
+        _f("fcp{enabled}", "san-foreign-initiator"),
+    ),
+    "ontap.Interface": (
+        _f("uuid", IDENTITY),
+        _f("name", IDENTITY),
+        _ONTAP_SVM,
+        _f("ip{address,netmask}", "storage-network-reachable", "volume-shared-across-tenants"),
+        _f("services", "storage-network-reachable"),
+        _f("enabled", "storage-network-reachable"),
+    ),
+    "ontap.NfsService": (
+        _ONTAP_SVM,
+        _f("enabled", "showmount-enabled"),
+        _f("showmount_enabled", "showmount-enabled"),
+        _f("protocol{v3_enabled,v40_enabled,v41_enabled,v42_enabled}", "uid-gid-not-a-boundary"),
+    ),
+    "ontap.ExportPolicy": (
+        _f("id", IDENTITY),
+        _f("name", IDENTITY),
+        _ONTAP_SVM,
+        _f(
+            "rules[]{index,clients,protocols,ro_rule,rw_rule,superuser,anonymous_user,allow_suid,"
+            "allow_device_creation,chown_mode,ntfs_unix_security}",
+            "export-allows-foreign-hosts",
+            "export-root-squash-disabled",
+            "stale-node-access",
+            "export-policy-shared",
+            "uid-gid-not-a-boundary",
+        ),
+    ),
+    "ontap.Volume": (
+        _f("uuid", IDENTITY),
+        _f("name", IDENTITY),
+        _ONTAP_SVM,
+        _f("style", DISPLAY),
+        _f("type", DISPLAY),
+        _f("state", "orphaned-backend-volume"),
+        _f(
+            "nas{path,export_policy,security_style,unix_permissions,uid,gid,junction_parent}",
+            "export-allows-foreign-hosts",
+            "uid-gid-not-a-boundary",
+            "volume-shared-across-tenants",
+        ),
+        _f("has_data", "orphaned-backend-volume", "pv-available-unclaimed"),  # derived from space.used
+    ),
+    "ontap.Qtree": (
+        _f("id", IDENTITY),
+        _f("name", IDENTITY),
+        _f("path", "volume-shared-across-tenants"),
+        _f("volume{name,uuid}", IDENTITY),
+        _ONTAP_SVM,
+        _f("export_policy{name,id}", "export-allows-foreign-hosts"),
+        _f("security_style", "uid-gid-not-a-boundary"),
+        _f("unix_permissions", "uid-gid-not-a-boundary"),
+    ),
+    "ontap.Lun": (
+        _f("uuid", IDENTITY),
+        _f("name", IDENTITY),
+        _ONTAP_SVM,
+        _f("location{volume,qtree,logical_unit}", IDENTITY),
+        _f("serial_number", IDENTITY),
+        _f("os_type", DISPLAY),
+    ),
+    "ontap.Igroup": (
+        _f("uuid", IDENTITY),
+        _f("name", IDENTITY),
+        _ONTAP_SVM,
+        _f("protocol", "san-foreign-initiator"),
+        _f("os_type", DISPLAY),
+        _f("initiators[]{name}", "san-foreign-initiator", "stale-node-access"),
+        _f("igroups[]{name,uuid}", "san-foreign-initiator"),
+        _f("parent_igroups[]{name,uuid}", "san-foreign-initiator"),
+    ),
+    "ontap.LunMap": (
+        _ONTAP_SVM,
+        _f("igroup{name,uuid}", "san-foreign-initiator"),
+        _f("lun{name,uuid}", "san-foreign-initiator"),
+        _f("logical_unit_number", IDENTITY),
+    ),
+    "ontap.IscsiCredentials": (
+        _ONTAP_SVM,
+        _f("initiator", "iscsi-without-chap"),
+        _f("authentication_type", "iscsi-without-chap"),
+    ),
+    "ontap.NvmeSubsystem": (
+        _f("uuid", IDENTITY),
+        _f("name", IDENTITY),
+        _ONTAP_SVM,
+        _f("os_type", DISPLAY),
+        _f("hosts[]{nqn}", "san-foreign-initiator", "stale-node-access"),
+    ),
+    "ontap.NvmeSubsystemMap": (
+        _ONTAP_SVM,
+        _f("subsystem{name,uuid}", "san-foreign-initiator"),
+        _f("namespace{name,uuid}", "san-foreign-initiator"),
+    ),
+    "ontap.NvmeNamespace": (
+        _f("uuid", IDENTITY),
+        _f("name", IDENTITY),
+        _ONTAP_SVM,
+        _f("location{volume,namespace}", IDENTITY),
+    ),
+    "ontap.FcInterface": (
+        _f("uuid", IDENTITY),
+        _f("name", IDENTITY),
+        _ONTAP_SVM,
+        _f("wwpn", "san-foreign-initiator"),
+        _f("data_protocol", DISPLAY),
+    ),
+    "solidfire.Cluster": (
+        _f("name", IDENTITY),
+        _f("uniqueID", IDENTITY),
+        _f("mvip", DISPLAY),
+        _f("svip", DISPLAY),
+    ),
+    # Never initiatorSecret / targetSecret: the CHAP secrets themselves.
+    "solidfire.Account": (
+        _f("accountID", IDENTITY),
+        _f("username", "chap-secrets-readable"),
+        _f("status", DISPLAY),
+        _f("volumes", "san-foreign-initiator"),
+        _f("enableChap", "chap-secrets-readable"),
+    ),
+    "solidfire.Volume": (
+        _f("volumeID", IDENTITY),
+        _f("name", IDENTITY),
+        _f("accountID", "chap-secrets-readable", "san-foreign-initiator"),
+        _f("access", "san-foreign-initiator"),
+        _f("volumeAccessGroups", "san-foreign-initiator"),
+        _f("iqn", "volume-shared-across-tenants"),
+        _f("status", "orphaned-backend-volume"),
+    ),
+    "solidfire.VolumeAccessGroup": (
+        _f("volumeAccessGroupID", IDENTITY),
+        _f("name", IDENTITY),
+        _f("initiators", "san-foreign-initiator", "stale-node-access"),
+        _f("volumes", "san-foreign-initiator"),
+    ),
+    "solidfire.Initiator": (
+        _f("initiatorID", IDENTITY),
+        _f("initiatorName", "san-foreign-initiator"),
+        _f("alias", DISPLAY),
+        _f("volumeAccessGroups", "san-foreign-initiator"),
+        _f("requireChap", "san-foreign-initiator"),
+    ),
+}
+
 # Keys whose values are secrets wherever they appear (defence in depth for subtrees kept whole).
 SECRET_KEYS = frozenset(
     {
@@ -435,7 +594,9 @@ def _project(value, steps: tuple):
     return out
 
 
-_COMPILED = {kind: _compile([f.path for f in fields]) for kind, fields in KEPT_FIELDS.items()}
+_COMPILED = {
+    kind: _compile([f.path for f in fields]) for kind, fields in (KEPT_FIELDS | ARRAY_KEPT_FIELDS).items()
+}
 
 
 def keep(kind: str, obj: dict) -> dict:

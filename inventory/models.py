@@ -126,9 +126,14 @@ class InventoryObjectQuerySet(models.QuerySet):
 
 
 class InventoryObject(models.Model):
-    """One version of one Kubernetes object's kept fields (see inventory/kept_fields.py)."""
+    """One version of one object's kept fields (see inventory/kept_fields.py).
+
+    Kubernetes objects have an empty scope; array records (read during the cluster's snapshot,
+    through the arrays its Trident backends use) carry the array's name as their scope.
+    """
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=63, blank=True, help_text="Empty for Kubernetes; else the array.")
     kind = models.CharField(max_length=64)
     namespace = models.CharField(max_length=253, blank=True)
     name = models.CharField(max_length=253)
@@ -143,13 +148,13 @@ class InventoryObject(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["cluster", "kind", "valid_to"]),
+            models.Index(fields=["cluster", "scope", "kind", "valid_to"]),
             models.Index(fields=["cluster", "valid_from"]),
             models.Index(fields=["cluster", "namespace", "kind"]),
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["cluster", "kind", "namespace", "name"],
+                fields=["cluster", "scope", "kind", "namespace", "name"],
                 condition=Q(valid_to__isnull=True),
                 name="one_current_version_per_object",
             )
@@ -157,7 +162,47 @@ class InventoryObject(models.Model):
 
     def __str__(self):
         where = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind}/{where}{self.name}"
+        scope = f"{self.scope}:" if self.scope else ""
+        return f"{scope}{self.kind}/{where}{self.name}"
+
+
+class Array(models.Model):
+    """A storage array an admin configured: the only array endpoints the product ever contacts.
+
+    Arrays are global: several Trident backends, of several clusters, may use one.  A backend is
+    linked to an array when the management LIF / SVIP Trident records for it is one of the
+    array's `trident_addresses`, or when the backend's name or UUID is in `trident_backends`.
+    Credentials are a reference (`env:PREFIX` reads PREFIX_USERNAME and PREFIX_PASSWORD; `file:DIR`
+    reads DIR/username and DIR/password, as a mounted Kubernetes Secret), never stored here.
+    """
+
+    class Kind(models.TextChoices):
+        ONTAP = "ontap", "NetApp ONTAP"
+        SOLIDFIRE = "solidfire", "NetApp SolidFire / Element"
+
+    name = models.SlugField(max_length=63, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    host = models.CharField(
+        max_length=253, help_text="Management address to contact (configured, never discovered)."
+    )
+    port = models.PositiveIntegerField(null=True, blank=True)
+    scheme = models.CharField(max_length=5, default="https", choices=[("https", "https"), ("http", "http")])
+    ca_bundle = models.CharField(max_length=1024, blank=True, help_text="PEM file; empty: the system's CAs.")
+    verify_tls = models.BooleanField(default=True)
+    credentials = models.CharField(max_length=1024, help_text="env:PREFIX or file:/path/to/secret/dir")
+    trident_addresses = models.JSONField(default=list, blank=True)
+    trident_backends = models.JSONField(default=list, blank=True)
+    clusters = models.ManyToManyField(
+        Cluster, blank=True, related_name="arrays", help_text="Also read for these clusters (static NFS PVs)."
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
 
 
 class Grant(models.Model):

@@ -15,10 +15,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .history import prepare, undo_snapshot_writes, write_versions
+from .array_kinds import ARRAY_KINDS
+from .history import WriteStats, prepare, prepare_array_records, undo_snapshot_writes, write_versions
 from .kept_fields import SCHEMA_VERSION
 from .kinds import KIND_NAMES
-from .models import Cluster, Snapshot
+from .models import Cluster, InventoryObject, Snapshot
 from .sources import Collection, SourceError
 
 logger = logging.getLogger(__name__)
@@ -100,11 +101,44 @@ def _store(snapshot: Snapshot, collection: Collection) -> dict:
         stats = write_versions(snapshot.cluster_id, snapshot.seq, kind, prepared)
         inserted += stats.inserted
         closed += stats.closed
+    array_counts, array_unread, array_stats = _store_arrays(snapshot, collection)
+    counts.update(array_counts)
+    unread.update(array_unread)
+    inserted += array_stats.inserted
+    closed += array_stats.closed
     snapshot.counts = counts
     snapshot.unread = unread
     snapshot.facts = collection.facts
     snapshot.warnings = collection.warnings
     return {"inserted": inserted, "closed": closed, "deleted": 0}
+
+
+def _store_arrays(snapshot: Snapshot, collection: Collection) -> tuple[dict, dict, WriteStats]:
+    """Store each array reading under the array's scope; an array no longer linked is emptied."""
+    counts, unread, stats = {}, {}, WriteStats()
+    for array, reading in collection.arrays.items():
+        for array_kind in ARRAY_KINDS:
+            if array_kind.family != reading.family:
+                continue
+            if array_kind.source_key not in reading.collection.objects:
+                reason = reading.collection.unread.get(array_kind.source_key, "not read")
+                unread[f"{array}:{array_kind.source_key}"] = reason
+                continue
+            prepared = prepare_array_records(array_kind, reading.collection.objects[array_kind.source_key])
+            counts[f"{array}:{array_kind.kind}"] = len(prepared)
+            stats += write_versions(snapshot.cluster_id, snapshot.seq, array_kind.kind, prepared, scope=array)
+    if "TridentBackend" in collection.objects:  # we know which arrays matter now: forget the others
+        stale = (
+            InventoryObject.objects.current()
+            .filter(cluster_id=snapshot.cluster_id)
+            .exclude(scope="")
+            .exclude(scope__in=list(collection.arrays))
+            .values_list("scope", "kind")
+            .distinct()
+        )
+        for scope, kind in list(stale):
+            stats += write_versions(snapshot.cluster_id, snapshot.seq, kind, {}, scope=scope)
+    return counts, unread, stats
 
 
 def _describe(error: Exception) -> str:

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from .array_reading import read_arrays
 from .models import Cluster, Snapshot
 from .snapshotting import queue_snapshot, run_snapshot
 
@@ -45,7 +46,8 @@ def release_cluster_lock(cluster_id: int, token: str) -> None:
 
 
 def live_source(cluster: Cluster):
-    """The callable that reads a registered cluster through its Kubernetes API."""
+    """The callable that reads a registered cluster through its Kubernetes API, then the arrays
+    its Trident backends use (only those an admin configured)."""
     from .sources.kubernetes import api_client_from_kubeconfig, collect_kubernetes
 
     def read():
@@ -55,7 +57,9 @@ def live_source(cluster: Cluster):
             in_cluster=cluster.source == Cluster.Source.IN_CLUSTER,
         )
         with client:
-            return collect_kubernetes(client)
+            collection = collect_kubernetes(client)
+        read_arrays(cluster, collection)
+        return collection
 
     return read
 

@@ -22,6 +22,17 @@ class Collection:
     facts: dict = field(default_factory=dict)
     # non-fatal notes for the operator (e.g. "dropped 2 Secret objects from dump")
     warnings: list[str] = field(default_factory=list)
+    # array name -> what was read from that array (a Collection keyed by REST path / RPC method)
+    arrays: dict[str, "ArrayReading"] = field(default_factory=dict)
 
     def read_kinds(self) -> set[str]:
         return set(self.objects)
+
+
+@dataclass
+class ArrayReading:
+    """One array's records as read for a cluster snapshot, and which backends led to it."""
+
+    family: str  # "ontap" or "solidfire"
+    collection: Collection
+    backends: list[str] = field(default_factory=list)  # Trident backend names linked to it

@@ -1,0 +1,100 @@
+"""Reading the arrays a cluster's Trident backends use, as part of that cluster's snapshot.
+
+Only arrays an admin configured are read, at their configured endpoint.  A backend whose array
+is not configured is recorded as such ("array not read"), a fact rather than a failure; an
+array that is configured but cannot be read makes the snapshot partial for everything read
+from it, with its reason.
+"""
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from .backends import backend_info, link_to_array
+from .credentials import CredentialsError, resolve
+from .models import Array, Cluster
+from .sources import ArrayReading, Collection
+from .sources.arrays import ONTAP, ONTAP_COLLECTIONS, SOLIDFIRE_METHODS, ArrayEndpoint
+
+logger = logging.getLogger(__name__)
+
+ArrayReader = Callable[[Array], Collection]
+
+
+def source_keys(family: str) -> tuple[str, ...]:
+    return ONTAP_COLLECTIONS if family == ONTAP else tuple(SOLIDFIRE_METHODS)
+
+
+def unreadable(family: str, reason: str) -> Collection:
+    return Collection(unread=dict.fromkeys(source_keys(family), reason))
+
+
+def endpoint_for(array: Array) -> ArrayEndpoint:
+    username, password = resolve(array.credentials)
+    verify: bool | str = (array.ca_bundle or True) if array.verify_tls else False
+    return ArrayEndpoint(array.kind, array.host, array.port, array.scheme, username, password, verify)
+
+
+def read_live_array(array: Array) -> Collection:
+    """Read one configured array through its vendor library; failures become unread reasons."""
+    try:
+        endpoint = endpoint_for(array)
+    except CredentialsError as error:
+        return unreadable(array.kind, str(error))
+    if array.kind == ONTAP:
+        from .sources.ontap import collect_ontap
+
+        return collect_ontap(endpoint)
+    from .sources.solidfire import collect_solidfire
+
+    return collect_solidfire(endpoint)
+
+
+def linked_arrays(
+    cluster: Cluster, trident_backends: list[dict]
+) -> tuple[dict[str, tuple[Array, list[str]]], dict]:
+    """(array name -> (array, backend names using it), backend uuid -> summary for the snapshot's facts)."""
+    configured = list(Array.objects.filter(enabled=True))
+    linked: dict[str, tuple[Array, list[str]]] = {}
+    summaries = {}
+    for raw in trident_backends:
+        info = backend_info(raw)
+        array = None if info.is_cloud else link_to_array(info, configured)
+        if array is not None:
+            linked.setdefault(array.name, (array, []))[1].append(info.name)
+        summaries[info.uuid or info.name] = {
+            "name": info.name,
+            "driver": info.driver,
+            "svm": info.svm,
+            "array": array.name if array else None,
+            "access_rules": "from Trident's config (cloud)" if info.is_cloud else None,
+        }
+    for array in cluster.arrays.filter(enabled=True):  # admin-added arrays, e.g. for static NFS PVs
+        linked.setdefault(array.name, (array, []))
+    return linked, summaries
+
+
+def read_arrays(cluster: Cluster, collection: Collection, reader: ArrayReader = read_live_array) -> None:
+    """Add the linked arrays' readings (and the backends fact) to a cluster's Kubernetes collection."""
+    if "TridentBackend" not in collection.objects:
+        return  # without the backends we cannot tell which arrays matter; their inventory stays as it was
+    linked, summaries = linked_arrays(cluster, collection.objects["TridentBackend"])
+    collection.facts["backends"] = summaries
+    if not linked:
+        return
+    with ThreadPoolExecutor(max_workers=min(4, len(linked)), thread_name_prefix="array-read") as pool:
+        results = dict(
+            zip(linked, pool.map(lambda item: _safe_read(reader, item[0]), linked.values()), strict=True)
+        )
+    for name, (array, backends) in linked.items():
+        collection.arrays[name] = ArrayReading(
+            family=array.kind, collection=results[name], backends=sorted(backends)
+        )
+
+
+def _safe_read(reader: ArrayReader, array: Array) -> Collection:
+    try:
+        return reader(array)
+    except Exception as error:  # one array misbehaving must not cost the others, nor the cluster
+        logger.warning("array %s could not be read: %s", array.name, type(error).__name__)
+        return unreadable(array.kind, f"{type(error).__name__}: {error}")

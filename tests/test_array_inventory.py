@@ -1,0 +1,170 @@
+"""Array records in the snapshot: linked by configuration only, versioned, partial on failure."""
+
+import pytest
+
+from inventory.array_reading import read_arrays, unreadable
+from inventory.credentials import CredentialsError, resolve
+from inventory.models import Array, Cluster, InventoryObject, Snapshot
+from inventory.snapshotting import queue_snapshot, run_snapshot
+from inventory.sources import Collection
+from inventory.sources.arrays import ONTAP_COLLECTIONS
+from tests.factories import collection, obj
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
+
+
+def backend(name, driver="ontap-nas", management="192.0.2.10", svm="svm_k8s"):
+    if driver == "solidfire-san":
+        config = {
+            "solidfire_config": {"storageDriverName": driver, "SVIP": "198.51.100.6:3260", "TenantName": "t"}
+        }
+    elif driver == "azure-netapp-files":
+        config = {"azure_config": {"storageDriverName": driver, "exportRule": "0.0.0.0/0"}}
+    else:
+        config = {"ontap_config": {"storageDriverName": driver, "managementLIF": management, "svm": svm}}
+    return obj(
+        "TridentBackend",
+        f"tbe-{name}",
+        "trident",
+        backendName=name,
+        backendUUID=f"uuid-{name}",
+        config=config,
+    )
+
+
+def ontap_answers(policy_clients="10.20.1.11"):
+    """Every collection read (most empty), the igroups failing."""
+    answers = Collection(
+        objects={path: [] for path in ONTAP_COLLECTIONS if path != "/api/protocols/san/igroups"},
+        unread={"/api/protocols/san/igroups": "HTTP 500 after 3 attempts: injected"},
+    )
+    answers.objects.update(
+        {
+            "/api/svm/svms": [{"uuid": "s1", "name": "svm_k8s", "state": "running"}],
+            "/api/protocols/nfs/export-policies": [
+                {
+                    "id": 1,
+                    "name": "trident_pvc_1",
+                    "svm": {"name": "svm_k8s"},
+                    "rules": [{"index": 1, "clients": [{"match": policy_clients}], "ro_rule": ["any"]}],
+                }
+            ],
+            "/api/storage/volumes": [
+                {"uuid": "v1", "name": "trident_pvc_1", "svm": {"name": "svm_k8s"}, "space": {"used": 4096}}
+            ],
+        }
+    )
+    return answers
+
+
+@pytest.fixture
+def cluster():
+    return Cluster.objects.create(name="c1", source=Cluster.Source.KUBECONFIG, kubeconfig_path="/dev/null")
+
+
+@pytest.fixture
+def ontap_array():
+    return Array.objects.create(
+        name="ontap-a",
+        kind="ontap",
+        host="127.0.0.1",
+        credentials="env:ONTAP_A",
+        trident_addresses=["192.0.2.10"],
+    )
+
+
+def snapshot_with(cluster, objects, reader):
+    def source():
+        result = collection(objects)
+        read_arrays(cluster, result, reader=reader)
+        return result
+
+    return run_snapshot(queue_snapshot(cluster), source)
+
+
+def test_linked_array_is_read_and_stored_under_its_scope(cluster, ontap_array):
+    read = []
+
+    def reader(array):
+        read.append(array.name)
+        return ontap_answers()
+
+    snapshot = snapshot_with(cluster, [backend("nas"), backend("anf", "azure-netapp-files")], reader)
+    assert read == ["ontap-a"]
+    assert snapshot.status == Snapshot.Status.PARTIAL  # igroups failed
+    assert snapshot.unread == {"ontap-a:/api/protocols/san/igroups": "HTTP 500 after 3 attempts: injected"}
+    volume = InventoryObject.objects.get(scope="ontap-a", kind="ontap.Volume")
+    assert volume.name == "svm_k8s/trident_pvc_1" and volume.data["has_data"] is True
+    assert "space" not in volume.data  # the used size churns; only whether it holds data is kept
+    assert snapshot.counts["ontap-a:ontap.ExportPolicy"] == 1
+    assert snapshot.facts["backends"]["uuid-nas"]["array"] == "ontap-a"
+    assert snapshot.facts["backends"]["uuid-anf"]["array"] is None
+    assert snapshot.facts["backends"]["uuid-anf"]["access_rules"] == "from Trident's config (cloud)"
+
+
+def test_unchanged_array_costs_no_rows_and_a_change_one_version(cluster, ontap_array):
+    snapshot_with(cluster, [backend("nas")], lambda array: ontap_answers())
+    again = snapshot_with(cluster, [backend("nas")], lambda array: ontap_answers())
+    assert again.rows_written == {"inserted": 0, "closed": 0, "deleted": 0}
+    widened = snapshot_with(cluster, [backend("nas")], lambda array: ontap_answers("0.0.0.0/0"))
+    assert widened.rows_written == {"inserted": 1, "closed": 1, "deleted": 0}
+
+
+def test_unconfigured_array_is_a_fact_not_a_failure(cluster):
+    snapshot = snapshot_with(
+        cluster, [backend("nas", management="192.0.2.99")], lambda array: pytest.fail("read")
+    )
+    assert snapshot.status == Snapshot.Status.COMPLETE
+    assert snapshot.facts["backends"]["uuid-nas"]["array"] is None
+
+
+def test_unreachable_array_keeps_its_previous_records(cluster, ontap_array):
+    snapshot_with(cluster, [backend("nas")], lambda array: ontap_answers())
+    dead = snapshot_with(cluster, [backend("nas")], lambda array: unreadable("ontap", "connection refused"))
+    assert dead.status == Snapshot.Status.PARTIAL
+    assert dead.unread["ontap-a:/api/storage/volumes"] == "connection refused"
+    assert InventoryObject.objects.as_of(dead).filter(scope="ontap-a", kind="ontap.Volume").count() == 1
+
+
+def test_array_reader_crash_is_contained(cluster, ontap_array):
+    def reader(array):
+        raise ValueError("garbage answer")
+
+    snapshot = snapshot_with(cluster, [backend("nas")], reader)
+    assert snapshot.status == Snapshot.Status.PARTIAL
+    assert snapshot.unread["ontap-a:/api/svm/svms"] == "ValueError: garbage answer"
+
+
+def test_array_no_longer_linked_is_emptied(cluster, ontap_array):
+    snapshot_with(cluster, [backend("nas")], lambda array: ontap_answers())
+    gone = snapshot_with(cluster, [], lambda array: pytest.fail("not linked any more"))
+    assert InventoryObject.objects.as_of(gone).filter(scope="ontap-a").count() == 0
+
+
+def test_array_linked_by_backend_name_and_admin_added_array(cluster):
+    by_name = Array.objects.create(
+        name="sf", kind="solidfire", host="127.0.0.1", credentials="env:SF", trident_backends=["sf-backend"]
+    )
+    static = Array.objects.create(name="nfs-filer", kind="ontap", host="127.0.0.1", credentials="env:F")
+    static.clusters.add(cluster)
+    read = []
+    snapshot_with(
+        cluster,
+        [backend("sf-backend", "solidfire-san")],
+        lambda array: read.append(array.name) or Collection(),
+    )
+    assert sorted(read) == sorted([by_name.name, static.name])
+
+
+def test_credentials_come_from_references_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARRAY1_USERNAME", "admin")
+    monkeypatch.setenv("ARRAY1_PASSWORD", "s3cret-pw")
+    assert resolve("env:ARRAY1") == ("admin", "s3cret-pw")
+    (tmp_path / "username").write_text("svc\n")
+    (tmp_path / "password").write_text("from-a-mounted-secret\n")
+    assert resolve(f"file:{tmp_path}") == ("svc", "from-a-mounted-secret")
+    with pytest.raises(CredentialsError, match="ARRAY2_USERNAME") as error:
+        resolve("env:ARRAY2")
+    assert "s3cret" not in str(error.value)
+    with pytest.raises(CredentialsError, match="env:PREFIX or file"):
+        resolve("s3cret-pw")
