@@ -15,6 +15,7 @@ from .credentials import CredentialsError, resolve
 from .models import Array, Cluster
 from .sources import ArrayReading, Collection
 from .sources.arrays import ONTAP, ONTAP_COLLECTIONS, SOLIDFIRE_METHODS, ArrayEndpoint
+from .sources.backend_dump import DumpedArray
 
 logger = logging.getLogger(__name__)
 
@@ -50,28 +51,68 @@ def read_live_array(array: Array) -> Collection:
     return collect_solidfire(endpoint)
 
 
+def summarize_backends(trident_backends: list[dict], link) -> dict:
+    """backend uuid -> what the snapshot records of it; `link(info)` names its array or None."""
+    summaries = {}
+    for raw in trident_backends:
+        info = backend_info(raw)
+        summaries[info.uuid or info.name] = {
+            "name": info.name,
+            "driver": info.driver,
+            "svm": info.svm,
+            "array": None if info.is_cloud else link(info),
+            "access_rules": "from Trident's config (cloud)" if info.is_cloud else None,
+        }
+    return summaries
+
+
 def linked_arrays(
     cluster: Cluster, trident_backends: list[dict]
 ) -> tuple[dict[str, tuple[Array, list[str]]], dict]:
     """(array name -> (array, backend names using it), backend uuid -> summary for the snapshot's facts)."""
     configured = list(Array.objects.filter(enabled=True))
     linked: dict[str, tuple[Array, list[str]]] = {}
-    summaries = {}
-    for raw in trident_backends:
-        info = backend_info(raw)
-        array = None if info.is_cloud else link_to_array(info, configured)
-        if array is not None:
-            linked.setdefault(array.name, (array, []))[1].append(info.name)
-        summaries[info.uuid or info.name] = {
-            "name": info.name,
-            "driver": info.driver,
-            "svm": info.svm,
-            "array": array.name if array else None,
-            "access_rules": "from Trident's config (cloud)" if info.is_cloud else None,
-        }
+
+    def link(info):
+        array = link_to_array(info, configured)
+        if array is None:
+            return None
+        linked.setdefault(array.name, (array, []))[1].append(info.name)
+        return array.name
+
+    summaries = summarize_backends(trident_backends, link)
     for array in cluster.arrays.filter(enabled=True):  # admin-added arrays, e.g. for static NFS PVs
         linked.setdefault(array.name, (array, []))
     return linked, summaries
+
+
+def attach_dumped_arrays(collection: Collection, dumped: list[DumpedArray]) -> None:
+    """The offline counterpart of `read_arrays`: a dump names, per file, the backend it belongs to.
+
+    A file is stored under the configured array that backend links to (so a live snapshot and an
+    import of its dump agree), else under the name the file gives.
+    """
+    configured = list(Array.objects.filter(enabled=True))
+    by_backend = {}
+    for item in dumped:
+        by_backend.setdefault(item.backend, item)
+    placed: set[str] = set()
+
+    def link(info):
+        item = by_backend.get(info.name) or by_backend.get(info.uuid)
+        if item is None:
+            return None
+        array = link_to_array(info, configured)
+        scope = array.name if array is not None else item.backend
+        placed.add(item.backend)
+        reading = collection.arrays.setdefault(scope, ArrayReading(item.family, item.collection))
+        reading.backends.append(info.name)
+        return scope
+
+    collection.facts["backends"] = summarize_backends(collection.objects.get("TridentBackend", []), link)
+    for item in dumped:  # files that name no Trident backend: admin-added arrays (static NFS)
+        if item.backend not in placed:
+            collection.arrays.setdefault(item.backend, ArrayReading(item.family, item.collection))
 
 
 def read_arrays(cluster: Cluster, collection: Collection, reader: ArrayReader = read_live_array) -> None:

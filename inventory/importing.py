@@ -5,9 +5,11 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from .array_reading import attach_dumped_arrays
 from .models import Cluster, Snapshot
 from .snapshotting import queue_snapshot
 from .sources import SourceError
+from .sources.backend_dump import read_backends
 from .sources.dump import read_dump
 from .tasks import snapshot_now
 
@@ -15,6 +17,7 @@ from .tasks import snapshot_now
 def import_dump(cluster_name: str, directory: str | Path, taken_at: datetime | None = None) -> Snapshot:
     """Import `directory` as a snapshot; a bad dump raises before anything is stored."""
     collection = read_dump(directory)  # validates every file first: errors store nothing
+    dumped_arrays = read_backends(directory)
     taken_at = taken_at or timezone.now()
     cluster = Cluster.objects.filter(name=cluster_name).first()
     if cluster is not None:
@@ -26,5 +29,7 @@ def import_dump(cluster_name: str, directory: str | Path, taken_at: datetime | N
             )
     else:
         cluster = Cluster.objects.create(name=cluster_name, source=Cluster.Source.OFFLINE)
+    if "TridentBackend" in collection.objects or dumped_arrays:
+        attach_dumped_arrays(collection, dumped_arrays)
     snapshot = queue_snapshot(cluster, taken_at=taken_at, origin=Snapshot.Origin.DUMP)
     return snapshot_now(cluster, snapshot, source=lambda: collection)

@@ -1,0 +1,46 @@
+"""`manage.py dump --cluster NAME DIR`: an offline dump of a live cluster and its arrays.
+
+Reads exactly what a snapshot reads (nothing is stored) and writes it in the raw shapes
+`snapshot --from-dump` imports, with secret fields removed.
+"""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from inventory.dumping import write_dump
+from inventory.models import Cluster
+from inventory.sources import SourceError
+from inventory.tasks import live_source
+
+
+class Command(BaseCommand):
+    help = "Write an offline dump (kubernetes/ and backends/) of a live cluster, secrets removed."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--cluster", required=True)
+        parser.add_argument("directory")
+
+    def handle(self, *args, cluster, directory, **options):
+        registered = Cluster.objects.filter(name=cluster).first()
+        if registered is None or not registered.is_live:
+            raise CommandError(f"no live cluster named {cluster!r}")
+        target = Path(directory)
+        if target.exists() and any(target.iterdir()):
+            raise CommandError(f"{directory} is not empty; choose a new directory")
+        try:
+            collection = live_source(registered)()
+        except SourceError as error:
+            raise CommandError(str(error)) from None
+        written = write_dump(collection, target)
+        self.stdout.write(f"wrote {len(written)} files to {target}")
+        for what, reason in sorted({**collection.unread, **_array_unread(collection)}.items()):
+            self.stdout.write(f"  not read: {what}: {reason}")
+
+
+def _array_unread(collection) -> dict:
+    return {
+        f"{array}:{key}": reason
+        for array, reading in collection.arrays.items()
+        for key, reason in reading.collection.unread.items()
+    }

@@ -1,0 +1,504 @@
+"""The join: every PV (and every inline pod volume) to the array object behind it, and that
+object to the access control that decides who may mount it.
+
+Resolution paths, from the most specific evidence to the least:
+- Trident CSI PVs: PV → TridentVolume (backendUUID, internalName, internalID) → TridentBackend →
+  the configured array it is linked to → the volume, qtree, LUN, NVMe namespace or SolidFire
+  volume of that name on the backend's SVM.
+- Static NFS PVs and inline `nfs` pod volumes: server address → an ONTAP data LIF (hence SVM)
+  → the volume whose junction path holds the export path (a path nested under a junction
+  belongs to that volume; a qtree's path to the qtree).
+- Static iSCSI PVs: target portal → a data LIF (hence SVM) → the LUN mapped at that LUN id.
+Access control (`Gate`s) for each: export policies in ONTAP's order, with the SVM root and
+parent-junction policies the path traverses; igroups (nested ones expanded) for LUNs; subsystem
+hosts for NVMe namespaces; access groups and the CHAP account for SolidFire volumes; the
+`exportRule` of Trident's config for cloud backends.  What cannot be joined is reported too.
+"""
+
+import posixpath
+from dataclasses import dataclass, field
+
+from ..backends import CLOUD_DRIVERS, NAS_DRIVERS, BackendInfo, backend_info
+from .state import ArrayRecords, SnapshotState
+
+TRIDENT_CSI_DRIVER = "csi.trident.netapp.io"
+# Trident's ANF/GCNV drivers create their one rule with read-write and root access.
+CLOUD_DEFAULT_EXPORT_RULE = "0.0.0.0/0"
+
+
+@dataclass
+class Gate:
+    """One access-control object a client must pass, in evaluation order."""
+
+    # export-policy | traversal-policy | igroup | nvme-subsystem | access-group | chap-account | cloud-rule
+    kind: str
+    name: str
+    where: str  # the array's name, or "Trident backend <name>" for cloud rules
+    role: str  # e.g. "volume policy", "qtree policy", "SVM root /", "parent junction /a", "mapped at LUN 0"
+    rules: list[dict] = field(default_factory=list)  # export rules (ONTAP REST shape)
+    initiators: list[str] = field(default_factory=list)  # IQNs / NQNs / WWPNs, nested groups expanded
+    via: dict[str, str] = field(default_factory=dict)  # initiator -> the (nested) group that lists it
+
+
+@dataclass
+class Resolution:
+    """Where one volume's data lives and what guards it."""
+
+    subject: str  # "PersistentVolume/<name>" or "Pod/<ns>/<name> volume <v>"
+    namespaces: list[str]  # namespaces whose data it is (claimRef, the pod's)
+    path: str  # trident | static-nfs | static-iscsi | inline-nfs | other
+    backend: str = ""
+    driver: str = ""
+    array: str = ""
+    array_status: str = ""  # read | array not read | cloud (from Trident's config) | not joined
+    object_kind: str = ""
+    object_name: str = ""
+    protocol: str = ""  # nfs | iscsi | nvme | fc
+    gates: list[Gate] = field(default_factory=list)
+    problem: str = ""  # why it could not be joined, when it could not
+
+    @property
+    def joined(self) -> bool:
+        return bool(self.object_name) or self.array_status.startswith("cloud")
+
+
+@dataclass
+class JoinResult:
+    volumes: dict[str, Resolution]  # PV name -> resolution
+    inline: list[Resolution]
+    unbacked: list[dict]  # array objects with a backend's storage prefix that back no PV
+    broken_links: list[str]  # TridentVolumes marked orphaned: Trident lost the array object
+
+
+def join_snapshot(state: SnapshotState) -> JoinResult:
+    return _Joiner(state).run()
+
+
+class _Joiner:
+    def __init__(self, state: SnapshotState):
+        self.state = state
+        self.backends: dict[str, BackendInfo] = {}
+        for raw in state.of_kind("TridentBackend").values():
+            info = backend_info(raw)
+            self.backends[info.uuid] = info
+        self.tvols = {name: data for (_, name), data in state.of_kind("TridentVolume").items()}
+        self.used: set[tuple[str, str, str]] = set()  # (array, kind, name) backing some volume
+
+    def run(self) -> JoinResult:
+        volumes = {
+            name: self.resolve_pv(name, pv)
+            for (_, name), pv in self.state.of_kind("PersistentVolume").items()
+        }
+        inline = [
+            res
+            for pod_key, pod in self.state.of_kind("Pod").items()
+            for res in self.resolve_inline(pod_key, pod)
+        ]
+        broken = sorted(name for name, tvol in self.tvols.items() if tvol.get("orphaned"))
+        return JoinResult(volumes, inline, self.unbacked(), broken)
+
+    # --- PVs ---------------------------------------------------------------------------------
+
+    def resolve_pv(self, name: str, pv: dict) -> Resolution:
+        spec = pv.get("spec") or {}
+        claim = spec.get("claimRef") or {}
+        namespaces = [claim["namespace"]] if claim.get("namespace") else []
+        subject = f"PersistentVolume/{name}"
+        csi = spec.get("csi") or {}
+        if csi.get("driver") == TRIDENT_CSI_DRIVER:
+            return self.resolve_trident(subject, namespaces, csi.get("volumeHandle") or name, csi)
+        if nfs := spec.get("nfs"):
+            return self.resolve_nfs(subject, namespaces, "static-nfs", nfs.get("server"), nfs.get("path"))
+        if iscsi := spec.get("iscsi"):
+            return self.resolve_static_iscsi(subject, namespaces, iscsi)
+        return Resolution(
+            subject, namespaces, "other", array_status="not joined", problem="not a NetApp volume"
+        )
+
+    def resolve_trident(self, subject, namespaces, volume_name: str, csi: dict) -> Resolution:
+        tvol = self.tvols.get(volume_name.lower())
+        attributes = csi.get("volumeAttributes") or {}
+        backend_uuid = (tvol or {}).get("backendUUID") or attributes.get("backendUUID") or ""
+        backend = self.backends.get(backend_uuid)
+        res = Resolution(subject, namespaces, "trident")
+        if backend is None:
+            res.array_status = "not joined"
+            res.problem = f"Trident backend {backend_uuid or '(unknown)'} not found"
+            return res
+        res.backend, res.driver = backend.name, backend.driver
+        config = (tvol or {}).get("config") or {}
+        internal_name = config.get("internalName") or attributes.get("internalName") or ""
+        internal_id = config.get("internalID") or attributes.get("internalID") or ""
+        if tvol is None:
+            res.problem = f"TridentVolume {volume_name} not found"
+        if backend.driver in CLOUD_DRIVERS:
+            return self.cloud_rule(res, backend)
+        array_name = self.state.array_for_backend(backend.uuid)
+        records = self.state.arrays.get(array_name or "")
+        if records is None:
+            res.array_status = "array not read"
+            res.problem = res.problem or f"array of backend {backend.name} is not configured or was not read"
+            return res
+        res.array, res.array_status = records.name, "read"
+        access = config.get("accessInformation") or {}
+        if backend.driver in NAS_DRIVERS:
+            return self.nas_object(res, records, backend, internal_name, internal_id, config)
+        if backend.driver == "solidfire-san":
+            return self.solidfire_object(res, records, internal_name or volume_name)
+        if access.get("nvmeNamespaceUUID") or (backend.config.get("sanType") == "nvme"):
+            return self.nvme_object(res, records, backend, internal_name, access)
+        return self.lun_object(res, records, backend, _lun_path(internal_name, internal_id), access)
+
+    def cloud_rule(self, res: Resolution, backend: BackendInfo) -> Resolution:
+        config = backend.config
+        rule = (
+            config.get("exportRule")
+            or (config.get("defaults") or {}).get("exportRule")
+            or next((p.get("exportRule") for p in config.get("storage") or [] if p.get("exportRule")), "")
+            or CLOUD_DEFAULT_EXPORT_RULE
+        )
+        res.array_status, res.protocol = "cloud (from Trident's config)", "nfs"
+        res.gates.append(
+            Gate(
+                "cloud-rule",
+                "exportRule",
+                f"Trident backend {backend.name}",
+                "backend exportRule"
+                + ("" if config.get("exportRule") else " (Trident's default when unset)"),
+                rules=[_cloud_rule(rule)],
+            )
+        )
+        return res
+
+    # --- NAS ---------------------------------------------------------------------------------
+
+    def nas_object(
+        self, res, records: ArrayRecords, backend, internal_name, internal_id, config
+    ) -> Resolution:
+        res.protocol = "nfs"
+        svm = backend.svm
+        qtree_path = _parse_internal_id(internal_id)
+        if backend.driver == "ontap-nas-economy" and qtree_path.get("qtree"):
+            key = f"{qtree_path.get('svm', svm)}/{qtree_path['flexvol']}/{qtree_path['qtree']}"
+            qtree = records.get("ontap.Qtree", key)
+            if qtree is None:
+                res.problem = f"qtree {key} not found on {records.name}"
+                return res
+            return self.nas_gates(res, records, "ontap.Qtree", key, qtree)
+        key = f"{svm}/{internal_name}"
+        volume = records.get("ontap.Volume", key)
+        if volume is None:
+            res.problem = f"volume {key} not found on {records.name}"
+            return res
+        return self.nas_gates(res, records, "ontap.Volume", key, volume)
+
+    def nas_gates(self, res, records: ArrayRecords, kind: str, key: str, obj: dict) -> Resolution:
+        """The object's own policy first, then every policy its junction path traverses."""
+        res.object_kind, res.object_name = kind, key
+        self.used.add((records.name, kind, key))
+        svm = key.split("/", 1)[0]
+        if kind == "ontap.Qtree":
+            policy = (obj.get("export_policy") or {}).get("name") or ""
+            parent_key = f"{svm}/{(obj.get('volume') or {}).get('name') or ''}"
+            parent = records.get("ontap.Volume", parent_key) or {}
+            self.used.add((records.name, "ontap.Volume", parent_key))
+            junction = (parent.get("nas") or {}).get("path") or ""
+            res.gates.append(self.policy_gate(records, svm, policy, "qtree policy"))
+            traversal = [(parent_key, parent)] + self.junction_parents(records, svm, junction)
+        else:
+            nas = obj.get("nas") or {}
+            policy = (nas.get("export_policy") or {}).get("name") or ""
+            res.gates.append(self.policy_gate(records, svm, policy, "volume policy"))
+            traversal = self.junction_parents(records, svm, nas.get("path") or "")
+        for volume_key, volume in traversal:
+            nas = volume.get("nas") or {}
+            role = (
+                "SVM root /" if nas.get("path") == "/" else f"parent junction {nas.get('path') or volume_key}"
+            )
+            name = (nas.get("export_policy") or {}).get("name") or ""
+            res.gates.append(self.policy_gate(records, svm, name, role, kind="traversal-policy"))
+        return res
+
+    def junction_parents(self, records: ArrayRecords, svm: str, path: str) -> list[tuple[str, dict]]:
+        """Volumes on `svm` mounted at proper ancestors of `path`, nearest first (root last)."""
+        if not path or path == "/":
+            return []
+        by_path = {
+            (v.get("nas") or {}).get("path"): (key, v)
+            for key, v in records.all("ontap.Volume").items()
+            if key.startswith(f"{svm}/") and (v.get("nas") or {}).get("path")
+        }
+        parents, current = [], posixpath.dirname(path.rstrip("/"))
+        while True:
+            if current in by_path:
+                parents.append(by_path[current])
+            if current == "/":
+                return parents
+            current = posixpath.dirname(current)
+
+    def policy_gate(
+        self, records: ArrayRecords, svm: str, name: str, role: str, kind="export-policy"
+    ) -> Gate:
+        policy = records.get("ontap.ExportPolicy", f"{svm}/{name}")
+        gate = Gate(kind, name or "(none)", records.name, role)
+        if policy is not None:
+            gate.rules = sorted(policy.get("rules") or [], key=lambda r: r.get("index") or 0)
+        return gate
+
+    def resolve_nfs(self, subject, namespaces, path_kind, server, export_path) -> Resolution:
+        res = Resolution(subject, namespaces, path_kind, protocol="nfs")
+        located = self.lif_owner(server)
+        if located is None:
+            res.array_status = "not joined"
+            res.problem = f"NFS server {server} is not a data LIF of any array read"
+            return res
+        records, svm = located
+        res.array, res.array_status = records.name, "read"
+        target = self.object_at_path(records, svm, export_path or "/")
+        if target is None:
+            res.problem = f"no volume of {svm} on {records.name} is mounted at {export_path}"
+            return res
+        return self.nas_gates(res, records, *target)
+
+    def lif_owner(self, address: str | None) -> tuple[ArrayRecords, str] | None:
+        """The array and SVM whose data LIF has this address (names are never resolved)."""
+        for records in self.state.arrays.values():
+            for lif in records.all("ontap.Interface").values():
+                if (lif.get("ip") or {}).get("address") == address:
+                    return records, (lif.get("svm") or {}).get("name") or ""
+        return None
+
+    def object_at_path(self, records: ArrayRecords, svm: str, path: str) -> tuple[str, str, dict] | None:
+        """The qtree or volume whose path is the longest prefix of `path` (component-wise)."""
+        path = posixpath.normpath("/" + path)
+        best: tuple[int, tuple[str, str, dict]] | None = None
+        for kind, path_of in (
+            ("ontap.Volume", lambda r: (r.get("nas") or {}).get("path")),
+            ("ontap.Qtree", lambda r: r.get("path")),
+        ):
+            for key, record in records.all(kind).items():
+                candidate = path_of(record)
+                if not candidate or not key.startswith(f"{svm}/") or not _is_within(path, candidate):
+                    continue
+                depth = len(posixpath.normpath(candidate))
+                if best is None or depth > best[0] or (depth == best[0] and kind == "ontap.Qtree"):
+                    best = (depth, (kind, key, record))
+        return best[1] if best else None
+
+    # --- SAN ---------------------------------------------------------------------------------
+
+    def lun_object(self, res, records: ArrayRecords, backend, lun_path: str, access: dict) -> Resolution:
+        res.protocol = "iscsi"
+        key = f"{backend.svm}/{lun_path}"
+        lun = records.get("ontap.Lun", key)
+        if lun is None:
+            res.problem = f"LUN {key} not found on {records.name}"
+            return res
+        return self.lun_gates(res, records, key)
+
+    def lun_gates(self, res, records: ArrayRecords, lun_key: str) -> Resolution:
+        res.object_kind, res.object_name = "ontap.Lun", lun_key
+        self.used.add((records.name, "ontap.Lun", lun_key))
+        svm, lun_name = lun_key.split("/", 1)
+        for lun_map in records.all("ontap.LunMap").values():
+            if (lun_map.get("lun") or {}).get("name") != lun_name or (lun_map.get("svm") or {}).get(
+                "name"
+            ) != svm:
+                continue
+            igroup_name = (lun_map.get("igroup") or {}).get("name") or ""
+            initiators, via = self.igroup_initiators(records, svm, igroup_name)
+            res.gates.append(
+                Gate(
+                    "igroup",
+                    igroup_name,
+                    records.name,
+                    f"mapped at LUN {lun_map.get('logical_unit_number')}",
+                    initiators=initiators,
+                    via=via,
+                )
+            )
+        return res
+
+    def igroup_initiators(
+        self, records: ArrayRecords, svm: str, name: str
+    ) -> tuple[list[str], dict[str, str]]:
+        """An igroup's initiators with its nested igroups expanded (cycles tolerated)."""
+        via: dict[str, str] = {}
+        pending, seen = [name], set()
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            igroup = records.get("ontap.Igroup", f"{svm}/{current}") or {}
+            for initiator in igroup.get("initiators") or []:
+                via.setdefault(initiator.get("name") or "", current)
+            pending.extend(child.get("name") or "" for child in igroup.get("igroups") or [])
+        via.pop("", None)
+        return sorted(via), via
+
+    def nvme_object(
+        self, res, records: ArrayRecords, backend, internal_name: str, access: dict
+    ) -> Resolution:
+        res.protocol = "nvme"
+        uuid = access.get("nvmeNamespaceUUID") or ""
+        found = next(
+            (
+                (key, ns)
+                for key, ns in records.all("ontap.NvmeNamespace").items()
+                if (uuid and ns.get("uuid") == uuid)
+                or internal_name
+                and f"/vol/{internal_name}/" in (ns.get("name") or "")
+            ),
+            None,
+        )
+        if found is None:
+            res.problem = f"NVMe namespace of {internal_name} not found on {records.name}"
+            return res
+        key, namespace = found
+        res.object_kind, res.object_name = "ontap.NvmeNamespace", key
+        self.used.add((records.name, "ontap.NvmeNamespace", key))
+        svm = key.split("/", 1)[0]
+        for mapping in records.all("ontap.NvmeSubsystemMap").values():
+            if (mapping.get("namespace") or {}).get("name") != namespace.get("name"):
+                continue
+            subsystem_name = (mapping.get("subsystem") or {}).get("name") or ""
+            subsystem = records.get("ontap.NvmeSubsystem", f"{svm}/{subsystem_name}") or {}
+            hosts = sorted(h.get("nqn") or "" for h in subsystem.get("hosts") or [] if h.get("nqn"))
+            res.gates.append(
+                Gate("nvme-subsystem", subsystem_name, records.name, "subsystem hosts", initiators=hosts)
+            )
+        return res
+
+    def resolve_static_iscsi(self, subject, namespaces, iscsi: dict) -> Resolution:
+        res = Resolution(subject, namespaces, "static-iscsi", protocol="iscsi")
+        portal = (iscsi.get("targetPortal") or "").rsplit(":", 1)[0].strip("[]")
+        located = self.lif_owner(portal)
+        if located is None:
+            res.array_status = "not joined"
+            res.problem = f"iSCSI portal {portal} is not a data LIF of any array read"
+            return res
+        records, svm = located
+        res.array, res.array_status = records.name, "read"
+        lun_id = iscsi.get("lun")
+        maps = [
+            m
+            for m in records.all("ontap.LunMap").values()
+            if (m.get("svm") or {}).get("name") == svm and m.get("logical_unit_number") == lun_id
+        ]
+        lun_names = sorted({(m.get("lun") or {}).get("name") or "" for m in maps})
+        if len(lun_names) != 1:
+            res.problem = f"LUN id {lun_id} on {svm} is {'ambiguous' if lun_names else 'not mapped'}"
+            return res
+        return self.lun_gates(res, records, f"{svm}/{lun_names[0]}")
+
+    def solidfire_object(self, res, records: ArrayRecords, volume_name: str) -> Resolution:
+        res.protocol = "iscsi"
+        wanted = volume_name.replace("_", "-")
+        found = next(
+            ((k, v) for k, v in records.all("solidfire.Volume").items() if v.get("name") == wanted), None
+        )
+        if found is None:
+            res.problem = f"SolidFire volume {wanted} not found on {records.name}"
+            return res
+        key, volume = found
+        res.object_kind, res.object_name = "solidfire.Volume", key
+        self.used.add((records.name, "solidfire.Volume", key))
+        account = next(
+            (
+                a
+                for a in records.all("solidfire.Account").values()
+                if a.get("accountID") == volume.get("accountID")
+            ),
+            None,
+        )
+        if account is not None:
+            res.gates.append(
+                Gate(
+                    "chap-account",
+                    account.get("username") or str(volume.get("accountID")),
+                    records.name,
+                    "CHAP",
+                )
+            )
+        for group in records.all("solidfire.VolumeAccessGroup").values():
+            if volume.get("volumeID") in (group.get("volumes") or []):
+                initiators = sorted(group.get("initiators") or [])
+                res.gates.append(
+                    Gate(
+                        "access-group",
+                        group.get("name") or "",
+                        records.name,
+                        "volume access group",
+                        initiators=initiators,
+                    )
+                )
+        return res
+
+    # --- inline pod volumes -----------------------------------------------------------------
+
+    def resolve_inline(self, pod_key: tuple[str, str], pod: dict) -> list[Resolution]:
+        namespace, name = pod_key
+        out = []
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            if nfs := volume.get("nfs"):
+                subject = f"Pod/{namespace}/{name} volume {volume.get('name')}"
+                out.append(
+                    self.resolve_nfs(subject, [namespace], "inline-nfs", nfs.get("server"), nfs.get("path"))
+                )
+        return out
+
+    # --- what backs nothing -------------------------------------------------------------------
+
+    def unbacked(self) -> list[dict]:
+        """Array objects named with a linked backend's storage prefix, on its SVM, that back no PV."""
+        found = []
+        for backend in self.backends.values():
+            array_name = self.state.array_for_backend(backend.uuid)
+            records = self.state.arrays.get(array_name or "")
+            if records is None or backend.family != "ontap" or not backend.storage_prefix:
+                continue
+            pools = {
+                k.split("/")[1] for (a, kind, k) in self.used if a == records.name and kind == "ontap.Qtree"
+            }
+            for kind in ("ontap.Volume", "ontap.Qtree", "ontap.Lun"):
+                for key in records.all(kind):
+                    svm, _, rest = key.partition("/")
+                    leaf = rest.rsplit("/", 1)[-1]
+                    if svm != backend.svm or not leaf.startswith(backend.storage_prefix):
+                        continue
+                    if (records.name, kind, key) in self.used or (kind == "ontap.Volume" and rest in pools):
+                        continue
+                    entry = {"array": records.name, "kind": kind, "name": key, "backend": backend.name}
+                    if entry not in found:
+                        found.append(entry)
+        return found
+
+
+def _cloud_rule(match: str) -> dict:
+    return {
+        "index": 1,
+        "clients": [{"match": match}],
+        "protocols": ["nfs"],
+        "ro_rule": ["any"],
+        "rw_rule": ["any"],
+        "superuser": ["any"],
+    }
+
+
+def _parse_internal_id(internal_id: str) -> dict[str, str]:
+    """`/svm/<svm>/flexvol/<fv>/qtree/<qt>` (or `/lun/<lun>`) as a mapping."""
+    parts = [p for p in (internal_id or "").split("/") if p]
+    return dict(zip(parts[::2], parts[1::2], strict=False))
+
+
+def _lun_path(internal_name: str, internal_id: str) -> str:
+    parsed = _parse_internal_id(internal_id)
+    if parsed.get("flexvol") and parsed.get("lun"):
+        return f"/vol/{parsed['flexvol']}/{parsed['lun']}"
+    return f"/vol/{internal_name}/lun0"
+
+
+def _is_within(path: str, ancestor: str) -> bool:
+    ancestor = posixpath.normpath(ancestor)
+    return ancestor == "/" or path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
