@@ -21,6 +21,8 @@ from .kept_fields import SCHEMA_VERSION
 from .kinds import KIND_NAMES
 from .models import Cluster, InventoryObject, Snapshot
 from .sources import Collection, SourceError
+from .storage.state import DERIVED_SCOPE
+from .volume_access import derive as derive_volume_access
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,9 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
                 "no kind could be read: " + "; ".join(f"{k}: {v}" for k, v in collection.unread.items())
             )
         stats = _store(snapshot, collection)
+        derived = derive_volume_access(snapshot)
+        stats["inserted"] += derived.inserted
+        stats["closed"] += derived.closed
     except Exception as error:  # any failure leaves nothing visible and nothing half-written
         undo_snapshot_writes(cluster.pk, snapshot.seq)
         snapshot.status = Snapshot.Status.FAILED
@@ -131,8 +136,7 @@ def _store_arrays(snapshot: Snapshot, collection: Collection) -> tuple[dict, dic
         stale = (
             InventoryObject.objects.current()
             .filter(cluster_id=snapshot.cluster_id)
-            .exclude(scope="")
-            .exclude(scope__in=list(collection.arrays))
+            .exclude(scope__in=["", DERIVED_SCOPE, *collection.arrays])
             .values_list("scope", "kind")
             .distinct()
         )

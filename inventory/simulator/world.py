@@ -118,6 +118,8 @@ class Simulation:
         self._store: dict[str, dict[tuple[str, str], dict]] = {kind: {} for kind in (*KIND_NAMES, "Secret")}
         self._lists: dict[str, list[dict]] = {}
         self.nodes: dict[str, NodeFacts] = {}
+        # Nodes that left the cluster: arrays keep listing some of them (stale access).
+        self.departed_nodes: dict[str, NodeFacts] = {}
         self._workers: list[NodeFacts] | None = None
         self.backends: dict[str, Backend] = {}
         self.tenants: dict[str, Tenant] = {}
@@ -294,7 +296,7 @@ class Simulation:
             trident.put_trident_node(self, facts, created)
 
     def forget_node(self, name: str) -> None:
-        del self.nodes[name]
+        self.departed_nodes[name] = self.nodes.pop(name)
         self._workers = None
 
     def sync_publications(self) -> None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from ..models import InventoryObject, Snapshot
 
+DERIVED_SCOPE = "derived"  # rows computed from the inventory (inventory/volume_access.py), not read
+
 
 @dataclass
 class ArrayRecords:
@@ -38,8 +40,10 @@ class SnapshotState:
     def load(cls, snapshot: Snapshot) -> "SnapshotState":
         objects: dict[str, dict[tuple[str, str], dict]] = defaultdict(dict)
         arrays: dict[str, ArrayRecords] = {}
-        rows = InventoryObject.objects.as_of(snapshot).values_list(
-            "scope", "kind", "namespace", "name", "data"
+        rows = (
+            InventoryObject.objects.as_of(snapshot)
+            .exclude(scope=DERIVED_SCOPE)
+            .values_list("scope", "kind", "namespace", "name", "data")
         )
         for scope, kind, namespace, name, data in rows.iterator(chunk_size=2000):
             if scope:

@@ -1,0 +1,62 @@
+"""Each snapshot's derived record of every volume's access: array object, gates, admitted parties.
+
+Computed once per snapshot from its inventory (the join, then ONTAP's evaluation and the verdicts)
+and stored like inventory, under the scope "derived": an unchanged volume costs no row, and
+pages, the API and the rules read the same record.  Kinds: `VolumeAccess` (one per PV, in the
+namespace of its claim) and `InlineVolumeAccess` (one per inline pod volume, in the pod's).
+"""
+
+from .history import StoredObject, WriteStats, write_versions
+from .kept_fields import digest
+from .models import Snapshot
+from .storage.admission import admitted_parties, node_set_of
+from .storage.join import Resolution, join_snapshot
+from .storage.state import DERIVED_SCOPE, SnapshotState
+
+VOLUME_ACCESS = "VolumeAccess"
+INLINE_VOLUME_ACCESS = "InlineVolumeAccess"
+
+
+def record(resolution: Resolution, parties: list[dict]) -> dict:
+    return {
+        "subject": resolution.subject,
+        "namespaces": resolution.namespaces,
+        "path": resolution.path,
+        "backend": resolution.backend,
+        "driver": resolution.driver,
+        "array": resolution.array,
+        "array_status": resolution.array_status,
+        "object": {"kind": resolution.object_kind, "name": resolution.object_name}
+        if resolution.object_name
+        else None,
+        "protocol": resolution.protocol,
+        "problem": resolution.problem,
+        "gates": [
+            {"kind": g.kind, "name": g.name, "where": g.where, "role": g.role, "rules": len(g.rules)}
+            for g in resolution.gates
+        ],
+        "admitted": parties,
+    }
+
+
+def derive(snapshot: Snapshot) -> WriteStats:
+    state = SnapshotState.load(snapshot)
+    joined = join_snapshot(state)
+    nodes = node_set_of(state)
+    volumes, inline = {}, {}
+    for pv_name, resolution in joined.volumes.items():
+        data = record(resolution, admitted_parties(resolution, nodes))
+        namespace = resolution.namespaces[0] if resolution.namespaces else ""
+        volumes[(namespace, pv_name)] = StoredObject("", data, digest(data))
+    for resolution in joined.inline:
+        data = record(resolution, admitted_parties(resolution, nodes))
+        name = resolution.subject.removeprefix("Pod/").split("/", 1)[1]
+        inline[(resolution.namespaces[0], name)] = StoredObject("", data, digest(data))
+    snapshot.facts = {
+        **(snapshot.facts or {}),
+        "join": {"unbacked": joined.unbacked, "broken_links": joined.broken_links},
+    }
+    stats = write_versions(snapshot.cluster_id, snapshot.seq, VOLUME_ACCESS, volumes, scope=DERIVED_SCOPE)
+    return stats + write_versions(
+        snapshot.cluster_id, snapshot.seq, INLINE_VOLUME_ACCESS, inline, scope=DERIVED_SCOPE
+    )
