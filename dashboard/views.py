@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, render
 
 from inventory.access import granted_namespaces, is_admin, visible_clusters
 from inventory.models import InventoryObject, Snapshot
-from inventory.queries import namespace_contents, namespace_rows
+from inventory.queries import backend_rows, namespace_contents, namespace_rows
 
 
 @login_required
@@ -39,12 +39,13 @@ def cluster_detail(request, cluster):
     cluster = _cluster_for(request, cluster)
     latest = cluster.latest_visible_snapshot()
     namespaces = namespace_rows(latest, request.user) if latest else []
-    snapshots = cluster.snapshots.order_by("-seq")[:50] if is_admin(request.user) else []
-    return render(
-        request,
-        "dashboard/cluster.html",
-        {"cluster": cluster, "latest": latest, "namespaces": namespaces, "snapshots": snapshots},
-    )
+    admin = is_admin(request.user)
+    snapshots = cluster.snapshots.order_by("-seq")[:50] if admin else []
+    context = {"cluster": cluster, "latest": latest, "namespaces": namespaces, "snapshots": snapshots}
+    if admin and latest:
+        context["backends"] = backend_rows(latest)
+        context["join"] = latest.facts.get("join") or {}
+    return render(request, "dashboard/cluster.html", context)
 
 
 @login_required

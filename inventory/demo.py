@@ -16,7 +16,7 @@ from pathlib import Path
 from django.db import close_old_connections
 from django.utils import timezone
 
-from .models import Cluster
+from .models import Array, Cluster
 from .snapshotting import queue_snapshot
 from .tasks import snapshot_now
 
@@ -60,20 +60,22 @@ class Demo:
         days: int = BACKFILL_DAYS,
         step: timedelta = BACKFILL_STEP,
     ):
-        from .simulator.k8s_api import KubernetesApiServer
+        from .simulator.serving import SimulatedEstate
         from .simulator.world import Simulation
 
         self.now = now or timezone.now()
         self.step = step
         self.start_time = (self.now - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
         self.simulation = Simulation(seed=seed, scale=scale, start=self.start_time)
-        self.server = KubernetesApiServer(self.simulation)
-        self.kubeconfig = Path(data_dir) / "demo-kubeconfig.yaml"
+        self.estate = SimulatedEstate(self.simulation, Path(data_dir) / "demo")
         self._stop = threading.Event()
 
+    @property
+    def server(self):
+        return self.estate.kubernetes
+
     def start(self) -> "Demo":
-        self.server.start()
-        self.server.write_kubeconfig(self.kubeconfig)
+        self.estate.start()
         self.cluster = self._register()
         progress.finished.clear()
         threading.Thread(target=self._backfill_then_follow_clock, name="demo-clock", daemon=True).start()
@@ -81,15 +83,29 @@ class Demo:
 
     def stop(self) -> None:
         self._stop.set()
-        self.server.stop()
+        self.estate.stop()
 
     def _register(self) -> Cluster:
         # Restarted on every run: the previous demo's history belongs to a simulation that is gone.
         Cluster.objects.filter(source=Cluster.Source.DEMO).delete()
+        Array.objects.filter(demo=True).delete()
+        for served in self.estate.arrays:
+            host, port = served.host_and_port
+            Array.objects.create(
+                name=served.name,
+                kind=served.kind,
+                host=host,
+                port=port,
+                ca_bundle=str(served.ca_bundle),
+                credentials=f"file:{served.credentials_dir}",
+                trident_addresses=served.trident_addresses,
+                trident_backends=served.trident_backends,
+                demo=True,
+            )
         return Cluster.objects.create(
             name=DEMO_NAME,
             source=Cluster.Source.DEMO,
-            kubeconfig_path=str(self.kubeconfig),
+            kubeconfig_path=str(self.estate.kubeconfig),
             interval_minutes=DEMO_INTERVAL_MINUTES,
             tenant_label=DEMO_TENANT_LABEL,
             owner_keys=DEMO_OWNER_KEYS,

@@ -196,6 +196,7 @@ class Array(models.Model):
         Cluster, blank=True, related_name="arrays", help_text="Also read for these clusters (static NFS PVs)."
     )
     enabled = models.BooleanField(default=True)
+    demo = models.BooleanField(default=False, editable=False, help_text="Served by the built-in demo.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -270,7 +270,7 @@ class _Joiner:
 
     def object_at_path(self, records: ArrayRecords, svm: str, path: str) -> tuple[str, str, dict] | None:
         """The qtree or volume whose path is the longest prefix of `path` (component-wise)."""
-        path = posixpath.normpath("/" + path)
+        path = _clean_path(path)
         best: tuple[int, tuple[str, str, dict]] | None = None
         for kind, path_of in (
             ("ontap.Volume", lambda r: (r.get("nas") or {}).get("path")),
@@ -280,12 +280,19 @@ class _Joiner:
                 candidate = path_of(record)
                 if not candidate or not key.startswith(f"{svm}/") or not _is_within(path, candidate):
                     continue
-                depth = len(posixpath.normpath(candidate))
+                depth = len(_clean_path(candidate))
                 if best is None or depth > best[0] or (depth == best[0] and kind == "ontap.Qtree"):
                     best = (depth, (kind, key, record))
         return best[1] if best else None
 
     # --- SAN ---------------------------------------------------------------------------------
+
+    def mark_used(self, records: ArrayRecords, kind: str, key: str) -> None:
+        """A LUN or NVMe namespace in use also keeps the FlexVol that holds it in use."""
+        self.used.add((records.name, kind, key))
+        volume = ((records.get(kind, key) or {}).get("location") or {}).get("volume") or {}
+        if volume.get("name"):
+            self.used.add((records.name, "ontap.Volume", f"{key.split('/', 1)[0]}/{volume['name']}"))
 
     def lun_object(self, res, records: ArrayRecords, backend, lun_path: str, access: dict) -> Resolution:
         res.protocol = "iscsi"
@@ -298,7 +305,7 @@ class _Joiner:
 
     def lun_gates(self, res, records: ArrayRecords, lun_key: str) -> Resolution:
         res.object_kind, res.object_name = "ontap.Lun", lun_key
-        self.used.add((records.name, "ontap.Lun", lun_key))
+        self.mark_used(records, "ontap.Lun", lun_key)
         svm, lun_name = lun_key.split("/", 1)
         for lun_map in records.all("ontap.LunMap").values():
             if (lun_map.get("lun") or {}).get("name") != lun_name or (lun_map.get("svm") or {}).get(
@@ -357,7 +364,7 @@ class _Joiner:
             return res
         key, namespace = found
         res.object_kind, res.object_name = "ontap.NvmeNamespace", key
-        self.used.add((records.name, "ontap.NvmeNamespace", key))
+        self.mark_used(records, "ontap.NvmeNamespace", key)
         svm = key.split("/", 1)[0]
         for mapping in records.all("ontap.NvmeSubsystemMap").values():
             if (mapping.get("namespace") or {}).get("name") != namespace.get("name"):
@@ -499,6 +506,11 @@ def _lun_path(internal_name: str, internal_id: str) -> str:
     return f"/vol/{internal_name}/lun0"
 
 
+def _clean_path(path: str) -> str:
+    """`path` absolute and normalised (`//`, `.`, `..`, trailing `/`); POSIX would keep a leading `//`."""
+    return posixpath.normpath("/" + path.lstrip("/"))
+
+
 def _is_within(path: str, ancestor: str) -> bool:
-    ancestor = posixpath.normpath(ancestor)
-    return ancestor == "/" or path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
+    ancestor = _clean_path(ancestor)
+    return ancestor == "/" or path == ancestor or path.startswith(ancestor + "/")
