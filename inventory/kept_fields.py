@@ -441,24 +441,34 @@ SECRET_KEYS = frozenset(
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
 
-# One C-speed scan of the serialised value decides whether the slow walk is needed at all.
-_MAY_HOLD_SECRET = re.compile(
-    rb'"(?:' + b"|".join(re.escape(k.encode()) for k in sorted(SECRET_KEYS)) + rb')":|://[^/"@\s]+@'
+# Secret fields of array answers (SolidFire accounts and initiators, ONTAP CHAP settings).  Narrower
+# than SECRET_KEYS: an Element account's `username` names the tenant and is needed, not a secret.
+ARRAY_SECRET_KEYS = frozenset(
+    {"initiatorSecret", "targetSecret", "initiator_secret", "target_secret", "password", "secret", "token"}
 )
 
 
-def scrub_secrets(value):
-    """Remove secret-named keys and URL credentials anywhere in a JSON-like value."""
-    if isinstance(value, dict | list) and not _MAY_HOLD_SECRET.search(orjson.dumps(value)):
+def _secret_scan(keys: frozenset) -> re.Pattern:
+    # One C-speed scan of the serialised value decides whether the slow walk is needed at all.
+    names = b"|".join(re.escape(k.encode()) for k in sorted(keys))
+    return re.compile(rb'"(?:' + names + rb')":|://[^/"@\s]+@')
+
+
+_SCANS = {SECRET_KEYS: _secret_scan(SECRET_KEYS), ARRAY_SECRET_KEYS: _secret_scan(ARRAY_SECRET_KEYS)}
+
+
+def scrub_secrets(value, keys: frozenset = SECRET_KEYS):
+    """Remove secret-named keys (`keys`) and URL credentials anywhere in a JSON-like value."""
+    if isinstance(value, dict | list) and not _SCANS[keys].search(orjson.dumps(value)):
         return value
-    return _scrub(value)
+    return _scrub(value, keys)
 
 
-def _scrub(value):
+def _scrub(value, keys: frozenset):
     if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items() if k not in SECRET_KEYS}
+        return {k: _scrub(v, keys) for k, v in value.items() if k not in keys}
     if isinstance(value, list):
-        return [_scrub(v) for v in value]
+        return [_scrub(v, keys) for v in value]
     if isinstance(value, str) and "@" in value and "://" in value:
         return _URL_CREDENTIALS.sub(r"\g<scheme>", value)
     return value

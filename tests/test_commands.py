@@ -3,6 +3,7 @@
 import io
 import os
 import re
+import shlex
 import subprocess
 import sys
 import urllib.request
@@ -44,7 +45,8 @@ def simulated(tmp_path_factory):
         url = re.search(r"serving the Kubernetes API at (http://127\.0\.0\.1:\d+)", text)
         assert url and kubeconfig.exists(), text
         assert f"add_cluster simulated --kubeconfig {kubeconfig}" in text
-        yield {"url": url[1], "kubeconfig": kubeconfig, "process": process}
+        add_arrays = [shlex.split(line.strip())[2:] for line in lines if "manage.py add_array" in line]
+        yield {"url": url[1], "kubeconfig": kubeconfig, "process": process, "add_arrays": add_arrays}
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -149,3 +151,16 @@ def test_no_secret_from_the_simulated_cluster_reaches_the_database(simulated):
     assert "solidfire_config" in everything, "the SolidFire backend should have been stored (minus secrets)"
     assert "SIMSECRET" not in everything
     assert "U0lNU0VDUkVU" not in everything  # base64 of SIMSECRET, as it sits in Secret data
+
+
+def test_arrays_registered_as_simulate_prints_are_read_in_the_snapshot(simulated):
+    assert len(simulated["add_arrays"]) == 3, "two ONTAP clusters and one SolidFire cluster"
+    for arguments in simulated["add_arrays"]:
+        code, out = run(*arguments)
+        assert code == 0 and "TLS verified" in out, out
+    run("add_cluster", "simulated", "--kubeconfig", str(simulated["kubeconfig"]))
+    code, out = run("snapshot", "--cluster", "simulated")
+    assert code == 0, out
+    assert re.search(r"ontap-a:ontap\.ExportPolicy\s+\d+", out) and re.search(
+        r"solidfire-a:solidfire\.Volume", out
+    )

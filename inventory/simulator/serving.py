@@ -43,11 +43,13 @@ class ServedArray:
 
 
 class SimulatedEstate:
-    def __init__(self, simulation: Simulation, directory: Path, port: int = 0):
+    def __init__(
+        self, simulation: Simulation, directory: Path, port: int = 0, kubeconfig: Path | None = None
+    ):
         self.simulation = simulation
         self.directory = Path(directory)
         self.kubernetes = KubernetesApiServer(simulation, port=port)
-        self.kubeconfig = self.directory / "kubeconfig.yaml"
+        self.kubeconfig = Path(kubeconfig) if kubeconfig else self.directory / "kubeconfig.yaml"
         self.arrays: list[ServedArray] = []
 
     def start(self) -> "SimulatedEstate":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from ..kept_fields import scrub_secrets
+from ..kept_fields import ARRAY_SECRET_KEYS, scrub_secrets
 from . import Collection
 from .arrays import ONTAP, ONTAP_COLLECTIONS, SOLIDFIRE, SOLIDFIRE_METHODS
 from .dump import DumpError
@@ -66,7 +66,9 @@ def _parse(relative: str, document) -> DumpedArray:
         if key not in responses:
             collection.unread[key] = "not in dump"
             continue
-        collection.objects[key] = scrub_secrets(_records(relative, backend, family, key, responses[key]))
+        collection.objects[key] = scrub_secrets(
+            _records(relative, backend, family, key, responses[key]), ARRAY_SECRET_KEYS
+        )
     return DumpedArray(backend, family, collection)
 
 
@@ -90,7 +92,7 @@ def write_backend(directory: Path, backend: str, family: str, collection: Collec
     """Write one array's answers in the dump shape (secrets scrubbed); returns the file written."""
     responses = {}
     for key, records in collection.objects.items():
-        records = scrub_secrets(records)
+        records = scrub_secrets(records, ARRAY_SECRET_KEYS)
         if family == ONTAP:
             responses[key] = records[0] if key in ONTAP_SINGLETONS and records else {"records": records}
             if key not in ONTAP_SINGLETONS:

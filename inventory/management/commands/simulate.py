@@ -10,8 +10,6 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.simulator.k8s_api import KubernetesApiServer
-
 
 def _scale(value: str) -> str | int:
     if value in ("demo", "small", "bench"):
@@ -36,32 +34,37 @@ class Command(BaseCommand):
         parser.add_argument("--kubeconfig-out", metavar="PATH", help="default: simulated-PORT.kubeconfig")
 
     def handle(self, port, scale, seed, kubeconfig_out=None, **options):
-        from inventory.simulator.world import Simulation  # building it is the slow part; import on use
+        from inventory.simulator.serving import SimulatedEstate  # building is the slow part: import on use
+        from inventory.simulator.world import Simulation
 
         started = time.monotonic()
         simulation = Simulation(seed=seed, scale=scale)
         try:
-            server = KubernetesApiServer(simulation, port=port)
+            estate = SimulatedEstate(
+                simulation,
+                Path(settings.DATA_DIR) / f"simulated-{port or 'any'}",
+                port=port,
+                kubeconfig=Path(kubeconfig_out).resolve() if kubeconfig_out else None,
+            )
         except OSError as error:
             raise CommandError(f"cannot listen on 127.0.0.1:{port}: {error}") from None
-        bound_port = server.url.rsplit(":", 1)[1]
-        path = Path(
-            kubeconfig_out or Path(settings.DATA_DIR) / f"simulated-{bound_port}.kubeconfig"
-        ).resolve()
-        server.write_kubeconfig(path)
+        estate.start()
         self.stdout.write(
             f"Simulated cluster (scale {scale}, seed {seed}) built in {time.monotonic() - started:.1f}s, "
-            f"serving the Kubernetes API at {server.url}"
+            f"serving the Kubernetes API at {estate.kubernetes.url}"
         )
-        self.stdout.write(f"Kubeconfig: {path}")
+        self.stdout.write(f"Kubeconfig: {estate.kubeconfig}")
+        for array in estate.arrays:
+            self.stdout.write(f"Array {array.name} ({array.kind}) at {array.server.url}")
         self.stdout.write("Register it with:")
-        self.stdout.write(f"  python manage.py add_cluster simulated --kubeconfig {path}")
+        self.stdout.write(f"  python manage.py add_cluster simulated --kubeconfig {estate.kubeconfig}")
+        for array in estate.arrays:
+            self.stdout.write(f"  {array.add_array_command()}")
         self.stdout.write("Ctrl-C stops it.")
-        server.start()
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             self.stdout.write("Stopping.")
         finally:
-            server.stop()
+            estate.stop()

@@ -1,0 +1,164 @@
+"""Arrays inside snapshots, end to end over loopback: failures make snapshots partial with a clear
+reason, secrets never leave the array, a dump reads back to the same inventory, and the arrays'
+evolution shows in the verdicts."""
+
+import io
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from inventory.models import Array, Cluster, InventoryObject, Snapshot
+from inventory.simulator.names import SECRET_MARKER
+from inventory.simulator.serving import SimulatedEstate
+from inventory.simulator.tls import TlsMaterial
+from inventory.simulator.world import Simulation
+from inventory.tasks import snapshot_now
+from tests.test_join import register_arrays, snapshot_of
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def estate(tmp_path):
+    simulation = Simulation(seed=0, start=START)
+    served = SimulatedEstate(simulation, tmp_path / "estate").start()
+    yield served
+    served.stop()
+
+
+def unread_of(snapshot, array: str) -> dict[str, str]:
+    return {k: v for k, v in snapshot.unread.items() if k.startswith(f"{array}:")}
+
+
+def test_a_dead_array_makes_the_snapshot_partial_for_it_only(estate):
+    register_arrays(estate)
+    snapshot_of(estate)  # a good one first: its records must survive the failure
+    ontap_a = next(a for a in estate.arrays if a.name == "ontap-a")
+    ontap_a.server.stop()
+    snapshot = snapshot_now(Cluster.objects.get())
+    assert snapshot.status == Snapshot.Status.PARTIAL
+    reasons = set(unread_of(snapshot, "ontap-a").values())
+    assert len(reasons) == 1 and "unreachable" in reasons.pop()
+    assert not unread_of(snapshot, "ontap-b") and not unread_of(snapshot, "solidfire-a")
+    assert "Pod" in snapshot.counts
+    assert InventoryObject.objects.as_of(snapshot).filter(scope="ontap-a", kind="ontap.Volume").exists()
+
+
+def test_refused_credentials_are_a_clear_reason(estate, tmp_path):
+    register_arrays(estate)
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    (wrong / "username").write_text("admin")
+    (wrong / "password").write_text("not-the-password")
+    Array.objects.filter(name="ontap-b").update(credentials=f"file:{wrong}")
+    snapshot = snapshot_of(estate)
+    assert snapshot.status == Snapshot.Status.PARTIAL
+    reason = next(iter(unread_of(snapshot, "ontap-b").values()))
+    assert "401" in reason or "credentials" in reason.lower()
+    assert "not-the-password" not in str(snapshot.unread)
+
+
+def test_an_untrusted_certificate_is_refused(estate, tmp_path):
+    register_arrays(estate)
+    stranger = TlsMaterial.generate(tmp_path / "other-ca")
+    Array.objects.filter(name="solidfire-a").update(ca_bundle=str(stranger.ca_bundle))
+    snapshot = snapshot_of(estate)
+    reason = next(iter(unread_of(snapshot, "solidfire-a").values()))
+    assert snapshot.status == Snapshot.Status.PARTIAL and "certificate" in reason.lower()
+
+
+def test_a_malformed_answer_is_a_clear_reason(estate):
+    register_arrays(estate)
+    ontap_a = next(a for a in estate.arrays if a.name == "ontap-a")
+    ontap_a.server.faults.add(
+        r"/api/protocols/nfs/export-policies", status=200, times=None, message="<html>oops"
+    )
+    snapshot = snapshot_of(estate)
+    assert snapshot.status == Snapshot.Status.PARTIAL
+    reason = snapshot.unread["ontap-a:/api/protocols/nfs/export-policies"]
+    assert "JSON" in reason or "json" in reason
+
+
+def test_no_credential_or_chap_secret_reaches_the_database_a_log_a_page_or_a_dump(
+    estate, client, caplog, tmp_path
+):
+    caplog.set_level(logging.DEBUG)
+    register_arrays(estate)
+    snapshot = snapshot_of(estate)
+    assert snapshot.status == Snapshot.Status.COMPLETE, snapshot.unread
+    secrets = {SECRET_MARKER}
+    for served in estate.arrays:
+        secrets.add((served.credentials_dir / "password").read_text())
+    database = io.StringIO()
+    call_command("dumpdata", stdout=database)
+    client.force_login(User.objects.create_user("root", is_staff=True))
+    pages = [client.get("/clusters/sim/").content.decode()]
+    for namespace in (
+        InventoryObject.objects.as_of(snapshot).filter(kind="Namespace").values_list("name", flat=True)
+    ):
+        pages.append(client.get(f"/clusters/sim/namespaces/{namespace}/").content.decode())
+    call_command("dump", "--cluster", "sim", str(tmp_path / "dump"), stdout=io.StringIO())
+    dumped = "".join(p.read_text() for p in (tmp_path / "dump").rglob("*.json"))
+    assert "solidfire.Account" in database.getvalue() and "chap-account" in "".join(pages)
+    for secret in secrets:
+        assert secret not in database.getvalue()
+        assert secret not in caplog.text
+        assert all(secret not in page for page in pages)
+        assert secret not in dumped
+
+
+def test_dump_then_import_reproduces_the_inventory(estate, tmp_path):
+    register_arrays(estate)
+    live = snapshot_of(estate)
+    call_command("dump", "--cluster", "sim", str(tmp_path / "dump"), stdout=io.StringIO())
+    assert (tmp_path / "dump" / "backends").is_dir()
+    try:
+        call_command(
+            "snapshot", "--cluster", "imported", "--from-dump", str(tmp_path / "dump"), stdout=io.StringIO()
+        )
+    except SystemExit as exit_:
+        assert exit_.code == 0
+    imported = Cluster.objects.get(name="imported").latest_visible_snapshot()
+
+    def inventory(snapshot):
+        rows = InventoryObject.objects.as_of(snapshot).values_list(
+            "scope", "kind", "namespace", "name", "digest"
+        )
+        return set(rows)
+
+    assert inventory(imported) == inventory(live)
+    assert imported.counts == live.counts
+
+
+def test_the_arrays_evolution_shows_in_the_verdicts(tmp_path):
+    """An export rule widened on day 14 and fixed on day 17; a node gone on day 20 left in an igroup."""
+    simulation = Simulation(seed=0, start=START)
+    estate = SimulatedEstate(simulation, tmp_path / "estate").start()
+    try:
+        register_arrays(estate)
+        cluster = Cluster.objects.create(
+            name="sim", source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(estate.kubeconfig)
+        )
+
+        def flexgroup_verdicts_on(day):
+            simulation.advance_to(START + timedelta(days=day))
+            snapshot = snapshot_now(cluster)
+            rows = InventoryObject.objects.as_of(snapshot).filter(scope="derived", kind="VolumeAccess")
+            flexgroup = [r.data for r in rows if r.data["driver"] == "ontap-nas-flexgroup"]
+            assert flexgroup
+            return {p["verdict"] for r in flexgroup for p in r["admitted"]}, rows
+
+        before, _ = flexgroup_verdicts_on(13)
+        widened, _ = flexgroup_verdicts_on(15)
+        fixed, _ = flexgroup_verdicts_on(18)
+        assert "wildcard" not in before and "wildcard" in widened and "wildcard" not in fixed
+        _, rows = flexgroup_verdicts_on(21)
+        stale = [p for r in rows for p in r.data["admitted"] if p["verdict"] == "stale-node"]
+        assert any("worker-retiring" in p["stale_nodes"] for p in stale)
+    finally:
+        estate.stop()
