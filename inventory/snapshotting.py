@@ -77,7 +77,7 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
                 "no kind could be read: " + "; ".join(f"{k}: {v}" for k, v in collection.unread.items())
             )
         stats = _store(snapshot, collection)
-        derived = derive_volume_access(snapshot)
+        derived = derive_volume_access(snapshot, inventory_changed=bool(stats["inserted"] or stats["closed"]))
         stats["inserted"] += derived.inserted
         stats["closed"] += derived.closed
     except Exception as error:  # any failure leaves nothing visible and nothing half-written

@@ -9,12 +9,14 @@ namespace of its claim) and `InlineVolumeAccess` (one per inline pod volume, in 
 from .history import StoredObject, WriteStats, write_versions
 from .kept_fields import digest
 from .models import Snapshot
-from .storage.admission import admitted_parties, node_set_of
+from .storage.admission import Admissions, node_set_of
 from .storage.join import Resolution, join_snapshot
 from .storage.state import DERIVED_SCOPE, SnapshotState
 
 VOLUME_ACCESS = "VolumeAccess"
 INLINE_VOLUME_ACCESS = "InlineVolumeAccess"
+# Bump when the join, the evaluation or the record shape changes: the next snapshot then derives anew.
+DERIVATION_VERSION = 1
 
 
 def record(resolution: Resolution, parties: list[dict]) -> dict:
@@ -39,22 +41,42 @@ def record(resolution: Resolution, parties: list[dict]) -> dict:
     }
 
 
-def derive(snapshot: Snapshot) -> WriteStats:
+def derive(snapshot: Snapshot, inventory_changed: bool = True) -> WriteStats:
+    """Derive and store the snapshot's access records.
+
+    The records are a function of the inventory alone, so when this snapshot wrote no inventory
+    row (a quiet cluster) the previous records stand as they are: nothing is computed or written.
+    """
+    previous = (
+        Snapshot.objects.filter(
+            cluster_id=snapshot.cluster_id, seq__lt=snapshot.seq, status__in=Snapshot.VISIBLE
+        )
+        .order_by("-seq")
+        .first()
+    )
+    if not inventory_changed and previous and (previous.facts or {}).get("derivation") == DERIVATION_VERSION:
+        snapshot.facts = {
+            **(snapshot.facts or {}),
+            "join": previous.facts.get("join"),
+            "derivation": DERIVATION_VERSION,
+        }
+        return WriteStats()
     state = SnapshotState.load(snapshot)
     joined = join_snapshot(state)
-    nodes = node_set_of(state)
+    admissions = Admissions(node_set_of(state))
     volumes, inline = {}, {}
     for pv_name, resolution in joined.volumes.items():
-        data = record(resolution, admitted_parties(resolution, nodes))
+        data = record(resolution, admissions.of(resolution))
         namespace = resolution.namespaces[0] if resolution.namespaces else ""
         volumes[(namespace, pv_name)] = StoredObject("", data, digest(data))
     for resolution in joined.inline:
-        data = record(resolution, admitted_parties(resolution, nodes))
+        data = record(resolution, admissions.of(resolution))
         name = resolution.subject.removeprefix("Pod/").split("/", 1)[1]
         inline[(resolution.namespaces[0], name)] = StoredObject("", data, digest(data))
     snapshot.facts = {
         **(snapshot.facts or {}),
         "join": {"unbacked": joined.unbacked, "broken_links": joined.broken_links},
+        "derivation": DERIVATION_VERSION,
     }
     stats = write_versions(snapshot.cluster_id, snapshot.seq, VOLUME_ACCESS, volumes, scope=DERIVED_SCOPE)
     return stats + write_versions(

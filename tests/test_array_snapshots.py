@@ -162,3 +162,14 @@ def test_the_arrays_evolution_shows_in_the_verdicts(tmp_path):
         assert any("worker-retiring" in p["stale_nodes"] for p in stale)
     finally:
         estate.stop()
+
+
+def test_a_quiet_cluster_costs_no_rows_and_keeps_its_access_records(estate):
+    register_arrays(estate)
+    first = snapshot_of(estate)
+    estate.simulation.advance_to(estate.simulation.clock + timedelta(minutes=10))  # volatile churn only
+    second = snapshot_now(Cluster.objects.get())
+    assert second.rows_written == {"inserted": 0, "closed": 0, "deleted": 0}
+    assert second.facts["join"] == first.facts["join"]
+    records = InventoryObject.objects.as_of(second).filter(scope="derived")
+    assert records.count() == InventoryObject.objects.as_of(first).filter(scope="derived").count() > 0

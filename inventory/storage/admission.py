@@ -9,6 +9,8 @@ the cluster's node set: node, stale-node, foreign, wildcard, chap-account, unver
 unparseable.
 """
 
+import orjson
+
 from .export_policy import ExportPolicy, admitted_along_path
 from .join import Gate, Resolution
 from .node_set import NodeSet, Verdict, chap_account_verdict
@@ -29,42 +31,52 @@ def node_set_of(state: SnapshotState) -> NodeSet:
     )
 
 
-def admitted_parties(resolution: Resolution, nodes: NodeSet) -> list[dict]:
-    parties = []
-    own = [g for g in resolution.gates if g.kind in POLICY_GATES]
-    if own:
-        parties += _policy_parties(
-            own[0], [g for g in resolution.gates if g.kind == "traversal-policy"], nodes
-        )
-    for gate in resolution.gates:
-        if gate.kind in INITIATOR_GATES:
-            parties += [_initiator_party(gate, initiator, nodes) for initiator in gate.initiators]
-        elif gate.kind == "chap-account":
-            parties.append(
-                _party(
-                    gate.name,
-                    f"{gate.where} account {gate.name} (CHAP)",
-                    "write",
-                    (),
-                    chap_account_verdict(gate.name),
+class Admissions:
+    """Admitted parties of a snapshot's volumes.  Many volumes share their policies (the SVM root's,
+    a backend's, a static one): each chain of policies is evaluated once per snapshot."""
+
+    def __init__(self, nodes: NodeSet):
+        self.nodes = nodes
+        self._chains: dict[tuple, list[dict]] = {}
+        self._policies: dict[tuple[str, bytes], ExportPolicy] = {}
+
+    def of(self, resolution: Resolution) -> list[dict]:
+        parties = []
+        own = [g for g in resolution.gates if g.kind in POLICY_GATES]
+        if own:
+            traversal = [g for g in resolution.gates if g.kind == "traversal-policy"]
+            key = tuple((g.where, g.role, g.name, orjson.dumps(g.rules)) for g in (own[0], *traversal))
+            if key not in self._chains:
+                policies = [self._policy(g) for g in (*reversed(traversal), own[0])]
+                self._chains[key] = _policy_parties(own[0], policies, self.nodes)
+            parties += self._chains[key]
+        for gate in resolution.gates:
+            if gate.kind in INITIATOR_GATES:
+                parties += [_initiator_party(gate, initiator, self.nodes) for initiator in gate.initiators]
+            elif gate.kind == "chap-account":
+                verdict = chap_account_verdict(gate.name)
+                parties.append(
+                    _party(gate.name, f"{gate.where} account {gate.name} (CHAP)", "write", (), verdict)
                 )
-            )
-    return parties
+        return parties
+
+    def _policy(self, gate: Gate) -> ExportPolicy:
+        key = (gate.name, orjson.dumps(gate.rules))
+        if key not in self._policies:
+            self._policies[key] = ExportPolicy.from_records(gate.rules, gate.name)
+        return self._policies[key]
 
 
-def _policy_parties(own: Gate, traversal: list[Gate], nodes: NodeSet) -> list[dict]:
-    """`traversal` runs from the nearest parent junction to the SVM root; ONTAP checks root first."""
-    policies = [ExportPolicy.from_records(g.rules, g.name) for g in reversed(traversal)]
-    policies.append(ExportPolicy.from_records(own.rules, own.name))
+def _policy_parties(own: Gate, policies: list[ExportPolicy], nodes: NodeSet) -> list[dict]:
+    """`policies` run from the SVM root to the volume's own, the order ONTAP checks them in."""
     parties = []
     for party in admitted_along_path(policies):
         via = f"{own.where} {own.role} {own.name}, rule {party.rule.index}"
         networks = [str(n) for n in party.networks]
-        shown = networks[:MAX_NETWORKS_SHOWN] + (
-            [f"… {len(networks) - MAX_NETWORKS_SHOWN} more"] if len(networks) > MAX_NETWORKS_SHOWN else []
-        )
+        if len(networks) > MAX_NETWORKS_SHOWN:
+            networks = networks[:MAX_NETWORKS_SHOWN] + [f"… {len(networks) - MAX_NETWORKS_SHOWN} more"]
         entry = _party(party.entry.text, via, party.grant.label, party.protocols, nodes.verdict(party))
-        entry["addresses"] = shown
+        entry["addresses"] = networks
         if party.may_be_preempted_by:
             entry["note"] = "an earlier rule naming hosts by name may decide first: " + ", ".join(
                 f"rule {rule.index}" for rule in party.may_be_preempted_by

@@ -23,6 +23,7 @@ a record missing the required `ro_rule`/`rw_rule` is read as `any`, the widest r
 under-reporting access is the failure this product exists to avoid.
 """
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -188,6 +189,9 @@ class ExportPolicy:
         be shown to shadow a later address entry: the party then lists it in `may_be_preempted_by`.
         An entry decided differently per NFS version yields disjoint pieces, each with its versions.
         """
+        return _admitted_parties(self, tuple(protocols), flavor)
+
+    def _admitted_parties(self, protocols: tuple[str, ...], flavor: str) -> tuple[AdmittedParty, ...]:
         by_party: dict[tuple, list[tuple[str, AddressSet | None]]] = {}
         for protocol in protocols:
             for party in self._decided(protocol, flavor):
@@ -221,6 +225,14 @@ class ExportPolicy:
             decided |= AddressSet.of(entry.network for entry in rule.clients if entry.network is not None)
             if rule.names_unresolvable_clients:
                 unresolved.append(rule)
+
+
+@functools.lru_cache(maxsize=4096)
+def _admitted_parties(
+    policy: ExportPolicy, protocols: tuple[str, ...], flavor: str
+) -> tuple[AdmittedParty, ...]:
+    # Policies are values: the SVM root's, a backend's or a static one recur for thousands of volumes.
+    return policy._admitted_parties(protocols, flavor)
 
 
 def _pieces_by_version(

@@ -16,6 +16,7 @@ hosts for NVMe namespaces; access groups and the CHAP account for SolidFire volu
 """
 
 import posixpath
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ..backends import CLOUD_DRIVERS, NAS_DRIVERS, BackendInfo, backend_info
@@ -74,6 +75,27 @@ def join_snapshot(state: SnapshotState) -> JoinResult:
     return _Joiner(state).run()
 
 
+class _ArrayIndex:
+    """One array's records indexed the ways the join looks them up (each lookup O(1) or O(depth))."""
+
+    def __init__(self, records: ArrayRecords):
+        self.volume_paths: dict[tuple[str, str], tuple[str, dict]] = {}  # (svm, junction path) -> volume
+        self.paths: dict[tuple[str, str], tuple[str, str, dict]] = {}  # (svm, path) -> volume or qtree
+        for key, volume in records.all("ontap.Volume").items():
+            if path := (volume.get("nas") or {}).get("path"):
+                svm = key.split("/", 1)[0]
+                self.volume_paths[(svm, _clean_path(path))] = (key, volume)
+                self.paths[(svm, _clean_path(path))] = ("ontap.Volume", key, volume)
+        for key, qtree in records.all("ontap.Qtree").items():
+            if path := qtree.get("path"):  # a qtree at its volume's own path: the qtree is more precise
+                self.paths[(key.split("/", 1)[0], _clean_path(path))] = ("ontap.Qtree", key, qtree)
+        self.lun_maps: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for lun_map in records.all("ontap.LunMap").values():
+            svm = (lun_map.get("svm") or {}).get("name") or ""
+            self.lun_maps[(svm, (lun_map.get("lun") or {}).get("name") or "")].append(lun_map)
+        self.solidfire_volumes = {v.get("name"): (k, v) for k, v in records.all("solidfire.Volume").items()}
+
+
 class _Joiner:
     def __init__(self, state: SnapshotState):
         self.state = state
@@ -83,6 +105,13 @@ class _Joiner:
             self.backends[info.uuid] = info
         self.tvols = {name: data for (_, name), data in state.of_kind("TridentVolume").items()}
         self.used: set[tuple[str, str, str]] = set()  # (array, kind, name) backing some volume
+        self.indexes = {name: _ArrayIndex(records) for name, records in state.arrays.items()}
+        self.lifs: dict[str, tuple[ArrayRecords, str]] = {}  # data LIF address -> (array, SVM)
+        for records in state.arrays.values():
+            for lif in records.all("ontap.Interface").values():
+                address = (lif.get("ip") or {}).get("address")
+                if address:
+                    self.lifs.setdefault(address, (records, (lif.get("svm") or {}).get("name") or ""))
 
     def run(self) -> JoinResult:
         volumes = {
@@ -221,17 +250,13 @@ class _Joiner:
 
     def junction_parents(self, records: ArrayRecords, svm: str, path: str) -> list[tuple[str, dict]]:
         """Volumes on `svm` mounted at proper ancestors of `path`, nearest first (root last)."""
-        if not path or path == "/":
+        if not path or _clean_path(path) == "/":
             return []
-        by_path = {
-            (v.get("nas") or {}).get("path"): (key, v)
-            for key, v in records.all("ontap.Volume").items()
-            if key.startswith(f"{svm}/") and (v.get("nas") or {}).get("path")
-        }
-        parents, current = [], posixpath.dirname(path.rstrip("/"))
+        by_path = self.indexes[records.name].volume_paths
+        parents, current = [], posixpath.dirname(_clean_path(path))
         while True:
-            if current in by_path:
-                parents.append(by_path[current])
+            if (svm, current) in by_path:
+                parents.append(by_path[(svm, current)])
             if current == "/":
                 return parents
             current = posixpath.dirname(current)
@@ -262,28 +287,17 @@ class _Joiner:
 
     def lif_owner(self, address: str | None) -> tuple[ArrayRecords, str] | None:
         """The array and SVM whose data LIF has this address (names are never resolved)."""
-        for records in self.state.arrays.values():
-            for lif in records.all("ontap.Interface").values():
-                if (lif.get("ip") or {}).get("address") == address:
-                    return records, (lif.get("svm") or {}).get("name") or ""
-        return None
+        return self.lifs.get(address or "")
 
     def object_at_path(self, records: ArrayRecords, svm: str, path: str) -> tuple[str, str, dict] | None:
         """The qtree or volume whose path is the longest prefix of `path` (component-wise)."""
-        path = _clean_path(path)
-        best: tuple[int, tuple[str, str, dict]] | None = None
-        for kind, path_of in (
-            ("ontap.Volume", lambda r: (r.get("nas") or {}).get("path")),
-            ("ontap.Qtree", lambda r: r.get("path")),
-        ):
-            for key, record in records.all(kind).items():
-                candidate = path_of(record)
-                if not candidate or not key.startswith(f"{svm}/") or not _is_within(path, candidate):
-                    continue
-                depth = len(_clean_path(candidate))
-                if best is None or depth > best[0] or (depth == best[0] and kind == "ontap.Qtree"):
-                    best = (depth, (kind, key, record))
-        return best[1] if best else None
+        paths, current = self.indexes[records.name].paths, _clean_path(path)
+        while True:
+            if (svm, current) in paths:
+                return paths[(svm, current)]
+            if current == "/":
+                return None
+            current = posixpath.dirname(current)
 
     # --- SAN ---------------------------------------------------------------------------------
 
@@ -307,11 +321,7 @@ class _Joiner:
         res.object_kind, res.object_name = "ontap.Lun", lun_key
         self.mark_used(records, "ontap.Lun", lun_key)
         svm, lun_name = lun_key.split("/", 1)
-        for lun_map in records.all("ontap.LunMap").values():
-            if (lun_map.get("lun") or {}).get("name") != lun_name or (lun_map.get("svm") or {}).get(
-                "name"
-            ) != svm:
-                continue
+        for lun_map in self.indexes[records.name].lun_maps.get((svm, lun_name), []):
             igroup_name = (lun_map.get("igroup") or {}).get("name") or ""
             initiators, via = self.igroup_initiators(records, svm, igroup_name)
             res.gates.append(
@@ -402,9 +412,7 @@ class _Joiner:
     def solidfire_object(self, res, records: ArrayRecords, volume_name: str) -> Resolution:
         res.protocol = "iscsi"
         wanted = volume_name.replace("_", "-")
-        found = next(
-            ((k, v) for k, v in records.all("solidfire.Volume").items() if v.get("name") == wanted), None
-        )
+        found = self.indexes[records.name].solidfire_volumes.get(wanted)
         if found is None:
             res.problem = f"SolidFire volume {wanted} not found on {records.name}"
             return res
@@ -509,8 +517,3 @@ def _lun_path(internal_name: str, internal_id: str) -> str:
 def _clean_path(path: str) -> str:
     """`path` absolute and normalised (`//`, `.`, `..`, trailing `/`); POSIX would keep a leading `//`."""
     return posixpath.normpath("/" + path.lstrip("/"))
-
-
-def _is_within(path: str, ancestor: str) -> bool:
-    ancestor = _clean_path(ancestor)
-    return ancestor == "/" or path == ancestor or path.startswith(ancestor + "/")

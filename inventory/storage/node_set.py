@@ -99,6 +99,14 @@ class NodeSet:
         }
         self._initiator_owners = self._initiators(self.current.values())
         self._departed_initiator_owners = self._initiators(self.departed.values())
+        self._pod_networks = [
+            (node.name, network, AddressSet.of([network]))
+            for node in sorted(self.current.values(), key=lambda n: n.name)
+            for network in node.pod_networks
+        ]
+        # A snapshot asks about the same few address sets thousands of times (one per node address,
+        # the shared policies' subnets): each is judged once.
+        self._verdicts: dict[AddressSet, Verdict] = {}
 
     @classmethod
     def from_objects(
@@ -140,6 +148,11 @@ class NodeSet:
         )
 
     def verdict_for_addresses(self, addresses: AddressSet) -> Verdict:
+        if addresses not in self._verdicts:
+            self._verdicts[addresses] = self._judge_addresses(addresses)
+        return self._verdicts[addresses]
+
+    def _judge_addresses(self, addresses: AddressSet) -> Verdict:
         current = sorted({name for a, name in self._address_owner.items() if a in addresses})
         departed = sorted({name for a, name in self._departed_address_owner.items() if a in addresses})
         identified = sum(a in addresses for a in self._address_owner) + sum(
@@ -195,16 +208,13 @@ class NodeSet:
 
     def _pod_network_detail(self, addresses: AddressSet, foreign: int) -> str:
         notes = []
-        for node in sorted(self.current.values(), key=lambda n: n.name):
-            for network in node.pod_networks:
-                if not addresses & AddressSet.of([network]):
-                    continue
-                if foreign:
-                    notes.append(
-                        f"overlaps {node.name}'s pod network {network}: pods may reach the array directly"
-                    )
-                else:
-                    notes.append(f"{node.name}'s pod-network address (its CNI gateway)")
+        for name, network, pod_addresses in self._pod_networks:
+            if not addresses & pod_addresses:
+                continue
+            if foreign:
+                notes.append(f"overlaps {name}'s pod network {network}: pods may reach the array directly")
+            else:
+                notes.append(f"{name}'s pod-network address (its CNI gateway)")
         return "; ".join(notes)
 
     # --- indexes --------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """`manage.py bench --scale small`: the storage benchmark (`make bench`).
 
-Serves the simulator at the chosen scale over real HTTP and measures, in one run:
-the raw-fetch floor (every kind listed in pages and parsed, nothing else), a first snapshot, an
-unchanged snapshot (only volatile fields churned), and a 1%-churn snapshot.  Times are reported
-as ratios to the floor measured in the same run; storage as rows written.
+Serves the simulator (its Kubernetes API and its ONTAP and SolidFire arrays) at the chosen scale
+over loopback and measures, in one run: the raw-fetch floor (every Kubernetes kind and every array
+collection fetched in pages and parsed, nothing else), a first snapshot, an unchanged snapshot
+(only volatile fields churned), and a 1%-churn snapshot.  Times are reported as ratios to the
+floor measured in the same run; storage as rows written.
 """
 
 import json
@@ -13,13 +14,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import orjson
+import requests
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from inventory.credentials import resolve
 from inventory.kinds import KINDS
-from inventory.models import Cluster, InventoryObject
-from inventory.simulator.k8s_api import KubernetesApiServer
+from inventory.models import Array, Cluster, InventoryObject
+from inventory.simulator.serving import ServedArray, SimulatedEstate
 from inventory.simulator.world import Simulation
+from inventory.sources.arrays import ONTAP_COLLECTIONS, SOLIDFIRE_METHODS
 from inventory.sources.kubernetes import api_client_from_kubeconfig, iter_list_pages
 from inventory.tasks import snapshot_now
 
@@ -39,38 +43,68 @@ class Command(BaseCommand):
         parser.add_argument("--json-out", help="also write the results as JSON here")
 
     def handle(self, *args, scale, seed, page_size, churn, json_out=None, **options):
-        out = self.stdout
         started = time.perf_counter()
         simulation = Simulation(seed=seed, scale=_scale(scale))
-        build_seconds = time.perf_counter() - started
-        out.write(f"simulator ({scale}) built in {build_seconds:.1f}s; database: {connection.vendor}")
-        server = KubernetesApiServer(simulation).start()
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                kubeconfig = server.write_kubeconfig(Path(tmp) / "kubeconfig")
-                results = self._measure(simulation, kubeconfig, page_size, churn, scale)
-        finally:
-            server.stop()
+        built = time.perf_counter() - started
+        self.stdout.write(f"simulator ({scale}) built in {built:.1f}s; database: {connection.vendor}")
+        with tempfile.TemporaryDirectory() as tmp:
+            estate = SimulatedEstate(simulation, Path(tmp)).start()
+            try:
+                results = self._measure(simulation, estate, page_size, churn, scale)
+            finally:
+                estate.stop()
         self._print(results)
         if json_out:
             Path(json_out).write_text(json.dumps(results, indent=2))
 
-    def _floor(self, kubeconfig, page_size) -> tuple[float, int]:
-        client = api_client_from_kubeconfig(str(kubeconfig))
+    # --- the floor: fetch and parse, nothing else ------------------------------------------------
+
+    def _kubernetes_floor(self, kubeconfig, page_size) -> int:
         objects = 0
-        started = time.perf_counter()
-        with client:
+        with api_client_from_kubeconfig(str(kubeconfig)) as client:
             for info in KINDS:
                 for page in iter_list_pages(client, info, page_size=page_size):
                     objects += len(orjson.loads(page).get("items") or [])
+        return objects
+
+    def _array_floor(self, served: ServedArray, page_size) -> int:
+        session = requests.Session()
+        session.auth = resolve(f"file:{served.credentials_dir}")
+        ca = str(served.ca_bundle)  # per request: REQUESTS_CA_BUNDLE in the environment beats session.verify
+        base, records = served.server.url, 0
+        if served.kind == "ontap":
+            for path in ONTAP_COLLECTIONS:
+                url = f"{base}{path}?fields=*&max_records={page_size}"
+                while url:
+                    body = orjson.loads(session.get(url, timeout=60, verify=ca).content)
+                    records += len(body.get("records") or [])
+                    next_link = ((body.get("_links") or {}).get("next") or {}).get("href")
+                    url = f"{base}{next_link}" if next_link else None
+        else:
+            for method, field in SOLIDFIRE_METHODS.items():
+                payload = {"method": method, "params": {}, "id": 1}
+                body = orjson.loads(
+                    session.post(f"{base}/json-rpc/12.3", json=payload, timeout=60, verify=ca).content
+                )
+                value = (body.get("result") or {}).get(field)
+                records += len(value) if isinstance(value, list) else 1
+        return records
+
+    def _floor(self, estate, page_size) -> tuple[float, int]:
+        started = time.perf_counter()
+        objects = self._kubernetes_floor(estate.kubeconfig, page_size)
+        objects += sum(self._array_floor(served, page_size) for served in estate.arrays)
         return time.perf_counter() - started, objects
 
-    def _measure(self, simulation, kubeconfig, page_size, churn, scale) -> dict:
-        # Best of two: the first run also warms the server's serialisation caches.
-        floor = min(self._floor(kubeconfig, page_size) for _ in range(2))
-        name = f"bench-{int(time.time())}"
+    # --- the snapshots ------------------------------------------------------------------------
+
+    def _measure(self, simulation, estate, page_size, churn, scale) -> dict:
+        # Best of two: the first run also warms the servers' serialisation caches.
+        floor_seconds, objects = min(self._floor(estate, page_size) for _ in range(2))
+        stamp = int(time.time())
+        arrays = [self._register(served, stamp) for served in estate.arrays]
         cluster = Cluster.objects.create(
-            name=name, source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(kubeconfig)
+            name=f"bench-{stamp}", source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(estate.kubeconfig)
         )
         steps = []
         try:
@@ -82,16 +116,18 @@ class Command(BaseCommand):
             total_rows = InventoryObject.objects.filter(cluster=cluster).count()
         finally:
             cluster.delete()
+            for array in arrays:
+                array.delete()
         return {
             "scale": scale,
-            "objects": floor[1],
-            "floor_seconds": round(floor[0], 3),
+            "objects": objects,
+            "floor_seconds": round(floor_seconds, 3),
             "steps": [
                 {
                     "step": label,
                     "status": snap.status,
                     "seconds": snap.duration_seconds,
-                    "ratio_to_floor": round(snap.duration_seconds / floor[0], 2),
+                    "ratio_to_floor": round(snap.duration_seconds / floor_seconds, 2),
                     "rows_written": sum(snap.rows_written.values()),
                     "inserted": snap.rows_written.get("inserted", 0),
                     "closed": snap.rows_written.get("closed", 0),
@@ -100,6 +136,19 @@ class Command(BaseCommand):
             ],
             "inventory_rows_after": total_rows,
         }
+
+    def _register(self, served: ServedArray, stamp: int) -> Array:
+        host, port = served.host_and_port
+        return Array.objects.create(
+            name=f"bench-{stamp}-{served.name}",
+            kind=served.kind,
+            host=host,
+            port=port,
+            ca_bundle=str(served.ca_bundle),
+            credentials=f"file:{served.credentials_dir}",
+            trident_addresses=served.trident_addresses,
+            trident_backends=served.trident_backends,
+        )
 
     def _snapshot(self, cluster):
         snapshot = snapshot_now(cluster)
@@ -111,7 +160,8 @@ class Command(BaseCommand):
 
     def _print(self, results):
         out = self.stdout
-        out.write(f"objects: {results['objects']}, raw-fetch floor: {results['floor_seconds']:.2f}s")
+        out.write(f"objects and array records: {results['objects']}")
+        out.write(f"raw-fetch floor: {results['floor_seconds']:.2f}s")
         out.write(f"{'step':<34} {'status':<9} {'seconds':>8} {'× floor':>8} {'rows written':>13}")
         for step in results["steps"]:
             out.write(
