@@ -141,7 +141,7 @@ class NodeSet:
             return Verdict("unparseable", detail=entry.reason)
         if entry.network is None:
             return Verdict("unverifiable", detail=self._name_detail(entry))
-        if entry.kind == "everyone":
+        if entry.kind == "everyone" and (addresses is None or _most_of_the_internet(addresses)):
             return Verdict("wildcard", detail=f"{entry.text} admits every {_family(entry.network)} client")
         return self.verdict_for_addresses(
             addresses if addresses is not None else AddressSet.of([entry.network])
@@ -351,3 +351,13 @@ def _tnode_name(tnode: Mapping) -> str:
 
 def _deleted(tnode: Mapping) -> bool:
     return tnode.get("deleted") is True or _get(tnode, "status", "deleted") is True
+
+
+def _most_of_the_internet(addresses: AddressSet) -> bool:
+    """Whether an "everyone" entry still admits at least half an address family once earlier rules
+    (rule 1 `never` 10/8) or the junction path's policies (a root admitting only 10.20/16) have
+    narrowed it: the former is still the world, the latter is judged by the addresses it admits."""
+    return any(
+        sum(last - first + 1 for first, last in ranges) * 2 >= total
+        for ranges, total in ((addresses.v4, 2**32), (addresses.v6, 2**128))
+    )
