@@ -107,6 +107,14 @@ class Snapshot(models.Model):
     def is_visible(self) -> bool:
         return self.status in self.VISIBLE
 
+    def count_summary(self) -> list[tuple[str, int]]:
+        """("Kubernetes", objects) then (array, records) for each array read: the snapshot at a glance."""
+        totals: dict[str, int] = {}
+        for key, count in (self.counts or {}).items():
+            source = key.split(":", 1)[0] if ":" in key else "Kubernetes"
+            totals[source] = totals.get(source, 0) + count
+        return sorted(totals.items(), key=lambda item: (item[0] != "Kubernetes", item[0]))
+
 
 class InventoryObjectQuerySet(models.QuerySet):
     def as_of(self, snapshot: Snapshot):
