@@ -90,18 +90,7 @@ class Demo:
         Cluster.objects.filter(source=Cluster.Source.DEMO).delete()
         Array.objects.filter(demo=True).delete()
         for served in self.estate.arrays:
-            host, port = served.host_and_port
-            Array.objects.create(
-                name=served.name,
-                kind=served.kind,
-                host=host,
-                port=port,
-                ca_bundle=str(served.ca_bundle),
-                credentials=f"file:{served.credentials_dir}",
-                trident_addresses=served.trident_addresses,
-                trident_backends=served.trident_backends,
-                demo=True,
-            )
+            Array.objects.create(**served.array_settings(), demo=True)
         return Cluster.objects.create(
             name=DEMO_NAME,
             source=Cluster.Source.DEMO,

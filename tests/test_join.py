@@ -29,17 +29,7 @@ def estate(tmp_path_factory):
 
 def register_arrays(estate) -> None:
     for served in estate.arrays:
-        host, port = served.host_and_port
-        Array.objects.create(
-            name=served.name,
-            kind=served.kind,
-            host=host,
-            port=port,
-            ca_bundle=str(served.ca_bundle),
-            credentials=f"file:{served.credentials_dir}",
-            trident_addresses=served.trident_addresses,
-            trident_backends=served.trident_backends,
-        )
+        Array.objects.create(**served.array_settings())
 
 
 def snapshot_of(estate, name="sim") -> Snapshot:

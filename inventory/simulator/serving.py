@@ -33,6 +33,20 @@ class ServedArray:
         host, port = self.server.url.split("://", 1)[1].rsplit(":", 1)
         return host.strip("[]"), int(port)
 
+    def array_settings(self) -> dict:
+        """The fields of an `inventory.models.Array` an admin would configure for this array."""
+        host, port = self.host_and_port
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "host": host,
+            "port": port,
+            "ca_bundle": str(self.ca_bundle),
+            "credentials": f"file:{self.credentials_dir}",
+            "trident_addresses": self.trident_addresses,
+            "trident_backends": self.trident_backends,
+        }
+
     def add_array_command(self) -> str:
         host, port = self.host_and_port
         return (

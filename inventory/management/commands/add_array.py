@@ -8,11 +8,8 @@ resolved at each read: the secret itself is never stored or shown.
 from django.core.management.base import BaseCommand, CommandError
 
 from inventory.credentials import CredentialsError, validate_reference
+from inventory.management.options import csv_list
 from inventory.models import Array, Cluster
-
-
-def _csv(value: str | None) -> list[str] | None:
-    return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
 
 
 class Command(BaseCommand):
@@ -59,11 +56,11 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         for field in ("trident_addresses", "trident_backends"):
             if options[field] is not None:
-                setattr(array, field, _csv(options[field]))
+                setattr(array, field, csv_list(options[field]))
         array.full_clean()
         array.save()
         if options["clusters"] is not None:
-            names = _csv(options["clusters"])
+            names = csv_list(options["clusters"])
             clusters = list(Cluster.objects.filter(name__in=names))
             if missing := set(names) - {c.name for c in clusters}:
                 raise CommandError(f"no cluster named {', '.join(sorted(missing))}")

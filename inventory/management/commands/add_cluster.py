@@ -8,11 +8,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from inventory.management.options import csv_list
 from inventory.models import DEFAULT_KUBELET_ROOT, Cluster
-
-
-def _csv(value: str | None) -> list[str] | None:
-    return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
 
 
 class Command(BaseCommand):
@@ -52,7 +49,7 @@ class Command(BaseCommand):
             cluster.tenant_label = options["tenant_label"]
         for field, option in (("owner_keys", "owner_keys"), ("platform_namespaces", "platform_namespaces")):
             if options[option] is not None:
-                setattr(cluster, field, _csv(options[option]))
+                setattr(cluster, field, csv_list(options[option]))
         if options["kubelet_root"] is not None:
             cluster.kubelet_root = options["kubelet_root"]
         cluster.full_clean()

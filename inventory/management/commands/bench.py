@@ -138,17 +138,7 @@ class Command(BaseCommand):
         }
 
     def _register(self, served: ServedArray, stamp: int) -> Array:
-        host, port = served.host_and_port
-        return Array.objects.create(
-            name=f"bench-{stamp}-{served.name}",
-            kind=served.kind,
-            host=host,
-            port=port,
-            ca_bundle=str(served.ca_bundle),
-            credentials=f"file:{served.credentials_dir}",
-            trident_addresses=served.trident_addresses,
-            trident_backends=served.trident_backends,
-        )
+        return Array.objects.create(**{**served.array_settings(), "name": f"bench-{stamp}-{served.name}"})
 
     def _snapshot(self, cluster):
         snapshot = snapshot_now(cluster)
