@@ -65,6 +65,7 @@ ARRAY_KINDS: tuple[ArrayKind, ...] = (
     ArrayKind(ONTAP, "/api/protocols/san/igroups", "ontap.Igroup", _svm_and("name")),
     ArrayKind(ONTAP, "/api/protocols/san/lun-maps", "ontap.LunMap", _lun_map),
     ArrayKind(ONTAP, "/api/protocols/san/iscsi/credentials", "ontap.IscsiCredentials", _svm_and("initiator")),
+    ArrayKind(ONTAP, "/api/protocols/san/iscsi/services", "ontap.IscsiService", _svm),
     ArrayKind(ONTAP, "/api/protocols/nvme/subsystems", "ontap.NvmeSubsystem", _svm_and("name")),
     ArrayKind(ONTAP, "/api/protocols/nvme/subsystem-maps", "ontap.NvmeSubsystemMap", _subsystem_map),
     ArrayKind(ONTAP, "/api/storage/namespaces", "ontap.NvmeNamespace", _svm_and("name")),

@@ -351,6 +351,11 @@ ARRAY_KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
         _f("initiator", "iscsi-without-chap"),
         _f("authentication_type", "iscsi-without-chap"),
     ),
+    "ontap.IscsiService": (
+        _ONTAP_SVM,
+        _f("target{name,alias}", "volume-shared-across-tenants", "san-foreign-initiator"),
+        _f("enabled", DISPLAY),
+    ),
     "ontap.NvmeSubsystem": (
         _f("uuid", IDENTITY),
         _f("name", IDENTITY),

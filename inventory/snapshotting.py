@@ -77,6 +77,7 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
                 "no kind could be read: " + "; ".join(f"{k}: {v}" for k, v in collection.unread.items())
             )
         stats = _store(snapshot, collection)
+        del collection  # the raw objects (gigabytes at scale) are stored now; free them before deriving
         derived = derive_volume_access(snapshot, inventory_changed=bool(stats["inserted"] or stats["closed"]))
         stats["inserted"] += derived.inserted
         stats["closed"] += derived.closed
@@ -121,6 +122,13 @@ def _store(snapshot: Snapshot, collection: Collection) -> dict:
 def _store_arrays(snapshot: Snapshot, collection: Collection) -> tuple[dict, dict, WriteStats]:
     """Store each array reading under the array's scope; an array no longer linked is emptied."""
     counts, unread, stats = {}, {}, WriteStats()
+    array_facts = {
+        array: reading.collection.facts
+        for array, reading in collection.arrays.items()
+        if reading.collection.facts
+    }
+    if array_facts:  # e.g. FC not served by an array, the Element API version
+        collection.facts["arrays"] = array_facts
     for array, reading in collection.arrays.items():
         for array_kind in ARRAY_KINDS:
             if array_kind.family != reading.family:

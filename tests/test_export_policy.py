@@ -375,3 +375,23 @@ def test_path_decisions_agree_with_the_narrowed_parties_on_random_paths():
 def test_a_path_needs_at_least_one_policy():
     with pytest.raises(ValueError):
         path_admits([], ip_address("10.0.0.1"))
+
+
+def test_growing_address_set_agrees_with_set_arithmetic():
+    import random
+    from ipaddress import ip_network
+
+    from inventory.storage.address_set import AddressSet, GrowingAddressSet
+
+    rng = random.Random(11)
+    for _ in range(200):
+        growing, reference = GrowingAddressSet(), AddressSet()
+        for _ in range(rng.randint(1, 30)):
+            network = ip_network(
+                f"10.{rng.randint(0, 3)}.{rng.randint(0, 255)}.0/{rng.choice([16, 20, 24, 28, 32])}",
+                strict=False,
+            )
+            probe = ip_network(f"10.{rng.randint(0, 3)}.0.0/{rng.choice([14, 16, 22, 30])}", strict=False)
+            assert growing.missing_from(probe) == AddressSet.of([probe]) - reference
+            growing.add(network)
+            reference |= AddressSet.of([network])

@@ -583,7 +583,8 @@ class _Builder:
                 for t in self._svm_tvols(svm)
                 if t["config"]["internalName"] in luns
             ]
-            parent = self._igroup(svm, ALL_NODES_IGROUP, [], [orphan, *legacy_luns[:1]])
+            # Its ids start above the per-node igroups': an initiator in both must not see two LUN 0s.
+            parent = self._igroup(svm, ALL_NODES_IGROUP, [], [orphan, *legacy_luns[:1]], first_lun_id=100)
             parent["igroups"] = [_ref(child["name"], child["uuid"])]
             child["parent_igroups"] = [_ref(parent["name"], parent["uuid"])]
         credentials = {"svm": svm.ref, "initiator": "default", "authentication_type": "none"}
@@ -600,11 +601,18 @@ class _Builder:
                 },
             }
         self.add("/api/protocols/san/iscsi/credentials", credentials)
+        target = svm.backends[0].target_iqn if svm.backends else ""
+        self.add(
+            "/api/protocols/san/iscsi/services",
+            {"svm": svm.ref, "enabled": True, "target": {"name": target, "alias": svm.name}},
+        )
 
     def _svm_tvols(self, svm: _Svm) -> list[dict]:
         return [tvol for backend in svm.backends for tvol in self.volumes.get(backend.uuid, ())]
 
-    def _igroup(self, svm: _Svm, name: str, initiators: list[str], luns: list[dict]) -> dict:
+    def _igroup(
+        self, svm: _Svm, name: str, initiators: list[str], luns: list[dict], first_lun_id: int = 0
+    ) -> dict:
         igroup = self.add(
             "/api/protocols/san/igroups",
             {
@@ -621,7 +629,7 @@ class _Builder:
                 "parent_igroups": [],
             },
         )
-        for number, lun in enumerate(luns):
+        for number, lun in enumerate(luns, start=first_lun_id):
             igroup["lun_maps"].append(
                 {
                     "logical_unit_number": number,

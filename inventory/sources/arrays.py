@@ -43,6 +43,7 @@ ONTAP_COLLECTIONS: tuple[str, ...] = (
     "/api/protocols/san/igroups",
     "/api/protocols/san/lun-maps",
     "/api/protocols/san/iscsi/credentials",
+    "/api/protocols/san/iscsi/services",
     "/api/protocols/nvme/subsystems",
     "/api/protocols/nvme/subsystem-maps",
     "/api/storage/namespaces",

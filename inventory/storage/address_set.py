@@ -5,6 +5,7 @@ A set is kept as sorted, disjoint, inclusive integer ranges per IP version, so s
 IPv4 and IPv6 are separate spaces: ONTAP matches an IPv4 client only against IPv4 entries.
 """
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, summarize_address_range
@@ -69,6 +70,12 @@ class AddressSet:
         return cls(_normalised(by_version[4]), _normalised(by_version[6]))
 
     @classmethod
+    def union(cls, sets: Iterable["AddressSet"]) -> "AddressSet":
+        """All of `sets` at once: one normalisation instead of one per `|`."""
+        sets = list(sets)
+        return cls(_normalised(r for s in sets for r in s.v4), _normalised(r for s in sets for r in s.v6))
+
+    @classmethod
     def everything(cls) -> "AddressSet":
         return cls(((0, _LAST[4]),), ((0, _LAST[6]),))
 
@@ -106,3 +113,44 @@ class AddressSet:
             for first, last in self._ranges(version):
                 out.extend(summarize_address_range(address(first), address(last)))
         return tuple(out)
+
+
+class GrowingAddressSet:
+    """An address set that only grows, built one network at a time in O(log n) per step.
+
+    First-match evaluation asks, rule after rule, "what of this entry is not decided yet?" and then
+    adds the rule's entries: with an immutable AddressSet that is quadratic in the rules, and
+    Trident's automatic policies carry one rule per node address (thousands in a large cluster).
+    """
+
+    def __init__(self):
+        self._starts = {4: [], 6: []}  # sorted, disjoint ranges per version, as parallel lists
+        self._ends = {4: [], 6: []}
+
+    def covers_all(self, version: int) -> bool:
+        return self._starts[version] == [0] and self._ends[version] == [_LAST[version]]
+
+    def missing_from(self, network: IPNetwork) -> AddressSet:
+        """The part of `network` not in this set."""
+        version, first, last = network.version, int(network.network_address), int(network.broadcast_address)
+        starts, ends = self._starts[version], self._ends[version]
+        gaps, cursor = [], first
+        i = max(bisect.bisect_right(starts, first) - 1, 0)
+        while i < len(starts) and starts[i] <= last and cursor <= last:
+            if ends[i] >= cursor:
+                if starts[i] > cursor:
+                    gaps.append((cursor, starts[i] - 1))
+                cursor = ends[i] + 1
+            i += 1
+        if cursor <= last:
+            gaps.append((cursor, last))
+        return AddressSet(tuple(gaps), ()) if version == 4 else AddressSet((), tuple(gaps))
+
+    def add(self, network: IPNetwork) -> None:
+        version, first, last = network.version, int(network.network_address), int(network.broadcast_address)
+        starts, ends = self._starts[version], self._ends[version]
+        lo = bisect.bisect_left(ends, first - 1)  # first range that ends at or after first - 1
+        hi = bisect.bisect_right(starts, last + 1)  # ranges from lo to hi touch [first, last]
+        if lo < hi:
+            first, last = min(first, starts[lo]), max(last, ends[hi - 1])
+        starts[lo:hi], ends[lo:hi] = [first], [last]

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from inventory.storage.address_set import AddressSet, IPAddress, IPNetwork
+from inventory.storage.address_set import AddressSet, GrowingAddressSet, IPAddress, IPNetwork
 from inventory.storage.client_match import (
     ClientEntry,
     canonical_address,
@@ -207,7 +207,7 @@ class ExportPolicy:
         return tuple(parties)
 
     def _decided(self, protocol: str, flavor: str) -> Iterable[AdmittedParty]:
-        decided = AddressSet()
+        decided = GrowingAddressSet()
         unresolved: list[ExportRule] = []
         for rule in self.rules:
             if not rule.applies_to(protocol):
@@ -219,10 +219,12 @@ class ExportPolicy:
                     if not (decided.covers_all(4) and decided.covers_all(6)):
                         yield AdmittedParty(rule, entry, grant, None, (protocol,), preempting)
                     continue
-                own = AddressSet.of([entry.network]) - decided
+                own = decided.missing_from(entry.network)
                 if own:
                     yield AdmittedParty(rule, entry, grant, own, (protocol,), preempting)
-            decided |= AddressSet.of(entry.network for entry in rule.clients if entry.network is not None)
+            for entry in rule.clients:
+                if entry.network is not None:
+                    decided.add(entry.network)
             if rule.names_unresolvable_clients:
                 unresolved.append(rule)
 
@@ -293,19 +295,19 @@ def admitted_along_path(
     protocols = tuple(protocols)
     parties = own.admitted_parties(protocols, flavor)
     for ancestor in ancestors:
-        reach = {version: _reach(ancestor.admitted_parties((version,), flavor)) for version in protocols}
+        reach = {version: _reach_of(ancestor, version, flavor) for version in protocols}
         parties = tuple(narrowed for party in parties for narrowed in _narrowed(party, reach))
     return parties
 
 
-def _reach(parties: Iterable[AdmittedParty]) -> AddressSet:
-    """The addresses a policy may admit; everything when a name could resolve to any of them."""
-    reach = AddressSet()
-    for party in parties:
-        if party.addresses is None:
-            return AddressSet.everything()
-        reach |= party.addresses
-    return reach
+@functools.lru_cache(maxsize=4096)
+def _reach_of(policy: ExportPolicy, version: str, flavor: str) -> AddressSet:
+    """The addresses a policy may admit; everything when a name could resolve to any of them.
+    Cached: an economy FlexVol's policy is every one of its qtrees' ancestor."""
+    parties = policy.admitted_parties((version,), flavor)
+    if any(party.addresses is None for party in parties):
+        return AddressSet.everything()
+    return AddressSet.union(party.addresses for party in parties)
 
 
 def _narrowed(party: AdmittedParty, reach: Mapping[str, AddressSet]) -> list[AdmittedParty]:

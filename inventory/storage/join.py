@@ -107,7 +107,17 @@ class _Joiner:
         self.used: set[tuple[str, str, str]] = set()  # (array, kind, name) backing some volume
         self.indexes = {name: _ArrayIndex(records) for name, records in state.arrays.items()}
         self.lifs: dict[str, tuple[ArrayRecords, str]] = {}  # data LIF address -> (array, SVM)
+        self.iscsi_targets: dict[str, tuple[ArrayRecords, str]] = {}  # target IQN -> (array, SVM)
+        self.node_iqns = {
+            (t.get("name") or (t.get("spec") or {}).get("nodeName") or ""): (t.get("iqn") or "")
+            for t in state.of_kind("TridentNode").values()
+        }
         for records in state.arrays.values():
+            for service in records.all("ontap.IscsiService").values():
+                if target := ((service.get("target") or {}).get("name") or "").lower():
+                    self.iscsi_targets.setdefault(
+                        target, (records, (service.get("svm") or {}).get("name") or "")
+                    )
             for lif in records.all("ontap.Interface").values():
                 address = (lif.get("ip") or {}).get("address")
                 if address:
@@ -387,13 +397,20 @@ class _Joiner:
             )
         return res
 
-    def resolve_static_iscsi(self, subject, namespaces, iscsi: dict) -> Resolution:
-        res = Resolution(subject, namespaces, "static-iscsi", protocol="iscsi")
+    def resolve_static_iscsi(
+        self, subject, namespaces, iscsi: dict, path: str = "static-iscsi", node: str = ""
+    ) -> Resolution:
+        """By the target IQN (the SVM's iSCSI service), else by the portal (a data LIF), then LUN id.
+
+        LUN ids are per igroup: when several LUNs sit at that id, the one reached is the one mapped to
+        an igroup holding the initiator of the node that logs in (known for a pod's inline volume).
+        """
+        res = Resolution(subject, namespaces, path, protocol="iscsi")
         portal = (iscsi.get("targetPortal") or "").rsplit(":", 1)[0].strip("[]")
-        located = self.lif_owner(portal)
+        located = self.iscsi_targets.get((iscsi.get("iqn") or "").lower()) or self.lif_owner(portal)
         if located is None:
             res.array_status = "not joined"
-            res.problem = f"iSCSI portal {portal} is not a data LIF of any array read"
+            res.problem = f"iSCSI target {iscsi.get('iqn')} at {portal} is not an SVM of any array read"
             return res
         records, svm = located
         res.array, res.array_status = records.name, "read"
@@ -403,9 +420,15 @@ class _Joiner:
             for m in records.all("ontap.LunMap").values()
             if (m.get("svm") or {}).get("name") == svm and m.get("logical_unit_number") == lun_id
         ]
-        lun_names = sorted({(m.get("lun") or {}).get("name") or "" for m in maps})
+        node_iqn = self.node_iqns.get(node, "")
+        if node_iqn and len({(m.get("lun") or {}).get("name") for m in maps}) > 1:
+            maps = [
+                m for m in maps if node_iqn in self.igroup_initiators(records, svm, _name_of(m, "igroup"))[0]
+            ]
+        lun_names = sorted({_name_of(m, "lun") for m in maps})
         if len(lun_names) != 1:
-            res.problem = f"LUN id {lun_id} on {svm} is {'ambiguous' if lun_names else 'not mapped'}"
+            state = f"ambiguous ({', '.join(lun_names)})" if lun_names else "not mapped"
+            res.problem = f"LUN id {lun_id} on {svm} is {state}"
             return res
         return self.lun_gates(res, records, f"{svm}/{lun_names[0]}")
 
@@ -456,11 +479,14 @@ class _Joiner:
         namespace, name = pod_key
         out = []
         for volume in (pod.get("spec") or {}).get("volumes") or []:
+            subject = f"Pod/{namespace}/{name} volume {volume.get('name')}"
             if nfs := volume.get("nfs"):
-                subject = f"Pod/{namespace}/{name} volume {volume.get('name')}"
                 out.append(
                     self.resolve_nfs(subject, [namespace], "inline-nfs", nfs.get("server"), nfs.get("path"))
                 )
+            elif iscsi := volume.get("iscsi"):
+                node = (pod.get("spec") or {}).get("nodeName") or ""
+                out.append(self.resolve_static_iscsi(subject, [namespace], iscsi, "inline-iscsi", node))
         return out
 
     # --- what backs nothing -------------------------------------------------------------------
@@ -488,6 +514,10 @@ class _Joiner:
                     if entry not in found:
                         found.append(entry)
         return found
+
+
+def _name_of(record: dict, field: str) -> str:
+    return (record.get(field) or {}).get("name") or ""
 
 
 def _cloud_rule(match: str) -> dict:
