@@ -12,19 +12,12 @@ snapshot, later pages reuse the same bytes, so 100,000 pods page without re-seri
 """
 
 import base64
-import http.server
 import itertools
-import json
-import logging
 import re
-import socket
-import sys
 import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -33,9 +26,8 @@ import orjson
 import yaml
 
 from inventory.kinds import KINDS, TRIDENT_GROUP, KindInfo
-from inventory.simulator.control import FaultInjector, RecordedRequest, RequestLog
-
-logger = logging.getLogger(__name__)
+from inventory.simulator.control import RecordedRequest
+from inventory.simulator.http_base import SimulatedServer, SimulatorHandler
 
 SERVER_VERSION = {
     "major": "1",
@@ -467,75 +459,14 @@ def _api_group(group: str, versions: list[str]) -> dict:
 # --- the server ---------------------------------------------------------------------------------
 
 
-class _HttpServer(http.server.ThreadingHTTPServer):
-    """Tracks open connections so that stopping the server also ends keep-alive connections: a client
-    must find a stopped server gone, not still answering on an old socket."""
-
-    daemon_threads = True
-
-    def __init__(self, address, handler, api: "KubernetesApiServer"):
-        super().__init__(address, handler)
-        self.api = api
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-
-    def process_request(self, request, client_address):
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request):
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request, client_address):
-        # A client hanging up mid-request is ordinary (dropped-connection faults, stop()); anything else
-        # is a bug in this server and is logged rather than printed to stderr.
-        if not isinstance(sys.exception(), ConnectionError):
-            logger.exception("error while serving %s", client_address)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the client
-
-
-class KubernetesApiServer:
+class KubernetesApiServer(SimulatedServer):
     def __init__(
         self, store: ObjectStore, host: str = "127.0.0.1", port: int = 0, continue_ttl_seconds: float = 300.0
     ):
         self.store = store
-        self.faults = FaultInjector()
-        self.requests = RequestLog()
         self.lists = _ListSnapshots(store, continue_ttl_seconds)
         self._tokens: set[str] = set()
-        self._httpd = _HttpServer((host, port), _Handler, self)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "KubernetesApiServer":
-        # A short poll interval makes stop() quick, which a test suite starting many servers feels.
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="k8s-api-sim", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._httpd.close_connections()
-        if self._thread is not None:
-            self._thread.join()
+        super().__init__(_Handler, host, port, thread_name="k8s-api-sim")
 
     def accept_token(self, token: str) -> None:
         self._tokens.add(token)
@@ -567,36 +498,13 @@ class KubernetesApiServer:
         return path
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as clients pool connections
-    timeout = 60  # idle keep-alive connections do not hold a thread forever
-    disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait 40 ms between them
+class _Handler(SimulatorHandler):
     server_version = "k8s-api-simulator"
 
-    @property
-    def api(self) -> KubernetesApiServer:
-        return self.server.api
-
-    def log_message(self, format, *args):
-        logger.debug("%s " + format, self.address_string(), *args)
-
-    def do_GET(self):
-        self._dispatch("GET")
-
-    def do_POST(self):
-        self._dispatch("POST")
-
-    def do_DELETE(self):
-        self._dispatch("DELETE")
-
-    def _dispatch(self, method: str) -> None:
-        parsed = urllib.parse.urlsplit(self.path)
-        path = parsed.path.rstrip("/") or "/"
-        query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query, keep_blank_values=True).items()}
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+    def handle_request(self, method: str, path: str, query: dict[str, str], body: bytes) -> None:
         try:
             if path.startswith("/_sim/"):
-                self._send_json(200, self._control(method, path, body))
+                self._send_json(200, self.control(method, path, body))
                 return
             authorization = self.headers.get("Authorization")
             self.api.requests.record(
@@ -604,20 +512,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     method, path, query, authorization is not None and self.api.is_authorized(authorization)
                 )
             )
-            fault = self.api.faults.take(self.path)
-            if fault is not None:
-                if fault.delay:
-                    time.sleep(fault.delay)
-                if fault.drop:
-                    self.close_connection = True
-                    return
-                if fault.status is not None:
-                    message = fault.message or f"injected fault: HTTP {fault.status}"
-                    if fault.status == 410 and not fault.message:
-                        message = CONTINUE_EXPIRED_MESSAGE
-                    extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                    self._send_json(fault.status, status_body(fault.status, message), extra)
-                    return
+            fault = self.take_fault(self.path)
+            if fault is not None and fault.status is not None:
+                message = fault.message or f"injected fault: HTTP {fault.status}"
+                if fault.status == 410 and not fault.message:
+                    message = CONTINUE_EXPIRED_MESSAGE
+                extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+                self._send_json(fault.status, status_body(fault.status, message), extra)
+                return
             if method != "GET":
                 raise ApiError(
                     405, f"the server does not allow this method on the requested resource: {method}"
@@ -627,27 +529,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_json(200, self._get(path, query))
         except ApiError as error:
             self._send_json(error.code, status_body(error.code, error.message, error.reason, error.details))
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
 
-    def _control(self, method: str, path: str, body: bytes) -> dict:
-        faults = self.api.faults
-        if path == "/_sim/faults" and method == "POST":
-            spec = json.loads(body or b"{}")
-            try:
-                fault = faults.add(spec.pop("path"), **spec)
-            except (KeyError, TypeError, re.error) as error:
-                raise ApiError(400, f"bad fault: {error}") from None
-            return asdict(fault)
-        if path == "/_sim/faults" and method == "DELETE":
-            faults.clear()
-            return {}
-        if path == "/_sim/faults" and method == "GET":
-            return {"faults": [asdict(f) for f in faults.active()]}
+    def control(self, method: str, path: str, body: bytes) -> dict:
         if path == "/_sim/expire-continue" and method == "POST":
             self.api.lists.expire_all()
             return {}
-        raise ApiError(404, f"no simulator control at {method} {path}")
+        return super().control(method, path, body)
+
+    def control_error(self, status: int, message: str) -> ApiError:
+        return ApiError(status, message)
 
     # -- Kubernetes API --
 
@@ -771,10 +661,4 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _send_json(self, code: int, payload: dict | bytes, headers: dict | None = None) -> None:
         body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_body(code, body, headers=headers)

@@ -11,28 +11,16 @@ fault with status 200, an answer that is not JSON (an HTML page, as a proxy in f
 would send).
 """
 
-import base64
 import fnmatch
-import hmac
-import http.server
-import json
-import logging
 import re
-import socket
-import ssl
-import sys
-import threading
-import time
 import urllib.parse
-from dataclasses import asdict
 
 import orjson
 
-from inventory.simulator.control import FaultInjector, RecordedRequest, RequestLog
+from inventory.simulator.control import RecordedRequest
+from inventory.simulator.http_base import SimulatedServer, SimulatorHandler, basic_auth_matches
 from inventory.simulator.ontap_array import OntapArray
 from inventory.simulator.tls import TlsMaterial
-
-logger = logging.getLogger(__name__)
 
 # ONTAP's expensive fields: returned only when named in `fields`, never by `*`.
 EXPENSIVE_FIELDS: dict[str, frozenset[str]] = {
@@ -115,62 +103,7 @@ def matches(record: dict, filters: dict[str, str]) -> bool:
     return True
 
 
-class _HttpServer(http.server.ThreadingHTTPServer):
-    """Tracks connections so that stop() also ends keep-alive ones; with TLS, the handshake runs in
-    the connection's own thread, so a client that never finishes it blocks no one else."""
-
-    daemon_threads = True
-
-    def __init__(self, address, api: "OntapApiServer", tls_context: ssl.SSLContext | None):
-        super().__init__(address, _Handler)
-        self.api = api
-        self.tls_context = tls_context
-        self._connections: set[socket.socket] = set()
-        self._lock = threading.Lock()
-
-    def process_request(self, request, client_address):
-        with self._lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def finish_request(self, request, client_address):
-        if self.tls_context is None:
-            super().finish_request(request, client_address)
-            return
-        try:
-            wrapped = self.tls_context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return  # the client refused our certificate, or went away: its own business
-        with self._lock:
-            self._connections.discard(request)
-            self._connections.add(wrapped)
-        try:
-            super().finish_request(wrapped, client_address)
-        finally:
-            with self._lock:
-                self._connections.discard(wrapped)
-            wrapped.close()
-
-    def shutdown_request(self, request):
-        with self._lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exception(), ConnectionError | ssl.SSLError):
-            logger.exception("error while serving %s", client_address)
-
-    def close_connections(self) -> None:
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the client
-
-
-class OntapApiServer:
+class OntapApiServer(SimulatedServer):
     def __init__(
         self,
         array: OntapArray,
@@ -182,43 +115,13 @@ class OntapApiServer:
         max_inline_rules: int = MAX_INLINE_RULES,
     ):
         self.array = array
-        self.faults = FaultInjector()
-        self.requests = RequestLog()
         self.max_inline_rules = max_inline_rules
-        self._credentials = f"{username}:{password}".encode()
-        self._httpd = _HttpServer((host, port), self, tls.server_context() if tls else None)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        host = f"[{host}]" if ":" in host else host
-        return f"{'https' if self._httpd.tls_context else 'http'}://{host}:{port}"
-
-    def start(self) -> "OntapApiServer":
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="ontap-api-sim",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._httpd.close_connections()
-        if self._thread is not None:
-            self._thread.join()
+        self._username, self._password = username, password
+        tls_context = tls.server_context() if tls else None
+        super().__init__(_Handler, host, port, thread_name="ontap-api-sim", tls_context=tls_context)
 
     def is_authorized(self, authorization: str | None) -> bool:
-        scheme, _, encoded = (authorization or "").partition(" ")
-        try:
-            presented = base64.b64decode(encoded, validate=True)
-        except ValueError:
-            return False
-        return scheme.lower() == "basic" and hmac.compare_digest(presented, self._credentials)
+        return basic_auth_matches(authorization, self._username, self._password)
 
     # ------------------------------------------------------------ answers
 
@@ -270,52 +173,22 @@ def _fields(query: dict[str, str]) -> list[str]:
     return [f.strip() for f in query.get("fields", "").split(",") if f.strip()]
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 60
-    disable_nagle_algorithm = True
+class _Handler(SimulatorHandler):
     server_version = "ontap-api-simulator"
 
-    @property
-    def api(self) -> OntapApiServer:
-        return self.server.api
-
-    def log_message(self, format, *args):
-        logger.debug("%s " + format, self.address_string(), *args)
-
-    def do_GET(self):
-        self._dispatch("GET")
-
-    def do_POST(self):
-        self._dispatch("POST")
-
-    def do_DELETE(self):
-        self._dispatch("DELETE")
-
-    def _dispatch(self, method: str) -> None:
-        parsed = urllib.parse.urlsplit(self.path)
-        path = parsed.path.rstrip("/") or "/"
-        query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query, keep_blank_values=True).items()}
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+    def handle_request(self, method: str, path: str, query: dict[str, str], body: bytes) -> None:
         try:
             if path.startswith("/_sim/"):
-                self._send(200, self._control(method, path, body))
+                self._send(200, self.control(method, path, body))
                 return
             authorized = self.api.is_authorized(self.headers.get("Authorization"))
             self.api.requests.record(RecordedRequest(method, path, query, authorized))
-            fault = self.api.faults.take(self.path)
-            if fault is not None:
-                time.sleep(fault.delay)
-                if fault.drop:
-                    self.close_connection = True
-                    return
-                if fault.status == 200:
-                    self._send(200, (fault.message or "").encode() or NOT_JSON, "text/html")
-                    return
-                if fault.status is not None:
-                    raise OntapError(
-                        fault.status, fault.message or f"injected fault: HTTP {fault.status}", "1"
-                    )
+            fault = self.take_fault(self.path)
+            if fault is not None and fault.status == 200:
+                self._send(200, (fault.message or "").encode() or NOT_JSON, "text/html")
+                return
+            if fault is not None and fault.status is not None:
+                raise OntapError(fault.status, fault.message or f"injected fault: HTTP {fault.status}", "1")
             if not authorized:
                 raise OntapError(401, "not authorized for that command", "6")
             if method != "GET":
@@ -323,30 +196,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, self.api.answer(path, query, self.path))
         except OntapError as error:
             self._send(error.status, error_body(error.message, error.code))
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
 
-    def _control(self, method: str, path: str, body: bytes) -> dict:
-        faults = self.api.faults
-        if path == "/_sim/faults" and method == "POST":
-            spec = json.loads(body or b"{}")
-            try:
-                return asdict(faults.add(spec.pop("path"), **spec))
-            except (KeyError, TypeError, re.error) as error:
-                raise OntapError(400, f"bad fault: {error}", "2") from None
-        if path == "/_sim/faults" and method == "DELETE":
-            faults.clear()
-            return {}
-        if path == "/_sim/faults" and method == "GET":
-            return {"faults": [asdict(f) for f in faults.active()]}
-        raise OntapError(404, f"no simulator control at {method} {path}", "3")
+    def control_error(self, status: int, message: str) -> OntapError:
+        return OntapError(status, message, "2" if status == 400 else "3")
 
     def _send(self, status: int, payload: dict | bytes, content_type: str = "application/hal+json") -> None:
         body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-        self.send_response(status)
-        if status == 401:
-            self.send_header("WWW-Authenticate", 'Basic realm="ontap"')
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        headers = {"WWW-Authenticate": 'Basic realm="ontap"'} if status == 401 else None
+        self.send_body(status, body, content_type, headers)
