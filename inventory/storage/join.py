@@ -181,7 +181,7 @@ class _Joiner:
         res.array, res.array_status = records.name, "read"
         access = config.get("accessInformation") or {}
         if backend.driver in NAS_DRIVERS:
-            return self.nas_object(res, records, backend, internal_name, internal_id, config)
+            return self.nas_object(res, records, backend, internal_name, internal_id)
         if backend.driver == "solidfire-san":
             return self.solidfire_object(res, records, internal_name or volume_name)
         if access.get("nvmeNamespaceUUID") or (backend.config.get("sanType") == "nvme"):
@@ -211,25 +211,19 @@ class _Joiner:
 
     # --- NAS ---------------------------------------------------------------------------------
 
-    def nas_object(
-        self, res, records: ArrayRecords, backend, internal_name, internal_id, config
-    ) -> Resolution:
+    def nas_object(self, res, records: ArrayRecords, backend, internal_name, internal_id) -> Resolution:
         res.protocol = "nfs"
-        svm = backend.svm
         qtree_path = _parse_internal_id(internal_id)
         if backend.driver == "ontap-nas-economy" and qtree_path.get("qtree"):
-            key = f"{qtree_path.get('svm', svm)}/{qtree_path['flexvol']}/{qtree_path['qtree']}"
-            qtree = records.get("ontap.Qtree", key)
-            if qtree is None:
-                res.problem = f"qtree {key} not found on {records.name}"
-                return res
-            return self.nas_gates(res, records, "ontap.Qtree", key, qtree)
-        key = f"{svm}/{internal_name}"
-        volume = records.get("ontap.Volume", key)
-        if volume is None:
-            res.problem = f"volume {key} not found on {records.name}"
+            svm = qtree_path.get("svm", backend.svm)
+            kind, key = "ontap.Qtree", f"{svm}/{qtree_path['flexvol']}/{qtree_path['qtree']}"
+        else:
+            kind, key = "ontap.Volume", f"{backend.svm}/{internal_name}"
+        found = records.get(kind, key)
+        if found is None:
+            res.problem = f"{kind.removeprefix('ontap.').lower()} {key} not found on {records.name}"
             return res
-        return self.nas_gates(res, records, "ontap.Volume", key, volume)
+        return self.nas_gates(res, records, kind, key, found)
 
     def nas_gates(self, res, records: ArrayRecords, kind: str, key: str, obj: dict) -> Resolution:
         """The object's own policy first, then every policy its junction path traverses."""
