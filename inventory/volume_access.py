@@ -8,7 +8,7 @@ namespace of its claim) and `InlineVolumeAccess` (one per inline pod volume, in 
 
 from .history import StoredObject, WriteStats, write_versions
 from .kept_fields import digest
-from .models import Snapshot
+from .models import InventoryObject, Snapshot
 from .storage.admission import Admissions, node_set_of
 from .storage.join import Resolution, join_snapshot
 from .storage.state import DERIVED_SCOPE, SnapshotState
@@ -19,8 +19,9 @@ INLINE_VOLUME_ACCESS = "InlineVolumeAccess"
 DERIVATION_VERSION = 1
 
 
-def record(resolution: Resolution, parties: list[dict]) -> dict:
+def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
     return {
+        "inputs": inputs,
         "subject": resolution.subject,
         "namespaces": resolution.namespaces,
         "path": resolution.path,
@@ -63,16 +64,16 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True) -> WriteStats:
         return WriteStats()
     state = SnapshotState.load(snapshot)
     joined = join_snapshot(state)
-    admissions = Admissions(node_set_of(state))
-    volumes, inline = {}, {}
+    nodes = node_set_of(state)
+    deriver = _Deriver(snapshot.cluster_id, Admissions(nodes), _node_inputs(state))
+    volumes = {}
     for pv_name, resolution in joined.volumes.items():
-        data = record(resolution, admissions.of(resolution))
         namespace = resolution.namespaces[0] if resolution.namespaces else ""
-        volumes[(namespace, pv_name)] = StoredObject("", data, digest(data))
+        volumes[(namespace, pv_name)] = deriver.stored(VOLUME_ACCESS, (namespace, pv_name), resolution)
+    inline = {}
     for resolution in joined.inline:
-        data = record(resolution, admissions.of(resolution))
-        name = resolution.subject.removeprefix("Pod/").split("/", 1)[1]
-        inline[(resolution.namespaces[0], name)] = StoredObject("", data, digest(data))
+        key = (resolution.namespaces[0], resolution.subject.removeprefix("Pod/").split("/", 1)[1])
+        inline[key] = deriver.stored(INLINE_VOLUME_ACCESS, key, resolution)
     snapshot.facts = {
         **(snapshot.facts or {}),
         "join": {"unbacked": joined.unbacked, "broken_links": joined.broken_links},
@@ -82,3 +83,43 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True) -> WriteStats:
     return stats + write_versions(
         snapshot.cluster_id, snapshot.seq, INLINE_VOLUME_ACCESS, inline, scope=DERIVED_SCOPE
     )
+
+
+def _node_inputs(state: SnapshotState) -> str:
+    """What every verdict depends on besides the volume's own gates: the nodes, current and gone."""
+    departed = sorted(state.departed_nodes.items())
+    return digest(
+        {
+            "nodes": sorted(map(list, state.of_kind("Node").items())),
+            "trident": sorted(map(list, state.of_kind("TridentNode").items())),
+            "departed": departed,
+        }
+    )
+
+
+class _Deriver:
+    """Evaluates a volume only when its inputs changed; otherwise its previous record stands.
+
+    A record is a function of the volume's resolution (object, gates with their rules and
+    initiators) and of the node set, so their digest says whether the evaluation would differ.
+    """
+
+    def __init__(self, cluster_id: int, admissions: Admissions, node_inputs: str):
+        self.admissions, self.node_inputs = admissions, node_inputs
+        self.previous = {
+            (kind, namespace, name): data
+            for kind, namespace, name, data in InventoryObject.objects.current()
+            .filter(cluster_id=cluster_id, scope=DERIVED_SCOPE)
+            .values_list("kind", "namespace", "name", "data")
+            .iterator(chunk_size=2000)
+        }
+
+    def stored(self, kind: str, key: tuple[str, str], resolution: Resolution) -> StoredObject:
+        # orjson serialises the dataclass natively: dataclasses.asdict would deep-copy every rule.
+        inputs = digest(
+            {"derivation": DERIVATION_VERSION, "resolution": resolution, "nodes": self.node_inputs}
+        )
+        data = self.previous.get((kind, *key))
+        if data is None or data.get("inputs") != inputs:
+            data = record(resolution, self.admissions.of(resolution), inputs)
+        return StoredObject("", data, digest(data))

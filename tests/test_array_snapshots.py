@@ -173,3 +173,21 @@ def test_a_quiet_cluster_costs_no_rows_and_keeps_its_access_records(estate):
     assert second.facts["join"] == first.facts["join"]
     records = InventoryObject.objects.as_of(second).filter(scope="derived")
     assert records.count() == InventoryObject.objects.as_of(first).filter(scope="derived").count() > 0
+
+
+def test_only_volumes_whose_inputs_changed_are_evaluated_again(estate, monkeypatch):
+    from inventory.storage.admission import Admissions
+
+    register_arrays(estate)
+    snapshot_of(estate)
+    evaluated = []
+    original = Admissions.of
+    monkeypatch.setattr(
+        Admissions,
+        "of",
+        lambda self, resolution: evaluated.append(resolution.subject) or original(self, resolution),
+    )
+    estate.simulation.churn(0.2)  # pods, claims and bindings change; no volume's gates or nodes do
+    changed = snapshot_now(Cluster.objects.get())
+    assert changed.rows_written["inserted"] > 0
+    assert evaluated == []
