@@ -44,9 +44,13 @@ def granted_namespaces(user) -> dict[int, set[str]]:
             clusters[grant.cluster_id] = grant.cluster
     for cluster_id, tenants in tenants_by_cluster.items():
         cluster = clusters[cluster_id]
-        for ns in (
-            InventoryObject.objects.current().filter(cluster_id=cluster_id, kind="Namespace").only("data")
-        ):
+        latest = cluster.latest_visible_snapshot()  # never the rows of a snapshot still being written
+        if latest is None:
+            continue
+        namespaces = (
+            InventoryObject.objects.as_of(latest).filter(scope="", kind="Namespace").only("name", "data")
+        )
+        for ns in namespaces:
             if tenant_of(ns.data, cluster) in tenants:
                 visible[cluster_id].add(ns.name)
     return dict(visible)

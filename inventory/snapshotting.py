@@ -83,6 +83,7 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
         stats["closed"] += derived.closed
     except Exception as error:  # any failure leaves nothing visible and nothing half-written
         undo_snapshot_writes(cluster.pk, snapshot.seq)
+        snapshot.counts, snapshot.rows_written = {}, {}  # nothing it counted was kept
         snapshot.status = Snapshot.Status.FAILED
         snapshot.error = _describe(error)
         logger.warning("snapshot %s failed: %s", snapshot, snapshot.error)

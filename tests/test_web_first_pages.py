@@ -107,3 +107,22 @@ def test_demo_cluster_says_it_is_simulated_on_every_page(client, admin):
     client.force_login(admin)
     assert b"Simulated data" in client.get("/").content
     assert b"Simulated data" in client.get("/clusters/demo/").content
+
+
+def test_tenant_grants_ignore_a_snapshot_still_being_written(cluster, alice):
+    from inventory.snapshotting import queue_snapshot
+
+    Grant.objects.create(user=alice, cluster=cluster, tenant="alpha")
+    running = queue_snapshot(cluster)
+    running.status = "running"
+    running.save()
+    InventoryObject.objects.create(
+        cluster=cluster,
+        kind="Namespace",
+        name="team-a3",
+        data={"metadata": {"name": "team-a3", "labels": {"team": "alpha"}}},
+        digest="d",
+        schema_version=1,
+        valid_from=running.seq,
+    )
+    assert granted_namespaces(alice) == {cluster.pk: {"team-a", "team-a2"}}
