@@ -49,6 +49,14 @@ def real_cluster_registered() -> bool:
     return Cluster.objects.exclude(source__in=[Cluster.Source.DEMO]).exists()
 
 
+def retire() -> bool:
+    """Remove the demo's cluster, history and arrays: its simulator is gone once a real cluster is
+    registered, and its endpoints are dead loopback ports.  Returns whether there was one."""
+    removed, _ = Cluster.objects.filter(source=Cluster.Source.DEMO).delete()
+    Array.objects.filter(demo=True).delete()
+    return bool(removed)
+
+
 class Demo:
     def __init__(
         self,

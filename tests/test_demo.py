@@ -59,3 +59,16 @@ def test_demo_does_not_start_when_a_real_cluster_is_registered(tmp_path):
     assert not demo_module.real_cluster_registered()
     Cluster.objects.create(name="prod", source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(tmp_path / "k"))
     assert demo_module.real_cluster_registered()
+
+
+def test_the_demo_is_retired_once_a_real_cluster_is_registered(tmp_path):
+    from inventory.models import Array
+
+    demo = demo_module.Demo(tmp_path, now=NOW, days=1, step=timedelta(hours=12)).start()
+    assert demo_module.progress.finished.wait(60)
+    demo.stop()
+    assert Array.objects.filter(demo=True).count() == 3
+    Array.objects.create(name="real-array", kind="ontap", host="127.0.0.1", credentials="env:REAL")
+    assert demo_module.retire()
+    assert not Cluster.objects.filter(source=Cluster.Source.DEMO).exists()
+    assert list(Array.objects.values_list("name", flat=True)) == ["real-array"]

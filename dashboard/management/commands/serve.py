@@ -31,6 +31,8 @@ class Command(BaseCommand):
                 f"demo cluster: simulated Kubernetes API on {demo.server.url}, "
                 f"backfilling {len(demo.backfill_times())} snapshots over {demo_module.BACKFILL_DAYS} days"
             )
+        elif demo_module.real_cluster_registered() and demo_module.retire():
+            self.stdout.write("a real cluster is registered: the demo cluster and its arrays were removed")
         scheduler = None
         if settings.CELERY_TASK_ALWAYS_EAGER:
             scheduler = EmbeddedScheduler().start()
