@@ -20,9 +20,11 @@ from django.utils import timezone
 
 from dashboard.celery import app as celery_app
 from inventory.kinds import KIND_NAMES
-from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.models import Array, Cluster, InventoryObject, Snapshot
 from inventory.simulator.control import SimulatorControl
 from inventory.simulator.k8s_api import KubernetesApiServer, StaticStore
+from inventory.simulator.serving import SimulatedEstate
+from inventory.simulator.world import Simulation
 from inventory.snapshotting import queue_snapshot
 from inventory.tasks import snapshot_cluster
 from tests.celery_processes import CeleryProcesses, database_url_for
@@ -339,3 +341,32 @@ def test_a_worker_killed_mid_snapshot_leaves_nothing_visible_and_is_recovered(
     assert inventory_rows(cluster) == rows_before
     assert len(api_server.requests) == lists_before
     assert broker.hlen("unacked") == 0
+
+
+@pytest.fixture
+def estate(tmp_path):
+    """The demo's simulated cluster with its ONTAP and SolidFire arrays, served on loopback."""
+    served = SimulatedEstate(Simulation(seed=0), tmp_path / "estate").start()
+    yield served
+    served.stop()
+
+
+def test_a_worker_reads_the_arrays_and_derives_who_they_let_in(estate, celery):
+    for served in estate.arrays:
+        Array.objects.create(**served.array_settings())
+    cluster = Cluster.objects.create(
+        name="estate", source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(estate.kubeconfig)
+    )
+    celery.start_worker("worker-1")
+    celery.wait_until_ready()
+
+    snapshot, _ = enqueue_snapshot(cluster)
+    done = wait_for("the snapshot with its arrays", lambda: finished(snapshot.pk), timeout=60)
+    assert done.status == Snapshot.Status.COMPLETE, done.error or done.unread
+    for array in ("ontap-a", "ontap-b", "solidfire-a"):
+        assert any(key.startswith(f"{array}:") and count for key, count in done.counts.items()), array
+    records = [
+        row.data for row in InventoryObject.objects.as_of(done).filter(scope="derived", kind="VolumeAccess")
+    ]
+    verdicts = {party["verdict"] for record in records for party in record["admitted"]}
+    assert {"node", "wildcard", "chap-account"} <= verdicts
