@@ -38,7 +38,7 @@ class BackendInfo:
         return self.family == "cloud"
 
 
-def _host(address: str) -> str:
+def host_of(address: str) -> str:
     """The host part of `addr`, `addr:port` or `[v6]:port`."""
     address = (address or "").strip()
     if address.startswith("["):
@@ -63,8 +63,8 @@ def backend_info(backend: dict) -> BackendInfo:
             ontap.get("storageDriverName") or "",
             ONTAP,
             svm=ontap.get("svm") or "",
-            management_address=_host(ontap.get("managementLIF") or ""),
-            data_lif=_host(ontap.get("dataLIF") or ""),
+            management_address=host_of(ontap.get("managementLIF") or ""),
+            data_lif=host_of(ontap.get("dataLIF") or ""),
             storage_prefix=_storage_prefix(ontap.get("storagePrefix")),
             config=ontap,
         )
@@ -74,7 +74,7 @@ def backend_info(backend: dict) -> BackendInfo:
             uuid,
             solidfire.get("storageDriverName") or "solidfire-san",
             SOLIDFIRE,
-            management_address=_host(solidfire.get("SVIP") or ""),
+            management_address=host_of(solidfire.get("SVIP") or ""),
             storage_prefix="",  # Trident forces an empty prefix on SolidFire
             config=solidfire,
         )

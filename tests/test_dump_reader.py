@@ -198,7 +198,7 @@ def test_an_empty_typed_list_means_read_and_empty(tmp_path):
     collection = read_dump(tmp_path)
 
     assert collection.objects["Pod"] == []
-    assert "Pod" in collection.read_kinds()
+    assert "Pod" in collection.objects
     assert "Pod" not in collection.unread
 
 

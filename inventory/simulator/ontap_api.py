@@ -21,6 +21,7 @@ from inventory.simulator.control import RecordedRequest
 from inventory.simulator.http_base import SimulatedServer, SimulatorHandler, basic_auth_matches
 from inventory.simulator.ontap_array import OntapArray
 from inventory.simulator.tls import TlsMaterial
+from inventory.sources.arrays import ONTAP_SINGLE_OBJECTS
 
 # ONTAP's expensive fields: returned only when named in `fields`, never by `*`.
 EXPENSIVE_FIELDS: dict[str, frozenset[str]] = {
@@ -140,7 +141,7 @@ class OntapApiServer(SimulatedServer):
             records = self._records(path)
         else:
             raise OntapError(404, "API not found", "3")
-        if path == "/api/cluster":  # a single object, not a collection
+        if path in ONTAP_SINGLE_OBJECTS:
             return project(records[0], _fields(query), frozenset())
         filters = {k: v for k, v in query.items() if k not in NOT_QUERY_PARAMS}
         if filters:

@@ -25,9 +25,6 @@ class Collection:
     # array name -> what was read from that array (a Collection keyed by REST path / RPC method)
     arrays: dict[str, "ArrayReading"] = field(default_factory=dict)
 
-    def read_kinds(self) -> set[str]:
-        return set(self.objects)
-
 
 @dataclass
 class ArrayReading:

@@ -50,6 +50,9 @@ ONTAP_COLLECTIONS: tuple[str, ...] = (
     "/api/network/fc/interfaces",
 )
 
+# ONTAP paths answered with one object rather than a collection of records.
+ONTAP_SINGLE_OBJECTS = frozenset({"/api/cluster"})
+
 # SolidFire Element JSON-RPC methods read, and the key of each result that holds the records.
 SOLIDFIRE_METHODS: dict[str, str] = {
     "GetClusterInfo": "clusterInfo",

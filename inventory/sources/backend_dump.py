@@ -17,11 +17,10 @@ import orjson
 
 from ..kept_fields import ARRAY_SECRET_KEYS, scrub_secrets
 from . import Collection
-from .arrays import ONTAP, ONTAP_COLLECTIONS, SOLIDFIRE, SOLIDFIRE_METHODS
+from .arrays import ONTAP, ONTAP_COLLECTIONS, ONTAP_SINGLE_OBJECTS, SOLIDFIRE, SOLIDFIRE_METHODS
 from .dump import DumpError
 
 BACKENDS_DIR = "backends"
-ONTAP_SINGLETONS = {"/api/cluster"}  # answered as one object, not a collection
 
 
 @dataclass
@@ -74,7 +73,12 @@ def _parse(relative: str, document) -> DumpedArray:
 
 def _records(relative: str, backend: str, family: str, key: str, answer) -> list[dict]:
     where = f"backend {backend}, {key}"
-    if family == ONTAP and key in ONTAP_SINGLETONS and isinstance(answer, dict) and "records" not in answer:
+    if (
+        family == ONTAP
+        and key in ONTAP_SINGLE_OBJECTS
+        and isinstance(answer, dict)
+        and "records" not in answer
+    ):
         return [answer]
     if family == ONTAP:
         records = answer.get("records") if isinstance(answer, dict) else None
@@ -94,8 +98,8 @@ def write_backend(directory: Path, backend: str, family: str, collection: Collec
     for key, records in collection.objects.items():
         records = scrub_secrets(records, ARRAY_SECRET_KEYS)
         if family == ONTAP:
-            responses[key] = records[0] if key in ONTAP_SINGLETONS and records else {"records": records}
-            if key not in ONTAP_SINGLETONS:
+            responses[key] = records[0] if key in ONTAP_SINGLE_OBJECTS and records else {"records": records}
+            if key not in ONTAP_SINGLE_OBJECTS:
                 responses[key]["num_records"] = len(records)
         else:
             field = SOLIDFIRE_METHODS[key]

@@ -25,7 +25,7 @@ from netapp_ontap import config as ontap_config
 from requests.adapters import HTTPAdapter
 
 from . import Collection
-from .arrays import ONTAP_COLLECTIONS, ArrayEndpoint
+from .arrays import ONTAP_COLLECTIONS, ONTAP_SINGLE_OBJECTS, ArrayEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,6 @@ FIELDS: dict[str, str] = {
     "/api/protocols/nvme/subsystems": "*,subsystem_maps",
     "/api/storage/namespaces": "*,subsystem_map",
 }
-SINGLE_OBJECT_PATHS = {"/api/cluster"}  # answered as one object, not a collection
 EXPORT_POLICIES = "/api/protocols/nfs/export-policies"
 FC_INTERFACES = "/api/network/fc/interfaces"
 SECRET_NAME_ENDINGS = (*ontap_config.SENSITIVE_FIELDS, "secret")
@@ -116,7 +115,7 @@ class _Reader:
 
     def read(self, path: str) -> list[dict]:
         fields = FIELDS.get(path, "*")
-        if path in SINGLE_OBJECT_PATHS:
+        if path in ONTAP_SINGLE_OBJECTS:
             body = self._get(path, {"fields": fields})
             body.pop("_links", None)
             return [_without_secrets(body)]

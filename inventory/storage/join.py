@@ -19,7 +19,7 @@ import posixpath
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..backends import CLOUD_DRIVERS, NAS_DRIVERS, BackendInfo, backend_info
+from ..backends import CLOUD_DRIVERS, NAS_DRIVERS, BackendInfo, backend_info, host_of
 from .state import ArrayRecords, SnapshotState
 
 TRIDENT_CSI_DRIVER = "csi.trident.netapp.io"
@@ -400,7 +400,7 @@ class _Joiner:
         an igroup holding the initiator of the node that logs in (known for a pod's inline volume).
         """
         res = Resolution(subject, namespaces, path, protocol="iscsi")
-        portal = (iscsi.get("targetPortal") or "").rsplit(":", 1)[0].strip("[]")
+        portal = host_of(iscsi.get("targetPortal") or "")
         located = self.iscsi_targets.get((iscsi.get("iqn") or "").lower()) or self.lif_owner(portal)
         if located is None:
             res.array_status = "not joined"
