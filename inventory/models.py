@@ -36,6 +36,36 @@ class Cluster(models.Model):
         default=list, blank=True, help_text="Empty: kube-system and Trident's."
     )
     kubelet_root = models.CharField(max_length=1024, default=DEFAULT_KUBELET_ROOT)
+    platform_service_accounts = models.JSONField(
+        default=list, blank=True, help_text="namespace/name of service accounts whose pods are platform."
+    )
+    cluster_admins = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Subjects that are cluster administrators besides cluster-admin's: User:x, Group:x, "
+        "ServiceAccount:ns:name.",
+    )
+    storage_drivers = models.JSONField(
+        default=list, blank=True, help_text="Inline CSI drivers that are storage, besides Trident's."
+    )
+    pod_security_default = models.CharField(
+        max_length=16,
+        default="privileged",
+        choices=[("privileged", "privileged"), ("baseline", "baseline"), ("restricted", "restricted")],
+        help_text="The API server's default Pod Security enforce level (AdmissionConfiguration).",
+    )
+    storage_network_firewalled = models.BooleanField(
+        default=False, help_text="Attested: a firewall outside Kubernetes keeps pods off the storage network."
+    )
+    firewall_attestation = models.TextField(
+        blank=True, help_text="Who attested it, when, and on what grounds."
+    )
+    identity_mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Kubernetes names to dashboard names: {"users": {"k8s": "dashboard"}, "groups": {...}}; '
+        "unmapped names map to themselves.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # The per-cluster lock: a worker owns the cluster while lock_expires_at is in the future.
@@ -245,3 +275,151 @@ class Grant(models.Model):
         who = self.user or self.group
         what = f"namespace {self.namespace}" if self.namespace else f"tenant {self.tenant}"
         return f"{who} → {self.cluster.name}: {what}"
+
+
+SEVERITY_CHOICES = [(s, s) for s in ("info", "low", "medium", "high", "critical")]
+
+
+class RuleSetting(models.Model):
+    """An admin's decision about one rule on one cluster: another severity, or off."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="rule_settings")
+    rule = models.CharField(max_length=64)
+    severity = models.CharField(
+        max_length=8, blank=True, choices=SEVERITY_CHOICES, help_text="Empty: default."
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "rule"], name="one_setting_per_rule")]
+
+    def __str__(self):
+        return f"{self.cluster.name}: {self.rule}"
+
+
+class Finding(models.Model):
+    """One violation with a life: the same fingerprint in the next snapshot is the same finding.
+
+    An open finding costs no write per snapshot: it was last seen in the cluster's latest visible
+    snapshot.  Writes happen when it opens, changes (evidence, severity, paths), resolves or reopens.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RESOLVED = "resolved"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="findings")
+    rule = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64)
+    identity = models.JSONField(help_text="The stable identities the fingerprint is made of.")
+    severity = models.CharField(max_length=8, choices=SEVERITY_CHOICES)
+    title = models.TextField()
+    detail = models.TextField(blank=True)
+    namespaces = models.JSONField(default=list, help_text="Attributed namespaces; empty: the cluster.")
+    evidence = models.JSONField(default=dict)
+    evidence_key = models.CharField(max_length=32, help_text="Digest of the evidence.")
+    paths = models.JSONField(default=list)
+    refs = models.JSONField(default=list, help_text="References of the objects that make it true.")
+    depends = models.JSONField(default=list, help_text="Sources it rests on: kinds and array:NAME.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    first_seen = models.DateTimeField()
+    first_seen_seq = models.PositiveIntegerField()
+    at_least_since = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_seq = models.PositiveIntegerField(null=True, blank=True)
+    changed_seq = models.PositiveIntegerField(help_text="The snapshot that last changed this row.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "fingerprint"], name="one_finding_per_fingerprint")
+        ]
+        indexes = [models.Index(fields=["cluster", "status", "rule"])]
+        ordering = ["cluster", "rule", "fingerprint"]
+
+    def __str__(self):
+        return f"{self.rule}: {self.title}"
+
+
+class FindingEvent(models.Model):
+    """A finding's history: opened, changed, resolved, reopened, suppressed, unsuppressed."""
+
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField(null=True, blank=True)
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=24)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["finding", "at", "pk"]
+
+    def __str__(self):
+        return f"{self.finding_id} {self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Suppression(models.Model):
+    """An admin accepted a finding, with a reason, until an expiry, for the evidence as it was then."""
+
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="suppressions")
+    reason = models.TextField()
+    expires_at = models.DateTimeField()
+    evidence_key = models.CharField(max_length=32)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"suppression of finding {self.finding_id} until {self.expires_at:%Y-%m-%d}"
+
+
+class NamespaceStatus(models.Model):
+    """A namespace's grade and open-violation counts, stored as changes (valid from / valid to).
+
+    namespace "" holds the findings attributed to the cluster as a whole.  A quiet week writes
+    nothing; a year's timeline is one query over the rows that overlap it.
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="namespace_statuses")
+    namespace = models.CharField(max_length=253, blank=True)
+    grade = models.CharField(max_length=1)
+    counts = models.JSONField(default=dict, help_text="severity -> open, unsuppressed violations")
+    valid_from = models.PositiveIntegerField()
+    valid_to = models.PositiveIntegerField(null=True, blank=True)
+    valid_from_at = models.DateTimeField()
+    valid_to_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["cluster", "namespace", "valid_to"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "namespace"],
+                condition=Q(valid_to__isnull=True),
+                name="one_current_status_per_namespace",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.namespace or '(cluster)'}: {self.grade} from #{self.valid_from}"
+
+
+class NamespaceOwner(models.Model):
+    """An owner an admin declared by hand: it wins over what the cluster's objects say."""
+
+    class Kind(models.TextChoices):
+        USER = "user"
+        GROUP = "group"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="manual_owners")
+    namespace = models.CharField(max_length=253)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    name = models.CharField(max_length=253)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "namespace", "kind", "name"], name="one_manual_owner")
+        ]
+
+    def __str__(self):
+        return f"{self.namespace}: {self.kind} {self.name}"

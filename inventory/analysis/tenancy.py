@@ -1,0 +1,52 @@
+"""Trust boundaries: which tenant each namespace belongs to, and which namespaces are platform.
+
+Read only from Namespace objects, under the tenant label the admin declared (rules.md, "Trust
+inputs").  A namespace without the label is its own tenant, named `namespace:<name>`: label values
+cannot contain ":", so such a tenant never collides with a labelled one.
+"""
+
+from .settings import DEFAULT_PLATFORM_NAMESPACES, KUBERNETES_SYSTEM_NAMESPACES, AnalysisSettings
+
+SOLO_PREFIX = "namespace:"
+
+
+def tenant_label_text(tenant: str) -> str:
+    """How a tenant reads on a page: `tenant acme` or `namespace sandbox-jdoe`."""
+    if tenant.startswith(SOLO_PREFIX):
+        return f"namespace {tenant.removeprefix(SOLO_PREFIX)}"
+    return f"tenant {tenant}"
+
+
+class Tenancy:
+    def __init__(self, namespaces: dict[str, dict], settings: AnalysisSettings, trident_namespace: str):
+        self.namespaces = namespaces  # name -> kept Namespace data
+        self.label = settings.tenant_label
+        self.platform = frozenset(
+            settings.platform_namespaces or (*DEFAULT_PLATFORM_NAMESPACES, trident_namespace)
+        )
+        self._tenants = {name: self._tenant_of(name) for name in namespaces}
+
+    def _tenant_of(self, namespace: str) -> str:
+        labels = ((self.namespaces.get(namespace) or {}).get("metadata") or {}).get("labels") or {}
+        value = labels.get(self.label) if self.label else None
+        return value if isinstance(value, str) and value else SOLO_PREFIX + namespace
+
+    def tenant_of(self, namespace: str) -> str:
+        """Also answers for namespaces that do not exist (a claimRef to a deleted one)."""
+        return self._tenants.get(namespace) or SOLO_PREFIX + namespace
+
+    def same_tenant(self, a: str, b: str) -> bool:
+        return self.tenant_of(a) == self.tenant_of(b)
+
+    def is_platform(self, namespace: str) -> bool:
+        return namespace in self.platform
+
+    def is_tenant_namespace(self, namespace: str) -> bool:
+        """A namespace tenants' data and workloads live in (not platform, not Kubernetes' own)."""
+        return namespace not in self.platform and namespace not in KUBERNETES_SYSTEM_NAMESPACES
+
+    def namespaces_of(self, tenant: str) -> list[str]:
+        return sorted(name for name, t in self._tenants.items() if t == tenant)
+
+    def label_values(self, namespace: str) -> dict:
+        return ((self.namespaces.get(namespace) or {}).get("metadata") or {}).get("labels") or {}
