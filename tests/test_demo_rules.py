@@ -1,0 +1,93 @@
+"""The demo's seeded cases against the rules: every rule fires on its firing cases and stays quiet on
+its near misses, on the simulated cluster and arrays read over loopback by the real clients.
+
+A manifest entry (inventory/simulator/cases) names its key object first; a firing entry is met by a
+violation of its rule that refers to that object (identity, objects or paths) and, when the entry
+names a namespace, is attributed to it.  A near miss is broken by any violation of its rule whose
+identity or objects hold its key object.
+"""
+
+from datetime import timedelta
+
+import pytest
+
+from inventory.analysis.context import Context
+from inventory.analysis.engine import evaluate
+from inventory.analysis.settings import AnalysisSettings
+from inventory.models import Array, Cluster, Snapshot
+from inventory.rules import RULES
+from inventory.simulator.serving import SimulatedEstate
+from inventory.simulator.world import Simulation
+from inventory.storage.state import SnapshotState
+from tests.rules_md import rule_slugs
+from tests.test_join import START, register_arrays
+
+# The demo's settings that are the admin's to make: the node agents' namespaces confirmed as platform.
+DEMO_PLATFORM = ["kube-system", "trident", "calico-system", "logging"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, django_db_setup, django_db_blocker):
+    simulation = Simulation(seed=0, start=START)
+    simulation.advance_to(START + timedelta(days=1))
+    served = SimulatedEstate(simulation, tmp_path_factory.mktemp("estate")).start()
+    with django_db_blocker.unblock():
+        register_arrays(served)
+        cluster = Cluster.objects.create(
+            name="demo-rules",
+            source=Cluster.Source.KUBECONFIG,
+            kubeconfig_path=str(served.kubeconfig),
+            tenant_label="capsule.clastix.io/tenant",
+            platform_namespaces=DEMO_PLATFORM,
+        )
+        from inventory.tasks import snapshot_now
+
+        snapshot = snapshot_now(cluster)
+        assert snapshot.status == Snapshot.Status.COMPLETE, snapshot.unread or snapshot.error
+        context = Context(SnapshotState.load(snapshot), AnalysisSettings.for_cluster(cluster))
+        evaluation = evaluate(context)
+        yield simulation.case_manifest(), context, evaluation
+        cluster.delete()  # module-scoped rows live outside the tests' transactions: leave none behind
+        Array.objects.all().delete()
+    served.stop()
+
+
+def _refs(hit) -> set[str]:
+    refs = set(hit.identity) | set(hit.objects)
+    for path in hit.paths:
+        refs |= set(path.refs())
+    return refs
+
+
+def _key_refs(hit) -> set[str]:
+    return set(hit.identity) | set(hit.objects)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("slug", sorted(rule_slugs()))
+def test_rule_fires_on_its_cases_and_not_on_its_near_misses(slug, demo):
+    manifest, context, evaluation = demo
+    assert slug in RULES, f"no module for {slug}"
+    assert slug not in evaluation.failed, evaluation.failed[slug]
+    violations = [hit for hit in evaluation.hits.get(slug, []) if hit.violation]
+    cases = manifest.get(slug, {"fires": [], "near_misses": []})
+    assert cases["fires"], f"the demo seeds no firing case of {slug}"
+    for case in cases["fires"]:
+        key = case["objects"][0]
+        met = [
+            h
+            for h in violations
+            if key in _refs(h) and (case["namespace"] is None or case["namespace"] in h.namespaces)
+        ]
+        assert met, f"{slug} did not fire on {case}; it fired on {[h.identity for h in violations]}"
+        if case.get("severity"):
+            assert {h.severity for h in met} == {case["severity"]}, case
+    for case in cases["near_misses"]:
+        key = case["objects"][0]
+        wrong = [h for h in violations if key in _key_refs(h)]
+        wrong = [
+            h
+            for h in wrong
+            if case["namespace"] is None or not h.namespaces or case["namespace"] in h.namespaces
+        ]
+        assert not wrong, f"{slug} fired on near miss {case}: {[(h.identity, h.title) for h in wrong]}"
