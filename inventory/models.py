@@ -340,6 +340,20 @@ class Finding(models.Model):
         return f"{self.rule}: {self.title}"
 
 
+class FindingNamespace(models.Model):
+    """A finding's attributed namespaces as rows: what scoping and per-namespace views filter on."""
+
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="attributions")
+    namespace = models.CharField(max_length=253)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["finding", "namespace"], name="one_attribution")]
+        indexes = [models.Index(fields=["namespace", "finding"])]
+
+    def __str__(self):
+        return f"{self.finding_id} → {self.namespace}"
+
+
 class FindingEvent(models.Model):
     """A finding's history: opened, changed, resolved, reopened, suppressed, unsuppressed."""
 

@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .array_kinds import ARRAY_KINDS
+from .exposure import analyse
 from .history import WriteStats, prepare, prepare_array_records, undo_snapshot_writes, write_versions
 from .kept_fields import SCHEMA_VERSION
 from .kinds import KIND_NAMES
@@ -78,9 +79,11 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
             )
         stats = _store(snapshot, collection)
         del collection  # the raw objects (gigabytes at scale) are stored now; free them before deriving
-        derived = derive_volume_access(snapshot, inventory_changed=bool(stats["inserted"] or stats["closed"]))
-        stats["inserted"] += derived.inserted
-        stats["closed"] += derived.closed
+        derivation = derive_volume_access(
+            snapshot, inventory_changed=bool(stats["inserted"] or stats["closed"])
+        )
+        stats["inserted"] += derivation.stats.inserted
+        stats["closed"] += derivation.stats.closed
     except Exception as error:  # any failure leaves nothing visible and nothing half-written
         undo_snapshot_writes(cluster.pk, snapshot.seq)
         snapshot.counts, snapshot.rows_written = {}, {}  # nothing it counted was kept
@@ -90,10 +93,21 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
     else:
         snapshot.status = Snapshot.Status.PARTIAL if snapshot.unread else Snapshot.Status.COMPLETE
         snapshot.rows_written = stats
+        _analyse(snapshot, derivation)
     snapshot.finished_at = timezone.now()
     snapshot.duration_seconds = round(time.monotonic() - started, 3)
     snapshot.save()
     return snapshot
+
+
+def _analyse(snapshot: Snapshot, derivation) -> None:
+    """Findings, paths and grades.  The inventory stands whatever happens here: an analysis that
+    fails is recorded and resolves nothing (the next snapshot analyses anew)."""
+    try:
+        analyse(snapshot, derivation)
+    except Exception as error:
+        logger.exception("analysis of snapshot %s failed", snapshot)
+        snapshot.facts = {**(snapshot.facts or {}), "analysis": {"error": _describe(error), "failed": True}}
 
 
 def _store(snapshot: Snapshot, collection: Collection) -> dict:

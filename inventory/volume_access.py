@@ -6,6 +6,8 @@ pages, the API and the rules read the same record.  Kinds: `VolumeAccess` (one p
 namespace of its claim) and `InlineVolumeAccess` (one per inline pod volume, in the pod's).
 """
 
+from dataclasses import dataclass
+
 from .history import StoredObject, WriteStats, write_versions
 from .kept_fields import digest
 from .models import InventoryObject, Snapshot
@@ -42,7 +44,15 @@ def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
     }
 
 
-def derive(snapshot: Snapshot, inventory_changed: bool = True) -> WriteStats:
+@dataclass
+class Derivation:
+    stats: WriteStats
+    # When derived (not skipped): the loaded state and the records, so the rules reuse both.
+    state: SnapshotState | None = None
+    records: dict[str, dict] | None = None  # kind -> (namespace, name) -> record
+
+
+def derive(snapshot: Snapshot, inventory_changed: bool = True) -> Derivation:
     """Derive and store the snapshot's access records.
 
     The records are a function of the inventory alone, so when this snapshot wrote no inventory
@@ -61,7 +71,7 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True) -> WriteStats:
             "join": previous.facts.get("join"),
             "derivation": DERIVATION_VERSION,
         }
-        return WriteStats()
+        return Derivation(WriteStats())
     state = SnapshotState.load(snapshot)
     joined = join_snapshot(state)
     nodes = node_set_of(state)
@@ -80,9 +90,14 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True) -> WriteStats:
         "derivation": DERIVATION_VERSION,
     }
     stats = write_versions(snapshot.cluster_id, snapshot.seq, VOLUME_ACCESS, volumes, scope=DERIVED_SCOPE)
-    return stats + write_versions(
+    stats += write_versions(
         snapshot.cluster_id, snapshot.seq, INLINE_VOLUME_ACCESS, inline, scope=DERIVED_SCOPE
     )
+    records = {
+        VOLUME_ACCESS: {key: stored.data for key, stored in volumes.items()},
+        INLINE_VOLUME_ACCESS: {key: stored.data for key, stored in inline.items()},
+    }
+    return Derivation(stats, state, records)
 
 
 def _node_inputs(state: SnapshotState) -> str:
