@@ -28,6 +28,8 @@ DEMO_OWNER_KEYS = ["owner.example.com/email", "owner.example.com/group"]
 BACKFILL_DAYS = 30
 BACKFILL_STEP = timedelta(hours=6)
 DEMO_INTERVAL_MINUTES = 5
+# The admin's one-time confirmation of the node agents (Trident, the CNI, the log shipper) as platform.
+DEMO_PLATFORM_NAMESPACES = ["kube-system", "trident", "calico-system", "logging"]
 
 
 @dataclass
@@ -93,6 +95,16 @@ class Demo:
         self._stop.set()
         self.estate.stop()
 
+    def snapshot_once(self):
+        """Serve the simulation just long enough for one snapshot of it as it is now (the command line)."""
+        self.estate.start()
+        try:
+            cluster = self._register()
+            self.simulation.advance_to(self.now)
+            return snapshot_now(cluster, queue_snapshot(cluster, taken_at=self.now))
+        finally:
+            self.estate.stop()
+
     def _register(self) -> Cluster:
         # Restarted on every run: the previous demo's history belongs to a simulation that is gone.
         Cluster.objects.filter(source=Cluster.Source.DEMO).delete()
@@ -106,6 +118,7 @@ class Demo:
             interval_minutes=DEMO_INTERVAL_MINUTES,
             tenant_label=DEMO_TENANT_LABEL,
             owner_keys=DEMO_OWNER_KEYS,
+            platform_namespaces=DEMO_PLATFORM_NAMESPACES,
             # Keep the scheduler off the demo until the backfill has written the past.
             enabled=False,
         )

@@ -96,6 +96,12 @@ def reconcile(snapshot: Snapshot, context: Context, evaluation: Evaluation) -> R
                 events.append(_event(finding, seq, when, "opened", {"severity": finding.severity}))
                 result.opened += 1
                 continue
+            if finding.status == Finding.Status.OPEN and finding.at_least_since:
+                # A rollout replaces the objects with newer ones; what was true since then still is.
+                newer = fields["at_least_since"]
+                fields["at_least_since"] = (
+                    min(finding.at_least_since, newer) if newer else finding.at_least_since
+                )
             changes = {name: value for name, value in fields.items() if getattr(finding, name) != value}
             if finding.status == Finding.Status.RESOLVED:
                 changes.update(status=Finding.Status.OPEN, resolved_at=None, resolved_seq=None)

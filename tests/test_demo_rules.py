@@ -23,6 +23,7 @@ from tests.rules_md import rule_slugs
 from tests.test_join import START, register_arrays
 
 # The demo's settings that are the admin's to make: the node agents' namespaces confirmed as platform.
+DAYS_LATER = 21
 DEMO_PLATFORM = ["kube-system", "trident", "calico-system", "logging"]
 
 
@@ -42,6 +43,9 @@ def demo(tmp_path_factory, django_db_setup, django_db_blocker):
         )
         from inventory.tasks import snapshot_now
 
+        assert snapshot_now(cluster).status == Snapshot.Status.COMPLETE
+        # Day 21: worker-retiring left on day 20 (stale-node-access needs a node seen before and gone now).
+        simulation.advance_to(START + timedelta(days=DAYS_LATER))
         snapshot = snapshot_now(cluster)
         assert snapshot.status == Snapshot.Status.COMPLETE, snapshot.unread or snapshot.error
         context = Context(SnapshotState.load(snapshot), AnalysisSettings.for_cluster(cluster))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .paths import ACCESS_LEVELS, ExposurePath, Hop, k8s_ref
-from .workloads import MountedVolume, PodView
+from .workloads import PodView
 
 # The API server's Pod Security levels, most permissive first.
 PSA_LEVELS = ("privileged", "baseline", "restricted")
@@ -26,14 +26,25 @@ PSA_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 NODE_CONTROL_DIRECTORIES = ("/dev", "/proc", "/run", "/var/run")
 
 
+def workload_of(pod: PodView) -> str:
+    """The pod's stable identity: its top controller, except for static pods.
+
+    A static pod's mirror is "owned" by its Node, so every static pod of a node (apiserver, etcd…)
+    would share one identity; its own name (`<manifest>-<node>`) is stable and is used instead.
+    """
+    if pod.workload_kind == "Node":
+        return k8s_ref("Pod", pod.name, pod.namespace)
+    return pod.workload
+
+
 def workloads(ctx) -> dict[str, list[PodView]]:
-    """Top controller (`Kind/namespace/name`) -> its pods, by pod name."""
+    """Workload identity (`Kind/namespace/name`, see `workload_of`) -> its pods, by pod name."""
 
     def build():
         grouped: dict[str, list[PodView]] = {}
         for pod in sorted(ctx.pods, key=lambda p: (p.namespace, p.name)):
-            if pod.namespace and pod.workload_name:
-                grouped.setdefault(pod.workload, []).append(pod)
+            if pod.namespace and pod.name:
+                grouped.setdefault(workload_of(pod), []).append(pod)
         return grouped
 
     return ctx.memo("node_escape.workloads", build)
@@ -101,19 +112,6 @@ def host_path_reach(path: str, kubelet_root: str) -> str:
     return ""
 
 
-def other_tenant_mounts(ctx, pod: PodView) -> list[MountedVolume]:
-    """Volumes of other tenants mounted on the pod's node, if the pod runs there now."""
-    if not pod.node or not pod.live:
-        return []
-    tenancy = ctx.tenancy
-    return [
-        mounted
-        for mounted in ctx.node_mounts.get(pod.node) or []
-        if tenancy.is_tenant_namespace(mounted.namespace)
-        and not tenancy.same_tenant(pod.namespace, mounted.namespace)
-    ]
-
-
 @dataclass
 class Escape:
     """What a workload's pods reach through their node: the paths, and whose data they expose."""
@@ -131,10 +129,12 @@ def node_escape(
     severity: str,
     access: str = "root",
     reaches_mounts: bool = True,
+    cross_tenant_severity: str = "",
 ) -> Escape:
     """Paths from each pod to its node, and (when `reaches_mounts`) to every volume mounted there.
 
-    `via` says which field of the pod carries the escape.  Paths to the pod's own tenant's
+    `via` says which field of the pod carries the escape; paths to another tenant's volume are worth
+    `cross_tenant_severity` when given, the others `severity`.  Paths to the pod's own tenant's
     volumes are kept with `inside_tenant`; a platform pod's paths are kept with `platform`.
     """
     assert access in ACCESS_LEVELS, access
@@ -158,7 +158,7 @@ def node_escape(
                     rule=slug,
                     severity=quiet,
                     platform=pod.platform,
-                    mitigations=[] if node else [f"not running now ({reached})"],
+                    mitigations=[] if node else ["not running on a node now"],
                 )
             )
         if not node or not reaches_mounts:
@@ -169,6 +169,7 @@ def node_escape(
                 continue
             seen.add((pod.node, data[-1]))
             inside = tenancy.same_tenant(pod.namespace, mounted.namespace)
+            other_tenant = not inside and tenancy.is_tenant_namespace(mounted.namespace)
             hops = [first, Hop(node, f"{reached}: every volume mounted there")]
             hops += [Hop(mounted.by, "has it mounted on the node")] if existing(ctx, [mounted.by]) else []
             escape.paths.append(
@@ -179,12 +180,14 @@ def node_escape(
                     namespace=mounted.namespace,
                     access=access,
                     rule=slug,
-                    severity="info" if inside or pod.platform else severity,
+                    severity="info"
+                    if inside or pod.platform
+                    else (cross_tenant_severity if other_tenant else "") or severity,
                     inside_tenant=inside,
                     platform=pod.platform,
                 )
             )
-            if not inside and tenancy.is_tenant_namespace(mounted.namespace):
+            if other_tenant:
                 escape.exposed.add(mounted.namespace)
                 escape.nodes.add(pod.node)
     return escape
@@ -199,5 +202,6 @@ def escape_detail(escape: Escape, pods: list[PodView]) -> str:
         )
     nodes = sorted({p.node for p in pods if p.node and p.live})
     if nodes:
-        return f"compromise of this workload gives root on {', '.join(nodes)} (no other tenant's volume there now)"
+        where = ", ".join(nodes)
+        return f"compromise of this workload gives root on {where} (no other tenant's volume there now)"
     return "compromise of this workload gives root on whichever node it is scheduled to"

@@ -1,13 +1,22 @@
-"""`manage.py snapshot [--cluster NAME] [--from-dump DIR [--taken-at ISO-TIME]]`.
+"""`manage.py snapshot [--cluster NAME] [--from-dump DIR [--taken-at ISO-TIME]] [--demo]`.
+
+Prints each snapshot, then its open findings per rule and severity.
 
 Exit status: 0 when every snapshot is complete, 2 when one is partial, 1 when one failed.
 """
 
+from collections import Counter
+from pathlib import Path
+
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
+from inventory.demo import Demo, real_cluster_registered
+from inventory.findings import by_status
 from inventory.importing import import_dump
-from inventory.models import Cluster, Snapshot
+from inventory.models import Cluster, Finding, Snapshot
+from inventory.rules import ALL_RULES, SEVERITIES
 from inventory.sources import SourceError
 from inventory.tasks import snapshot_now
 
@@ -21,9 +30,17 @@ class Command(BaseCommand):
         parser.add_argument("--cluster", help="cluster name (default: every enabled live cluster)")
         parser.add_argument("--from-dump", metavar="DIR", help="import DIR (kubernetes/ inside) instead")
         parser.add_argument("--taken-at", metavar="ISO-TIME", help="when the dump was taken (default: now)")
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="serve the built-in demo cluster and arrays for one snapshot (the default when no real "
+            "cluster is registered); replaces the demo's previous history",
+        )
 
-    def handle(self, *args, cluster=None, from_dump=None, taken_at=None, **options):
-        if from_dump:
+    def handle(self, *args, cluster=None, from_dump=None, taken_at=None, demo=False, **options):
+        if demo or (not from_dump and not cluster and not real_cluster_registered()):
+            snapshots = [Demo(Path(settings.DATA_DIR)).snapshot_once()]
+        elif from_dump:
             snapshots = [self._import(cluster, from_dump, taken_at)]
         else:
             if taken_at:
@@ -71,3 +88,31 @@ class Command(BaseCommand):
             out.write(f"  warning: {warning}")
         if snapshot.error:
             out.write(f"  error: {snapshot.error}")
+        self._report_findings(snapshot)
+
+    def _report_findings(self, snapshot):
+        """Open findings per rule and severity, and what this snapshot changed about them."""
+        out = self.stdout
+        analysis = (snapshot.facts or {}).get("analysis")
+        if not analysis or not snapshot.is_visible:
+            return
+        if analysis.get("error"):
+            out.write(f"  analysis failed: {analysis['error']}")
+            return
+        rows = by_status(Finding.objects.filter(cluster=snapshot.cluster), "open").values_list(
+            "rule", "severity"
+        )
+        table = Counter(rows)
+        out.write(
+            f"  findings: {sum(table.values())} open (opened {analysis.get('opened', 0)}, "
+            f"reopened {analysis.get('reopened', 0)}, resolved {analysis.get('resolved', 0)}, "
+            f"held open by what was not read {analysis.get('held', 0)})"
+        )
+        severities = [s for s in reversed(SEVERITIES)]
+        out.write(f"  {'rule':<32}" + "".join(f"{s:>10}" for s in severities))
+        for rule in ALL_RULES:
+            counts = [table.get((rule.slug, s), 0) for s in severities]
+            if any(counts):
+                out.write(f"  {rule.slug:<32}" + "".join(f"{c or '·':>10}" for c in counts))
+        for slug, error in (analysis.get("failed") or {}).items():
+            out.write(f"  rule {slug} failed: {error}")

@@ -1,0 +1,176 @@
+"""`host-network`: a pod that speaks with its node's address.
+
+With `hostNetwork: true` network policies do not apply and the array sees a trusted node: a root
+process in the pod can speak NFS from user space as the node (AUTH_SYS trusts the address; a
+container holds `NET_BIND_SERVICE` for a reserved port by default), with no `privileged` needed.
+
+Judgements:
+- High when, on a node where one of the workload's pods runs now, an export rule of another
+  tenant's volume admits that node's address, else medium.  Export rules are the address gates:
+  parties admitted by an export policy (or a cloud backend's `exportRule`) that name the node,
+  and wildcard rules (`0.0.0.0/0`, `::/0`), which admit it too.  Initiator lists (igroups, access
+  groups) are not counted: an initiator name is asserted by the client, not carried by the address,
+  so hostNetwork gains nothing there (`san-foreign-initiator` and `iscsi-without-chap` judge them).
+- Attributed to the pod's namespace and each tenant's namespace whose exports admit the node;
+  exports of the pod's own tenant are kept as paths inside the tenant.
+- `hostPort` without `hostNetwork` keeps the pod's own address: not this rule.
+- One finding per top controller; the node is kept out of identity and evidence.
+"""
+
+from ..analysis.node_escape import existing, node_ref, workloads
+from ..analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, array_ref, k8s_ref
+from .base import Hit, Rule
+
+SLUG = "host-network"
+
+
+def _is_address_party(party: dict) -> bool:
+    """A party of an export policy or cloud export rule (initiator parties carry no `addresses`)."""
+    return isinstance(party, dict) and "addresses" in party
+
+
+def admitting(ctx, node: str) -> list[tuple[str, dict, dict]]:
+    """(PV, access record, party) for every export rule that admits the node's address."""
+
+    def wildcard_parties():
+        return [
+            (pv, record, party)
+            for pv, record in sorted(ctx.volume_access.items())
+            for party in record.get("admitted") or []
+            if _is_address_party(party) and party.get("verdict") == "wildcard"
+        ]
+
+    wildcards = ctx.memo("host_network.wildcards", wildcard_parties)
+    named = [item for item in ctx.exports_admitting.get(node) or [] if _is_address_party(item[2])]
+    return named + [item for item in wildcards if node not in (item[2].get("nodes") or [])]
+
+
+def _access(party: dict) -> str:
+    level = str(party.get("access") or "").split(" ", 1)[0]
+    return level if level in ACCESS_LEVELS else ""
+
+
+def _export_hops(ctx, record: dict, party: dict) -> list[Hop]:
+    """The export policy record the party comes from, when it names one of the snapshot."""
+    array, found = record.get("array") or "", (record.get("object") or {}).get("name") or ""
+    svm = found.split("/", 1)[0]
+    hops = []
+    for gate in record.get("gates") or []:
+        if isinstance(gate, dict) and gate.get("kind") == "export-policy" and array and svm:
+            ref = array_ref(array, "ontap.ExportPolicy", f"{svm}/{gate.get('name')}")
+            if ctx.lookup(ref) is not None:
+                hops.append(Hop(ref, f"{party.get('via') or ''}: clients {party.get('party') or ''}".strip()))
+            break
+    return hops
+
+
+def _data(ctx, pv: str, record: dict) -> list[str]:
+    claim = ((ctx.state.get("PersistentVolume", pv) or {}).get("spec") or {}).get("claimRef") or {}
+    refs = [
+        k8s_ref("PersistentVolumeClaim", claim.get("name") or "", claim.get("namespace") or "")
+        if claim.get("name") and claim.get("namespace")
+        else "",
+        k8s_ref("PersistentVolume", pv),
+    ]
+    found = record.get("object") or {}
+    if record.get("array") and found.get("kind") and found.get("name"):
+        refs.append(array_ref(record["array"], found["kind"], found["name"]))
+    return existing(ctx, refs)
+
+
+def evaluate(ctx):
+    tenancy = ctx.tenancy
+    for workload, pods in workloads(ctx).items():
+        speaking = [pod for pod in pods if pod.host_network]
+        if not speaking:
+            continue
+        paths, exposed, arrays, seen = [], set(), set(), set()
+        namespace = speaking[0].namespace
+        for pod in speaking:
+            actor, node = ctx.pod_actor(pod), node_ref(ctx, pod.node) if pod.live else ""
+            first = Hop(pod.ref, "spec.hostNetwork: true" + (f" (speaks as node {pod.node})" if node else ""))
+            if ("node", pod.node) not in seen:
+                seen.add(("node", pod.node))
+                paths.append(
+                    ExposurePath(
+                        actor=actor,
+                        hops=[first],
+                        data=[node or pod.ref],
+                        namespace="",
+                        access="metadata",
+                        rule=SLUG,
+                        severity="info" if pod.platform else "medium",
+                        platform=pod.platform,
+                        mitigations=["network policies do not apply to host-network pods"],
+                    )
+                )
+            if not node:
+                continue
+            for pv, record, party in admitting(ctx, pod.node):
+                owners = [n for n in record.get("namespaces") or [] if isinstance(n, str) and n]
+                access, data = _access(party), _data(ctx, pv, record)
+                if not owners or not access or not data or (pod.node, pv, party.get("party")) in seen:
+                    continue
+                seen.add((pod.node, pv, party.get("party")))
+                for owner in owners:
+                    inside = tenancy.same_tenant(pod.namespace, owner)
+                    other = not inside and tenancy.is_tenant_namespace(owner)
+                    paths.append(
+                        ExposurePath(
+                            actor=actor,
+                            hops=[first, Hop(node, f"its address is admitted ({party.get('verdict')})")]
+                            + _export_hops(ctx, record, party),
+                            data=data,
+                            namespace=owner,
+                            access=access,
+                            rule=SLUG,
+                            severity="info" if inside or pod.platform else ("high" if other else "medium"),
+                            inside_tenant=inside,
+                            platform=pod.platform,
+                            mitigations=[party["note"]] if party.get("note") else [],
+                        )
+                    )
+                    if other:
+                        exposed.add(owner)
+                        arrays.add(record.get("array") or "")
+        nodes = sorted({p.node for p in speaking if p.node and p.live})
+        yield Hit(
+            identity=(workload, "hostNetwork"),
+            severity="high" if exposed else "medium",
+            title=f"{workload} uses its node's network"
+            + (" and the node is admitted by other tenants' exports" if exposed else ""),
+            namespaces=[namespace] + sorted(exposed - {namespace}),
+            evidence={"hostNetwork": True},
+            paths=paths,
+            objects=[pod.ref for pod in speaking],
+            arrays=arrays - {""},
+            detail=(
+                f"speaks as {', '.join(nodes) or 'its node'}; "
+                + (
+                    f"exports of {', '.join(sorted(exposed))} admit that address"
+                    if exposed
+                    else "no other tenant's export admits that address now"
+                )
+            ),
+            violation=not all(pod.platform for pod in speaking),
+        )
+
+
+RULE = Rule(
+    slug=SLUG,
+    severity="medium",
+    guideline=(
+        "Pods must not reach volume mounts on worker nodes: a host-network pod speaks with its node's "
+        "address, which the arrays' export rules trust."
+    ),
+    remediation=(
+        "Remove hostNetwork from the pod spec (a Service or hostPort exposes a port without it), and "
+        "enforce Pod Security `baseline` or `restricted` on the namespace, which refuses it. If it is a "
+        "node agent, have an administrator mark it as platform."
+    ),
+    evidence_key="the workload and spec.hostNetwork (not the node it runs on)",
+    reads=("Pod", "Namespace", "Node", "TridentNode", "PersistentVolume", "PersistentVolumeClaim"),
+    evaluate=evaluate,
+    reads_arrays=True,
+    attributed_to="the pod's namespace, and each tenant whose exports admit that node",
+)

@@ -1,0 +1,391 @@
+"""`storage-network-reachable`: pods that NetworkPolicy does not keep off the backends' data LIFs.
+
+Pod traffic leaving the cluster usually carries the node's address, so a pod that reaches a data
+LIF on the NFS or iSCSI ports can list exports and mount them as its node (the seed: "prevent pods
+from directly accessing the storage network using network policies").  The policies are evaluated
+with Kubernetes' own semantics (inventory/analysis/network_policy.py).
+
+Judgements rules.md leaves open, and how they are decided:
+- Targets are every address known to serve data: ONTAP data interfaces (an SVM's interface, enabled,
+  whose `services` name `data_nfs` / `data_iscsi`; all of both when `services` was not read), the
+  Trident backends' `dataLIF` (NAS drivers: NFS; ONTAP SAN iSCSI drivers: iSCSI) and SolidFire SVIPs
+  (backend config and cluster record), the addresses TridentVolumes were published at, and static
+  NFS/iSCSI PV servers.  Hostnames are not resolved: only IP addresses are evaluated.
+- NFS ports are 111 (rpcbind), 635 (ONTAP's mountd) and 2049, each on TCP and UDP: NFSv3, rpcbind
+  and mountd all answer over UDP, so a policy that opens only UDP still lets a pod list and mount
+  exports.  Any one of them open is enough: 111 and 635 alone list exports and hand out file
+  handles.  iSCSI is 3260/TCP.
+- One finding per namespace (identity: the Namespace), whatever its workloads, targets or ports, so a
+  rollout or a new LIF never churns it; the evidence key is the reachable addresses and ports, so a
+  suppression reopens when more of the storage network becomes reachable.
+- High when a reachable LIF (same array and SVM, same backend, or the PV's own server) serves with a
+  reachable protocol an export of another tenant that admits the node of one of the pods; such
+  tenants' namespaces are attributed too.  Otherwise medium.
+- Only live pods without hostNetwork count (NetworkPolicy does not apply to host-network pods;
+  `host-network` judges those).  Platform pods yield paths, never a violation.
+- An admin's attestation that the storage network is firewalled turns the finding into paths only:
+  no violation, each path carrying the attestation as its mitigation.
+"""
+
+from dataclasses import dataclass, field
+
+from ..analysis.network_policy import EgressEvaluator, as_address, policies_by_namespace
+from ..analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, array_ref, k8s_ref
+from ..backends import NAS_DRIVERS, ONTAP_SAN_DRIVERS, backend_info, host_of
+from .base import Hit, Rule
+
+SLUG = "storage-network-reachable"
+NFS, ISCSI = "nfs", "iscsi"
+STORAGE_PORTS = {
+    NFS: tuple((port, proto) for port in (111, 635, 2049) for proto in ("TCP", "UDP")),
+    ISCSI: ((3260, "TCP"),),
+}
+_LIF_SERVICES = {"data_nfs": NFS, "data_iscsi": ISCSI}
+MAX_EXPORT_PATHS = 3  # per workload and target: enough to explain, not every PV of a shared policy
+
+
+@dataclass
+class Target:
+    """One address that serves data, and what says so."""
+
+    address: str
+    protocols: set[str] = field(default_factory=set)
+    refs: list[tuple[str, str]] = field(default_factory=list)  # (object ref, what it says), best first
+    places: set[tuple[str, str]] = field(default_factory=set)  # (array, SVM) it belongs to
+    backends: set[str] = field(default_factory=set)
+    pvs: set[str] = field(default_factory=set)  # static PVs that name it as their server
+
+    @property
+    def arrays(self) -> set[str]:
+        return {array for array, _ in self.places if array}
+
+
+class _Targets:
+    def __init__(self):
+        self.by_address: dict[str, Target] = {}
+
+    def add(self, address, protocols, ref, says, array="", svm="", backend="", pv=""):
+        parsed = as_address(host_of(address) if isinstance(address, str) else None)
+        if parsed is None or not protocols:
+            return
+        target = self.by_address.setdefault(str(parsed), Target(str(parsed)))
+        target.protocols |= set(protocols)
+        if ref not in (r for r, _ in target.refs):
+            target.refs.append((ref, says))
+        if array:
+            target.places.add((array, svm))
+        if backend:
+            target.backends.add(backend)
+        if pv:
+            target.pvs.add(pv)
+
+
+def storage_targets(ctx) -> list[Target]:
+    targets = _Targets()
+    for array, records in sorted(ctx.state.arrays.items()):
+        for key, lif in sorted(records.all("ontap.Interface").items()):
+            svm = (lif.get("svm") or {}).get("name") or ""
+            if not svm or lif.get("enabled") is False:
+                continue  # cluster and node interfaces carry no data; a disabled LIF serves nothing
+            services = lif.get("services")
+            protocols = (
+                {_LIF_SERVICES[s] for s in services if s in _LIF_SERVICES}
+                if isinstance(services, list)
+                else {NFS, ISCSI}
+            )
+            address = (lif.get("ip") or {}).get("address")
+            ref = array_ref(array, "ontap.Interface", key)
+            targets.add(address, protocols, ref, f"data interface of SVM {svm}", array, svm)
+        for key, cluster in sorted(records.all("solidfire.Cluster").items()):
+            ref = array_ref(array, "solidfire.Cluster", key)
+            targets.add(cluster.get("svip"), {ISCSI}, ref, "SolidFire storage VIP", array)
+    trident_ns = ctx.trident_namespace
+    backend_names = {}
+    for (namespace, name), raw in sorted(ctx.state.of_kind("TridentBackend").items()):
+        info = backend_info(raw)
+        backend_names[info.uuid] = info.name
+        array = ctx.state.array_for_backend(info.uuid) or ""
+        ref = k8s_ref("TridentBackend", name, namespace or trident_ns)
+        if info.driver in NAS_DRIVERS:
+            targets.add(
+                info.data_lif, {NFS}, ref, f"dataLIF of backend {info.name}", array, info.svm, info.name
+            )
+        elif info.driver in ONTAP_SAN_DRIVERS and (info.config.get("sanType") or ISCSI) == ISCSI:
+            targets.add(
+                info.data_lif, {ISCSI}, ref, f"dataLIF of backend {info.name}", array, info.svm, info.name
+            )
+        elif info.driver == "solidfire-san":
+            svip = info.config.get("SVIP")
+            targets.add(svip, {ISCSI}, ref, f"SVIP of backend {info.name}", array, "", info.name)
+    for (namespace, name), tvol in sorted(ctx.state.of_kind("TridentVolume").items()):
+        access = (tvol.get("config") or {}).get("accessInformation") or {}
+        backend = backend_names.get(tvol.get("backendUUID") or "", "")
+        ref = k8s_ref("TridentVolume", name, namespace)
+        targets.add(access.get("nfsServerIp"), {NFS}, ref, "published NFS server", backend=backend)
+        portals = [access.get("iscsiTargetPortal"), *(_list(access.get("iscsiPortals")))]
+        for portal in portals:
+            targets.add(portal, {ISCSI}, ref, "published iSCSI portal", backend=backend)
+    for (_, name), pv in sorted(ctx.state.of_kind("PersistentVolume").items()):
+        spec = pv.get("spec") or {}
+        ref = k8s_ref("PersistentVolume", name)
+        targets.add((spec.get("nfs") or {}).get("server"), {NFS}, ref, "static NFS server", pv=name)
+        iscsi = spec.get("iscsi") or {}
+        for portal in [iscsi.get("targetPortal"), *_list(iscsi.get("portals"))]:
+            targets.add(portal, {ISCSI}, ref, "static iSCSI portal", pv=name)
+    return sorted(targets.by_address.values(), key=lambda t: t.address)
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _labels(pod) -> dict:
+    labels = (pod.data.get("metadata") or {}).get("labels")
+    return labels if isinstance(labels, dict) else {}
+
+
+@dataclass
+class Reach:
+    """What one pod (by its labels) may send to one target."""
+
+    ports: list[tuple[int, str]]  # the storage ports it may reach
+    blocked: list[tuple[int, str]]
+    hops: list[Hop]  # the policies that let it through (or that select it without isolating it)
+    isolating: list[str]  # references of the policies that isolate its egress
+
+
+def _reach(evaluator, namespace, labels, target, namespace_ref) -> Reach:
+    ports, blocked, hops, isolating = [], [], {}, []
+    for protocol in sorted(target.protocols):
+        for port, transport in STORAGE_PORTS[protocol]:
+            verdict = evaluator.verdict(namespace, labels, target.address, port, transport)
+            isolating = [p.ref for p in verdict.isolating]
+            if not verdict.allowed:
+                blocked.append((port, transport))
+                continue
+            ports.append((port, transport))
+            for policy, rule in verdict.allowed_by:
+                hops.setdefault(policy.ref, Hop(policy.ref, rule.text()))
+            if not verdict.isolated:
+                for policy in verdict.selecting:
+                    types = ", ".join(policy.types) or "none"
+                    hops.setdefault(
+                        policy.ref, Hop(policy.ref, f"policyTypes [{types}]: egress not isolated")
+                    )
+    if ports and not isolating and namespace_ref:
+        hops.setdefault(namespace_ref, Hop(namespace_ref, "no NetworkPolicy with Egress selects the pod"))
+    return Reach(ports, blocked, list(hops.values()), isolating)
+
+
+def _port_text(ports) -> str:
+    return ", ".join(f"{port}/{transport}" for port, transport in ports)
+
+
+def _serves(target: Target, pv: str, record: dict) -> bool:
+    if pv in target.pvs:
+        return True
+    obj = record.get("object") or {}
+    svm = (obj.get("name") or "").split("/", 1)[0] if (obj.get("kind") or "").startswith("ontap.") else ""
+    for array, target_svm in target.places:
+        if array == record.get("array") and (not target_svm or not svm or target_svm == svm):
+            return True
+    return bool(record.get("backend")) and record["backend"] in target.backends
+
+
+def _access(party: dict) -> str:
+    level = (party.get("access") or "").split(" ", 1)[0]
+    return level if level in ACCESS_LEVELS else ""
+
+
+def _exports_served(ctx, target: Target, reached: set[str], node: str) -> list[tuple[str, dict, dict]]:
+    """Exports admitting `node` that this target serves over a protocol the pod reaches."""
+    return [
+        (pv, record, party)
+        for pv, record, party in ctx.exports_admitting.get(node, [])
+        if record.get("protocol") in reached and _access(party) and _serves(target, pv, record)
+    ]
+
+
+def _data_refs(ctx, pv: str, record: dict) -> list[str]:
+    pv_ref = k8s_ref("PersistentVolume", pv)
+    claim = ((ctx.lookup(pv_ref) or {}).get("spec") or {}).get("claimRef") or {}
+    refs = []
+    if claim.get("name") and claim.get("namespace"):
+        pvc_ref = k8s_ref("PersistentVolumeClaim", claim["name"], claim["namespace"])
+        if ctx.lookup(pvc_ref) is not None:
+            refs.append(pvc_ref)
+    if ctx.lookup(pv_ref) is not None:
+        refs.append(pv_ref)
+    obj = record.get("object") or {}
+    if record.get("array") and obj.get("kind") and obj.get("name"):
+        obj_ref = array_ref(record["array"], obj["kind"], obj["name"])
+        if ctx.lookup(obj_ref) is not None:
+            refs.append(obj_ref)
+    return refs
+
+
+class _Namespace:
+    """The pods of one namespace against every target: the paths, and what they add up to."""
+
+    def __init__(self, ctx, evaluator, namespace: str, targets: list[Target]):
+        self.ctx, self.evaluator, self.namespace, self.targets = ctx, evaluator, namespace, targets
+        self.tenant = ctx.tenancy.tenant_of(namespace)
+        self.firewalled = bool(ctx.settings.storage_network_firewalled)
+        ns_ref = k8s_ref("Namespace", namespace)
+        self.namespace_ref = ns_ref if ctx.lookup(ns_ref) is not None else ""
+        self.paths: list[ExposurePath] = []
+        self.reachable: dict[str, set[tuple[int, str]]] = {}
+        self.objects: dict[str, None] = {}
+        self.arrays: set[str] = set()
+        self.foreign: set[str] = set()
+        self.violation = False
+        self.high = False
+        self._seen: set[tuple] = set()
+
+    def add_pod(self, pod) -> None:
+        labels = _labels(pod)
+        node_ref = k8s_ref("Node", pod.node) if pod.node else ""
+        node_hop = (
+            [Hop(node_ref, "pod traffic leaves with the node's address")]
+            if node_ref and self.ctx.lookup(node_ref) is not None
+            else []
+        )
+        for target in self.targets:
+            reach = _reach(self.evaluator, self.namespace, labels, target, self.namespace_ref)
+            if not reach.ports:
+                continue
+            self.reachable.setdefault(target.address, set()).update(reach.ports)
+            self.objects.update(dict.fromkeys(h.ref for h in reach.hops))
+            self.objects.update(dict.fromkeys(r for r, _ in target.refs))
+            self.arrays |= target.arrays
+            mitigations = self._mitigations(reach)
+            reached = {p for p in target.protocols if any(pt in reach.ports for pt in STORAGE_PORTS[p])}
+            ref, says = target.refs[0]
+            lif_hop = Hop(ref, f"{target.address} ({says}) reachable on {_port_text(reach.ports)}")
+            hops = [*reach.hops, *node_hop, lif_hop]
+            exports = _exports_served(self.ctx, target, reached, pod.node) if pod.node else []
+            foreign = [e for e in exports if not self._own(e[1])]
+            for pv, record, party in foreign[:MAX_EXPORT_PATHS]:
+                owner = (record.get("namespaces") or [""])[0]
+                self._path(
+                    pod,
+                    target,
+                    ("export", pv),
+                    hops,
+                    _data_refs(self.ctx, pv, record),
+                    owner,
+                    _access(party),
+                    "high",
+                    mitigations,
+                )
+                self.foreign.add(owner)
+                if record.get("array"):
+                    self.arrays.add(record["array"])
+            if not foreign:
+                self._path(pod, target, ("lif",), hops[:-1], [ref], "", "metadata", "medium", mitigations)
+
+    def _own(self, record: dict) -> bool:
+        owners = [n for n in record.get("namespaces") or [] if isinstance(n, str)]
+        return not owners or all(self.ctx.tenancy.same_tenant(self.namespace, n) for n in owners)
+
+    def _mitigations(self, reach: Reach) -> list[str]:
+        mitigations = []
+        if reach.isolating and reach.blocked:
+            mitigations.append(
+                f"egress isolated by {', '.join(reach.isolating)}: blocks {_port_text(reach.blocked)}"
+            )
+        if self.firewalled:
+            attestation = self.ctx.settings.firewall_attestation or "(no statement recorded)"
+            mitigations.append(f"storage network attested firewalled from pods: {attestation}")
+        return mitigations
+
+    def _path(self, pod, target, what, hops, data, owner, access, severity, mitigations) -> None:
+        key = (pod.workload, target.address, what)
+        if key in self._seen or not data:
+            return
+        self._seen.add(key)
+        if severity == "high" and not pod.platform and not self.firewalled:
+            self.high = True
+        if not pod.platform and not self.firewalled:
+            self.violation = True
+        self.paths.append(
+            ExposurePath(
+                actor=self.ctx.pod_actor(pod),
+                hops=hops,
+                data=data,
+                namespace=owner,
+                access=access,
+                rule=SLUG,
+                severity="info" if pod.platform or self.firewalled else severity,
+                mitigations=mitigations,
+                platform=pod.platform,
+            )
+        )
+
+    def hit(self) -> Hit | None:
+        if not self.reachable:
+            return None
+        reachable = {
+            address: [f"{p}/{t}" for p, t in sorted(ports)] for address, ports in self.reachable.items()
+        }
+        summary = "; ".join(
+            f"{address} on {', '.join(ports)}" for address, ports in sorted(reachable.items())
+        )
+        severity = "high" if self.high else RULE.severity
+        objects = ([self.namespace_ref] if self.namespace_ref else []) + [
+            ref for ref in self.objects if ref != self.namespace_ref
+        ]
+        detail = f"its pods may reach {summary}"
+        if self.firewalled:
+            detail += "; not raised: the storage network is attested firewalled from pods"
+        return Hit(
+            identity=(k8s_ref("Namespace", self.namespace),),
+            severity=severity,
+            title=f"Pods of {self.namespace} can reach the storage network on NFS/iSCSI ports",
+            namespaces=[self.namespace, *sorted(self.foreign - {self.namespace})],
+            evidence={"reachable": dict(sorted(reachable.items()))},
+            paths=self.paths,
+            objects=objects,
+            arrays=self.arrays,
+            detail=detail,
+            violation=self.violation,
+        )
+
+
+def evaluate(ctx):
+    targets = ctx.memo(f"{SLUG}:targets", lambda: storage_targets(ctx))
+    if not targets:
+        return
+    evaluator = EgressEvaluator(policies_by_namespace(ctx.state.of_kind("NetworkPolicy")))
+    by_namespace: dict[str, list] = {}
+    for pod in ctx.pods:
+        if pod.live and not pod.host_network and pod.namespace:
+            by_namespace.setdefault(pod.namespace, []).append(pod)
+    for namespace, pods in sorted(by_namespace.items()):
+        judged = _Namespace(ctx, evaluator, namespace, targets)
+        for pod in sorted(pods, key=lambda p: (p.workload, p.name)):
+            judged.add_pod(pod)
+        if (hit := judged.hit()) is not None:
+            yield hit
+
+
+RULE = Rule(
+    slug=SLUG,
+    severity="medium",
+    guideline=(
+        "Pods must not reach the storage network: a pod that can talk to a data LIF on NFS or iSCSI ports "
+        "can list exports and mount them with its node's address."
+    ),
+    remediation=(
+        "Give every tenant namespace a default-deny egress NetworkPolicy (podSelector {}, policyTypes "
+        "[Egress]) and allow only what the workloads need, with the data LIFs' addresses in ipBlock.except "
+        "of any broad ipBlock; or firewall the pod network off the storage network on the hosts and record "
+        "that attestation for the cluster. As the guidance says: prevent pods from directly accessing the "
+        "storage network using network policies."
+    ),
+    evidence_key="the storage addresses and ports the namespace's pods may reach",
+    reads=("Pod", "NetworkPolicy", "Namespace", "TridentBackend", "TridentVolume", "PersistentVolume"),
+    evaluate=evaluate,
+    reads_arrays=True,
+    attributed_to="the namespace, and each tenant whose exports admit the pods' nodes",
+)

@@ -1,0 +1,165 @@
+"""`tenant-has-cluster-scope`: a tenant's subject also holds power across namespaces.
+
+The seed: users get namespaces that belong to them, with no cluster-level permissions.  A subject is a
+tenant's when it holds a RoleBinding in a tenant namespace, or is a service account of one.  It fires
+when a ClusterRoleBinding that reaches it (by its name, or through `system:authenticated`,
+`system:serviceaccounts`, `system:serviceaccounts:NS`) grants, across namespaces:
+
+- pod creation (`create pods`: any pod, privileged or mounting any PVC of that namespace);
+- `pods/exec` (`create`, or `get`, which opens exec over WebSocket before Kubernetes 1.31);
+- secret access (`get`, `list` or `watch` secrets);
+- `bind` or `escalate` on roles/clusterroles, or `impersonate` users, groups, service accounts or uids.
+
+Judgements rules.md leaves open:
+
+- Attributed to the namespaces it reaches beyond its own tenant (every namespace but Kubernetes'
+  bookkeeping ones) and also to the tenant namespaces it is bound in, as a privileged pod is attributed
+  to its own namespace: that tenant's owner must see who in it holds cluster scope.  The paths into its
+  own tenant are marked inside the tenant.
+- Grants limited by `resourceNames` do not count (they grant no cluster-wide capability).
+- One finding per subject and ClusterRoleBinding (and its role); administrators and the control plane
+  are not reported, Trident's and platform service accounts become platform paths.
+"""
+
+from ..analysis.paths import ExposurePath, Hop, k8s_ref
+from ..analysis.rbac import (
+    ADMIN,
+    CONTROL_PLANE,
+    ORDINARY,
+    grant_hops,
+    inside_tenant,
+    rbac_of,
+    reachable_namespaces,
+    subject_actor,
+)
+from .base import Hit, Rule
+
+SLUG = "tenant-has-cluster-scope"
+READ = ("get", "list", "watch")
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+# (verbs, API group, resource, access it gives to another namespace's data)
+POWERS = (
+    (("create",), "", "pods", "write"),
+    (("create", "get"), "", "pods/exec", "write"),
+    (READ, "", "secrets", "read"),
+    (("bind", "escalate"), RBAC_GROUP, "roles", "root"),
+    (("bind", "escalate"), RBAC_GROUP, "clusterroles", "root"),
+    (("impersonate",), "", "users", "root"),
+    (("impersonate",), "", "groups", "root"),
+    (("impersonate",), "", "serviceaccounts", "root"),
+    (("impersonate",), "authentication.k8s.io", "uids", "root"),
+)
+ACCESS_RANK = {"read": 0, "write": 1, "root": 2}
+
+
+def tenant_members(ctx, index) -> dict:
+    """subject -> (its tenant namespaces, the RoleBindings that make it a tenant's)."""
+    members: dict = {}
+
+    def add(subject, namespace, binding=None):
+        namespaces, bindings = members.setdefault(subject, (set(), set()))
+        namespaces.add(namespace)
+        if binding:
+            bindings.add(binding)
+
+    for grant in index.grants:
+        if grant.namespace and ctx.tenancy.is_tenant_namespace(grant.namespace):
+            add(grant.subject, grant.namespace, grant.binding)
+        if grant.subject.kind == "ServiceAccount" and ctx.tenancy.is_tenant_namespace(
+            grant.subject.namespace
+        ):
+            add(grant.subject, grant.subject.namespace)
+    return members
+
+
+def powers_of(grant) -> tuple[list[str], str]:
+    granted, access = [], ""
+    for verbs, group, resource, level in POWERS:
+        found = grant.verbs_on(verbs, group, resource)
+        granted += [f"{verb} {group + '/' if group else ''}{resource}" for verb in found]
+        if found and (not access or ACCESS_RANK[level] > ACCESS_RANK[access]):
+            access = level
+    return granted, access
+
+
+def evaluate(ctx):
+    index = rbac_of(ctx)
+    everywhere = reachable_namespaces(ctx)
+    for subject, (own, bindings) in sorted(tenant_members(ctx, index).items()):
+        kind = index.classify(subject)
+        if kind in (ADMIN, CONTROL_PLANE):
+            continue
+        own_tenants = {ctx.tenancy.tenant_of(namespace) for namespace in own}
+        beyond = [n for n in everywhere if ctx.tenancy.tenant_of(n) not in own_tenants]
+        actor = subject_actor(ctx, subject, kind, sorted(own))
+        platform = kind != ORDINARY
+        seen = set()
+        for grant in index.grants_reaching(subject):
+            identity = (subject.key, grant.binding, grant.role)
+            if not grant.cluster_wide or identity in seen:
+                continue
+            granted, access = powers_of(grant)
+            if not granted:
+                continue
+            seen.add(identity)
+            via = "" if grant.subject == subject else f" through {grant.subject.label}"
+            hops = [Hop(b, f"subjects: {subject.label}") for b in sorted(bindings)] + grant_hops(
+                grant, granted
+            )
+            paths = []
+            for namespace in sorted(set(own) | set(beyond)) or [""]:
+                inside = inside_tenant(ctx, actor, namespace) or namespace in own
+                paths.append(
+                    ExposurePath(
+                        actor=actor,
+                        hops=hops,
+                        data=[k8s_ref("Namespace", namespace)] if namespace else [],
+                        namespace=namespace,
+                        access=access,
+                        rule=SLUG,
+                        severity="info" if platform or inside else RULE.severity,
+                        inside_tenant=inside,
+                        platform=platform,
+                    )
+                )
+            yield Hit(
+                identity=identity,
+                severity=RULE.severity,
+                title=f"{subject.label} ({', '.join(sorted(own))}) holds {grant.role} cluster-wide",
+                namespaces=sorted(set(own) | set(beyond)),
+                evidence={
+                    "subject": subject.key,
+                    "binding": grant.binding,
+                    "role": grant.role,
+                    "via": grant.subject.key,
+                    "granted": granted,
+                },
+                paths=paths,
+                objects=[grant.binding, grant.role, *sorted(bindings)],
+                detail=(
+                    f"{grant.binding}{via} grants {', '.join(granted)} in every namespace to a subject "
+                    f"bound in tenant namespace(s) {', '.join(sorted(own))}"
+                ),
+                violation=any(path.raises_violation for path in paths),
+            )
+
+
+RULE = Rule(
+    slug=SLUG,
+    severity="high",
+    guideline=(
+        "Limit application users to specific namespaces which belong to them, with no cluster-level "
+        "permissions."
+    ),
+    remediation=(
+        "Replace the ClusterRoleBinding with RoleBindings in the namespaces the subject owns, or narrow the "
+        "role: no pod creation, pods/exec or secret access across namespaces, and no bind, escalate or "
+        "impersonate. The seed: users get namespaces which belong to them, with no cluster-level "
+        "permissions."
+    ),
+    evidence_key="the subject, the ClusterRoleBinding and role, and the cluster-wide powers it grants",
+    reads=("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Namespace"),
+    evaluate=evaluate,
+    attributed_to="the namespaces it can reach beyond its own (and the tenant namespaces it is bound in)",
+)
