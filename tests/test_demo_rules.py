@@ -19,6 +19,7 @@ from inventory.rules import RULES
 from inventory.simulator.serving import SimulatedEstate
 from inventory.simulator.world import Simulation
 from inventory.storage.state import SnapshotState
+from tests.path_checks import dangling_refs, unexplained
 from tests.rules_md import rule_slugs
 from tests.test_join import START, register_arrays
 
@@ -95,3 +96,10 @@ def test_rule_fires_on_its_cases_and_not_on_its_near_misses(slug, demo):
             if case["namespace"] is None or not h.namespaces or case["namespace"] in h.namespaces
         ]
         assert not wrong, f"{slug} fired on near miss {case}: {[(h.identity, h.title) for h in wrong]}"
+
+
+@pytest.mark.django_db
+def test_every_violation_is_explained_by_paths_made_of_snapshot_objects(demo):
+    _, context, evaluation = demo
+    assert unexplained(evaluation) == []
+    assert dangling_refs(context, evaluation) == []

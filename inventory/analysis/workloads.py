@@ -26,6 +26,8 @@ def top_controller(pod: dict) -> tuple[str, str]:
     if not owner or not owner.get("name"):
         return "Pod", meta.get("name") or ""
     kind, name = owner.get("kind") or "", owner["name"]
+    if kind == "Node":  # a static pod (mirror pod): its own name (`etcd-<node>`) is its stable identity
+        return "Pod", meta.get("name") or ""
     if kind == "ReplicaSet":
         template_hash = (meta.get("labels") or {}).get("pod-template-hash")
         if template_hash and name.endswith("-" + template_hash):
