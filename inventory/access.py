@@ -2,9 +2,10 @@
 digest goes through.
 
 Admins (staff) see everything.  Everyone else sees exactly the namespaces granted to them or
-to one of their groups, by namespace name or by tenant.  Tenancy is read from the current
-Namespace objects under the cluster's admin-declared tenant label, never from tenant-editable
-objects.
+to one of their groups, by namespace name or by tenant, and the namespaces they own
+(inventory/ownership.py: owner keys on Namespace objects, admin RoleBindings, the manual mapping).
+Tenancy is read from the current Namespace objects under the cluster's admin-declared tenant
+label, never from tenant-editable objects.
 """
 
 from collections import defaultdict
@@ -12,6 +13,7 @@ from collections import defaultdict
 from django.db.models import Q
 
 from .models import Cluster, Grant, InventoryObject
+from .ownership import owned_namespaces
 
 
 def is_admin(user) -> bool:
@@ -42,6 +44,8 @@ def granted_namespaces(user) -> dict[int, set[str]]:
         else:
             tenants_by_cluster[grant.cluster_id].add(grant.tenant)
             clusters[grant.cluster_id] = grant.cluster
+    for cluster in Cluster.objects.all():  # owners see the namespaces they own (inventory/ownership.py)
+        visible[cluster.pk] |= owned_namespaces(user, cluster)
     for cluster_id, tenants in tenants_by_cluster.items():
         cluster = clusters[cluster_id]
         latest = cluster.latest_visible_snapshot()  # never the rows of a snapshot still being written
@@ -53,7 +57,7 @@ def granted_namespaces(user) -> dict[int, set[str]]:
         for ns in namespaces:
             if tenant_of(ns.data, cluster) in tenants:
                 visible[cluster_id].add(ns.name)
-    return dict(visible)
+    return {cluster_id: names for cluster_id, names in visible.items() if names}
 
 
 def namespace_filter_for(user, field_prefix: str = "") -> Q:

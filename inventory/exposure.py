@@ -21,6 +21,7 @@ from .grades import record_grades
 from .history import StoredObject, write_versions
 from .kept_fields import digest
 from .models import Snapshot
+from .ownership import derived_owners
 from .storage.state import DERIVED_SCOPE, SnapshotState
 from .volume_access import Derivation
 
@@ -63,6 +64,7 @@ def analyse(snapshot: Snapshot, derivation: Derivation) -> dict:
             "skipped": evaluation.skipped,
             **reconciliation.as_dict(),
             "path_rows": path_rows,
+            "owners": derived_owners(state, list(snapshot.cluster.owner_keys or [])),
             "grade_rows": record_grades(snapshot, namespaces),
         }
     snapshot.facts = {**(snapshot.facts or {}), "analysis": facts}
