@@ -14,7 +14,7 @@ import pytest
 from inventory.analysis.context import Context
 from inventory.analysis.engine import evaluate
 from inventory.analysis.settings import AnalysisSettings
-from inventory.models import Array, Cluster, Snapshot
+from inventory.models import Array, Cluster, Finding, Snapshot
 from inventory.rules import RULES
 from inventory.simulator.serving import SimulatedEstate
 from inventory.simulator.world import Simulation
@@ -103,3 +103,14 @@ def test_every_violation_is_explained_by_paths_made_of_snapshot_objects(demo):
     _, context, evaluation = demo
     assert unexplained(evaluation) == []
     assert dangling_refs(context, evaluation) == []
+
+
+@pytest.mark.django_db
+def test_the_demo_snapshot_leaves_an_open_finding_of_every_rule(demo):
+    _, context, _ = demo
+    snapshot = context.state.snapshot
+    assert "error" not in snapshot.facts["analysis"]
+    rules = set(
+        Finding.objects.filter(cluster=snapshot.cluster, status="open").values_list("rule", flat=True)
+    )
+    assert rules == rule_slugs()

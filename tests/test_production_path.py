@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from dashboard.celery import app as celery_app
 from inventory.kinds import KIND_NAMES
-from inventory.models import Array, Cluster, InventoryObject, Snapshot
+from inventory.models import Array, Cluster, Finding, InventoryObject, Snapshot
 from inventory.simulator.control import SimulatorControl
 from inventory.simulator.k8s_api import KubernetesApiServer, StaticStore
 from inventory.simulator.serving import SimulatedEstate
@@ -81,7 +81,8 @@ def keys(objects: list[dict]) -> set[tuple[str, str, str]]:
 
 
 def stored_keys(snapshot: Snapshot) -> set[tuple[str, str, str]]:
-    return set(InventoryObject.objects.as_of(snapshot).values_list("kind", "namespace", "name"))
+    inventory = InventoryObject.objects.as_of(snapshot).exclude(scope="derived")
+    return set(inventory.values_list("kind", "namespace", "name"))
 
 
 def expected_counts(objects: list[dict]) -> dict[str, int]:
@@ -200,6 +201,7 @@ def test_beat_and_a_worker_snapshot_a_cluster_on_its_interval(api_server, cluste
     assert first.status == Snapshot.Status.COMPLETE, first.error or first.unread
     assert first.counts == expected_counts(base_objects())
     assert stored_keys(first) == keys(base_objects())
+    assert "error" not in first.facts["analysis"], "the worker analyses what it stored"
 
     changed = privileged(base_objects(), "web-1")
     api_server.store.replace("Pod", pods_of(changed))
@@ -214,6 +216,9 @@ def test_beat_and_a_worker_snapshot_a_cluster_on_its_interval(api_server, cluste
     assert list(web_1.order_by("valid_from").values_list("valid_from", "valid_to")) == [(1, 2), (2, None)]
     assert "securityContext" not in web_1.as_of(first).get().data["spec"]["containers"][0]
     assert web_1.as_of(second).get().data["spec"]["containers"][0]["securityContext"] == {"privileged": True}
+    # The worker analysed it too: the privileged container is a finding, opened by this snapshot.
+    finding = Finding.objects.get(cluster=cluster, rule="privileged-container")
+    assert (finding.status, finding.first_seen_seq) == ("open", second.seq)
 
     # Beat keeps ticking, but a cluster snapshotted within its interval is not queued again.
     dispatched = len(worker.lines_with("dispatch_due_snapshots[", "succeeded"))
