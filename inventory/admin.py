@@ -1,23 +1,59 @@
+from django import forms
 from django.contrib import admin
 
-from .models import Array, Cluster, Grant, Snapshot
+from .models import Array, Cluster, Finding, Grant, NamespaceOwner, RuleSetting, Snapshot, Suppression
+from .rules import ALL_RULES
+
+
+class RuleSettingInline(admin.TabularInline):
+    """Per cluster: another severity for a rule, or the rule off."""
+
+    model = RuleSetting
+    extra = 0
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "rule":
+            return forms.ChoiceField(choices=[(r.slug, r.slug) for r in ALL_RULES])
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class NamespaceOwnerInline(admin.TabularInline):
+    """Owners declared by hand: for a namespace that has any, they replace what the cluster says."""
+
+    model = NamespaceOwner
+    extra = 0
 
 
 @admin.register(Cluster)
 class ClusterAdmin(admin.ModelAdmin):
-    list_display = ("name", "source", "interval_minutes", "tenant_label", "enabled")
-    fields = (
+    list_display = (
         "name",
         "source",
-        "kubeconfig_path",
-        "context",
         "interval_minutes",
         "tenant_label",
-        "owner_keys",
-        "platform_namespaces",
-        "kubelet_root",
+        "storage_network_firewalled",
         "enabled",
     )
+    fieldsets = (
+        (None, {"fields": ("name", "source", "kubeconfig_path", "context", "interval_minutes", "enabled")}),
+        ("Trust inputs (read from Namespace objects only)", {"fields": ("tenant_label", "owner_keys")}),
+        (
+            "Platform and identities",
+            {
+                "fields": (
+                    "platform_namespaces",
+                    "platform_service_accounts",
+                    "cluster_admins",
+                    "identity_mapping",
+                    "storage_drivers",
+                    "kubelet_root",
+                    "pod_security_default",
+                )
+            },
+        ),
+        ("Attestations", {"fields": ("storage_network_firewalled", "firewall_attestation")}),
+    )
+    inlines = (RuleSettingInline, NamespaceOwnerInline)
 
 
 @admin.register(Snapshot)
@@ -56,3 +92,30 @@ class ArrayAdmin(admin.ModelAdmin):
         "enabled",
     )
     filter_horizontal = ("clusters",)
+
+
+class SuppressionInline(admin.TabularInline):
+    model = Suppression
+    extra = 0
+    fields = ("reason", "expires_at", "evidence_key", "created_by", "created_at", "lifted_at")
+    readonly_fields = ("evidence_key", "created_by", "created_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False  # `manage.py suppress` records the evidence it accepts; here they can be lifted
+
+
+@admin.register(Finding)
+class FindingAdmin(admin.ModelAdmin):
+    """Findings are computed, never typed in; their suppressions are listed (and may be lifted) here."""
+
+    list_display = ("rule", "severity", "status", "cluster", "title", "first_seen", "resolved_at")
+    list_filter = ("cluster", "status", "severity", "rule")
+    search_fields = ("title",)
+    inlines = (SuppressionInline,)
+    exclude = ("paths",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Finding._meta.fields if f.name != "paths"]
+
+    def has_add_permission(self, request):
+        return False

@@ -7,7 +7,7 @@ forgotten in a list; tests check the slugs against rules.md.
 import importlib
 import pkgutil
 
-from .base import SEVERITIES, Hit, Rule
+from .base import SEVERITIES, SEVERITY_RANK, Hit, Rule
 
 
 def _discover() -> dict[str, Rule]:
@@ -33,4 +33,4 @@ def _rules_md_order() -> list[str]:
 
 ALL_RULES: list[Rule] = [RULES[slug] for slug in _rules_md_order()]
 
-__all__ = ["ALL_RULES", "RULES", "SEVERITIES", "Hit", "Rule"]
+__all__ = ["ALL_RULES", "RULES", "SEVERITIES", "SEVERITY_RANK", "Hit", "Rule"]

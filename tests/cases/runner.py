@@ -10,7 +10,7 @@ from inventory.analysis.context import Context
 from inventory.analysis.engine import Evaluation, evaluate
 from inventory.analysis.settings import AnalysisSettings
 from inventory.importing import import_dump
-from inventory.models import Cluster
+from inventory.models import Cluster, RuleSetting
 from inventory.storage.state import SnapshotState
 
 CASES = Path(__file__).resolve().parent
@@ -49,6 +49,8 @@ def configure_cluster(name: str, case: dict) -> Cluster:
     for key, value in settings.items():
         setattr(cluster, key, value)
     cluster.save()
+    for setting in case.get("rule_settings") or []:
+        RuleSetting.objects.create(cluster=cluster, **setting)
     return cluster
 
 
