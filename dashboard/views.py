@@ -6,7 +6,13 @@ from django.shortcuts import get_object_or_404, render
 
 from inventory.access import granted_namespaces, is_admin, visible_clusters
 from inventory.models import InventoryObject, Snapshot
-from inventory.queries import backend_rows, namespace_contents, namespace_rows
+from inventory.queries import (
+    backend_rows,
+    current_grades,
+    namespace_contents,
+    namespace_exposure,
+    namespace_rows,
+)
 
 
 @login_required
@@ -41,7 +47,12 @@ def cluster_detail(request, cluster):
     namespaces = namespace_rows(latest, request.user) if latest else []
     admin = is_admin(request.user)
     snapshots = cluster.snapshots.order_by("-seq")[:50] if admin else []
+    grades = current_grades(cluster)
+    for row in namespaces:
+        row["grade"] = grades.get(row["name"])
     context = {"cluster": cluster, "latest": latest, "namespaces": namespaces, "snapshots": snapshots}
+    if admin:
+        context["cluster_grade"] = grades.get("")
     if admin and latest:
         context["backends"] = backend_rows(latest)
         context["join"] = latest.facts.get("join") or {}
@@ -63,6 +74,7 @@ def namespace_detail(request, cluster, namespace):
         raise Http404("no such namespace")
     context = {"cluster": cluster, "latest": latest, "namespace": namespace}
     context.update(namespace_contents(latest, namespace))
+    context.update(namespace_exposure(latest, namespace))
     return render(request, "dashboard/namespace.html", context)
 
 

@@ -3,7 +3,10 @@
 from django.db.models import Count
 
 from .access import granted_namespaces, is_admin, tenant_of
-from .models import InventoryObject, Snapshot
+from .exposure import EXPOSURE_PATHS
+from .findings import SUPPRESSED, in_namespace, summary, with_suppression
+from .models import Finding, InventoryObject, NamespaceStatus, Snapshot
+from .rules import SEVERITY_RANK
 from .storage.state import DERIVED_SCOPE
 from .volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 
@@ -69,3 +72,34 @@ def backend_rows(snapshot: Snapshot) -> list[dict]:
             status = "array not read (not configured)"
         rows.append({**backend, "uuid": uuid, "status": status})
     return rows
+
+
+def current_grades(cluster) -> dict[str, NamespaceStatus]:
+    """namespace -> its current grade and open-violation counts ("" is the cluster as a whole)."""
+    return {s.namespace: s for s in NamespaceStatus.objects.filter(cluster=cluster, valid_to=None)}
+
+
+def namespace_exposure(snapshot: Snapshot, namespace: str) -> dict:
+    """The namespace's grade, its findings (open and suppressed first, then resolved) and every exposure
+    path into its data as of `snapshot` (inside its tenant and from platform workloads included)."""
+    findings = in_namespace(with_suppression(Finding.objects.filter(cluster=snapshot.cluster)), namespace)
+    items = sorted(
+        (summary(f) for f in findings.select_related("cluster")),
+        key=lambda f: (f["status"] == "resolved", f["status"] == SUPPRESSED, -SEVERITY_RANK[f["severity"]]),
+    )
+    record = (
+        InventoryObject.objects.as_of(snapshot)
+        .filter(scope=DERIVED_SCOPE, kind=EXPOSURE_PATHS, namespace=namespace)
+        .values_list("data", flat=True)
+        .first()
+    )
+    paths = (record or {}).get("paths") or []
+    status = current_grades(snapshot.cluster).get(namespace)
+    return {
+        "grade": status.grade if status else "",
+        "grade_counts": status.counts if status else {},
+        "grade_since": status.valid_from_at if status else None,
+        "findings": items,
+        "outside_paths": [p for p in paths if not (p["inside_tenant"] or p["platform"])],
+        "other_paths": [p for p in paths if p["inside_tenant"] or p["platform"]],
+    }
