@@ -9,6 +9,7 @@ scope, so an unchanged view costs no row.
 """
 
 import logging
+import time
 from collections import defaultdict
 
 import orjson
@@ -34,6 +35,7 @@ EXPOSURE_PATHS = "ExposurePaths"
 
 def analyse(snapshot: Snapshot, derivation: Derivation) -> dict:
     """Analyse `snapshot` (complete or partial) and return what it did, also kept in its facts."""
+    started = time.monotonic()
     settings = AnalysisSettings.for_cluster(snapshot.cluster)
     previous = _previous_analysis(snapshot)
     quiet = (
@@ -60,6 +62,8 @@ def analyse(snapshot: Snapshot, derivation: Derivation) -> dict:
             "violations": {
                 slug: sum(1 for hit in hits if hit.violation) for slug, hits in evaluation.hits.items()
             },
+            "paths": {slug: sum(len(hit.paths) for hit in hits) for slug, hits in evaluation.hits.items()},
+            "rule_seconds": evaluation.seconds,
             "failed": evaluation.failed,
             "skipped": evaluation.skipped,
             **reconciliation.as_dict(),
@@ -67,6 +71,7 @@ def analyse(snapshot: Snapshot, derivation: Derivation) -> dict:
             "owners": derived_owners(state, list(snapshot.cluster.owner_keys or [])),
             "grade_rows": record_grades(snapshot, namespaces),
         }
+    facts["seconds"] = round(time.monotonic() - started, 3)
     snapshot.facts = {**(snapshot.facts or {}), "analysis": facts}
     return facts
 
@@ -84,13 +89,18 @@ def _previous_analysis(snapshot: Snapshot) -> dict:
 
 
 def _store_paths(snapshot: Snapshot, evaluation, namespaces: list[str]) -> int:
-    by_namespace: dict[str, list[dict]] = defaultdict(list)
+    by_namespace: dict[str, list] = defaultdict(list)
     for _, hit in evaluation.all_hits():
         for path in hit.paths:
-            by_namespace[path.namespace].append({**path.as_dict(), "violation": hit.violation})
+            by_namespace[path.namespace].append((path, hit.violation))
     stored = {}
     for namespace in sorted(set(namespaces) | set(by_namespace)):
-        paths = sorted(by_namespace.get(namespace, []), key=orjson.dumps)
+        found = by_namespace.get(namespace, [])
+        # One serialisation per namespace: orjson turns the dataclasses into JSON in C.
+        as_json = orjson.loads(orjson.dumps([path for path, _ in found]))
+        for data, (_, violation) in zip(as_json, found, strict=True):
+            data["violation"] = violation
+        paths = sorted(as_json, key=orjson.dumps)
         data = {"paths": paths}
         stored[(namespace, EXPOSURE_PATHS)] = StoredObject("", data, digest(data))
     stats = write_versions(snapshot.cluster_id, snapshot.seq, EXPOSURE_PATHS, stored, scope=DERIVED_SCOPE)

@@ -26,6 +26,7 @@ from .rules import RULES, Hit, Rule
 
 SUPPRESSED = "suppressed"
 STATUSES = ("open", "resolved", SUPPRESSED, "all")
+MAX_STORED_PATHS = 50
 
 
 def fingerprint(slug: str, identity: tuple[str, ...]) -> str:
@@ -150,7 +151,9 @@ def _fields(rule: Rule, hit: Hit, context: Context) -> dict:
         "namespaces": sorted(set(hit.namespaces)),
         "evidence": hit.evidence,
         "evidence_key": digest(hit.evidence),
-        "paths": [path.as_dict() for path in hit.paths],
+        # Every path is in the namespace's exposure view; the finding keeps enough to explain itself.
+        "paths": [path.as_dict() for path in hit.paths[:MAX_STORED_PATHS]],
+        "path_count": len(hit.paths),
         "refs": list(hit.objects),
         "depends": depends_on(rule, hit),
         "at_least_since": at_least_since(context, hit.objects),
@@ -231,6 +234,7 @@ def summary(finding: Finding) -> dict:
         "at_least_since": _iso(finding.at_least_since),
         "resolved_at": _iso(finding.resolved_at),
         "paths": finding.paths,
+        "path_count": finding.path_count,
     }
 
 

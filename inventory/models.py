@@ -318,7 +318,10 @@ class Finding(models.Model):
     namespaces = models.JSONField(default=list, help_text="Attributed namespaces; empty: the cluster.")
     evidence = models.JSONField(default=dict)
     evidence_key = models.CharField(max_length=32, help_text="Digest of the evidence.")
-    paths = models.JSONField(default=list)
+    paths = models.JSONField(
+        default=list, help_text="The paths that explain it (the first MAX_STORED_PATHS)."
+    )
+    path_count = models.PositiveIntegerField(default=0, help_text="How many paths explain it in all.")
     refs = models.JSONField(default=list, help_text="References of the objects that make it true.")
     depends = models.JSONField(default=list, help_text="Sources it rests on: kinds and array:NAME.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)

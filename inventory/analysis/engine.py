@@ -5,6 +5,7 @@ resolved by this snapshot (no false all-clear).
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from ..rules import ALL_RULES, Hit, Rule
@@ -18,6 +19,7 @@ class Evaluation:
     hits: dict[str, list[Hit]] = field(default_factory=dict)  # slug -> hits
     failed: dict[str, str] = field(default_factory=dict)  # slug -> what went wrong
     skipped: list[str] = field(default_factory=list)  # disabled by the admin
+    seconds: dict[str, float] = field(default_factory=dict)  # slug -> time spent (the bench reports it)
 
     def all_hits(self) -> list[tuple[Rule, Hit]]:
         by_slug = {rule.slug: rule for rule in ALL_RULES}
@@ -31,12 +33,15 @@ def evaluate(context: Context, rules: list[Rule] | None = None) -> Evaluation:
         if rule.slug in settings.disabled_rules:
             evaluation.skipped.append(rule.slug)
             continue
+        started = time.monotonic()
         try:
             hits = list(rule.evaluate(context))
         except Exception as error:  # one rule's bug or odd input must not blind the others
             logger.exception("rule %s failed", rule.slug)
             evaluation.failed[rule.slug] = f"{type(error).__name__}: {error}"
             continue
+        finally:
+            evaluation.seconds[rule.slug] = round(time.monotonic() - started, 3)
         override = settings.severity_overrides.get(rule.slug)
         if override:
             for hit in hits:

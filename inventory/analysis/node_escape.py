@@ -24,6 +24,7 @@ PSA_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 # process's root (/proc/<pid>/root), and the runtime's sockets.  /var/run is /run on every
 # distribution that follows the FHS (a symlink), so the kubelet mounts the same directory.
 NODE_CONTROL_DIRECTORIES = ("/dev", "/proc", "/run", "/var/run")
+MAX_LISTED = 20  # nodes named in one path
 
 
 def workload_of(pod: PodView) -> str:
@@ -138,58 +139,77 @@ def node_escape(
     volumes are kept with `inside_tenant`; a platform pod's paths are kept with `platform`.
     """
     assert access in ACCESS_LEVELS, access
-    escape, seen = Escape(), set()
+    escape = Escape()
     tenancy = ctx.tenancy
+    nodes: dict[str, PodView] = {}  # node ref -> the first pod of the workload there
+    unscheduled: list[PodView] = []
+    reached: dict[str, dict] = {}  # namespace of mounted data -> nodes, data and mounts reaching it
     for pod in pods:
-        actor = ctx.pod_actor(pod)
         node = node_ref(ctx, pod.node) if pod.live else ""
-        quiet = "info" if pod.platform else severity
-        first = Hop(pod.ref, via(pod))
-        reached = f"root on node {pod.node}" if node else "root on whichever node it is scheduled to"
-        if ("node", pod.node if node else pod.ref) not in seen:
-            seen.add(("node", pod.node if node else pod.ref))
-            escape.paths.append(
-                ExposurePath(
-                    actor=actor,
-                    hops=[first],
-                    data=[node or pod.ref],
-                    namespace="",
-                    access=access,
-                    rule=slug,
-                    severity=quiet,
-                    platform=pod.platform,
-                    mitigations=[] if node else ["not running on a node now"],
-                )
-            )
-        if not node or not reaches_mounts:
+        if not node:
+            unscheduled.append(pod)
+            continue
+        nodes.setdefault(node, pod)
+        if not reaches_mounts:
             continue
         for mounted in ctx.node_mounts.get(pod.node) or []:
             data = existing(ctx, mounted.data)
-            if not data or (pod.node, data[-1]) in seen:
+            if not data:
                 continue
-            seen.add((pod.node, data[-1]))
-            inside = tenancy.same_tenant(pod.namespace, mounted.namespace)
-            other_tenant = not inside and tenancy.is_tenant_namespace(mounted.namespace)
-            hops = [first, Hop(node, f"{reached}: every volume mounted there")]
-            hops += [Hop(mounted.by, "has it mounted on the node")] if existing(ctx, [mounted.by]) else []
-            escape.paths.append(
-                ExposurePath(
-                    actor=actor,
-                    hops=hops,
-                    data=data,
-                    namespace=mounted.namespace,
-                    access=access,
-                    rule=slug,
-                    severity="info"
-                    if inside or pod.platform
-                    else (cross_tenant_severity if other_tenant else "") or severity,
-                    inside_tenant=inside,
-                    platform=pod.platform,
-                )
+            entry = reached.setdefault(mounted.namespace, {"nodes": {}, "data": {}, "by": {}})
+            entry["nodes"].setdefault(node, pod)
+            entry["data"].update(dict.fromkeys(data))
+            if existing(ctx, [mounted.by]):
+                entry["by"].setdefault(mounted.by, None)
+    # Grouped: one path per workload to its nodes, and one per namespace whose volumes those nodes
+    # mount (a DaemonSet on every node would otherwise make nodes × volumes paths).
+    pod = next(iter(nodes.values()), None) or (unscheduled[0] if unscheduled else None)
+    if pod is None:
+        return escape
+    actor = ctx.pod_actor(pod)
+    quiet = "info" if pod.platform else severity
+    node_refs = sorted(nodes)
+    escape.paths.append(
+        ExposurePath(
+            actor=actor,
+            hops=[Hop(pod.ref, via(pod))],
+            data=node_refs[:MAX_LISTED] or [pod.ref],
+            namespace="",
+            access=access,
+            rule=slug,
+            severity=quiet,
+            platform=pod.platform,
+            mitigations=[] if node_refs else ["not running on a node now"],
+        )
+    )
+    for namespace, entry in sorted(reached.items()):
+        inside = tenancy.same_tenant(pod.namespace, namespace)
+        other_tenant = not inside and tenancy.is_tenant_namespace(namespace)
+        first_node, first_pod = sorted(entry["nodes"].items())[0]
+        others = len(entry["nodes"]) - 1
+        where = f"root on {first_node.removeprefix('Node/')}" + (
+            f" (and {others} other nodes)" if others else ""
+        )
+        hops = [Hop(first_pod.ref, via(first_pod)), Hop(first_node, f"{where}: every volume mounted there")]
+        hops += [Hop(ref, "has it mounted on the node") for ref in list(entry["by"])[:1]]
+        escape.paths.append(
+            ExposurePath(
+                actor=actor,
+                hops=hops,
+                data=list(entry["data"]),
+                namespace=namespace,
+                access=access,
+                rule=slug,
+                severity="info"
+                if inside or pod.platform
+                else (cross_tenant_severity if other_tenant else "") or severity,
+                inside_tenant=inside,
+                platform=pod.platform,
             )
-            if other_tenant:
-                escape.exposed.add(mounted.namespace)
-                escape.nodes.add(pod.node)
+        )
+        if other_tenant:
+            escape.exposed.add(namespace)
+            escape.nodes.update(ref.removeprefix("Node/") for ref in entry["nodes"])
     return escape
 
 

@@ -11,7 +11,9 @@ only by reference, in one form throughout:
 `refers_to_snapshot` in tests checks that every reference names an object of the snapshot.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+
+import orjson
 
 OUTSIDE = "(outside the cluster)"  # the tenant of an actor that is not in the cluster at all
 EVERYONE = "(any namespace)"  # the tenant of an actor that is every tenant at once
@@ -76,4 +78,5 @@ class ExposurePath:
         return [hop.ref for hop in self.hops] + list(self.data)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # orjson serialises dataclasses natively, many times faster than dataclasses.asdict's deep copy.
+        return orjson.loads(orjson.dumps(self))

@@ -17,6 +17,17 @@ if TYPE_CHECKING:
     from ..analysis.context import Context
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+# Kinds several rules rest on (a rule's `reads`): unread, their findings are held open.
+RBAC_KINDS = ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+NODE_ESCAPE_KINDS = (
+    "Pod",
+    "Namespace",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "TridentVolumePublication",
+)
+ARRAY_GATE_KINDS = ("PersistentVolume", "TridentBackend", "TridentVolume", "Node", "TridentNode")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 

@@ -27,7 +27,7 @@ from ..analysis.array_exposure import (
     verdict_lines,
 )
 from ..storage.export_policy import Access, ExportRule
-from .base import Hit, Rule
+from .base import ARRAY_GATE_KINDS, Hit, Rule
 
 SLUG = "export-allows-foreign-hosts"
 
@@ -99,7 +99,7 @@ RULE = Rule(
         "is 0.0.0.0/0."
     ),
     evidence_key="the rule's clients, protocols and flavors, and the verdict on each admitted party",
-    reads=("PersistentVolume", "TridentBackend", "TridentVolume", "Node", "TridentNode"),
+    reads=ARRAY_GATE_KINDS,
     evaluate=evaluate,
     reads_arrays=True,
     attributed_to="each namespace whose PV uses that policy",

@@ -23,7 +23,7 @@ from ..analysis.array_exposure import (
     traversal_mitigations,
     verdict_lines,
 )
-from .base import Hit, Rule
+from .base import ARRAY_GATE_KINDS, Hit, Rule
 
 SLUG = "export-root-squash-disabled"
 
@@ -81,7 +81,7 @@ RULE = Rule(
         "rules keep root for the nodes they list, which the nodes need."
     ),
     evidence_key="the rule's clients and superuser flavors (and anonymous user), and each party's verdict",
-    reads=("PersistentVolume", "TridentBackend", "TridentVolume", "Node", "TridentNode"),
+    reads=ARRAY_GATE_KINDS,
     evaluate=evaluate,
     reads_arrays=True,
     attributed_to="each namespace whose PV uses that policy",

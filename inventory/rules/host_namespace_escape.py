@@ -21,7 +21,7 @@ from ..analysis.node_escape import (
     normalise_capability,
     workloads,
 )
-from .base import Hit, Rule
+from .base import NODE_ESCAPE_KINDS, Hit, Rule
 
 SLUG = "host-namespace-escape"
 ESCAPING_CAPABILITIES = frozenset({"SYS_ADMIN", "ALL"})
@@ -106,7 +106,7 @@ RULE = Rule(
         "platform."
     ),
     evidence_key="the workload and hostPID, or the container and the escaping capabilities it adds",
-    reads=("Pod", "Namespace", "PersistentVolumeClaim", "PersistentVolume", "TridentVolumePublication"),
+    reads=NODE_ESCAPE_KINDS,
     evaluate=evaluate,
     attributed_to="the pod's namespace, and each other tenant with volumes mounted on the same node",
 )

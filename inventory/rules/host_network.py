@@ -17,7 +17,7 @@ Judgements:
 - One finding per top controller; the node is kept out of identity and evidence.
 """
 
-from ..analysis.node_escape import existing, node_ref, workloads
+from ..analysis.node_escape import MAX_LISTED, existing, node_ref, workloads
 from ..analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, array_ref, k8s_ref
 from .base import Hit, Rule
 
@@ -84,55 +84,73 @@ def evaluate(ctx):
         speaking = [pod for pod in pods if pod.host_network]
         if not speaking:
             continue
-        paths, exposed, arrays, seen = [], set(), set(), set()
+        exposed, arrays = set(), set()
         namespace = speaking[0].namespace
+        on_nodes = {}  # node ref -> the first pod there
         for pod in speaking:
-            actor, node = ctx.pod_actor(pod), node_ref(ctx, pod.node) if pod.live else ""
-            first = Hop(pod.ref, "spec.hostNetwork: true" + (f" (speaks as node {pod.node})" if node else ""))
-            if ("node", pod.node) not in seen:
-                seen.add(("node", pod.node))
-                paths.append(
-                    ExposurePath(
-                        actor=actor,
-                        hops=[first],
-                        data=[node or pod.ref],
-                        namespace="",
-                        access="metadata",
-                        rule=SLUG,
-                        severity="info" if pod.platform else "medium",
-                        platform=pod.platform,
-                        mitigations=["network policies do not apply to host-network pods"],
-                    )
-                )
-            if not node:
-                continue
-            for pv, record, party in admitting(ctx, pod.node):
+            node = node_ref(ctx, pod.node) if pod.live else ""
+            if node:
+                on_nodes.setdefault(node, pod)
+        pod = next(iter(on_nodes.values()), speaking[0])
+        actor = ctx.pod_actor(pod)
+        paths = [
+            ExposurePath(
+                actor=actor,
+                hops=[Hop(pod.ref, "spec.hostNetwork: true")],
+                data=sorted(on_nodes)[:MAX_LISTED] or [pod.ref],
+                namespace="",
+                access="metadata",
+                rule=SLUG,
+                severity="info" if pod.platform else "medium",
+                platform=pod.platform,
+                mitigations=["network policies do not apply to host-network pods"],
+            )
+        ]
+        # Grouped per namespace whose exports admit one of its nodes: a DaemonSet on every node, each
+        # admitted to every volume, would otherwise make nodes × volumes paths.
+        reach: dict[str, dict] = {}
+        for node, node_pod in sorted(on_nodes.items()):
+            for pv, record, party in admitting(ctx, node_pod.node):
                 owners = [n for n in record.get("namespaces") or [] if isinstance(n, str) and n]
-                access, data = _access(party), _data(ctx, pv, record)
-                if not owners or not access or not data or (pod.node, pv, party.get("party")) in seen:
+                access = _access(party)
+                if not owners or not access:
                     continue
-                seen.add((pod.node, pv, party.get("party")))
                 for owner in owners:
-                    inside = tenancy.same_tenant(pod.namespace, owner)
-                    other = not inside and tenancy.is_tenant_namespace(owner)
-                    paths.append(
-                        ExposurePath(
-                            actor=actor,
-                            hops=[first, Hop(node, f"its address is admitted ({party.get('verdict')})")]
-                            + _export_hops(ctx, record, party),
-                            data=data,
-                            namespace=owner,
-                            access=access,
-                            rule=SLUG,
-                            severity="info" if inside or pod.platform else ("high" if other else "medium"),
-                            inside_tenant=inside,
-                            platform=pod.platform,
-                            mitigations=[party["note"]] if party.get("note") else [],
-                        )
+                    entry = reach.setdefault(
+                        owner, {"node": node, "pod": node_pod, "data": {}, "access": set()}
                     )
-                    if other:
-                        exposed.add(owner)
-                        arrays.add(record.get("array") or "")
+                    if pv not in entry["data"]:
+                        entry["data"][pv] = (record, party)
+                    entry["access"].add(access)
+        for owner, entry in sorted(reach.items()):
+            data = [ref for pv, (record, _) in entry["data"].items() for ref in _data(ctx, pv, record)]
+            if not data:
+                continue
+            inside = tenancy.same_tenant(namespace, owner)
+            other = not inside and tenancy.is_tenant_namespace(owner)
+            record, party = next(iter(entry["data"].values()))
+            node_pod, node = entry["pod"], entry["node"]
+            paths.append(
+                ExposurePath(
+                    actor=actor,
+                    hops=[
+                        Hop(node_pod.ref, f"spec.hostNetwork: true (speaks as node {node_pod.node})"),
+                        Hop(node, f"its address is admitted ({party.get('verdict')})"),
+                        *_export_hops(ctx, record, party),
+                    ],
+                    data=data,
+                    namespace=owner,
+                    access=max(entry["access"], key=ACCESS_LEVELS.index),
+                    rule=SLUG,
+                    severity="info" if inside or pod.platform else ("high" if other else "medium"),
+                    inside_tenant=inside,
+                    platform=pod.platform,
+                    mitigations=[party["note"]] if party.get("note") else [],
+                )
+            )
+            if other:
+                exposed.add(owner)
+                arrays.update(r.get("array") or "" for r, _ in entry["data"].values())
         nodes = sorted({p.node for p in speaking if p.node and p.live})
         yield Hit(
             identity=(workload, "hostNetwork"),

@@ -29,7 +29,7 @@ from ..analysis.node_escape import (
     normalise_host_path,
     workloads,
 )
-from .base import Hit, Rule
+from .base import NODE_ESCAPE_KINDS, Hit, Rule
 
 SLUG = "host-path-volume"
 
@@ -125,7 +125,7 @@ RULE = Rule(
         "an administrator mark it as platform."
     ),
     evidence_key="the workload, the volume's normalised host path and hostPath type (not the node)",
-    reads=("Pod", "Namespace", "PersistentVolumeClaim", "PersistentVolume", "TridentVolumePublication"),
+    reads=NODE_ESCAPE_KINDS,
     evaluate=evaluate,
     attributed_to="the pod's namespace, and each other tenant with volumes mounted on the same node",
 )

@@ -25,7 +25,7 @@ from ..analysis.rbac import (
     reachable_namespaces,
     subject_actor,
 )
-from .base import Hit, Rule
+from .base import RBAC_KINDS, Hit, Rule
 
 SLUG = "namespace-labels-writable"
 CHANGE = ("update", "patch")
@@ -109,7 +109,7 @@ RULE = Rule(
         "cluster-level permissions."
     ),
     evidence_key="the subject, the role, the verbs it grants on namespaces and which namespaces",
-    reads=("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Namespace"),
+    reads=(*RBAC_KINDS, "Namespace"),
     evaluate=evaluate,
     attributed_to="every namespace it can change",
 )

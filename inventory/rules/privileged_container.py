@@ -16,7 +16,7 @@ Judgements:
 """
 
 from ..analysis.node_escape import container_field, escape_detail, node_escape, workloads
-from .base import Hit, Rule
+from .base import NODE_ESCAPE_KINDS, Hit, Rule
 
 SLUG = "privileged-container"
 
@@ -73,7 +73,7 @@ RULE = Rule(
         "so such pods are refused. If it is a node agent, have an administrator mark it as platform."
     ),
     evidence_key="the workload, the container and the list it is in (not the node it runs on)",
-    reads=("Pod", "Namespace", "PersistentVolumeClaim", "PersistentVolume", "TridentVolumePublication"),
+    reads=NODE_ESCAPE_KINDS,
     evaluate=evaluate,
     attributed_to="the pod's namespace, and each other tenant with volumes mounted on the same node",
 )

@@ -13,7 +13,7 @@ backend paths (export paths, IQNs, LUNs).  Judgements rules.md leaves open:
 
 from ..analysis.paths import ExposurePath
 from ..analysis.rbac import ADMIN, ORDINARY, grant_hops, rbac_of, subject_actor
-from .base import Hit, Rule
+from .base import RBAC_KINDS, Hit, Rule
 
 SLUG = "pv-visible-to-non-admins"
 READ = ("get", "list", "watch")
@@ -71,7 +71,7 @@ RULE = Rule(
         "cluster administrators can view PV details; users cannot even view the details of their own PVs."
     ),
     evidence_key="the subject, the role and the verbs it grants on persistentvolumes",
-    reads=("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"),
+    reads=RBAC_KINDS,
     evaluate=evaluate,
     attributed_to="cluster",
 )

@@ -26,7 +26,7 @@ from ..analysis.rbac import (
     subject_actor,
 )
 from ..kinds import TRIDENT_GROUP
-from .base import Hit, Rule
+from .base import RBAC_KINDS, Hit, Rule
 
 SLUG = "pv-writable-by-non-admins"
 PV_WRITE = ("create", "update", "patch")
@@ -91,7 +91,7 @@ RULE = Rule(
         "able to manage PVs."
     ),
     evidence_key="the subject, the role and the write verbs it grants on PVs and Trident's resources",
-    reads=("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"),
+    reads=RBAC_KINDS,
     evaluate=evaluate,
     attributed_to="every namespace (it can reach all of them)",
 )

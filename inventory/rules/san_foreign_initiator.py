@@ -12,7 +12,7 @@ PV it guards.
 
 from ..analysis.array_exposure import INITIATOR_GATES, gate_label, gates, objects_of, outside_path
 from ..analysis.paths import Hop
-from .base import Hit, Rule
+from .base import ARRAY_GATE_KINDS, Hit, Rule
 
 SLUG = "san-foreign-initiator"
 NO_NODE = ("foreign", "unparseable")
@@ -69,7 +69,7 @@ RULE = Rule(
         "Let Trident manage igroups (one per node) for its volumes."
     ),
     evidence_key="the initiators of no node the group lists",
-    reads=("PersistentVolume", "TridentBackend", "TridentVolume", "Node", "TridentNode"),
+    reads=ARRAY_GATE_KINDS,
     evaluate=evaluate,
     reads_arrays=True,
     attributed_to="each namespace whose PV uses it",

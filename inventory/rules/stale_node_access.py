@@ -20,7 +20,7 @@ from ..analysis.array_exposure import (
     traversal_mitigations,
 )
 from ..analysis.paths import Hop
-from .base import Hit, Rule
+from .base import ARRAY_GATE_KINDS, Hit, Rule
 
 SLUG = "stale-node-access"
 
@@ -88,7 +88,7 @@ RULE = Rule(
         "by themselves; hand-made ones must be maintained when nodes leave."
     ),
     evidence_key="the departed clients the rule or group still lists",
-    reads=("PersistentVolume", "TridentBackend", "TridentVolume", "Node", "TridentNode"),
+    reads=ARRAY_GATE_KINDS,
     evaluate=evaluate,
     reads_arrays=True,
     attributed_to="each namespace whose PV uses that policy or group",

@@ -41,7 +41,7 @@ STORAGE_PORTS = {
     ISCSI: ((3260, "TCP"),),
 }
 _LIF_SERVICES = {"data_nfs": NFS, "data_iscsi": ISCSI}
-MAX_EXPORT_PATHS = 3  # per workload and target: enough to explain, not every PV of a shared policy
+MAX_ADDRESS_PATHS = 3  # per workload, to storage addresses it reaches without another tenant's export
 
 
 @dataclass
@@ -181,15 +181,38 @@ def _port_text(ports) -> str:
     return ", ".join(f"{port}/{transport}" for port, transport in ports)
 
 
-def _serves(target: Target, pv: str, record: dict) -> bool:
-    if pv in target.pvs:
-        return True
+def _target_keys(target: Target) -> set[tuple]:
+    """What an export must be on for this address to serve it (see `_export_keys`)."""
+    keys = {("pv", pv) for pv in target.pvs} | {("backend", b) for b in target.backends}
+    for array, svm in target.places:
+        keys |= {("svm", array, svm), ("array without svm", array)} if svm else {("array", array)}
+    return keys
+
+
+def _export_keys(pv: str, record: dict) -> set[tuple]:
+    """An export is served by an address of its PV's own server, of its backend, of its array (any
+    SVM when the address names none), or of its SVM on that array."""
     obj = record.get("object") or {}
     svm = (obj.get("name") or "").split("/", 1)[0] if (obj.get("kind") or "").startswith("ontap.") else ""
-    for array, target_svm in target.places:
-        if array == record.get("array") and (not target_svm or not svm or target_svm == svm):
-            return True
-    return bool(record.get("backend")) and record["backend"] in target.backends
+    keys = {("pv", pv)}
+    if record.get("backend"):
+        keys.add(("backend", record["backend"]))
+    if array := record.get("array"):
+        keys |= {("array", array), ("svm", array, svm) if svm else ("array without svm", array)}
+    return keys
+
+
+def _exports_by_key(ctx, node: str) -> dict[tuple, list]:
+    """The exports admitting `node`, indexed by `_export_keys` (once per node)."""
+    index = ctx.memo(f"{SLUG}:exports-by-key", dict)
+    if node not in index:
+        by_key: dict[tuple, list] = {}
+        for export in ctx.exports_admitting.get(node, []):
+            if _access(export[2]):
+                for key in _export_keys(export[0], export[1]):
+                    by_key.setdefault(key, []).append(export)
+        index[node] = by_key
+    return index[node]
 
 
 def _access(party: dict) -> str:
@@ -198,12 +221,33 @@ def _access(party: dict) -> str:
 
 
 def _exports_served(ctx, target: Target, reached: set[str], node: str) -> list[tuple[str, dict, dict]]:
-    """Exports admitting `node` that this target serves over a protocol the pod reaches."""
-    return [
-        (pv, record, party)
-        for pv, record, party in ctx.exports_admitting.get(node, [])
-        if record.get("protocol") in reached and _access(party) and _serves(target, pv, record)
-    ]
+    """Exports admitting `node` that this target serves over a protocol the pod reaches.
+
+    A node may be admitted to thousands of volumes: callers cache the answer per target and node."""
+    by_key, found = _exports_by_key(ctx, node), {}
+    for key in _target_keys(target):
+        for export in by_key.get(key, ()):
+            if export[1].get("protocol") in reached:
+                found[id(export)] = export
+    return sorted(found.values(), key=lambda e: (e[0], str(e[2].get("party"))))  # stable across snapshots
+
+
+def _exports_by_tenants(ctx, target: Target, reached: set[str], node: str) -> dict[frozenset, list]:
+    """`_exports_served`, one export per owning namespace, grouped by the tenants owning it (once per
+    target and node): each namespace then takes the groups that are not only its own tenant's."""
+    cache = ctx.memo(f"{SLUG}:exports-by-tenants", dict)
+    key = (target.address, tuple(sorted(reached)), node)
+    if key not in cache:
+        grouped: dict[frozenset, list] = {}
+        owners_seen: set[str] = set()
+        for export in _exports_served(ctx, target, reached, node):
+            owners = [n for n in export[1].get("namespaces") or [] if isinstance(n, str)]
+            if not owners or owners_seen.issuperset(owners):  # nobody's data, or a namespace shown already
+                continue
+            owners_seen.update(owners)
+            grouped.setdefault(frozenset(map(ctx.tenancy.tenant_of, owners)), []).append(export)
+        cache[key] = grouped
+    return cache[key]
 
 
 def _data_refs(ctx, pv: str, record: dict) -> list[str]:
@@ -241,6 +285,11 @@ class _Namespace:
         self.violation = False
         self.high = False
         self._seen: set[tuple] = set()
+        # A pod's reach depends on its labels only through the policies that select it: pods selected
+        # by the same policies share it (thousands of pods, a handful of policies per namespace).
+        self._reaches: dict[tuple, Reach] = {}
+        self._pods_judged: set[tuple] = set()
+        self._counts: dict[tuple, int] = {}
 
     def add_pod(self, pod) -> None:
         labels = _labels(pod)
@@ -250,23 +299,40 @@ class _Namespace:
             if node_ref and self.ctx.lookup(node_ref) is not None
             else []
         )
+        selected_by = tuple(p.ref for p in self.evaluator.selecting(self.namespace, labels))
+        # Pods of one workload on one node, selected by the same policies, add nothing new.
+        signature = (selected_by, pod.workload, pod.node, pod.platform)
+        if signature in self._pods_judged:
+            return
+        self._pods_judged.add(signature)
         for target in self.targets:
-            reach = _reach(self.evaluator, self.namespace, labels, target, self.namespace_ref)
+            key = (selected_by, target.address)
+            if key not in self._reaches:
+                self._reaches[key] = _reach(
+                    self.evaluator, self.namespace, labels, target, self.namespace_ref
+                )
+            reach = self._reaches[key]
             if not reach.ports:
                 continue
             self.reachable.setdefault(target.address, set()).update(reach.ports)
             self.objects.update(dict.fromkeys(h.ref for h in reach.hops))
-            self.objects.update(dict.fromkeys(r for r, _ in target.refs))
+            # The object that says the address is storage (a data LIF, a PV's server) makes it true;
+            # every PV on the same address does not.
+            self.objects.setdefault(target.refs[0][0], None)
             self.arrays |= target.arrays
             mitigations = self._mitigations(reach)
             reached = {p for p in target.protocols if any(pt in reach.ports for pt in STORAGE_PORTS[p])}
             ref, says = target.refs[0]
             lif_hop = Hop(ref, f"{target.address} ({says}) reachable on {_port_text(reach.ports)}")
             hops = [*reach.hops, *node_hop, lif_hop]
-            exports = _exports_served(self.ctx, target, reached, pod.node) if pod.node else []
-            foreign = [e for e in exports if not self._own(e[1])]
-            for pv, record, party in foreign[:MAX_EXPORT_PATHS]:
+            foreign = self._foreign_exports(target, reached, pod.node) if pod.node else []
+            self.foreign.update(n for _, record, _ in foreign for n in record.get("namespaces") or [])
+            for pv, record, party in foreign:
                 owner = (record.get("namespaces") or [""])[0]
+                if ("export", owner) in self._seen:  # one path into each namespace is shown already
+                    if record.get("array"):
+                        self.arrays.add(record["array"])
+                    continue
                 self._path(
                     pod,
                     target,
@@ -284,9 +350,11 @@ class _Namespace:
             if not foreign:
                 self._path(pod, target, ("lif",), hops[:-1], [ref], "", "metadata", "medium", mitigations)
 
-    def _own(self, record: dict) -> bool:
-        owners = [n for n in record.get("namespaces") or [] if isinstance(n, str)]
-        return not owners or all(self.ctx.tenancy.same_tenant(self.namespace, n) for n in owners)
+    def _foreign_exports(self, target, reached: set[str], node: str) -> list:
+        """One export per other namespace whose export admits `node` and is served by `target`."""
+        mine = self.ctx.tenancy.tenant_of(self.namespace)
+        by_tenants = _exports_by_tenants(self.ctx, target, reached, node)
+        return [e for tenants, exports in by_tenants.items() if tenants - {mine} for e in exports]
 
     def _mitigations(self, reach: Reach) -> list[str]:
         mitigations = []
@@ -300,9 +368,17 @@ class _Namespace:
         return mitigations
 
     def _path(self, pod, target, what, hops, data, owner, access, severity, mitigations) -> None:
-        key = (pod.workload, target.address, what)
+        # Enough paths to show the exposure without one per pod, address and volume: one path (from the
+        # first workload) into each other namespace's data, and per workload a few to storage addresses
+        # it may merely reach.
+        key = ("export", owner) if what[0] == "export" else (pod.workload, target.address, what)
+        per_workload = (pod.workload, "addresses")
         if key in self._seen or not data:
             return
+        if what[0] != "export":
+            if self._counts.get(per_workload, 0) >= MAX_ADDRESS_PATHS:
+                return
+            self._counts[per_workload] = self._counts.get(per_workload, 0) + 1
         self._seen.add(key)
         if severity == "high" and not pod.platform and not self.firewalled:
             self.high = True

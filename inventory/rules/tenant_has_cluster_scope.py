@@ -32,7 +32,7 @@ from ..analysis.rbac import (
     reachable_namespaces,
     subject_actor,
 )
-from .base import Hit, Rule
+from .base import RBAC_KINDS, Hit, Rule
 
 SLUG = "tenant-has-cluster-scope"
 READ = ("get", "list", "watch")
@@ -159,7 +159,7 @@ RULE = Rule(
         "permissions."
     ),
     evidence_key="the subject, the ClusterRoleBinding and role, and the cluster-wide powers it grants",
-    reads=("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Namespace"),
+    reads=(*RBAC_KINDS, "Namespace"),
     evaluate=evaluate,
     attributed_to="the namespaces it can reach beyond its own (and the tenant namespaces it is bound in)",
 )

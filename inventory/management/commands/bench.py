@@ -20,7 +20,7 @@ from django.db import connection
 
 from inventory.credentials import resolve
 from inventory.kinds import KINDS
-from inventory.models import Array, Cluster, InventoryObject
+from inventory.models import Array, Cluster, Finding, InventoryObject
 from inventory.simulator.serving import ServedArray, SimulatedEstate
 from inventory.simulator.world import Simulation
 from inventory.sources.arrays import ONTAP_COLLECTIONS, SOLIDFIRE_METHODS
@@ -108,11 +108,11 @@ class Command(BaseCommand):
         )
         steps = []
         try:
-            steps.append(("first snapshot", self._snapshot(cluster)))
+            steps.append(("first snapshot", *self._snapshot(cluster)))
             simulation.advance_to(simulation.clock + timedelta(minutes=10))
-            steps.append(("unchanged (volatile churn)", self._snapshot(cluster)))
+            steps.append(("unchanged (volatile churn)", *self._snapshot(cluster)))
             changed = simulation.churn(churn)
-            steps.append((f"{churn:.0%} churn ({changed} objects)", self._snapshot(cluster)))
+            steps.append((f"{churn:.0%} churn ({changed} objects)", *self._snapshot(cluster)))
             total_rows = InventoryObject.objects.filter(cluster=cluster).count()
         finally:
             cluster.delete()
@@ -131,8 +131,14 @@ class Command(BaseCommand):
                     "rows_written": sum(snap.rows_written.values()),
                     "inserted": snap.rows_written.get("inserted", 0),
                     "closed": snap.rows_written.get("closed", 0),
+                    # The rules, findings, paths and grades: part of `seconds`, shown on their own.
+                    "analysis_seconds": (snap.facts.get("analysis") or {}).get("seconds", 0.0),
+                    "analysis_ratio_to_floor": round(
+                        (snap.facts.get("analysis") or {}).get("seconds", 0.0) / floor_seconds, 2
+                    ),
+                    "findings_open": findings_open,
                 }
-                for label, snap in steps
+                for label, snap, findings_open in steps
             ],
             "inventory_rows_after": total_rows,
         }
@@ -140,22 +146,26 @@ class Command(BaseCommand):
     def _register(self, served: ServedArray, stamp: int) -> Array:
         return Array.objects.create(**{**served.array_settings(), "name": f"bench-{stamp}-{served.name}"})
 
-    def _snapshot(self, cluster):
+    def _snapshot(self, cluster) -> tuple:
         snapshot = snapshot_now(cluster)
         if snapshot.unread or snapshot.error:
             self.stderr.write(
                 f"snapshot #{snapshot.seq} {snapshot.status}: {snapshot.unread} {snapshot.error}"
             )
-        return snapshot
+        return snapshot, Finding.objects.filter(cluster=cluster, status="open").count()
 
     def _print(self, results):
         out = self.stdout
         out.write(f"objects and array records: {results['objects']}")
         out.write(f"raw-fetch floor: {results['floor_seconds']:.2f}s")
-        out.write(f"{'step':<34} {'status':<9} {'seconds':>8} {'× floor':>8} {'rows written':>13}")
+        out.write(
+            f"{'step':<34} {'status':<9} {'seconds':>8} {'× floor':>8} {'rows written':>13} "
+            f"{'analysis × floor':>17}"
+        )
         for step in results["steps"]:
             out.write(
                 f"{step['step']:<34} {step['status']:<9} {step['seconds']:>8.2f} "
-                f"{step['ratio_to_floor']:>8.2f} {step['rows_written']:>13}"
+                f"{step['ratio_to_floor']:>8.2f} {step['rows_written']:>13} "
+                f"{step['analysis_ratio_to_floor']:>17.2f}"
             )
         out.write(f"inventory rows after all steps: {results['inventory_rows_after']}")
