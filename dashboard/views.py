@@ -12,6 +12,7 @@ from inventory.queries import (
     namespace_contents,
     namespace_exposure,
     namespace_rows,
+    open_finding_counts,
 )
 
 
@@ -26,6 +27,7 @@ def overview(request):
                 "latest": latest,
                 "snapshot_count": cluster.snapshots.filter(status__in=Snapshot.VISIBLE).count(),
                 "first": cluster.snapshots.filter(status__in=Snapshot.VISIBLE).order_by("seq").first(),
+                "open_findings": open_finding_counts(cluster, request.user),
                 "running": cluster.snapshots.filter(
                     status__in=[Snapshot.Status.QUEUED, Snapshot.Status.RUNNING]
                 )

@@ -4,9 +4,9 @@ from django.db.models import Count
 
 from .access import granted_namespaces, is_admin, tenant_of
 from .exposure import EXPOSURE_PATHS
-from .findings import SUPPRESSED, in_namespace, summary, with_suppression
+from .findings import SUPPRESSED, by_status, in_namespace, summary, with_suppression
 from .models import Finding, InventoryObject, NamespaceStatus, Snapshot
-from .rules import SEVERITY_RANK
+from .rules import SEVERITIES, SEVERITY_RANK
 from .storage.state import DERIVED_SCOPE
 from .volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 
@@ -103,3 +103,13 @@ def namespace_exposure(snapshot: Snapshot, namespace: str) -> dict:
         "outside_paths": [p for p in paths if not (p["inside_tenant"] or p["platform"])],
         "other_paths": [p for p in paths if p["inside_tenant"] or p["platform"]],
     }
+
+
+def open_finding_counts(cluster, user) -> list[tuple[str, int]]:
+    """(severity, open unsuppressed findings) worst first, over what `user` may see of `cluster`."""
+    findings = by_status(Finding.objects.filter(cluster=cluster), "open")
+    if not is_admin(user):
+        visible = granted_namespaces(user).get(cluster.pk, set())
+        findings = findings.filter(attributions__namespace__in=sorted(visible)).distinct()
+    counted = dict(findings.order_by().values_list("severity").annotate(n=Count("pk", distinct=True)))
+    return [(severity, counted[severity]) for severity in reversed(SEVERITIES) if counted.get(severity)]

@@ -6,7 +6,9 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
+from inventory.findings import by_status
 from inventory.importing import import_dump
+from inventory.models import Finding
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +55,15 @@ def test_an_owner_sees_only_their_namespaces_exposure(client, cluster):
     assert client.get("/clusters/prod/namespaces/sandbox/").status_code == 404
     listing = page(client, bob, "/clusters/prod/")
     assert "/clusters/prod/namespaces/beta-app/" in listing and "/namespaces/sandbox/" not in listing
+
+
+def test_overview_counts_open_findings_over_what_each_user_may_see(client, cluster):
+    admin = User.objects.create_user("root", is_staff=True)
+    bob = User.objects.create_user("bob", email="bob@example.com")
+    everything = by_status(Finding.objects.filter(cluster=cluster), "open")
+    bobs = everything.filter(attributions__namespace="beta-app").distinct()
+    assert 0 < bobs.count() < everything.count()
+    for user, findings in ((admin, everything), (bob, bobs)):
+        html = page(client, user, "/")
+        shown = sum(int(n) for n in re.findall(r'<span class="sev sev-\w+">(\d+) \w+</span>', html))
+        assert shown == findings.count(), user.username
