@@ -75,7 +75,7 @@ def timeline(cluster_id: int, namespace: str | None = None, since=None) -> dict[
     if namespace is not None:
         rows = rows.filter(namespace=namespace)
     if since is not None:
-        rows = rows.exclude(valid_to_at__lt=since)
+        rows = rows.exclude(valid_to_at__lte=since)  # ended by then: no overlap
     result: dict[str, list[dict]] = defaultdict(list)
     for row in rows.order_by("namespace", "valid_from"):
         result[row.namespace].append(

@@ -9,7 +9,7 @@ import yaml
 from django.utils import timezone
 
 from inventory.findings import by_status, suppress
-from inventory.grades import current_counts, grade_of
+from inventory.grades import current_counts, grade_of, timeline
 from inventory.importing import import_dump
 from inventory.models import Finding, FindingEvent, NamespaceStatus, Snapshot
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
@@ -139,3 +139,16 @@ def test_a_quiet_snapshot_writes_no_finding_or_grade_row(tmp_path):
     second = steps.next()
     assert second.facts["analysis"]["reused"] is True
     assert (Finding.objects.count(), FindingEvent.objects.count(), NamespaceStatus.objects.count()) == rows
+
+
+def test_a_namespaces_timeline_is_one_query(tmp_path, django_assert_num_queries):
+    steps = Steps("released-pv", tmp_path)
+    for _ in steps.steps:
+        steps.next()
+    with django_assert_num_queries(1):
+        history = timeline(steps.cluster.pk)
+    assert [interval["grade"] for interval in history["beta-app"]] == ["C", "A", "C", "A"]
+    assert history["beta-app"][0]["from"] == TAKEN_AT and history["beta-app"][-1]["to"] is None
+    assert [interval["grade"] for interval in history["alpha-web"]] == ["A"], "a quiet namespace: one row"
+    later = timeline(steps.cluster.pk, "beta-app", since=TAKEN_AT + timedelta(hours=4))
+    assert [interval["grade"] for interval in later["beta-app"]] == ["C", "A"]
