@@ -18,7 +18,7 @@ from .storage.state import DERIVED_SCOPE, SnapshotState
 VOLUME_ACCESS = "VolumeAccess"
 INLINE_VOLUME_ACCESS = "InlineVolumeAccess"
 # Bump when the join, the evaluation or the record shape changes: the next snapshot then derives anew.
-DERIVATION_VERSION = 1
+DERIVATION_VERSION = 2
 
 
 def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
@@ -37,9 +37,18 @@ def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
         "protocol": resolution.protocol,
         "problem": resolution.problem,
         "gates": [
-            {"kind": g.kind, "name": g.name, "where": g.where, "role": g.role, "rules": len(g.rules)}
+            {
+                "kind": g.kind,
+                "name": g.name,
+                "where": g.where,
+                "role": g.role,
+                "rules": len(g.rules),
+                "unread": g.unread,
+            }
             for g in resolution.gates
         ],
+        # Some gate was not read: who it admits is unknown (never shown as "admits no one").
+        "unknown": any(g.unread for g in resolution.gates),
         "admitted": parties,
     }
 

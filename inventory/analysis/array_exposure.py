@@ -156,12 +156,19 @@ def _gates(ctx) -> list[GateUse]:
             if not isinstance(gate, dict) or gate.get("kind") not in (*POLICY_GATES, *INITIATOR_GATES):
                 continue
             kind, name, where = gate["kind"], gate.get("name") or "", gate.get("where") or ""
-            key = (kind, where, svm, name)
+            gate_array = array if kind != "cloud-rule" else ""
+            if kind == "access-group":
+                # SolidFire has no SVM (the object's name is `<volumeID>/<name>`) and a group's name
+                # need not be unique: the group is known by its record, shared by all its volumes.
+                ref = _gate_ref(ctx, kind, gate_array, "", name, record, known)
+                gate_svm, key = "", (kind, where, ref)
+            else:
+                ref, gate_svm, key = "", svm, (kind, where, svm, name)
             if key not in by_key:
-                ref = _gate_ref(ctx, kind, array if kind != "cloud-rule" else "", svm, name, record, known)
+                ref = ref or _gate_ref(ctx, kind, gate_array, gate_svm, name, record, known)
                 if not ref:
                     continue
-                by_key[key] = GateUse(kind, name, array if kind != "cloud-rule" else "", svm, ref)
+                by_key[key] = GateUse(kind, name, gate_array, gate_svm, ref)
             entry = by_key[key]
             if use not in entry.uses:
                 entry.uses.append(use)

@@ -39,6 +39,7 @@ class Gate:
     rules: list[dict] = field(default_factory=list)  # export rules (ONTAP REST shape)
     initiators: list[str] = field(default_factory=list)  # IQNs / NQNs / WWPNs, nested groups expanded
     via: dict[str, str] = field(default_factory=dict)  # initiator -> the (nested) group that lists it
+    unread: bool = False  # the array object was not read: its rules are unknown, not empty
 
 
 @dataclass
@@ -190,20 +191,19 @@ class _Joiner:
 
     def cloud_rule(self, res: Resolution, backend: BackendInfo) -> Resolution:
         config = backend.config
-        rule = (
+        configured = (
             config.get("exportRule")
             or (config.get("defaults") or {}).get("exportRule")
             or next((p.get("exportRule") for p in config.get("storage") or [] if p.get("exportRule")), "")
-            or CLOUD_DEFAULT_EXPORT_RULE
         )
+        rule = configured or CLOUD_DEFAULT_EXPORT_RULE
         res.array_status, res.protocol = "cloud (from Trident's config)", "nfs"
         res.gates.append(
             Gate(
                 "cloud-rule",
                 "exportRule",
                 f"Trident backend {backend.name}",
-                "backend exportRule"
-                + ("" if config.get("exportRule") else " (Trident's default when unset)"),
+                "backend exportRule" + ("" if configured else " (Trident's default when unset)"),
                 rules=[_cloud_rule(rule)],
             )
         )
@@ -272,6 +272,8 @@ class _Joiner:
         gate = Gate(kind, name or "(none)", records.name, role)
         if policy is not None:
             gate.rules = sorted(policy.get("rules") or [], key=lambda r: r.get("index") or 0)
+        elif name:
+            gate.unread = True  # never read (the array's answer lacked it): unknown, not "admits nobody"
         return gate
 
     def resolve_nfs(self, subject, namespaces, path_kind, server, export_path) -> Resolution:
