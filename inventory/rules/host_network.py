@@ -45,6 +45,26 @@ def admitting(ctx, node: str) -> list[tuple[str, dict, dict]]:
     return named + [item for item in wildcards if node not in (item[2].get("nodes") or [])]
 
 
+def admitted_by_owner(ctx, node: str) -> dict[str, tuple[dict, set[str]]]:
+    """owner namespace -> ({PV: (record, party)}, access levels) of the exports admitting `node`.
+
+    Once per node for every host-network workload there (DaemonSets share the nodes)."""
+    cache = ctx.memo("host_network.by_owner", dict)
+    if node not in cache:
+        by_owner: dict[str, tuple[dict, set[str]]] = {}
+        for pv, record, party in admitting(ctx, node):
+            owners = [n for n in record.get("namespaces") or [] if isinstance(n, str) and n]
+            access = _access(party)
+            if not owners or not access:
+                continue
+            for owner in owners:
+                data, levels = by_owner.setdefault(owner, ({}, set()))
+                data.setdefault(pv, (record, party))
+                levels.add(access)
+        cache[node] = by_owner
+    return cache[node]
+
+
 def _access(party: dict) -> str:
     level = str(party.get("access") or "").split(" ", 1)[0]
     return level if level in ACCESS_LEVELS else ""
@@ -110,18 +130,11 @@ def evaluate(ctx):
         # admitted to every volume, would otherwise make nodes × volumes paths.
         reach: dict[str, dict] = {}
         for node, node_pod in sorted(on_nodes.items()):
-            for pv, record, party in admitting(ctx, node_pod.node):
-                owners = [n for n in record.get("namespaces") or [] if isinstance(n, str) and n]
-                access = _access(party)
-                if not owners or not access:
-                    continue
-                for owner in owners:
-                    entry = reach.setdefault(
-                        owner, {"node": node, "pod": node_pod, "data": {}, "access": set()}
-                    )
-                    if pv not in entry["data"]:
-                        entry["data"][pv] = (record, party)
-                    entry["access"].add(access)
+            for owner, (data, access) in admitted_by_owner(ctx, node_pod.node).items():
+                entry = reach.setdefault(owner, {"node": node, "pod": node_pod, "data": {}, "access": set()})
+                for pv, found in data.items():
+                    entry["data"].setdefault(pv, found)
+                entry["access"] |= access
         for owner, entry in sorted(reach.items()):
             data = [ref for pv, (record, _) in entry["data"].items() for ref in _data(ctx, pv, record)]
             if not data:

@@ -42,6 +42,7 @@ STORAGE_PORTS = {
 }
 _LIF_SERVICES = {"data_nfs": NFS, "data_iscsi": ISCSI}
 MAX_ADDRESS_PATHS = 3  # per workload, to storage addresses it reaches without another tenant's export
+MAX_FOREIGN_NAMESPACES = 20  # other namespaces named (and given a path) per finding; the rest are counted
 
 
 @dataclass
@@ -84,16 +85,16 @@ def storage_targets(ctx) -> list[Target]:
     targets = _Targets()
     for array, records in sorted(ctx.state.arrays.items()):
         for key, lif in sorted(records.all("ontap.Interface").items()):
-            svm = (lif.get("svm") or {}).get("name") or ""
-            if not svm or lif.get("enabled") is False:
+            svm = _mapping(lif.get("svm")).get("name") or ""
+            if not isinstance(svm, str) or not svm or lif.get("enabled") is False:
                 continue  # cluster and node interfaces carry no data; a disabled LIF serves nothing
             services = lif.get("services")
             protocols = (
-                {_LIF_SERVICES[s] for s in services if s in _LIF_SERVICES}
+                {_LIF_SERVICES[s] for s in services if isinstance(s, str) and s in _LIF_SERVICES}
                 if isinstance(services, list)
                 else {NFS, ISCSI}
             )
-            address = (lif.get("ip") or {}).get("address")
+            address = _mapping(lif.get("ip")).get("address")
             ref = array_ref(array, "ontap.Interface", key)
             targets.add(address, protocols, ref, f"data interface of SVM {svm}", array, svm)
         for key, cluster in sorted(records.all("solidfire.Cluster").items()):
@@ -103,6 +104,8 @@ def storage_targets(ctx) -> list[Target]:
     backend_names = {}
     for (namespace, name), raw in sorted(ctx.state.of_kind("TridentBackend").items()):
         info = backend_info(raw)
+        if not all(isinstance(v, str) for v in (info.name, info.uuid, info.driver, info.svm)):
+            continue  # odd input: a backend that names itself with something other than text
         backend_names[info.uuid] = info.name
         array = ctx.state.array_for_backend(info.uuid) or ""
         ref = k8s_ref("TridentBackend", name, namespace or trident_ns)
@@ -118,21 +121,26 @@ def storage_targets(ctx) -> list[Target]:
             svip = info.config.get("SVIP")
             targets.add(svip, {ISCSI}, ref, f"SVIP of backend {info.name}", array, "", info.name)
     for (namespace, name), tvol in sorted(ctx.state.of_kind("TridentVolume").items()):
-        access = (tvol.get("config") or {}).get("accessInformation") or {}
-        backend = backend_names.get(tvol.get("backendUUID") or "", "")
+        access = _mapping(_mapping(tvol.get("config")).get("accessInformation"))
+        uuid = tvol.get("backendUUID")
+        backend = backend_names.get(uuid, "") if isinstance(uuid, str) else ""
         ref = k8s_ref("TridentVolume", name, namespace)
         targets.add(access.get("nfsServerIp"), {NFS}, ref, "published NFS server", backend=backend)
         portals = [access.get("iscsiTargetPortal"), *(_list(access.get("iscsiPortals")))]
         for portal in portals:
             targets.add(portal, {ISCSI}, ref, "published iSCSI portal", backend=backend)
     for (_, name), pv in sorted(ctx.state.of_kind("PersistentVolume").items()):
-        spec = pv.get("spec") or {}
+        spec = _mapping(pv.get("spec"))
         ref = k8s_ref("PersistentVolume", name)
-        targets.add((spec.get("nfs") or {}).get("server"), {NFS}, ref, "static NFS server", pv=name)
-        iscsi = spec.get("iscsi") or {}
+        targets.add(_mapping(spec.get("nfs")).get("server"), {NFS}, ref, "static NFS server", pv=name)
+        iscsi = _mapping(spec.get("iscsi"))
         for portal in [iscsi.get("targetPortal"), *_list(iscsi.get("portals"))]:
             targets.add(portal, {ISCSI}, ref, "static iSCSI portal", pv=name)
     return sorted(targets.by_address.values(), key=lambda t: t.address)
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _list(value) -> list:
@@ -232,21 +240,40 @@ def _exports_served(ctx, target: Target, reached: set[str], node: str) -> list[t
     return sorted(found.values(), key=lambda e: (e[0], str(e[2].get("party"))))  # stable across snapshots
 
 
-def _exports_by_tenants(ctx, target: Target, reached: set[str], node: str) -> dict[frozenset, list]:
-    """`_exports_served`, one export per owning namespace, grouped by the tenants owning it (once per
-    target and node): each namespace then takes the groups that are not only its own tenant's."""
-    cache = ctx.memo(f"{SLUG}:exports-by-tenants", dict)
-    key = (target.address, tuple(sorted(reached)), node)
+def _combo(target: Target, reached: set[str], node: str) -> tuple:
+    return (target.address, tuple(sorted(reached)), node)
+
+
+@dataclass
+class Served:
+    """What one storage address serves to one node: one export per owning namespace, in a stable
+    order, with the tenants owning each, so a namespace finds other tenants' in O(shown)."""
+
+    exports: list[tuple[str, dict, dict]]
+    tenants: list[frozenset]
+    own_counts: dict[str, int]  # tenant -> exports owned by that tenant alone
+    arrays: set[str]
+
+
+def _served(ctx, target: Target, reached: set[str], node: str) -> Served:
+    cache = ctx.memo(f"{SLUG}:served", dict)
+    key = _combo(target, reached, node)
     if key not in cache:
-        grouped: dict[frozenset, list] = {}
-        owners_seen: set[str] = set()
+        served, owners_seen = Served([], [], {}, set()), set()
         for export in _exports_served(ctx, target, reached, node):
             owners = [n for n in export[1].get("namespaces") or [] if isinstance(n, str)]
             if not owners or owners_seen.issuperset(owners):  # nobody's data, or a namespace shown already
                 continue
             owners_seen.update(owners)
-            grouped.setdefault(frozenset(map(ctx.tenancy.tenant_of, owners)), []).append(export)
-        cache[key] = grouped
+            tenants = frozenset(map(ctx.tenancy.tenant_of, owners))
+            served.exports.append(export)
+            served.tenants.append(tenants)
+            if len(tenants) == 1:
+                (tenant,) = tenants
+                served.own_counts[tenant] = served.own_counts.get(tenant, 0) + 1
+            if export[1].get("array"):
+                served.arrays.add(export[1]["array"])
+        cache[key] = served
     return cache[key]
 
 
@@ -289,6 +316,8 @@ class _Namespace:
         # by the same policies share it (thousands of pods, a handful of policies per namespace).
         self._reaches: dict[tuple, Reach] = {}
         self._pods_judged: set[tuple] = set()
+        self._combos: dict[tuple, int] = {}  # (address, protocols, node) judged -> others' exports there
+        self.foreign_count = 0  # the most other namespaces' exports one address serves to one node
         self._counts: dict[tuple, int] = {}
 
     def add_pod(self, pod) -> None:
@@ -326,13 +355,9 @@ class _Namespace:
             lif_hop = Hop(ref, f"{target.address} ({says}) reachable on {_port_text(reach.ports)}")
             hops = [*reach.hops, *node_hop, lif_hop]
             foreign = self._foreign_exports(target, reached, pod.node) if pod.node else []
-            self.foreign.update(n for _, record, _ in foreign for n in record.get("namespaces") or [])
             for pv, record, party in foreign:
                 owner = (record.get("namespaces") or [""])[0]
-                if ("export", owner) in self._seen:  # one path into each namespace is shown already
-                    if record.get("array"):
-                        self.arrays.add(record["array"])
-                    continue
+                self.foreign.update(record.get("namespaces") or [])
                 self._path(
                     pod,
                     target,
@@ -344,17 +369,31 @@ class _Namespace:
                     "high",
                     mitigations,
                 )
-                self.foreign.add(owner)
-                if record.get("array"):
-                    self.arrays.add(record["array"])
-            if not foreign:
+            if not foreign and not (pod.node and self._combos.get(_combo(target, reached, pod.node))):
                 self._path(pod, target, ("lif",), hops[:-1], [ref], "", "metadata", "medium", mitigations)
 
     def _foreign_exports(self, target, reached: set[str], node: str) -> list:
-        """One export per other namespace whose export admits `node` and is served by `target`."""
+        """Other tenants' exports, one per namespace, that admit `node` and are served by `target`:
+        the first MAX_FOREIGN_NAMESPACES of them, once per namespace, target and node (the rest are
+        counted).  Where exports admit every node, every namespace reaches every other one's data:
+        at 2,000 namespaces that is millions of paths, so the finding shows some and counts all."""
+        combo = _combo(target, reached, node)
+        if combo in self._combos:
+            return []
+        served = _served(self.ctx, target, reached, node)
         mine = self.ctx.tenancy.tenant_of(self.namespace)
-        by_tenants = _exports_by_tenants(self.ctx, target, reached, node)
-        return [e for tenants, exports in by_tenants.items() if tenants - {mine} for e in exports]
+        foreign_count = len(served.exports) - served.own_counts.get(mine, 0)
+        self._combos[combo] = foreign_count
+        self.foreign_count = max(self.foreign_count, foreign_count)
+        if foreign_count:
+            self.arrays |= served.arrays
+        shown = []
+        for export, tenants in zip(served.exports, served.tenants, strict=True):
+            if len(shown) + len(self.foreign) >= MAX_FOREIGN_NAMESPACES:
+                break
+            if tenants - {mine}:
+                shown.append(export)
+        return shown
 
     def _mitigations(self, reach: Reach) -> list[str]:
         mitigations = []
@@ -412,6 +451,11 @@ class _Namespace:
             ref for ref in self.objects if ref != self.namespace_ref
         ]
         detail = f"its pods may reach {summary}"
+        if self.foreign_count > len(self.foreign - {self.namespace}):
+            detail += (
+                f"; exports of at least {self.foreign_count} other namespaces admit their nodes "
+                f"(the first {MAX_FOREIGN_NAMESPACES} are named)"
+            )
         if self.firewalled:
             detail += "; not raised: the storage network is attested firewalled from pods"
         return Hit(
@@ -435,7 +479,7 @@ def evaluate(ctx):
     evaluator = EgressEvaluator(policies_by_namespace(ctx.state.of_kind("NetworkPolicy")))
     by_namespace: dict[str, list] = {}
     for pod in ctx.pods:
-        if pod.live and not pod.host_network and pod.namespace:
+        if pod.live and not pod.host_network and isinstance(pod.namespace, str) and pod.namespace:
             by_namespace.setdefault(pod.namespace, []).append(pod)
     for namespace, pods in sorted(by_namespace.items()):
         judged = _Namespace(ctx, evaluator, namespace, targets)
