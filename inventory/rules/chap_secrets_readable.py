@@ -47,7 +47,7 @@ def solidfire_backends(ctx) -> dict[str, tuple[str, str]]:
     for (namespace, name), data in ctx.state.of_kind("TridentBackend").items():
         config = data.get("config") if isinstance(data, dict) else None
         sections = config.values() if isinstance(config, dict) else []
-        drivers = {s.get("storageDriverName") for s in sections if isinstance(s, dict)}
+        drivers = [s.get("storageDriverName") for s in sections if isinstance(s, dict)]
         uuid = data.get("backendUUID") if isinstance(data, dict) else None
         if DRIVER in drivers and isinstance(uuid, str) and uuid:
             found[uuid] = (str(data.get("backendName") or name), k8s_ref("TridentBackend", name, namespace))
@@ -64,7 +64,8 @@ def solidfire_volumes(ctx, backends) -> list[tuple[str, str, str]]:
         if ctx.state.get("PersistentVolume", pv) is None:
             continue
         namespaces = [n for n in record.get("namespaces") or [] if isinstance(n, str)] or [""]
-        volumes += [(n, pv, uuid_of.get(record.get("backend"), "")) for n in namespaces]
+        backend = record.get("backend")
+        volumes += [(n, pv, uuid_of.get(backend, "") if isinstance(backend, str) else "") for n in namespaces]
     return volumes
 
 
@@ -75,7 +76,8 @@ def solidfire_tridentvolumes(ctx, backends) -> dict[str, str]:
         for (namespace, name), data in ctx.state.of_kind("TridentVolume").items()
         if namespace == ctx.trident_namespace
         and isinstance(data, dict)
-        and data.get("backendUUID") in backends
+        and isinstance(data.get("backendUUID"), str)
+        and data["backendUUID"] in backends
     }
 
 
@@ -86,7 +88,13 @@ def readable(grant, ctx, tvols) -> tuple[list[str], set[str] | None]:
     if verbs:
         return [f"{verb} {TRIDENT_GROUP}/tridentvolumes" for verb in verbs], None
     granted, reached = set(), set()
-    for name, uuid in sorted(tvols.items()):
+    if grant.namespace and grant.namespace != namespace:
+        return [], reached  # a RoleBinding elsewhere reads nothing in the Trident namespace
+    # Only the objects the grant's rules name can be read one by one (a cluster has tens of thousands
+    # of TridentVolumes and thousands of grants: never try each against each).
+    named = {name for rule in grant.rules for name in rule.resource_names or ()}
+    for name in sorted(named & tvols.keys()):
+        uuid = tvols[name]
         for verb in grant.verbs_on(READ, TRIDENT_GROUP, "tridentvolumes", namespace=namespace, name=name):
             granted.add(f"{verb} {TRIDENT_GROUP}/tridentvolumes/{name}")
             reached.add(uuid)
