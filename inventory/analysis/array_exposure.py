@@ -77,10 +77,12 @@ def backends(ctx) -> dict[str, Backend]:
 def _backends(ctx) -> dict[str, Backend]:
     configs = {}
     for (namespace, name), tbc in ctx.state.of_kind("TridentBackendConfig").items():
-        status_info = ((tbc.get("status") or {}).get("backendInfo")) or {}
+        status = tbc.get("status") if isinstance(tbc.get("status"), dict) else {}
+        status_info = status.get("backendInfo") if isinstance(status.get("backendInfo"), dict) else {}
+        metadata = tbc.get("metadata") if isinstance(tbc.get("metadata"), dict) else {}
         ref = k8s_ref("TridentBackendConfig", name, namespace)
         for key in (
-            (tbc.get("metadata") or {}).get("uid"),
+            metadata.get("uid"),
             status_info.get("backendUUID"),
             status_info.get("backendName"),
         ):
@@ -91,6 +93,8 @@ def _backends(ctx) -> dict[str, Backend]:
         if not isinstance(raw, dict):
             continue
         info = backend_info(raw)
+        if not all(isinstance(v, str) for v in (info.name, info.uuid, info.driver)):
+            continue  # odd input: a backend that names itself with something other than text
         config_ref = next(
             (
                 configs[k]
@@ -243,7 +247,8 @@ def backend_refs_of(ctx, uses: Iterable[VolumeUse]) -> list[str]:
     known = backends(ctx)
     refs: list[str] = []
     for use in uses:
-        backend = known.get(use.record.get("backend") or "")
+        name = use.record.get("backend")
+        backend = known.get(name) if isinstance(name, str) else None
         for ref in backend.refs if backend else ():
             if ref not in refs:
                 refs.append(ref)

@@ -43,7 +43,8 @@ def workloads(ctx) -> dict[str, list[PodView]]:
 
     def build():
         grouped: dict[str, list[PodView]] = {}
-        for pod in sorted(ctx.pods, key=lambda p: (p.namespace, p.name)):
+        named = [p for p in ctx.pods if isinstance(p.namespace, str) and isinstance(p.name, str)]
+        for pod in sorted(named, key=lambda p: (p.namespace, p.name)):
             if pod.namespace and pod.name:
                 grouped.setdefault(workload_of(pod), []).append(pod)
         return grouped
@@ -220,7 +221,7 @@ def escape_detail(escape: Escape, pods: list[PodView]) -> str:
             f"compromise of this workload gives root on {', '.join(sorted(escape.nodes))}, "
             f"which mount volumes of {', '.join(sorted(escape.exposed))}"
         )
-    nodes = sorted({p.node for p in pods if p.node and p.live})
+    nodes = sorted({p.node for p in pods if isinstance(p.node, str) and p.node and p.live})
     if nodes:
         where = ", ".join(nodes)
         return f"compromise of this workload gives root on {where} (no other tenant's volume there now)"

@@ -250,11 +250,14 @@ def selector_matches(selector, labels: dict) -> bool:
         if not isinstance(expression, dict):
             return False
         key, operator = expression.get("key"), expression.get("operator")
+        if not isinstance(key, str):
+            return False
         values = _strings(expression.get("values"))
+        value = labels.get(key)  # a label value that is not text equals no listed value
         if operator == "In":
-            ok = key in labels and labels[key] in values
+            ok = isinstance(value, str) and value in values
         elif operator == "NotIn":
-            ok = key not in labels or labels[key] not in values
+            ok = not isinstance(value, str) or value not in values
         elif operator == "Exists":
             ok = key in labels
         elif operator == "DoesNotExist":

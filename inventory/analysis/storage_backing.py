@@ -65,6 +65,10 @@ def is_nested(inner: str, outer: str) -> bool:
     return clean_path(outer) in ancestors(inner)
 
 
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def data_lifs(ctx) -> dict[str, str]:
     """Data LIF address -> `<array>/<svm>` (ONTAP interfaces serving data, and Trident's dataLIFs)."""
 
@@ -72,13 +76,13 @@ def data_lifs(ctx) -> dict[str, str]:
         lifs: dict[str, str] = {}
         for name, records in ctx.state.arrays.items():
             for lif in records.all("ontap.Interface").values():
-                address = (lif.get("ip") or {}).get("address")
-                svm = (lif.get("svm") or {}).get("name")
+                address = _mapping(lif.get("ip")).get("address")
+                svm = _mapping(lif.get("svm")).get("name")
                 services = lif.get("services")
                 serves_data = not isinstance(services, list) or any(
                     str(s).startswith("data_") and s != "data_core" for s in services
                 )
-                if isinstance(address, str) and address and svm and serves_data:
+                if isinstance(address, str) and address and isinstance(svm, str) and svm and serves_data:
                     lifs.setdefault(address, f"{name}/{svm}")
         for backend in ctx.state.of_kind("TridentBackend").values():
             info = backend_info(backend)
@@ -122,10 +126,10 @@ def record_object_ref(ctx, record: dict | None) -> str:
 
 def tvol_of_pv(ctx, pv: dict) -> tuple[str, dict | None]:
     """(name, data) of the TridentVolume behind a Trident CSI PV (name "" when not Trident)."""
-    csi = (pv.get("spec") or {}).get("csi") or {}
+    csi = _mapping(_mapping(pv.get("spec")).get("csi"))
     if csi.get("driver") != TRIDENT_DRIVER:
         return "", None
-    handle = str(csi.get("volumeHandle") or (pv.get("metadata") or {}).get("name") or "")
+    handle = str(csi.get("volumeHandle") or _mapping(pv.get("metadata")).get("name") or "")
     return handle, ctx.state.get("TridentVolume", handle.lower(), ctx.trident_namespace)
 
 
@@ -135,10 +139,9 @@ def pods_using_claim(ctx) -> dict[tuple[str, str], list[PodView]]:
     def build():
         users: dict[tuple[str, str], list[PodView]] = {}
         for pod in ctx.pods:
-            for volume in pod.spec.get("volumes") or []:
-                claim = ((volume if isinstance(volume, dict) else {}).get("persistentVolumeClaim") or {}).get(
-                    "claimName"
-                )
+            volumes = pod.spec.get("volumes")
+            for volume in volumes if isinstance(volumes, list) else []:
+                claim = _mapping(_mapping(volume).get("persistentVolumeClaim")).get("claimName")
                 if isinstance(claim, str) and claim:
                     users.setdefault((pod.namespace, claim), []).append(pod)
         return users
@@ -153,7 +156,7 @@ def consumers(ctx) -> list[Consumer]:
 def _pv_consumers(ctx) -> list[Consumer]:
     out = []
     for (_, name), pv in ctx.state.of_kind("PersistentVolume").items():
-        spec = pv.get("spec") or {}
+        spec = _mapping(pv.get("spec"))
         claim = spec.get("claimRef") if isinstance(spec.get("claimRef"), dict) else {}
         namespace = claim.get("namespace") if isinstance(claim.get("namespace"), str) else ""
         pv_ref = k8s_ref("PersistentVolume", name)
@@ -222,19 +225,19 @@ def _inline_consumers(ctx) -> list[Consumer]:
 
 
 def _is_subordinate(tvol: dict | None) -> bool:
-    config = (tvol or {}).get("config") or {}
+    config = _mapping((tvol or {}).get("config"))
     return bool(config.get("shareSourceVolume")) or (tvol or {}).get("state") == "subordinate"
 
 
 def _trident_keys(ctx, consumer: Consumer, csi: dict, tvol: dict | None) -> None:
     attributes = csi.get("volumeAttributes") if isinstance(csi.get("volumeAttributes"), dict) else {}
-    config = (tvol or {}).get("config") or {}
+    config = _mapping((tvol or {}).get("config"))
     uuid = (tvol or {}).get("backendUUID") or attributes.get("backendUUID") or ""
     internal = config.get("internalName") or attributes.get("internalName") or ""
     if uuid and internal:
         consumer.keys.add(("trident", str(uuid), str(internal)))
         consumer.location = f"Trident backend {uuid} volume {internal}"
-    access = config.get("accessInformation") or {}
+    access = _mapping(config.get("accessInformation"))
     if access.get("nfsServerIp") and access.get("nfsPath"):
         consumer.nfs = (server_identity(ctx, access["nfsServerIp"]), clean_path(access["nfsPath"]))
     if access.get("iscsiTargetIqn") and access.get("iscsiLunNumber") is not None:

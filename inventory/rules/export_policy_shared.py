@@ -34,7 +34,7 @@ def _served_policies(use) -> list[tuple[str, str]]:
         parent = next((g for g in gates if g.get("kind") == "traversal-policy"), None)
         if parent is not None:
             own.append((parent.get("name") or "", f"{parent.get('role')} (the qtree's FlexVol)"))
-    return own
+    return [(name, str(role)) for name, role in own if isinstance(name, str)]
 
 
 def _verdicts(ctx, policy: dict) -> list[str]:
@@ -76,7 +76,8 @@ def evaluate(ctx):
             {
                 b.info.name
                 for u in uses
-                if (b := known.get(u.record.get("backend") or "")) is not None
+                if isinstance(u.record.get("backend"), str)
+                and (b := known.get(u.record["backend"])) is not None
                 and b.info.driver in NAS_DRIVERS
                 and b.info.config.get("autoExportPolicy") is not True
             }

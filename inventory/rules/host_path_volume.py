@@ -37,7 +37,8 @@ SLUG = "host-path-volume"
 def host_path_volumes(pod) -> dict[str, dict]:
     """Volume name -> its hostPath source, for each hostPath volume of the pod."""
     found = {}
-    for volume in pod.spec.get("volumes") or []:
+    volumes = pod.spec.get("volumes")
+    for volume in volumes if isinstance(volumes, list) else []:
         if not isinstance(volume, dict) or not isinstance(volume.get("name"), str):
             continue
         source = volume.get("hostPath")
@@ -49,7 +50,8 @@ def host_path_volumes(pod) -> dict[str, dict]:
 def mounted_read_only(pod, volume: str) -> bool:
     """Every container that mounts the volume mounts it read-only (none mounting it counts too)."""
     for _, container in pod.containers():
-        for mount in container.get("volumeMounts") or []:
+        mounts = container.get("volumeMounts")
+        for mount in mounts if isinstance(mounts, list) else []:
             if isinstance(mount, dict) and mount.get("name") == volume and mount.get("readOnly") is not True:
                 return False
     return True

@@ -82,7 +82,8 @@ def _describe(kind: str, source: dict) -> str:
 def evaluate(ctx):
     seen: dict[str, Hit] = {}
     for pod in ctx.pods:
-        for volume in pod.spec.get("volumes") or []:
+        volumes = pod.spec.get("volumes")
+        for volume in volumes if isinstance(volumes, list) else []:
             if not isinstance(volume, dict) or not isinstance(volume.get("name"), str):
                 continue
             kind = _storage_kind(ctx, volume)

@@ -20,13 +20,17 @@ SLUG = "orphaned-backend-volume"
 SERVED_STATES = (None, "", "online")
 
 
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _tvols_by_internal_name(ctx) -> dict[str, tuple[str, dict]]:
     return ctx.memo(
         "orphaned_backend_volume.tvols",
         lambda: {
-            str((t.get("config") or {}).get("internalName")): (name, t)
+            str(_mapping(t.get("config")).get("internalName")): (name, t)
             for (_, name), t in ctx.state.of_kind("TridentVolume").items()
-            if (t.get("config") or {}).get("internalName")
+            if _mapping(t.get("config")).get("internalName")
         },
     )
 
@@ -72,9 +76,10 @@ def _unbacked_hits(ctx):
             continue
         tvols = _tvols_by_internal_name(ctx)
         tvol_name, tvol = next((tvols[n] for n in _names(kind, key, record) if n in tvols), ("", None))
-        owner = (tvol or {}).get("config", {}).get("namespace") or ""
+        owner = _mapping((tvol or {}).get("config")).get("namespace") or ""
         obj = array_ref(array, kind, key)
-        backend_ref = _backend_refs(ctx).get(entry.get("backend") or "", "")
+        backend = entry.get("backend")
+        backend_ref = _backend_refs(ctx).get(backend, "") if isinstance(backend, str) else ""
         tvol_ref = k8s_ref("TridentVolume", tvol_name, ctx.trident_namespace) if tvol else ""
         has_data = _holder_volume(records, kind, key, record).get("has_data")
         yield Hit(
@@ -101,20 +106,19 @@ def _served(record: dict) -> bool:
 
 def _released_hits(ctx):
     for (_, name), pv in ctx.state.of_kind("PersistentVolume").items():
-        if (pv.get("status") or {}).get("phase") != "Released":
+        if _mapping(pv.get("status")).get("phase") != "Released":
             continue
         record = ctx.volume_access.get(name) or {}
         obj = record_object_ref(ctx, record)
         tvol_name, tvol = tvol_of_pv(ctx, pv)
         if not obj or (tvol or {}).get("orphaned") or not _served(record):
             continue
-        claim = (pv.get("spec") or {}).get("claimRef") or {}
-        owner = claim.get("namespace") or ((tvol or {}).get("config") or {}).get("namespace") or ""
+        claim = _mapping(_mapping(pv.get("spec")).get("claimRef"))
+        owner = claim.get("namespace") or _mapping((tvol or {}).get("config")).get("namespace") or ""
         pv_ref = k8s_ref("PersistentVolume", name)
-        tvol_ref = k8s_ref(
-            "TridentVolume", (tvol or {}).get("metadata", {}).get("name", ""), ctx.trident_namespace
-        )
-        parties = sorted({p.get("party") or "" for p in record.get("admitted") or []} - {""})
+        tvol_ref = k8s_ref("TridentVolume", tvol_name.lower(), ctx.trident_namespace)  # as looked up
+        admitted = [p.get("party") for p in record.get("admitted") or [] if isinstance(p, dict)]
+        parties = sorted({p for p in admitted if isinstance(p, str) and p})
         yield Hit(
             identity=(pv_ref, obj),
             severity=RULE.severity,

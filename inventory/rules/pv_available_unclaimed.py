@@ -20,6 +20,10 @@ from .base import Hit, Rule
 SLUG = "pv-available-unclaimed"
 
 
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _has_data(ctx, record: dict | None) -> bool:
     obj = (record or {}).get("object") or {}
     array = ctx.state.arrays.get((record or {}).get("array") or "")
@@ -39,7 +43,9 @@ def _missing_namespaces(ctx) -> set[str] | None:
     if not namespaces:
         return None
     return {
-        name for (_, name), ns in namespaces.items() if (ns.get("status") or {}).get("phase") == "Terminating"
+        name
+        for (_, name), ns in namespaces.items()
+        if isinstance(ns.get("status"), dict) and ns["status"].get("phase") == "Terminating"
     }
 
 
@@ -50,16 +56,16 @@ def _exists(ctx, namespace: str, terminating: set[str]) -> bool:
 def evaluate(ctx):
     terminating = _missing_namespaces(ctx)
     for (_, name), pv in ctx.state.of_kind("PersistentVolume").items():
-        spec, status = pv.get("spec") or {}, pv.get("status") or {}
+        spec, status = _mapping(pv.get("spec")), _mapping(pv.get("status"))
         if status.get("phase") != "Available":
             continue
         claim = spec.get("claimRef") if isinstance(spec.get("claimRef"), dict) else {}
         prebound = claim.get("namespace") if isinstance(claim.get("namespace"), str) else ""
         if prebound and (terminating is None or _exists(ctx, prebound, terminating)):
             continue  # pre-bound to a namespace that exists: only it can claim the PV
-        meta = pv.get("metadata") or {}
-        annotations = meta.get("annotations") or {}
-        _, tvol = tvol_of_pv(ctx, pv)
+        meta = _mapping(pv.get("metadata"))
+        annotations = _mapping(meta.get("annotations"))
+        tvol_name, tvol = tvol_of_pv(ctx, pv)
         tconfig = (tvol or {}).get("config") or {}
         ever_bound = bool(
             claim.get("uid")
@@ -73,9 +79,7 @@ def evaluate(ctx):
         former = former if isinstance(former, str) else ""
         severity = "high" if ever_bound or has_data else "low"
         pv_ref = k8s_ref("PersistentVolume", name)
-        tvol_ref = k8s_ref(
-            "TridentVolume", (tvol or {}).get("metadata", {}).get("name", ""), ctx.trident_namespace
-        )
+        tvol_ref = k8s_ref("TridentVolume", tvol_name.lower(), ctx.trident_namespace)  # as looked up
         obj = record_object_ref(ctx, record)
         why = (
             f"claimRef pre-binds it to namespace {prebound}, which does not exist"

@@ -11,15 +11,19 @@ from .base import Hit, Rule
 SLUG = "pv-released-retained"
 
 
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def evaluate(ctx):
     for (_, name), pv in ctx.state.of_kind("PersistentVolume").items():
-        spec, status = pv.get("spec") or {}, pv.get("status") or {}
+        spec, status = _mapping(pv.get("spec")), _mapping(pv.get("status"))
         if status.get("phase") != "Released" or spec.get("persistentVolumeReclaimPolicy") != "Retain":
             continue
-        claim = spec.get("claimRef") or {}
-        owner = claim.get("namespace") or ""
+        claim = _mapping(spec.get("claimRef"))
+        owner = claim.get("namespace") if isinstance(claim.get("namespace"), str) else ""
         pv_ref = k8s_ref("PersistentVolume", name)
-        since = status.get("lastPhaseTransitionTime") or (pv.get("metadata") or {}).get("creationTimestamp")
+        since = status.get("lastPhaseTransitionTime") or _mapping(pv.get("metadata")).get("creationTimestamp")
         former = f"{owner}/{claim.get('name')}" if owner else "an unknown claim"
         yield Hit(
             identity=(pv_ref,),

@@ -203,7 +203,7 @@ def _export_keys(pv: str, record: dict) -> set[tuple]:
     obj = record.get("object") or {}
     svm = (obj.get("name") or "").split("/", 1)[0] if (obj.get("kind") or "").startswith("ontap.") else ""
     keys = {("pv", pv)}
-    if record.get("backend"):
+    if isinstance(record.get("backend"), str) and record["backend"]:
         keys.add(("backend", record["backend"]))
     if array := record.get("array"):
         keys |= {("array", array), ("svm", array, svm) if svm else ("array without svm", array)}
@@ -479,7 +479,8 @@ def evaluate(ctx):
     evaluator = EgressEvaluator(policies_by_namespace(ctx.state.of_kind("NetworkPolicy")))
     by_namespace: dict[str, list] = {}
     for pod in ctx.pods:
-        if pod.live and not pod.host_network and isinstance(pod.namespace, str) and pod.namespace:
+        named = all(isinstance(v, str) for v in (pod.namespace, pod.name, pod.node))
+        if pod.live and not pod.host_network and named and pod.namespace:
             by_namespace.setdefault(pod.namespace, []).append(pod)
     for namespace, pods in sorted(by_namespace.items()):
         judged = _Namespace(ctx, evaluator, namespace, targets)

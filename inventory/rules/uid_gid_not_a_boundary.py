@@ -33,7 +33,8 @@ def _nfs3_admitted(ctx, record: dict) -> list[str]:
     if record.get("protocol") != "nfs" or records is None or not obj.get("name"):
         return []
     service = records.get("ontap.NfsService", str(obj["name"]).split("/", 1)[0]) or {}
-    if service.get("enabled") is False or (service.get("protocol") or {}).get("v3_enabled") is not True:
+    protocol = service.get("protocol") if isinstance(service.get("protocol"), dict) else {}
+    if service.get("enabled") is False or protocol.get("v3_enabled") is not True:
         return []
     return sorted(
         {
@@ -71,9 +72,10 @@ def _permissions(ctx, pv: dict, record: dict):
 def evaluate(ctx):
     users = pods_using_claim(ctx)
     for (namespace, name), pvc in ctx.state.of_kind("PersistentVolumeClaim").items():
-        volume = (pvc.get("spec") or {}).get("volumeName")
+        spec = pvc.get("spec") if isinstance(pvc.get("spec"), dict) else {}
+        volume = spec.get("volumeName")
         pv = ctx.state.get("PersistentVolume", volume) if isinstance(volume, str) and volume else None
-        if pv is None or (pv.get("spec") or {}).get("volumeMode") == "Block":
+        if pv is None or not isinstance(pv.get("spec"), dict) or pv["spec"].get("volumeMode") == "Block":
             continue
         record = ctx.volume_access.get(volume) or {}
         protocols = _nfs3_admitted(ctx, record)

@@ -25,20 +25,28 @@ def share_targets(value) -> list[str]:
     return list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
 
 
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _annotations(obj: dict) -> dict:
+    return _mapping(_mapping(obj.get("metadata")).get("annotations"))
+
+
 def evaluate(ctx):
     references: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for (namespace, name), tvr in ctx.state.of_kind("TridentVolumeReference").items():
-        spec = tvr.get("spec") or {}
+        spec = _mapping(tvr.get("spec"))
         source = (spec.get("pvcNamespace"), spec.get("pvcName"))
         if all(isinstance(s, str) and s for s in source) and namespace != source[0]:
             references.setdefault(source, []).append((namespace, name))
     subordinates: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for (namespace, name), pvc in ctx.state.of_kind("PersistentVolumeClaim").items():
-        source = ((pvc.get("metadata") or {}).get("annotations") or {}).get(SHARE_FROM)
+        source = _annotations(pvc).get(SHARE_FROM)
         if isinstance(source, str) and "/" in source:
             subordinates.setdefault(tuple(source.split("/", 1)), []).append((namespace, name))
     for (namespace, name), pvc in ctx.state.of_kind("PersistentVolumeClaim").items():
-        annotated = share_targets(((pvc.get("metadata") or {}).get("annotations") or {}).get(SHARE_TO))
+        annotated = share_targets(_annotations(pvc).get(SHARE_TO))
         refs = references.get((namespace, name), [])
         if annotated or refs:
             hit = _hit(ctx, namespace, name, pvc, annotated, refs, subordinates.get((namespace, name), []))
@@ -48,9 +56,11 @@ def evaluate(ctx):
 
 def _hit(ctx, namespace, name, pvc, annotated, refs, subordinates) -> Hit | None:
     pvc_ref = k8s_ref("PersistentVolumeClaim", name, namespace)
-    volume = (pvc.get("spec") or {}).get("volumeName")
+    volume = _mapping(pvc.get("spec")).get("volumeName")
     pv_ref = (
-        k8s_ref("PersistentVolume", volume) if volume and ctx.state.get("PersistentVolume", volume) else ""
+        k8s_ref("PersistentVolume", volume)
+        if isinstance(volume, str) and volume and ctx.state.get("PersistentVolume", volume)
+        else ""
     )
     data = [r for r in (pvc_ref, pv_ref) if r]
     targets = list(dict.fromkeys([t for t in annotated if t != namespace] + [ns for ns, _ in refs]))
