@@ -34,7 +34,15 @@ CHANGE = ("update", "patch")
 def changes(ctx, grant, namespaces: list[str]) -> tuple[list[str], dict[str, list[str]]]:
     """(the verbs granted, namespace -> the verbs that change it)."""
     changed = {}
-    for namespace in namespaces:
+    # Only what the grant can name needs asking one by one: its own namespace for a RoleBinding, the
+    # named namespaces of resourceNames rules; any other answer is the same for every namespace.
+    if grant.namespace:
+        candidates = [grant.namespace] if grant.namespace in namespaces else []
+    else:
+        named = {n for rule in grant.rules for n in rule.resource_names or ()}
+        anyone = grant.verbs_on(CHANGE, "", "namespaces", namespace="", name="\0(any namespace)")
+        candidates = namespaces if anyone else [n for n in namespaces if n in named]
+    for namespace in candidates:
         if verbs := grant.verbs_on(CHANGE, "", "namespaces", namespace=namespace, name=namespace):
             changed[namespace] = verbs
     verbs = sorted({verb for found in changed.values() for verb in found})
