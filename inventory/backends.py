@@ -38,9 +38,9 @@ class BackendInfo:
         return self.family == "cloud"
 
 
-def host_of(address: str) -> str:
-    """The host part of `addr`, `addr:port` or `[v6]:port`."""
-    address = (address or "").strip()
+def host_of(address: object) -> str:
+    """The host part of `addr`, `addr:port` or `[v6]:port` ("" for anything but text)."""
+    address = address.strip() if isinstance(address, str) else ""
     if address.startswith("["):
         return address[1:].split("]", 1)[0]
     if address.count(":") == 1:
@@ -53,35 +53,46 @@ def _storage_prefix(value) -> str:
     return value if isinstance(value, str) else DEFAULT_STORAGE_PREFIX
 
 
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _section(parent: dict, name: str) -> dict:
+    section = parent.get(name)
+    return section if isinstance(section, dict) else {}
+
+
 def backend_info(backend: dict) -> BackendInfo:
-    config = backend.get("config") or {}
-    name, uuid = backend.get("backendName") or "", backend.get("backendUUID") or ""
-    if ontap := config.get("ontap_config"):
+    """What Trident says of one backend; fields of the wrong type read as unset."""
+    backend = backend if isinstance(backend, dict) else {}
+    config = _section(backend, "config")
+    name, uuid = _text(backend.get("backendName")), _text(backend.get("backendUUID"))
+    if ontap := _section(config, "ontap_config"):
         return BackendInfo(
             name,
             uuid,
-            ontap.get("storageDriverName") or "",
+            _text(ontap.get("storageDriverName")),
             ONTAP,
-            svm=ontap.get("svm") or "",
-            management_address=host_of(ontap.get("managementLIF") or ""),
-            data_lif=host_of(ontap.get("dataLIF") or ""),
+            svm=_text(ontap.get("svm")),
+            management_address=host_of(ontap.get("managementLIF")),
+            data_lif=host_of(ontap.get("dataLIF")),
             storage_prefix=_storage_prefix(ontap.get("storagePrefix")),
             config=ontap,
         )
-    if solidfire := config.get("solidfire_config"):
+    if solidfire := _section(config, "solidfire_config"):
         return BackendInfo(
             name,
             uuid,
-            solidfire.get("storageDriverName") or "solidfire-san",
+            _text(solidfire.get("storageDriverName")) or "solidfire-san",
             SOLIDFIRE,
-            management_address=host_of(solidfire.get("SVIP") or ""),
+            management_address=host_of(solidfire.get("SVIP")),
             storage_prefix="",  # Trident forces an empty prefix on SolidFire
             config=solidfire,
         )
     for section in ("azure_config", "gcnv_config"):
-        if cloud := config.get(section):
-            return BackendInfo(name, uuid, cloud.get("storageDriverName") or "", "cloud", config=cloud)
-    driver = next((c.get("storageDriverName") for c in config.values() if isinstance(c, dict)), "") or ""
+        if cloud := _section(config, section):
+            return BackendInfo(name, uuid, _text(cloud.get("storageDriverName")), "cloud", config=cloud)
+    driver = next((_text(c.get("storageDriverName")) for c in config.values() if isinstance(c, dict)), "")
     return BackendInfo(name, uuid, driver, "other")
 
 

@@ -117,7 +117,8 @@ def _volume_uses(ctx) -> list[VolumeUse]:
         if not isinstance(record, dict):
             continue
         pv = ctx.state.get("PersistentVolume", pv_name) or {}
-        claim = (pv.get("spec") or {}).get("claimRef") or {}
+        spec = pv.get("spec") if isinstance(pv.get("spec"), dict) else {}
+        claim = spec.get("claimRef") if isinstance(spec.get("claimRef"), dict) else {}
         claimed = record.get("namespaces")
         namespace = (
             claimed[0] if isinstance(claimed, list) and claimed and isinstance(claimed[0], str) else ""

@@ -141,5 +141,7 @@ class Context:
 
     def created(self, ref: str) -> str:
         """The object's creationTimestamp ("" for array records, which have none we keep)."""
-        data = self.lookup(ref) or {}
-        return (data.get("metadata") or {}).get("creationTimestamp") or ""
+        data = self.lookup(ref)
+        metadata = data.get("metadata") if isinstance(data, dict) else None
+        created = metadata.get("creationTimestamp") if isinstance(metadata, dict) else None
+        return created if isinstance(created, str) else ""

@@ -140,9 +140,16 @@ def _peer(entry) -> Peer:
         return Peer(in_cluster=True) if any(k in entry for k in selectors) else Peer(malformed=True)
     if not isinstance(block, dict) or any(k in entry for k in ("podSelector", "namespaceSelector")):
         return Peer(malformed=True)
+    cidr, excepts = block.get("cidr"), block.get("except") or []
+    if (
+        not isinstance(cidr, str)
+        or not isinstance(excepts, list)
+        or not all(isinstance(e, str) for e in excepts)
+    ):
+        return Peer(malformed=True)  # ip_network would read a number (or True) as an address
     try:
-        network = ip_network(block.get("cidr"), strict=False)
-        excepted = tuple(ip_network(e, strict=False) for e in block.get("except") or [])
+        network = ip_network(cidr, strict=False)
+        excepted = tuple(ip_network(e, strict=False) for e in excepts)
     except (TypeError, ValueError):
         return Peer(malformed=True)
     return Peer((network,), excepted)

@@ -101,9 +101,10 @@ def iscsi_targets(ctx) -> dict[str, str]:
         targets = {}
         for name, records in ctx.state.arrays.items():
             for service in records.all("ontap.IscsiService").values():
-                iqn = ((service.get("target") or {}).get("name") or "").lower()
-                if iqn:
-                    targets[iqn] = f"{name}/{(service.get('svm') or {}).get('name') or ''}"
+                iqn = _mapping(_mapping(service).get("target")).get("name")
+                if isinstance(iqn, str) and iqn:
+                    svm = _mapping(service.get("svm")).get("name")
+                    targets[iqn.lower()] = f"{name}/{svm if isinstance(svm, str) else ''}"
         return targets
 
     return ctx.memo("storage_backing.iscsi_targets", build)
@@ -195,7 +196,8 @@ def _pv_consumers(ctx) -> list[Consumer]:
 def _inline_consumers(ctx) -> list[Consumer]:
     by_identity: dict[str, Consumer] = {}
     for pod in ctx.pods:
-        for volume in pod.spec.get("volumes") or []:
+        volumes = pod.spec.get("volumes")
+        for volume in volumes if isinstance(volumes, list) else []:
             if not isinstance(volume, dict) or not isinstance(volume.get("name"), str):
                 continue
             kind = next((k for k in ("nfs", "iscsi", "fc") if isinstance(volume.get(k), dict)), None)

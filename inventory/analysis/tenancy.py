@@ -27,26 +27,34 @@ class Tenancy:
         self._tenants = {name: self._tenant_of(name) for name in namespaces}
 
     def _tenant_of(self, namespace: str) -> str:
-        labels = ((self.namespaces.get(namespace) or {}).get("metadata") or {}).get("labels") or {}
-        value = labels.get(self.label) if self.label else None
+        value = self.label_values(namespace).get(self.label) if self.label else None
         return value if isinstance(value, str) and value else SOLO_PREFIX + namespace
 
     def tenant_of(self, namespace: str) -> str:
-        """Also answers for namespaces that do not exist (a claimRef to a deleted one)."""
+        """Also answers for namespaces that do not exist (a claimRef to a deleted one).  A namespace
+        that is not text (a corrupted field) is a tenant of its own, unlike any real one."""
+        if not isinstance(namespace, str):
+            return f"{SOLO_PREFIX}<not text: {namespace!r:.80}>"
         return self._tenants.get(namespace) or SOLO_PREFIX + namespace
 
     def same_tenant(self, a: str, b: str) -> bool:
         return self.tenant_of(a) == self.tenant_of(b)
 
     def is_platform(self, namespace: str) -> bool:
-        return namespace in self.platform
+        return isinstance(namespace, str) and namespace in self.platform
 
     def is_tenant_namespace(self, namespace: str) -> bool:
         """A namespace tenants' data and workloads live in (not platform, not Kubernetes' own)."""
+        if not isinstance(namespace, str):
+            return False  # a corrupted reference names no namespace at all
         return namespace not in self.platform and namespace not in KUBERNETES_SYSTEM_NAMESPACES
 
     def namespaces_of(self, tenant: str) -> list[str]:
         return sorted(name for name, t in self._tenants.items() if t == tenant)
 
     def label_values(self, namespace: str) -> dict:
-        return ((self.namespaces.get(namespace) or {}).get("metadata") or {}).get("labels") or {}
+        """The Namespace's labels ({} when it is unknown or its labels are not a mapping)."""
+        data = self.namespaces.get(namespace) if isinstance(namespace, str) else None
+        metadata = data.get("metadata") if isinstance(data, dict) else None
+        labels = metadata.get("labels") if isinstance(metadata, dict) else None
+        return labels if isinstance(labels, dict) else {}

@@ -20,16 +20,16 @@ LIVE_PHASES = frozenset({"Running", "Pending", "Unknown", ""})
 
 def top_controller(pod: dict) -> tuple[str, str]:
     """(kind, name) of the pod's top controller, or ("Pod", its name) for a bare pod."""
-    meta = pod.get("metadata") or {}
-    owners = [o for o in meta.get("ownerReferences") or [] if isinstance(o, dict)]
-    owner = next((o for o in owners if o.get("controller")), owners[0] if owners else None)
-    if not owner or not owner.get("name"):
-        return "Pod", meta.get("name") or ""
-    kind, name = owner.get("kind") or "", owner["name"]
+    meta = _mapping(pod.get("metadata"))
+    owners = [o for o in _list(meta.get("ownerReferences")) if isinstance(o, dict)]
+    owner = next((o for o in owners if o.get("controller") is True), owners[0] if owners else None)
+    if not owner or not _text(owner.get("name")):
+        return "Pod", _text(meta.get("name"))
+    kind, name = _text(owner.get("kind")), owner["name"]
     if kind == "Node":  # a static pod (mirror pod): its own name (`etcd-<node>`) is its stable identity
-        return "Pod", meta.get("name") or ""
+        return "Pod", _text(meta.get("name"))
     if kind == "ReplicaSet":
-        template_hash = (meta.get("labels") or {}).get("pod-template-hash")
+        template_hash = _text(_mapping(meta.get("labels")).get("pod-template-hash"))
         if template_hash and name.endswith("-" + template_hash):
             return "Deployment", name.removesuffix("-" + template_hash)
         if match := _TEMPLATE_HASH.match(name):
@@ -68,7 +68,7 @@ class PodView:
 
     @property
     def spec(self) -> dict:
-        return self.data.get("spec") or {}
+        return _mapping(self.data.get("spec"))
 
     def containers(self) -> list[tuple[str, dict]]:
         """(which list, container) for containers, init containers and ephemeral containers."""
@@ -76,26 +76,27 @@ class PodView:
         return [
             (where, c)
             for where in ("containers", "initContainers", "ephemeralContainers")
-            for c in spec.get(where) or []
+            for c in _list(spec.get(where))
             if isinstance(c, dict)
         ]
 
 
 def pod_view(pod: dict, platform_namespaces, platform_accounts) -> PodView:
-    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
-    namespace = meta.get("namespace") or ""
+    """Fields of the wrong type read as unset (a pod without a node, phase or service account)."""
+    meta, spec = _mapping(pod.get("metadata")), _mapping(pod.get("spec"))
+    namespace = _text(meta.get("namespace"))
     kind, name = top_controller(pod)
-    account = spec.get("serviceAccountName") or "default"
+    account = _text(spec.get("serviceAccountName")) or "default"
     return PodView(
         namespace=namespace,
-        name=meta.get("name") or "",
-        node=spec.get("nodeName") or "",
+        name=_text(meta.get("name")),
+        node=_text(spec.get("nodeName")),
         workload_kind=kind,
         workload_name=name,
         service_account=account,
-        phase=(pod.get("status") or {}).get("phase") or "",
+        phase=_text(_mapping(pod.get("status")).get("phase")),
         host_network=spec.get("hostNetwork") is True,
-        created=meta.get("creationTimestamp") or "",
+        created=_text(meta.get("creationTimestamp")),
         data=pod,
         platform=namespace in platform_namespaces or f"{namespace}/{account}" in platform_accounts,
     )
@@ -118,39 +119,53 @@ def node_mounts(pods: list[PodView], state) -> dict[str, list[MountedVolume]]:
     for pod in pods:
         if not pod.node or not pod.live:
             continue
-        for volume in pod.spec.get("volumes") or []:
+        for volume in _list(pod.spec.get("volumes")):
             if not isinstance(volume, dict):
                 continue
-            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            claim = _text(_mapping(volume.get("persistentVolumeClaim")).get("claimName"))
             if claim:
-                pvc = pvcs.get((pod.namespace, claim)) or {}
-                pv_name = (pvc.get("spec") or {}).get("volumeName")
+                pvc = _mapping(pvcs.get((pod.namespace, claim)))
+                pv_name = _text(_mapping(pvc.get("spec")).get("volumeName"))
                 data = (k8s_ref("PersistentVolumeClaim", claim, pod.namespace),)
                 if pv_name and state.get("PersistentVolume", pv_name):
                     data += (k8s_ref("PersistentVolume", pv_name),)
                 mounts.setdefault(pod.node, {})[data] = MountedVolume(pod.namespace, data, pod.ref)
-    pv_namespaces = {
-        name: ((pv.get("spec") or {}).get("claimRef") or {}).get("namespace") or ""
+    claims = {
+        name: _mapping(_mapping(pv.get("spec")).get("claimRef"))
         for (_, name), pv in state.of_kind("PersistentVolume").items()
     }
     for (namespace, _), publication in state.of_kind("TridentVolumePublication").items():
-        pv_name, node = publication.get("volumeID") or "", publication.get("nodeID") or ""
-        owner = pv_namespaces.get(pv_name)
-        if not node or owner is None:
+        pv_name, node = _text(publication.get("volumeID")), _text(publication.get("nodeID"))
+        if not node or pv_name not in claims:
             continue
-        claim = (state.get("PersistentVolume", pv_name).get("spec") or {}).get("claimRef") or {}
+        owner, claim_name = _text(claims[pv_name].get("namespace")), _text(claims[pv_name].get("name"))
         data = tuple(
             r
             for r in (
-                k8s_ref("PersistentVolumeClaim", claim["name"], owner) if claim.get("name") and owner else "",
+                k8s_ref("PersistentVolumeClaim", claim_name, owner) if claim_name and owner else "",
                 k8s_ref("PersistentVolume", pv_name),
             )
             if r
         )
         by = k8s_ref(
-            "TridentVolumePublication", (publication.get("metadata") or {}).get("name", ""), namespace
+            "TridentVolumePublication", _text(_mapping(publication.get("metadata")).get("name")), namespace
         )
         known = mounts.setdefault(node, {})
         if not any(m.data[-1] == data[-1] for m in known.values()):
             known[data] = MountedVolume(owner, data, by)
     return {node: list(by_data.values()) for node, by_data in mounts.items()}
+
+
+# --- tolerant field readers: pods and PVs come from a cluster, any field may have the wrong type -----
+
+
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""

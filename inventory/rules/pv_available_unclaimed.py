@@ -66,7 +66,7 @@ def evaluate(ctx):
         meta = _mapping(pv.get("metadata"))
         annotations = _mapping(meta.get("annotations"))
         tvol_name, tvol = tvol_of_pv(ctx, pv)
-        tconfig = (tvol or {}).get("config") or {}
+        tconfig = _mapping((tvol or {}).get("config"))
         ever_bound = bool(
             claim.get("uid")
             or annotations.get("pv.kubernetes.io/bound-by-controller")

@@ -61,7 +61,8 @@ def _ids_set(pod) -> list[str]:
 
 def _permissions(ctx, pv: dict, record: dict):
     _, tvol = tvol_of_pv(ctx, pv)
-    value = ((tvol or {}).get("config") or {}).get("unixPermissions")
+    config = (tvol or {}).get("config")
+    value = config.get("unixPermissions") if isinstance(config, dict) else None
     if value:
         return value
     obj = record.get("object") or {}

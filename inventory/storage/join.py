@@ -83,18 +83,24 @@ class _ArrayIndex:
         self.volume_paths: dict[tuple[str, str], tuple[str, dict]] = {}  # (svm, junction path) -> volume
         self.paths: dict[tuple[str, str], tuple[str, str, dict]] = {}  # (svm, path) -> volume or qtree
         for key, volume in records.all("ontap.Volume").items():
-            if path := (volume.get("nas") or {}).get("path"):
+            if path := _text(_get(volume, "nas", "path")):
                 svm = key.split("/", 1)[0]
                 self.volume_paths[(svm, _clean_path(path))] = (key, volume)
                 self.paths[(svm, _clean_path(path))] = ("ontap.Volume", key, volume)
         for key, qtree in records.all("ontap.Qtree").items():
-            if path := qtree.get("path"):  # a qtree at its volume's own path: the qtree is more precise
+            if path := _text(
+                _get(qtree, "path")
+            ):  # a qtree at its volume's own path: the qtree is more precise
                 self.paths[(key.split("/", 1)[0], _clean_path(path))] = ("ontap.Qtree", key, qtree)
         self.lun_maps: dict[tuple[str, str], list[dict]] = defaultdict(list)
         for lun_map in records.all("ontap.LunMap").values():
-            svm = (lun_map.get("svm") or {}).get("name") or ""
-            self.lun_maps[(svm, (lun_map.get("lun") or {}).get("name") or "")].append(lun_map)
-        self.solidfire_volumes = {v.get("name"): (k, v) for k, v in records.all("solidfire.Volume").items()}
+            if isinstance(lun_map, dict):
+                self.lun_maps[(_name_of(lun_map, "svm"), _name_of(lun_map, "lun"))].append(lun_map)
+        self.solidfire_volumes = {
+            name: (k, v)
+            for k, v in records.all("solidfire.Volume").items()
+            if (name := _text(_get(v, "name")))
+        }
 
 
 class _Joiner:
@@ -104,25 +110,24 @@ class _Joiner:
         for raw in state.of_kind("TridentBackend").values():
             info = backend_info(raw)
             self.backends[info.uuid] = info
-        self.tvols = {name: data for (_, name), data in state.of_kind("TridentVolume").items()}
+        self.tvols = {
+            name: data for (_, name), data in state.of_kind("TridentVolume").items() if isinstance(data, dict)
+        }
         self.used: set[tuple[str, str, str]] = set()  # (array, kind, name) backing some volume
         self.indexes = {name: _ArrayIndex(records) for name, records in state.arrays.items()}
         self.lifs: dict[str, tuple[ArrayRecords, str]] = {}  # data LIF address -> (array, SVM)
         self.iscsi_targets: dict[str, tuple[ArrayRecords, str]] = {}  # target IQN -> (array, SVM)
         self.node_iqns = {
-            (t.get("name") or (t.get("spec") or {}).get("nodeName") or ""): (t.get("iqn") or "")
+            (_text(_get(t, "name")) or _text(_get(t, "spec", "nodeName"))): _text(_get(t, "iqn"))
             for t in state.of_kind("TridentNode").values()
         }
         for records in state.arrays.values():
             for service in records.all("ontap.IscsiService").values():
-                if target := ((service.get("target") or {}).get("name") or "").lower():
-                    self.iscsi_targets.setdefault(
-                        target, (records, (service.get("svm") or {}).get("name") or "")
-                    )
+                if target := _name_of(service, "target").lower():
+                    self.iscsi_targets.setdefault(target, (records, _name_of(service, "svm")))
             for lif in records.all("ontap.Interface").values():
-                address = (lif.get("ip") or {}).get("address")
-                if address:
-                    self.lifs.setdefault(address, (records, (lif.get("svm") or {}).get("name") or ""))
+                if address := _text(_get(lif, "ip", "address")):
+                    self.lifs.setdefault(address, (records, _name_of(lif, "svm")))
 
     def run(self) -> JoinResult:
         volumes = {
@@ -134,22 +139,22 @@ class _Joiner:
             for pod_key, pod in self.state.of_kind("Pod").items()
             for res in self.resolve_inline(pod_key, pod)
         ]
-        broken = sorted(name for name, tvol in self.tvols.items() if tvol.get("orphaned"))
+        broken = sorted(name for name, tvol in self.tvols.items() if tvol.get("orphaned") is True)
         return JoinResult(volumes, inline, self.unbacked(), broken)
 
     # --- PVs ---------------------------------------------------------------------------------
 
     def resolve_pv(self, name: str, pv: dict) -> Resolution:
-        spec = pv.get("spec") or {}
-        claim = spec.get("claimRef") or {}
-        namespaces = [claim["namespace"]] if claim.get("namespace") else []
+        spec = _mapping(_get(pv, "spec"))
+        claim_namespace = _text(_get(spec, "claimRef", "namespace"))
+        namespaces = [claim_namespace] if claim_namespace else []
         subject = f"PersistentVolume/{name}"
-        csi = spec.get("csi") or {}
+        csi = _mapping(spec.get("csi"))
         if csi.get("driver") == TRIDENT_CSI_DRIVER:
-            return self.resolve_trident(subject, namespaces, csi.get("volumeHandle") or name, csi)
-        if nfs := spec.get("nfs"):
+            return self.resolve_trident(subject, namespaces, _text(csi.get("volumeHandle")) or name, csi)
+        if nfs := _mapping(spec.get("nfs")):
             return self.resolve_nfs(subject, namespaces, "static-nfs", nfs.get("server"), nfs.get("path"))
-        if iscsi := spec.get("iscsi"):
+        if iscsi := _mapping(spec.get("iscsi")):
             return self.resolve_static_iscsi(subject, namespaces, iscsi)
         return Resolution(
             subject, namespaces, "other", array_status="not joined", problem="not a NetApp volume"
@@ -157,8 +162,8 @@ class _Joiner:
 
     def resolve_trident(self, subject, namespaces, volume_name: str, csi: dict) -> Resolution:
         tvol = self.tvols.get(volume_name.lower())
-        attributes = csi.get("volumeAttributes") or {}
-        backend_uuid = (tvol or {}).get("backendUUID") or attributes.get("backendUUID") or ""
+        attributes = _mapping(csi.get("volumeAttributes"))
+        backend_uuid = _text(_get(tvol, "backendUUID")) or _text(attributes.get("backendUUID"))
         backend = self.backends.get(backend_uuid)
         res = Resolution(subject, namespaces, "trident")
         if backend is None:
@@ -166,9 +171,9 @@ class _Joiner:
             res.problem = f"Trident backend {backend_uuid or '(unknown)'} not found"
             return res
         res.backend, res.driver = backend.name, backend.driver
-        config = (tvol or {}).get("config") or {}
-        internal_name = config.get("internalName") or attributes.get("internalName") or ""
-        internal_id = config.get("internalID") or attributes.get("internalID") or ""
+        config = _mapping(_get(tvol, "config"))
+        internal_name = _text(config.get("internalName")) or _text(attributes.get("internalName"))
+        internal_id = _text(config.get("internalID")) or _text(attributes.get("internalID"))
         if tvol is None:
             res.problem = f"TridentVolume {volume_name} not found"
         if backend.driver in CLOUD_DRIVERS:
@@ -180,7 +185,7 @@ class _Joiner:
             res.problem = res.problem or f"array of backend {backend.name} is not configured or was not read"
             return res
         res.array, res.array_status = records.name, "read"
-        access = config.get("accessInformation") or {}
+        access = _mapping(config.get("accessInformation"))
         if backend.driver in NAS_DRIVERS:
             return self.nas_object(res, records, backend, internal_name, internal_id)
         if backend.driver == "solidfire-san":
@@ -191,10 +196,11 @@ class _Joiner:
 
     def cloud_rule(self, res: Resolution, backend: BackendInfo) -> Resolution:
         config = backend.config
+        pools = [_text(_get(pool, "exportRule")) for pool in _list(config.get("storage"))]
         configured = (
-            config.get("exportRule")
-            or (config.get("defaults") or {}).get("exportRule")
-            or next((p.get("exportRule") for p in config.get("storage") or [] if p.get("exportRule")), "")
+            _text(config.get("exportRule"))
+            or _text(_get(config, "defaults", "exportRule"))
+            or next((rule for rule in pools if rule), "")
         )
         rule = configured or CLOUD_DEFAULT_EXPORT_RULE
         res.array_status, res.protocol = "cloud (from Trident's config)", "nfs"
@@ -231,24 +237,23 @@ class _Joiner:
         self.used.add((records.name, kind, key))
         svm = key.split("/", 1)[0]
         if kind == "ontap.Qtree":
-            policy = (obj.get("export_policy") or {}).get("name") or ""
-            parent_key = f"{svm}/{(obj.get('volume') or {}).get('name') or ''}"
-            parent = records.get("ontap.Volume", parent_key) or {}
+            policy = _name_of(obj, "export_policy")
+            parent_key = f"{svm}/{_name_of(obj, 'volume')}"
+            parent = _mapping(records.get("ontap.Volume", parent_key))
             self.used.add((records.name, "ontap.Volume", parent_key))
-            junction = (parent.get("nas") or {}).get("path") or ""
+            junction = _text(_get(parent, "nas", "path"))
             res.gates.append(self.policy_gate(records, svm, policy, "qtree policy"))
             traversal = [(parent_key, parent)] + self.junction_parents(records, svm, junction)
         else:
-            nas = obj.get("nas") or {}
-            policy = (nas.get("export_policy") or {}).get("name") or ""
+            nas = _mapping(obj.get("nas"))
+            policy = _name_of(nas, "export_policy")
             res.gates.append(self.policy_gate(records, svm, policy, "volume policy"))
-            traversal = self.junction_parents(records, svm, nas.get("path") or "")
+            traversal = self.junction_parents(records, svm, _text(nas.get("path")))
         for volume_key, volume in traversal:
-            nas = volume.get("nas") or {}
-            role = (
-                "SVM root /" if nas.get("path") == "/" else f"parent junction {nas.get('path') or volume_key}"
-            )
-            name = (nas.get("export_policy") or {}).get("name") or ""
+            nas = _mapping(_get(volume, "nas"))
+            path = _text(nas.get("path"))
+            role = "SVM root /" if path == "/" else f"parent junction {path or volume_key}"
+            name = _name_of(nas, "export_policy")
             res.gates.append(self.policy_gate(records, svm, name, role, kind="traversal-policy"))
         return res
 
@@ -270,8 +275,8 @@ class _Joiner:
     ) -> Gate:
         policy = records.get("ontap.ExportPolicy", f"{svm}/{name}")
         gate = Gate(kind, name or "(none)", records.name, role)
-        if policy is not None:
-            gate.rules = sorted(policy.get("rules") or [], key=lambda r: r.get("index") or 0)
+        if isinstance(policy, dict):
+            gate.rules = sorted(_list(policy.get("rules")), key=_rule_order)
         elif name:
             gate.unread = True  # never read (the array's answer lacked it): unknown, not "admits nobody"
         return gate
@@ -285,7 +290,7 @@ class _Joiner:
             return res
         records, svm = located
         res.array, res.array_status = records.name, "read"
-        target = self.object_at_path(records, svm, export_path or "/")
+        target = self.object_at_path(records, svm, _text(export_path) or "/")
         if target is None:
             res.problem = f"no volume of {svm} on {records.name} is mounted at {export_path}"
             return res
@@ -293,7 +298,7 @@ class _Joiner:
 
     def lif_owner(self, address: str | None) -> tuple[ArrayRecords, str] | None:
         """The array and SVM whose data LIF has this address (names are never resolved)."""
-        return self.lifs.get(address or "")
+        return self.lifs.get(_text(address))
 
     def object_at_path(self, records: ArrayRecords, svm: str, path: str) -> tuple[str, str, dict] | None:
         """The qtree or volume whose path is the longest prefix of `path` (component-wise)."""
@@ -310,9 +315,8 @@ class _Joiner:
     def mark_used(self, records: ArrayRecords, kind: str, key: str) -> None:
         """A LUN or NVMe namespace in use also keeps the FlexVol that holds it in use."""
         self.used.add((records.name, kind, key))
-        volume = ((records.get(kind, key) or {}).get("location") or {}).get("volume") or {}
-        if volume.get("name"):
-            self.used.add((records.name, "ontap.Volume", f"{key.split('/', 1)[0]}/{volume['name']}"))
+        if volume := _name_of(_get(records.get(kind, key), "location"), "volume"):
+            self.used.add((records.name, "ontap.Volume", f"{key.split('/', 1)[0]}/{volume}"))
 
     def lun_object(self, res, records: ArrayRecords, backend, lun_path: str, access: dict) -> Resolution:
         res.protocol = "iscsi"
@@ -328,7 +332,7 @@ class _Joiner:
         self.mark_used(records, "ontap.Lun", lun_key)
         svm, lun_name = lun_key.split("/", 1)
         for lun_map in self.indexes[records.name].lun_maps.get((svm, lun_name), []):
-            igroup_name = (lun_map.get("igroup") or {}).get("name") or ""
+            igroup_name = _name_of(lun_map, "igroup")
             initiators, via = self.igroup_initiators(records, svm, igroup_name)
             res.gates.append(
                 Gate(
@@ -353,10 +357,10 @@ class _Joiner:
             if current in seen:
                 continue
             seen.add(current)
-            igroup = records.get("ontap.Igroup", f"{svm}/{current}") or {}
-            for initiator in igroup.get("initiators") or []:
-                via.setdefault(initiator.get("name") or "", current)
-            pending.extend(child.get("name") or "" for child in igroup.get("igroups") or [])
+            igroup = _mapping(records.get("ontap.Igroup", f"{svm}/{current}"))
+            for initiator in _list(igroup.get("initiators")):
+                via.setdefault(_text(_get(initiator, "name")), current)
+            pending.extend(_text(_get(child, "name")) for child in _list(igroup.get("igroups")))
         via.pop("", None)
         return sorted(via), via
 
@@ -364,14 +368,16 @@ class _Joiner:
         self, res, records: ArrayRecords, backend, internal_name: str, access: dict
     ) -> Resolution:
         res.protocol = "nvme"
-        uuid = access.get("nvmeNamespaceUUID") or ""
+        uuid = _text(access.get("nvmeNamespaceUUID"))
         found = next(
             (
                 (key, ns)
                 for key, ns in records.all("ontap.NvmeNamespace").items()
-                if (uuid and ns.get("uuid") == uuid)
-                or internal_name
-                and f"/vol/{internal_name}/" in (ns.get("name") or "")
+                if isinstance(ns, dict)
+                and (
+                    (uuid and ns.get("uuid") == uuid)
+                    or (internal_name and f"/vol/{internal_name}/" in _text(ns.get("name")))
+                )
             ),
             None,
         )
@@ -383,11 +389,11 @@ class _Joiner:
         self.mark_used(records, "ontap.NvmeNamespace", key)
         svm = key.split("/", 1)[0]
         for mapping in records.all("ontap.NvmeSubsystemMap").values():
-            if (mapping.get("namespace") or {}).get("name") != namespace.get("name"):
+            if _name_of(mapping, "namespace") != _text(namespace.get("name")):
                 continue
-            subsystem_name = (mapping.get("subsystem") or {}).get("name") or ""
-            subsystem = records.get("ontap.NvmeSubsystem", f"{svm}/{subsystem_name}") or {}
-            hosts = sorted(h.get("nqn") or "" for h in subsystem.get("hosts") or [] if h.get("nqn"))
+            subsystem_name = _name_of(mapping, "subsystem")
+            subsystem = _mapping(records.get("ontap.NvmeSubsystem", f"{svm}/{subsystem_name}"))
+            hosts = sorted(nqn for h in _list(subsystem.get("hosts")) if (nqn := _text(_get(h, "nqn"))))
             res.gates.append(
                 Gate("nvme-subsystem", subsystem_name, records.name, "subsystem hosts", initiators=hosts)
             )
@@ -402,8 +408,8 @@ class _Joiner:
         an igroup holding the initiator of the node that logs in (known for a pod's inline volume).
         """
         res = Resolution(subject, namespaces, path, protocol="iscsi")
-        portal = host_of(iscsi.get("targetPortal") or "")
-        located = self.iscsi_targets.get((iscsi.get("iqn") or "").lower()) or self.lif_owner(portal)
+        portal = host_of(iscsi.get("targetPortal"))
+        located = self.iscsi_targets.get(_text(iscsi.get("iqn")).lower()) or self.lif_owner(portal)
         if located is None:
             res.array_status = "not joined"
             res.problem = f"iSCSI target {iscsi.get('iqn')} at {portal} is not an SVM of any array read"
@@ -414,10 +420,10 @@ class _Joiner:
         maps = [
             m
             for m in records.all("ontap.LunMap").values()
-            if (m.get("svm") or {}).get("name") == svm and m.get("logical_unit_number") == lun_id
+            if _name_of(m, "svm") == svm and _get(m, "logical_unit_number") == lun_id
         ]
         node_iqn = self.node_iqns.get(node, "")
-        if node_iqn and len({(m.get("lun") or {}).get("name") for m in maps}) > 1:
+        if node_iqn and len({_name_of(m, "lun") for m in maps}) > 1:
             maps = [
                 m for m in maps if node_iqn in self.igroup_initiators(records, svm, _name_of(m, "igroup"))[0]
             ]
@@ -442,7 +448,7 @@ class _Joiner:
             (
                 a
                 for a in records.all("solidfire.Account").values()
-                if a.get("accountID") == volume.get("accountID")
+                if isinstance(a, dict) and a.get("accountID") == volume.get("accountID")
             ),
             None,
         )
@@ -450,18 +456,18 @@ class _Joiner:
             res.gates.append(
                 Gate(
                     "chap-account",
-                    account.get("username") or str(volume.get("accountID")),
+                    _text(account.get("username")) or str(volume.get("accountID")),
                     records.name,
                     "CHAP",
                 )
             )
         for group in records.all("solidfire.VolumeAccessGroup").values():
-            if volume.get("volumeID") in (group.get("volumes") or []):
-                initiators = sorted(group.get("initiators") or [])
+            if volume.get("volumeID") in _list(_get(group, "volumes")):
+                initiators = sorted(i for i in _list(group.get("initiators")) if isinstance(i, str))
                 res.gates.append(
                     Gate(
                         "access-group",
-                        group.get("name") or "",
+                        _text(group.get("name")),
                         records.name,
                         "volume access group",
                         initiators=initiators,
@@ -474,14 +480,16 @@ class _Joiner:
     def resolve_inline(self, pod_key: tuple[str, str], pod: dict) -> list[Resolution]:
         namespace, name = pod_key
         out = []
-        for volume in (pod.get("spec") or {}).get("volumes") or []:
+        for volume in _list(_get(pod, "spec", "volumes")):
+            if not isinstance(volume, dict):
+                continue  # not a volume (hand-edited or corrupted data): nothing to resolve
             subject = f"Pod/{namespace}/{name} volume {volume.get('name')}"
-            if nfs := volume.get("nfs"):
+            if nfs := _mapping(volume.get("nfs")):
                 out.append(
                     self.resolve_nfs(subject, [namespace], "inline-nfs", nfs.get("server"), nfs.get("path"))
                 )
-            elif iscsi := volume.get("iscsi"):
-                node = (pod.get("spec") or {}).get("nodeName") or ""
+            elif iscsi := _mapping(volume.get("iscsi")):
+                node = _text(_get(pod, "spec", "nodeName"))
                 out.append(self.resolve_static_iscsi(subject, [namespace], iscsi, "inline-iscsi", node))
         return out
 
@@ -512,8 +520,34 @@ class _Joiner:
         return found
 
 
-def _name_of(record: dict, field: str) -> str:
-    return (record.get(field) or {}).get("name") or ""
+# --- tolerant field readers: every value read here comes from a cluster or an array -------------
+
+
+def _get(value: object, *path: str) -> object:
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _name_of(record: object, field: str) -> str:
+    return _text(_get(record, field, "name"))
+
+
+def _rule_order(rule: object) -> int:
+    index = _get(rule, "index")
+    return index if isinstance(index, int) and not isinstance(index, bool) else 0
 
 
 def _cloud_rule(match: str) -> dict:

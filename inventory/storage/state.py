@@ -23,7 +23,7 @@ class ArrayRecords:
         return next(iter(self.by_kind), "ontap.").split(".", 1)[0]
 
     def get(self, kind: str, name: str) -> dict | None:
-        return self.by_kind.get(kind, {}).get(name)
+        return self.by_kind.get(kind, {}).get(name) if isinstance(name, str) else None
 
     def all(self, kind: str) -> dict[str, dict]:
         return self.by_kind.get(kind, {})
@@ -69,6 +69,9 @@ class SnapshotState:
         return self.objects.get(kind, {})
 
     def get(self, kind: str, name: str, namespace: str = "") -> dict | None:
+        """None too for a name or namespace that is not text (read from some other object's field)."""
+        if not isinstance(name, str) or not isinstance(namespace, str):
+            return None
         return self.objects.get(kind, {}).get((namespace, name))
 
     @property
@@ -76,4 +79,7 @@ class SnapshotState:
         return self.snapshot.facts or {}
 
     def array_for_backend(self, backend_uuid: str) -> str | None:
-        return ((self.facts.get("backends") or {}).get(backend_uuid) or {}).get("array")
+        backends = self.facts.get("backends")
+        summary = backends.get(backend_uuid) if isinstance(backends, dict) else None
+        array = summary.get("array") if isinstance(summary, dict) else None
+        return array if isinstance(array, str) else None
