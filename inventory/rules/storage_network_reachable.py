@@ -210,34 +210,13 @@ def _export_keys(pv: str, record: dict) -> set[tuple]:
     return keys
 
 
-def _exports_by_key(ctx, node: str) -> dict[tuple, list]:
-    """The exports admitting `node`, indexed by `_export_keys` (once per node)."""
-    index = ctx.memo(f"{SLUG}:exports-by-key", dict)
-    if node not in index:
-        by_key: dict[tuple, list] = {}
-        for export in ctx.exports_admitting.get(node, []):
-            if _access(export[2]):
-                for key in _export_keys(export[0], export[1]):
-                    by_key.setdefault(key, []).append(export)
-        index[node] = by_key
-    return index[node]
-
-
 def _access(party: dict) -> str:
     level = (party.get("access") or "").split(" ", 1)[0]
     return level if level in ACCESS_LEVELS else ""
 
 
-def _exports_served(ctx, target: Target, reached: set[str], node: str) -> list[tuple[str, dict, dict]]:
-    """Exports admitting `node` that this target serves over a protocol the pod reaches.
-
-    A node may be admitted to thousands of volumes: callers cache the answer per target and node."""
-    by_key, found = _exports_by_key(ctx, node), {}
-    for key in _target_keys(target):
-        for export in by_key.get(key, ()):
-            if export[1].get("protocol") in reached:
-                found[id(export)] = export
-    return sorted(found.values(), key=lambda e: (e[0], str(e[2].get("party"))))  # stable across snapshots
+def _targets(ctx) -> list[Target]:
+    return ctx.memo(f"{SLUG}:targets", lambda: storage_targets(ctx))
 
 
 def _combo(target: Target, reached: set[str], node: str) -> tuple:
@@ -255,26 +234,52 @@ class Served:
     arrays: set[str]
 
 
+def _build_served(ctx, exports) -> Served:
+    """One export per owning namespace, in a stable order (PV, party): the same paths every snapshot."""
+    served, owners_seen = Served([], [], {}, set()), set()
+    for export in sorted(exports, key=lambda e: (e[0], str(e[2].get("party")))):
+        owners = [n for n in export[1].get("namespaces") or [] if isinstance(n, str)]
+        if not owners or owners_seen.issuperset(owners):  # nobody's data, or a namespace counted already
+            continue
+        owners_seen.update(owners)
+        tenants = frozenset(map(ctx.tenancy.tenant_of, owners))
+        served.exports.append(export)
+        served.tenants.append(tenants)
+        if len(tenants) == 1:
+            (tenant,) = tenants
+            served.own_counts[tenant] = served.own_counts.get(tenant, 0) + 1
+        if export[1].get("array"):
+            served.arrays.add(export[1]["array"])
+    return served
+
+
+def _served_by_key(ctx, node: str) -> dict[tuple, Served]:
+    """(`_export_keys` key, protocol) -> what is served under it to `node`, built once per node: a node
+    may be admitted to tens of thousands of volumes, and every address and namespace asks."""
+    index = ctx.memo(f"{SLUG}:served-by-key", dict)
+    wanted = ctx.memo(f"{SLUG}:target-keys", lambda: set().union(*map(_target_keys, _targets(ctx))))
+    if node not in index:
+        buckets: dict[tuple, list] = {}
+        for export in ctx.exports_admitting.get(node, []):
+            if _access(export[2]):
+                protocol = export[1].get("protocol")
+                for key in _export_keys(export[0], export[1]) & wanted:
+                    buckets.setdefault((key, protocol), []).append(export)
+        index[node] = {key: _build_served(ctx, exports) for key, exports in buckets.items()}
+    return index[node]
+
+
 def _served(ctx, target: Target, reached: set[str], node: str) -> Served:
-    cache = ctx.memo(f"{SLUG}:served", dict)
-    key = _combo(target, reached, node)
-    if key not in cache:
-        served, owners_seen = Served([], [], {}, set()), set()
-        for export in _exports_served(ctx, target, reached, node):
-            owners = [n for n in export[1].get("namespaces") or [] if isinstance(n, str)]
-            if not owners or owners_seen.issuperset(owners):  # nobody's data, or a namespace shown already
-                continue
-            owners_seen.update(owners)
-            tenants = frozenset(map(ctx.tenancy.tenant_of, owners))
-            served.exports.append(export)
-            served.tenants.append(tenants)
-            if len(tenants) == 1:
-                (tenant,) = tenants
-                served.own_counts[tenant] = served.own_counts.get(tenant, 0) + 1
-            if export[1].get("array"):
-                served.arrays.add(export[1]["array"])
-        cache[key] = served
-    return cache[key]
+    """Exports admitting `node` that `target` serves over a protocol the pod reaches."""
+    by_key = _served_by_key(ctx, node)
+    found = [by_key[k] for k in ((key, p) for key in _target_keys(target) for p in reached) if k in by_key]
+    if len(found) == 1:
+        return found[0]
+    cache = ctx.memo(f"{SLUG}:served-merged", dict)  # an address serving under several keys: rare
+    combo = _combo(target, reached, node)
+    if combo not in cache:
+        cache[combo] = _build_served(ctx, {id(e): e for part in found for e in part.exports}.values())
+    return cache[combo]
 
 
 def _data_refs(ctx, pv: str, record: dict) -> list[str]:
@@ -473,7 +478,7 @@ class _Namespace:
 
 
 def evaluate(ctx):
-    targets = ctx.memo(f"{SLUG}:targets", lambda: storage_targets(ctx))
+    targets = _targets(ctx)
     if not targets:
         return
     evaluator = EgressEvaluator(policies_by_namespace(ctx.state.of_kind("NetworkPolicy")))
