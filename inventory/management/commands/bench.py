@@ -137,6 +137,8 @@ class Command(BaseCommand):
                         (snap.facts.get("analysis") or {}).get("seconds", 0.0) / floor_seconds, 2
                     ),
                     "findings_open": findings_open,
+                    "rule_seconds": (snap.facts.get("analysis") or {}).get("rule_seconds", {}),
+                    "paths": (snap.facts.get("analysis") or {}).get("paths", {}),
                 }
                 for label, snap, findings_open in steps
             ],
