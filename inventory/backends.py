@@ -8,6 +8,7 @@ dialled.
 
 from dataclasses import dataclass, field
 
+from .fields import as_text as _text
 from .sources.arrays import ONTAP, SOLIDFIRE
 
 CLOUD_DRIVERS = {
@@ -51,10 +52,6 @@ def host_of(address: object) -> str:
 def _storage_prefix(value) -> str:
     # Trident stores the raw JSON it was given: `{}` when unset, which means the default.
     return value if isinstance(value, str) else DEFAULT_STORAGE_PREFIX
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def _section(parent: dict, name: str) -> dict:

@@ -116,26 +116,11 @@ def _volume_uses(ctx) -> list[VolumeUse]:
     for pv_name, record in sorted(ctx.volume_access.items()):
         if not isinstance(record, dict):
             continue
-        pv = ctx.state.get("PersistentVolume", pv_name) or {}
-        spec = pv.get("spec") if isinstance(pv.get("spec"), dict) else {}
-        claim = spec.get("claimRef") if isinstance(spec.get("claimRef"), dict) else {}
         claimed = record.get("namespaces")
         namespace = (
             claimed[0] if isinstance(claimed, list) and claimed and isinstance(claimed[0], str) else ""
         )
-        data = []
-        if claim.get("namespace") and claim.get("name"):
-            pvc = k8s_ref("PersistentVolumeClaim", claim["name"], claim["namespace"])
-            if ctx.lookup(pvc) is not None:
-                data.append(pvc)
-        pv_ref = k8s_ref("PersistentVolume", pv_name)
-        if ctx.lookup(pv_ref) is not None:
-            data.append(pv_ref)
-        obj = record.get("object") or {}
-        if record.get("array") and obj.get("kind") and obj.get("name"):
-            ref = array_ref(record["array"], obj["kind"], obj["name"])
-            if ctx.lookup(ref) is not None:
-                data.append(ref)
+        data = ctx.volume_data(pv_name, record)
         uses.append(VolumeUse(pv_name, namespace, record, tuple(data)))
     return uses
 

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+from ..fields import as_mapping
 from ..storage.admission import Admissions, node_set_of
 from ..storage.join import join_snapshot
 from ..storage.node_set import NodeSet
 from ..storage.state import DERIVED_SCOPE, SnapshotState
-from .paths import Actor, parse_ref
+from .paths import Actor, array_ref, k8s_ref, parse_ref
 from .settings import AnalysisSettings
 from .tenancy import Tenancy
 from .workloads import MountedVolume, PodView, node_mounts, pod_view
@@ -138,6 +139,23 @@ class Context:
             records = self.state.arrays.get(scope)
             return records.get(kind, name) if records else None
         return self.state.get(kind, name, namespace)
+
+    def volume_data(self, pv: str, record: dict) -> list[str]:
+        """References of a PV's data, outermost last: its claim, the PV, the array object behind it
+        (those of the snapshot only)."""
+        spec = as_mapping(as_mapping(self.state.get("PersistentVolume", pv)).get("spec"))
+        claim = as_mapping(spec.get("claimRef"))
+        obj = as_mapping(record.get("object"))
+        refs = [
+            k8s_ref("PersistentVolumeClaim", claim["name"], claim["namespace"])
+            if isinstance(claim.get("name"), str) and isinstance(claim.get("namespace"), str)
+            else "",
+            k8s_ref("PersistentVolume", pv),
+            array_ref(record["array"], obj["kind"], obj["name"])
+            if all(isinstance(v, str) and v for v in (record.get("array"), obj.get("kind"), obj.get("name")))
+            else "",
+        ]
+        return [ref for ref in refs if ref and self.lookup(ref) is not None]
 
     def created(self, ref: str) -> str:
         """The object's creationTimestamp ("" for array records, which have none we keep)."""

@@ -19,6 +19,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from ..backends import backend_info, host_of
+from ..fields import as_mapping as _mapping
 from .paths import Hop, array_ref, k8s_ref
 from .workloads import PodView
 
@@ -63,10 +64,6 @@ def ancestors(path: str) -> list[str]:
 def is_nested(inner: str, outer: str) -> bool:
     """Whether `inner` is `outer` or lies beneath it, by path components."""
     return clean_path(outer) in ancestors(inner)
-
-
-def _mapping(value) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
 def data_lifs(ctx) -> dict[str, str]:

@@ -8,6 +8,9 @@ Deployment's pod is owned by a ReplicaSet `<deployment>-<pod-template-hash>`, a 
 import re
 from dataclasses import dataclass, field
 
+from ..fields import as_list as _list
+from ..fields import as_mapping as _mapping
+from ..fields import as_text as _text
 from .paths import k8s_ref
 
 # A CronJob's Job is named <cronjob>-<minutes since the epoch of its schedule>: eight digits or more.
@@ -154,18 +157,3 @@ def node_mounts(pods: list[PodView], state) -> dict[str, list[MountedVolume]]:
         if not any(m.data[-1] == data[-1] for m in known.values()):
             known[data] = MountedVolume(owner, data, by)
     return {node: list(by_data.values()) for node, by_data in mounts.items()}
-
-
-# --- tolerant field readers: pods and PVs come from a cluster, any field may have the wrong type -----
-
-
-def _mapping(value: object) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""

@@ -17,8 +17,8 @@ Judgements:
 - One finding per top controller; the node is kept out of identity and evidence.
 """
 
-from ..analysis.node_escape import MAX_LISTED, existing, node_ref, workloads
-from ..analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, array_ref, k8s_ref
+from ..analysis.node_escape import MAX_LISTED, node_ref, workloads
+from ..analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, array_ref
 from .base import Hit, Rule
 
 SLUG = "host-network"
@@ -84,20 +84,6 @@ def _export_hops(ctx, record: dict, party: dict) -> list[Hop]:
     return hops
 
 
-def _data(ctx, pv: str, record: dict) -> list[str]:
-    claim = ((ctx.state.get("PersistentVolume", pv) or {}).get("spec") or {}).get("claimRef") or {}
-    refs = [
-        k8s_ref("PersistentVolumeClaim", claim.get("name") or "", claim.get("namespace") or "")
-        if claim.get("name") and claim.get("namespace")
-        else "",
-        k8s_ref("PersistentVolume", pv),
-    ]
-    found = record.get("object") or {}
-    if record.get("array") and found.get("kind") and found.get("name"):
-        refs.append(array_ref(record["array"], found["kind"], found["name"]))
-    return existing(ctx, refs)
-
-
 def evaluate(ctx):
     tenancy = ctx.tenancy
     for workload, pods in workloads(ctx).items():
@@ -136,7 +122,7 @@ def evaluate(ctx):
                     entry["data"].setdefault(pv, found)
                 entry["access"] |= access
         for owner, entry in sorted(reach.items()):
-            data = [ref for pv, (record, _) in entry["data"].items() for ref in _data(ctx, pv, record)]
+            data = [ref for pv, (record, _) in entry["data"].items() for ref in ctx.volume_data(pv, record)]
             if not data:
                 continue
             inside = tenancy.same_tenant(namespace, owner)

@@ -14,14 +14,11 @@ TridentVolume of the same internal name records; without one the finding is the 
 
 from ..analysis.paths import OUTSIDE, Actor, ExposurePath, Hop, array_ref, k8s_ref
 from ..analysis.storage_backing import record_object_ref, tvol_of_pv
+from ..fields import as_mapping as _mapping
 from .base import Hit, Rule
 
 SLUG = "orphaned-backend-volume"
 SERVED_STATES = (None, "", "online")
-
-
-def _mapping(value) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
 def _tvols_by_internal_name(ctx) -> dict[str, tuple[str, dict]]:

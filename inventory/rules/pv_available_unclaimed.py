@@ -15,13 +15,10 @@ it).  Judgements rules.md leaves open:
 
 from ..analysis.paths import EVERYONE, Actor, ExposurePath, Hop, k8s_ref
 from ..analysis.storage_backing import record_object_ref, tvol_of_pv
+from ..fields import as_mapping as _mapping
 from .base import Hit, Rule
 
 SLUG = "pv-available-unclaimed"
-
-
-def _mapping(value) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
 def _has_data(ctx, record: dict | None) -> bool:

@@ -6,13 +6,10 @@ age (since it became Released, or since creation when the transition time is unk
 """
 
 from ..analysis.paths import Actor, ExposurePath, Hop, k8s_ref
+from ..fields import as_mapping as _mapping
 from .base import Hit, Rule
 
 SLUG = "pv-released-retained"
-
-
-def _mapping(value) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
 def evaluate(ctx):

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from ..analysis.network_policy import EgressEvaluator, as_address, policies_by_namespace
 from ..analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, array_ref, k8s_ref
 from ..backends import NAS_DRIVERS, ONTAP_SAN_DRIVERS, backend_info, host_of
+from ..fields import as_list as _list
+from ..fields import as_mapping as _mapping
 from .base import Hit, Rule
 
 SLUG = "storage-network-reachable"
@@ -137,14 +139,6 @@ def storage_targets(ctx) -> list[Target]:
         for portal in [iscsi.get("targetPortal"), *_list(iscsi.get("portals"))]:
             targets.add(portal, {ISCSI}, ref, "static iSCSI portal", pv=name)
     return sorted(targets.by_address.values(), key=lambda t: t.address)
-
-
-def _mapping(value) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value) -> list:
-    return value if isinstance(value, list) else []
 
 
 def _labels(pod) -> dict:
@@ -282,24 +276,6 @@ def _served(ctx, target: Target, reached: set[str], node: str) -> Served:
     return cache[combo]
 
 
-def _data_refs(ctx, pv: str, record: dict) -> list[str]:
-    pv_ref = k8s_ref("PersistentVolume", pv)
-    claim = ((ctx.lookup(pv_ref) or {}).get("spec") or {}).get("claimRef") or {}
-    refs = []
-    if claim.get("name") and claim.get("namespace"):
-        pvc_ref = k8s_ref("PersistentVolumeClaim", claim["name"], claim["namespace"])
-        if ctx.lookup(pvc_ref) is not None:
-            refs.append(pvc_ref)
-    if ctx.lookup(pv_ref) is not None:
-        refs.append(pv_ref)
-    obj = record.get("object") or {}
-    if record.get("array") and obj.get("kind") and obj.get("name"):
-        obj_ref = array_ref(record["array"], obj["kind"], obj["name"])
-        if ctx.lookup(obj_ref) is not None:
-            refs.append(obj_ref)
-    return refs
-
-
 class _Namespace:
     """The pods of one namespace against every target: the paths, and what they add up to."""
 
@@ -368,7 +344,7 @@ class _Namespace:
                     target,
                     ("export", pv),
                     hops,
-                    _data_refs(self.ctx, pv, record),
+                    self.ctx.volume_data(pv, record),
                     owner,
                     _access(party),
                     "high",

@@ -11,6 +11,7 @@ and TridentVolumeReferences in other namespaces that point at it.  Judgements:
 """
 
 from ..analysis.paths import EVERYONE, Actor, ExposurePath, Hop, k8s_ref
+from ..fields import as_mapping as _mapping
 from .base import Hit, Rule, worst
 
 SLUG = "volume-shared-by-annotation"
@@ -23,10 +24,6 @@ def share_targets(value) -> list[str]:
     if not isinstance(value, str):
         return []
     return list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
-
-
-def _mapping(value) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
 def _annotations(obj: dict) -> dict:

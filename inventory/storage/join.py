@@ -20,6 +20,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ..backends import CLOUD_DRIVERS, NAS_DRIVERS, BackendInfo, backend_info, host_of
+from ..fields import as_list as _list
+from ..fields import as_mapping as _mapping
+from ..fields import as_text as _text
+from ..fields import dig as _get
 from .state import ArrayRecords, SnapshotState
 
 TRIDENT_CSI_DRIVER = "csi.trident.netapp.io"
@@ -520,25 +524,7 @@ class _Joiner:
         return found
 
 
-# --- tolerant field readers: every value read here comes from a cluster or an array -------------
-
-
-def _get(value: object, *path: str) -> object:
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
-def _mapping(value: object) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+# --- readers of values from a cluster or an array (inventory/fields.py has the general ones) ------
 
 
 def _name_of(record: object, field: str) -> str:
