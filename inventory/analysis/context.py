@@ -119,7 +119,7 @@ class Context:
         """node name -> (PV name, access record, admitted party) for every party that admits the node's
         address or initiator: whoever speaks as that node passes those gates."""
         admitting: dict[str, list] = {}
-        for pv, record in self.volume_access.items():
+        for pv, record in sorted(self.volume_access.items()):  # a stable order: the same paths each time
             for party in record.get("admitted") or []:
                 for node in party.get("nodes") or []:
                     admitting.setdefault(node, []).append((pv, record, party))

@@ -229,9 +229,10 @@ class Served:
 
 
 def _build_served(ctx, exports) -> Served:
-    """One export per owning namespace, in a stable order (PV, party): the same paths every snapshot."""
+    """One export per owning namespace, in the order given (`Context.exports_admitting` is sorted by
+    PV, so the same paths are shown every snapshot)."""
     served, owners_seen = Served([], [], {}, set()), set()
-    for export in sorted(exports, key=lambda e: (e[0], str(e[2].get("party")))):
+    for export in exports:
         owners = [n for n in export[1].get("namespaces") or [] if isinstance(n, str)]
         if not owners or owners_seen.issuperset(owners):  # nobody's data, or a namespace counted already
             continue
@@ -272,7 +273,8 @@ def _served(ctx, target: Target, reached: set[str], node: str) -> Served:
     cache = ctx.memo(f"{SLUG}:served-merged", dict)  # an address serving under several keys: rare
     combo = _combo(target, reached, node)
     if combo not in cache:
-        cache[combo] = _build_served(ctx, {id(e): e for part in found for e in part.exports}.values())
+        merged = {id(e): e for part in found for e in part.exports}.values()
+        cache[combo] = _build_served(ctx, sorted(merged, key=lambda e: (e[0], str(e[2].get("party")))))
     return cache[combo]
 
 
