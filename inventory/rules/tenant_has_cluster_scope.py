@@ -86,7 +86,15 @@ def powers_of(grant) -> tuple[list[str], str]:
 def evaluate(ctx):
     index = rbac_of(ctx)
     everywhere = reachable_namespaces(ctx)
+    # The few cluster-wide grants with a power, judged once; thousands of tenant subjects are then
+    # matched against them only (never every grant for every subject).
+    powered = [(g, *powers_of(g)) for g in index.grants if g.cluster_wide]
+    powered = [(g, granted, access) for g, granted, access in powered if granted]
     for subject, (own, bindings) in sorted(tenant_members(ctx, index).items()):
+        held = subject.groups()
+        reaching = [item for item in powered if item[0].subject in held]
+        if not reaching:
+            continue
         kind = index.classify(subject)
         if kind in (ADMIN, CONTROL_PLANE):
             continue
@@ -95,12 +103,9 @@ def evaluate(ctx):
         actor = subject_actor(ctx, subject, kind, sorted(own))
         platform = kind != ORDINARY
         seen = set()
-        for grant in index.grants_reaching(subject):
+        for grant, granted, access in reaching:
             identity = (subject.key, grant.binding, grant.role)
-            if not grant.cluster_wide or identity in seen:
-                continue
-            granted, access = powers_of(grant)
-            if not granted:
+            if identity in seen:
                 continue
             seen.add(identity)
             via = "" if grant.subject == subject else f" through {grant.subject.label}"
