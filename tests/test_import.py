@@ -56,8 +56,12 @@ def test_golden_secrets_never_reach_the_database(dump_copy):
     assert all(value in raw for value in secrets["values"]), "the fixture should hold the secrets"
     everything = io.StringIO()
     call_command("dumpdata", "inventory", stdout=everything)
+    findings = io.StringIO()
+    call_command("findings", "--status", "all", "--format", "json", stdout=findings)
+    assert '"rule"' in findings.getvalue(), "the golden cluster has findings to check"
     for value in secrets["values"]:
         assert value not in everything.getvalue()
+        assert value not in findings.getvalue(), "findings (their evidence and paths) hold no secret"
     for tvol in InventoryObject.objects.filter(kind="TridentVolume"):
         access = tvol.data.get("config", {}).get("accessInformation", {})
         assert not set(access) & set(secrets["dropped_keys"])
