@@ -13,6 +13,7 @@ they only decide severity (another tenant's volume mounted beside the pod) and t
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..rules.base import Hit
 from .paths import ACCESS_LEVELS, ExposurePath, Hop, k8s_ref
 from .workloads import PodView
 
@@ -212,6 +213,25 @@ def node_escape(
             escape.exposed.add(namespace)
             escape.nodes.update(ref.removeprefix("Node/") for ref in entry["nodes"])
     return escape
+
+
+def escape_hit(
+    escape: Escape, pods: list[PodView], *, identity, severity, title, evidence, detail=None
+) -> Hit:
+    """A workload's node escape as a hit: attributed to its namespace and to every namespace whose
+    volumes its nodes mount; a platform workload's escape is paths only, never a violation."""
+    namespace = pods[0].namespace
+    return Hit(
+        identity=identity,
+        severity=severity,
+        title=title,
+        namespaces=[namespace] + sorted(escape.exposed - {namespace}),
+        evidence=evidence,
+        paths=escape.paths,
+        objects=[pod.ref for pod in pods],
+        detail=escape_detail(escape, pods) if detail is None else detail,
+        violation=not all(pod.platform for pod in pods),
+    )
 
 
 def escape_detail(escape: Escape, pods: list[PodView]) -> str:

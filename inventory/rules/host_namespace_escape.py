@@ -16,7 +16,7 @@ Judgements:
 
 from ..analysis.node_escape import (
     container_field,
-    escape_detail,
+    escape_hit,
     node_escape,
     normalise_capability,
     workloads,
@@ -78,17 +78,8 @@ def evaluate(ctx):
 
 def _hit(ctx, workload, what, pods, via, evidence, access, title) -> Hit:
     escape = node_escape(ctx, pods, lambda _pod: via, SLUG, RULE.severity, access=access)
-    namespace = pods[0].namespace
-    return Hit(
-        identity=(workload, what),
-        severity=RULE.severity,
-        title=title,
-        namespaces=[namespace] + sorted(escape.exposed - {namespace}),
-        evidence=evidence,
-        paths=escape.paths,
-        objects=[pod.ref for pod in pods],
-        detail=escape_detail(escape, pods),
-        violation=not all(pod.platform for pod in pods),
+    return escape_hit(
+        escape, pods, identity=(workload, what), severity=RULE.severity, title=title, evidence=evidence
     )
 
 

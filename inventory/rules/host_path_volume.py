@@ -23,6 +23,7 @@ Judgements:
 from ..analysis.node_escape import (
     NODE_CONTROL_DIRECTORIES,
     escape_detail,
+    escape_hit,
     host_path_reach,
     is_within,
     node_escape,
@@ -95,21 +96,18 @@ def _hit(ctx, workload, name, path, kind, pods, reach) -> Hit:
     escape = node_escape(
         ctx, pods, lambda _pod: via, SLUG, severity, access=access, reaches_mounts=bool(reach)
     )
-    namespace = pods[0].namespace
     read_only = all(mounted_read_only(pod, name) for pod in pods)
     detail = (escape_detail(escape, pods) if reach else f"the node's directory {path}") + (
         "; mounted read-only, which does not lower the severity: reading is the exposure" if read_only else ""
     )
-    return Hit(
+    return escape_hit(
+        escape,
+        pods,
         identity=(workload, f"volume {name}"),
         severity=severity,
         title=f"{workload} mounts the node's {path}",
-        namespaces=[namespace] + sorted(escape.exposed - {namespace}),
         evidence={"volume": name, "path": path, "type": kind},
-        paths=escape.paths,
-        objects=[pod.ref for pod in pods],
         detail=detail,
-        violation=not all(pod.platform for pod in pods),
     )
 
 

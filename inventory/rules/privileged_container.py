@@ -15,8 +15,8 @@ Judgements:
   on one of its nodes.  Platform workloads yield the same paths without a violation.
 """
 
-from ..analysis.node_escape import container_field, escape_detail, node_escape, workloads
-from .base import NODE_ESCAPE_KINDS, Hit, Rule
+from ..analysis.node_escape import container_field, escape_hit, node_escape, workloads
+from .base import NODE_ESCAPE_KINDS, Rule
 
 SLUG = "privileged-container"
 
@@ -43,19 +43,14 @@ def evaluate(ctx):
             escape = node_escape(
                 ctx, running, lambda _pod, field=field: field, SLUG, "high", cross_tenant_severity="critical"
             )
-            severity = "critical" if escape.exposed else "high"
-            namespace = running[0].namespace
-            yield Hit(
+            yield escape_hit(
+                escape,
+                running,
                 identity=(workload, name),
-                severity=severity,
+                severity="critical" if escape.exposed else "high",
                 title=f"{workload} runs container {name} privileged"
                 + (" beside other tenants' volumes" if escape.exposed else ""),
-                namespaces=[namespace] + sorted(escape.exposed - {namespace}),
                 evidence={"container": name, "in": where, "securityContext.privileged": True},
-                paths=escape.paths,
-                objects=[pod.ref for pod in running],
-                detail=escape_detail(escape, running),
-                violation=not all(pod.platform for pod in running),
             )
 
 
