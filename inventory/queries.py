@@ -94,7 +94,9 @@ def namespace_exposure(snapshot: Snapshot, namespace: str) -> dict:
         .first()
     )
     paths = (record or {}).get("paths") or []
-    status = current_grades(snapshot.cluster).get(namespace)
+    status = NamespaceStatus.objects.filter(
+        cluster=snapshot.cluster, namespace=namespace, valid_to=None
+    ).first()
     return {
         "grade": status.grade if status else "",
         "grade_counts": status.counts if status else {},
