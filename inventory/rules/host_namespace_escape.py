@@ -1,8 +1,9 @@
 """`host-namespace-escape`: a pod that shares its node's process namespace or may mount.
 
 `hostPID: true` lets a root process read other containers' filesystems through `/proc/<pid>/root`;
-`capabilities.add` holding `SYS_ADMIN` or `ALL` lets it mount (and `ALL` is everything privileged
-needs).  Either reaches the volumes mounted on the node.
+`capabilities.add` holding `SYS_ADMIN` lets it mount, `SYS_MODULE` load a kernel module (which runs
+as the kernel), `DAC_READ_SEARCH` open any host file by handle (`open_by_handle_at`, the "shocker"
+escape), and `ALL` is everything privileged needs.  Each reaches the volumes mounted on the node.
 
 Judgements:
 - Capability names are compared as the runtime does: any case, with or without the `CAP_` prefix.
@@ -24,7 +25,13 @@ from ..analysis.node_escape import (
 from .base import NODE_ESCAPE_KINDS, Hit, Rule
 
 SLUG = "host-namespace-escape"
-ESCAPING_CAPABILITIES = frozenset({"SYS_ADMIN", "ALL"})
+# Each escaping capability, and what it lets a container do to the node.
+ESCAPES = {
+    "SYS_ADMIN": "can mount",
+    "ALL": "can mount",
+    "SYS_MODULE": "can load kernel modules",
+    "DAC_READ_SEARCH": "can open host files by handle",
+}
 HOST_PID = "hostPID"
 
 
@@ -38,7 +45,7 @@ def escaping_capabilities(pod) -> dict[str, tuple[str, list[str]]]:
             continue
         added = (security.get("capabilities") or {}) if isinstance(security.get("capabilities"), dict) else {}
         adds = added.get("add") if isinstance(added.get("add"), list) else []
-        caps = sorted({normalise_capability(c) for c in adds} & ESCAPING_CAPABILITIES)
+        caps = sorted({normalise_capability(c) for c in adds} & ESCAPES.keys())
         if caps:
             found.setdefault(name, (where, caps))
     return found
@@ -64,12 +71,13 @@ def evaluate(ctx):
                 by_container.setdefault(name, (where, caps, []))[2].append(pod)
         for name, (where, caps, adding) in sorted(by_container.items()):
             text = ", ".join(caps)
+            how = "; ".join(sorted({ESCAPES[cap] for cap in caps}))
             yield _hit(
                 ctx,
                 workload,
                 name,
                 adding,
-                container_field(where, name, f"securityContext.capabilities.add {text} (can mount)"),
+                container_field(where, name, f"securityContext.capabilities.add {text} ({how})"),
                 {"container": name, "in": where, "capabilities.add": caps},
                 "root",
                 f"{workload} container {name} adds capability {text}",
@@ -88,13 +96,14 @@ RULE = Rule(
     severity="high",
     guideline=(
         "Pods must not reach volume mounts on worker nodes: sharing the node's process namespace, or "
-        "holding the capability to mount, reaches every volume mounted there."
+        "holding the capability to mount, load kernel modules or read host files by handle, reaches every "
+        "volume mounted there."
     ),
     remediation=(
         "The seed: standard containers have no ability to mount volumes; keep it so. Remove hostPID and "
-        "drop SYS_ADMIN / ALL from capabilities.add, and enforce Pod Security `baseline` or `restricted` "
-        "on the namespace, which refuses both. If it is a node agent, have an administrator mark it as "
-        "platform."
+        "drop SYS_ADMIN, SYS_MODULE, DAC_READ_SEARCH and ALL from capabilities.add, and enforce Pod "
+        "Security `baseline` or `restricted` on the namespace, which refuses them all. If it is a node "
+        "agent, have an administrator mark it as platform."
     ),
     evidence_key="the workload and hostPID, or the container and the escaping capabilities it adds",
     reads=NODE_ESCAPE_KINDS,

@@ -8,7 +8,12 @@ when a ClusterRoleBinding that reaches it (by its name, or through `system:authe
 - pod creation (`create pods`: any pod, privileged or mounting any PVC of that namespace);
 - `pods/exec` (`create`, or `get`, which opens exec over WebSocket before Kubernetes 1.31);
 - secret access (`get`, `list` or `watch` secrets);
+- `serviceaccounts/token` creation (a token of any service account, a controller's included);
 - `bind` or `escalate` on roles/clusterroles, or `impersonate` users, groups, service accounts or uids.
+
+It also fires for a RoleBinding in a platform namespace (kube-system, Trident's, or the admin's list)
+granting any of these there: a pod or a token in kube-system runs as the controllers and on the
+control plane's terms, so it controls the cluster just as a cluster-wide grant does.
 
 Judgements rules.md leaves open:
 
@@ -17,8 +22,11 @@ Judgements rules.md leaves open:
   to its own namespace: that tenant's owner must see who in it holds cluster scope.  The paths into its
   own tenant are marked inside the tenant.
 - Grants limited by `resourceNames` do not count (they grant no cluster-wide capability).
-- One finding per subject and ClusterRoleBinding (and its role); administrators and the control plane
-  are not reported, Trident's and platform service accounts become platform paths.
+- A platform-namespace grant gives `root` whatever the power: the platform's service accounts and
+  secrets are the cluster's.  A RoleBinding never grants a cluster-scoped resource (clusterroles,
+  users, groups, uids), as the API server decides.
+- One finding per subject and binding (and its role); administrators and the control plane are not
+  reported, Trident's and platform service accounts become platform paths.
 """
 
 from ..analysis.paths import ExposurePath, Hop, k8s_ref
@@ -38,17 +46,18 @@ SLUG = "tenant-has-cluster-scope"
 READ = ("get", "list", "watch")
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
-# (verbs, API group, resource, access it gives to another namespace's data)
+# (verbs, API group, resource, namespaced, access it gives to another namespace's data)
 POWERS = (
-    (("create",), "", "pods", "write"),
-    (("create", "get"), "", "pods/exec", "write"),
-    (READ, "", "secrets", "read"),
-    (("bind", "escalate"), RBAC_GROUP, "roles", "root"),
-    (("bind", "escalate"), RBAC_GROUP, "clusterroles", "root"),
-    (("impersonate",), "", "users", "root"),
-    (("impersonate",), "", "groups", "root"),
-    (("impersonate",), "", "serviceaccounts", "root"),
-    (("impersonate",), "authentication.k8s.io", "uids", "root"),
+    (("create",), "", "pods", True, "write"),
+    (("create", "get"), "", "pods/exec", True, "write"),
+    (READ, "", "secrets", True, "read"),
+    (("create",), "", "serviceaccounts/token", True, "root"),
+    (("bind", "escalate"), RBAC_GROUP, "roles", True, "root"),
+    (("bind", "escalate"), RBAC_GROUP, "clusterroles", False, "root"),
+    (("impersonate",), "", "users", False, "root"),
+    (("impersonate",), "", "groups", False, "root"),
+    (("impersonate",), "", "serviceaccounts", True, "root"),
+    (("impersonate",), "authentication.k8s.io", "uids", False, "root"),
 )
 ACCESS_RANK = {"read": 0, "write": 1, "root": 2}
 
@@ -74,21 +83,31 @@ def tenant_members(ctx, index) -> dict:
 
 
 def powers_of(grant) -> tuple[list[str], str]:
+    """The powers a cluster-wide grant gives everywhere, or a platform-namespace grant gives there."""
     granted, access = [], ""
-    for verbs, group, resource, level in POWERS:
-        found = grant.verbs_on(verbs, group, resource)
+    for verbs, group, resource, namespaced, level in POWERS:
+        if grant.namespace and not namespaced:
+            continue  # a RoleBinding never reaches a cluster-scoped resource
+        found = grant.verbs_on(verbs, group, resource, namespace=grant.namespace)
         granted += [f"{verb} {group + '/' if group else ''}{resource}" for verb in found]
-        if found and (not access or ACCESS_RANK[level] > ACCESS_RANK[access]):
-            access = level
+        if found:
+            level = "root" if grant.namespace else level  # the platform's accounts are the cluster's
+            if not access or ACCESS_RANK[level] > ACCESS_RANK[access]:
+                access = level
     return granted, access
+
+
+def controls_cluster(ctx, grant) -> bool:
+    """Cluster-wide, or inside a platform namespace: either way the whole cluster is in reach."""
+    return grant.cluster_wide or ctx.tenancy.is_platform(grant.namespace)
 
 
 def evaluate(ctx):
     index = rbac_of(ctx)
     everywhere = reachable_namespaces(ctx)
-    # The few cluster-wide grants with a power, judged once; thousands of tenant subjects are then
-    # matched against them only (never every grant for every subject).
-    powered = [(g, *powers_of(g)) for g in index.grants if g.cluster_wide]
+    # The few grants with a power over the cluster, judged once; thousands of tenant subjects are
+    # then matched against them only (never every grant for every subject).
+    powered = [(g, *powers_of(g)) for g in index.grants if controls_cluster(ctx, g)]
     powered = [(g, granted, access) for g, granted, access in powered if granted]
     for subject, (own, bindings) in sorted(tenant_members(ctx, index).items()):
         held = subject.groups()
@@ -109,6 +128,8 @@ def evaluate(ctx):
                 continue
             seen.add(identity)
             via = "" if grant.subject == subject else f" through {grant.subject.label}"
+            where = f"in platform namespace {grant.namespace}" if grant.namespace else "cluster-wide"
+            reach = f"in platform namespace {grant.namespace}" if grant.namespace else "in every namespace"
             hops = [Hop(b, f"subjects: {subject.label}") for b in sorted(bindings)] + grant_hops(
                 grant, granted
             )
@@ -131,7 +152,7 @@ def evaluate(ctx):
             yield Hit(
                 identity=identity,
                 severity=RULE.severity,
-                title=f"{subject.label} ({', '.join(sorted(own))}) holds {grant.role} cluster-wide",
+                title=f"{subject.label} ({', '.join(sorted(own))}) holds {grant.role} {where}",
                 namespaces=sorted(set(own) | set(beyond)),
                 evidence={
                     "subject": subject.key,
@@ -143,7 +164,7 @@ def evaluate(ctx):
                 paths=paths,
                 objects=[grant.binding, grant.role, *sorted(bindings)],
                 detail=(
-                    f"{grant.binding}{via} grants {', '.join(granted)} in every namespace to a subject "
+                    f"{grant.binding}{via} grants {', '.join(granted)} {reach} to a subject "
                     f"bound in tenant namespace(s) {', '.join(sorted(own))}"
                 ),
                 violation=any(path.raises_violation for path in paths),
@@ -158,12 +179,13 @@ RULE = Rule(
         "permissions."
     ),
     remediation=(
-        "Replace the ClusterRoleBinding with RoleBindings in the namespaces the subject owns, or narrow the "
-        "role: no pod creation, pods/exec or secret access across namespaces, and no bind, escalate or "
-        "impersonate. The seed: users get namespaces which belong to them, with no cluster-level "
-        "permissions."
+        "Replace the ClusterRoleBinding (or the RoleBinding in the platform namespace) with RoleBindings "
+        "in the namespaces the subject owns, or narrow the role: no pod creation, pods/exec, secret access "
+        "or service-account token creation across namespaces or in kube-system and Trident's namespace, "
+        "and no bind, escalate or impersonate. The seed: users get namespaces which belong to them, with "
+        "no cluster-level permissions."
     ),
-    evidence_key="the subject, the ClusterRoleBinding and role, and the cluster-wide powers it grants",
+    evidence_key="the subject, its binding (cluster-wide or in a platform namespace), role and powers",
     reads=(*RBAC_KINDS, "Namespace"),
     evaluate=evaluate,
     attributed_to="the namespaces it can reach beyond its own (and the tenant namespaces it is bound in)",
