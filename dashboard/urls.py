@@ -1,13 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, register_converter
 
 from . import views
+from .converters import ObjectNameConverter
+
+register_converter(ObjectNameConverter, "name")
 
 urlpatterns = [
     path("", views.overview, name="overview"),
-    path("clusters/<slug:cluster>/", views.cluster_detail, name="cluster"),
-    path("clusters/<slug:cluster>/namespaces/<str:namespace>/", views.namespace_detail, name="namespace"),
+    path("clusters/<name:cluster>/", views.cluster_detail, name="cluster"),
+    path("clusters/<name:cluster>/namespaces/<name:namespace>/", views.namespace_detail, name="namespace"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),

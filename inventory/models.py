@@ -6,13 +6,29 @@ vanish (exclusive, NULL while current).  An unchanged object therefore costs not
 snapshot, and "the cluster as it was at snapshot S" is one indexed query.
 """
 
+import re
+
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 DEFAULT_KUBELET_ROOT = "/var/lib/kubelet"
 DEFAULT_TRIDENT_NAMESPACE = "trident"
+# A cluster's name is a URL segment, a file name in dumps and a Celery lock key: a DNS label keeps it
+# safe in all three (no dots, slashes, spaces or capitals).
+CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def check_cluster_name(name) -> str:
+    """`name` when it is a valid cluster name; a ValidationError that says why otherwise."""
+    if not isinstance(name, str) or not CLUSTER_NAME.fullmatch(name):
+        raise ValidationError(
+            f"invalid cluster name {str(name)[:80]!r}: use 1-63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit (a DNS label, such as prod-eu)"
+        )
+    return name
 
 
 class Cluster(models.Model):
@@ -22,7 +38,7 @@ class Cluster(models.Model):
         DEMO = "demo", "built-in simulated demo"
         OFFLINE = "offline", "offline (imported dumps)"
 
-    name = models.SlugField(max_length=63, unique=True)
+    name = models.SlugField(max_length=63, unique=True)  # check_cluster_name: a DNS label
     source = models.CharField(max_length=16, choices=Source.choices)
     kubeconfig_path = models.CharField(max_length=1024, blank=True)
     context = models.CharField(max_length=253, blank=True)
@@ -77,6 +93,16 @@ class Cluster(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        check_cluster_name(self.name)  # every way in (commands, imports, the demo, the admin) passes here
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        try:
+            check_cluster_name(self.name)
+        except ValidationError as error:
+            raise ValidationError({"name": error.messages}) from None
 
     @property
     def is_live(self) -> bool:

@@ -6,9 +6,10 @@ kubeconfig (or the in-cluster service) is ever contacted.
 
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.management.options import csv_list
+from inventory.management.options import cluster_name, csv_list, validation_messages
 from inventory.models import DEFAULT_KUBELET_ROOT, Cluster
 
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--kubelet-root", metavar="PATH", help=f"default {DEFAULT_KUBELET_ROOT}")
 
     def handle(self, name, kubeconfig=None, in_cluster=False, context=None, interval=None, **options):
+        name = cluster_name(name)
         if kubeconfig and not Path(kubeconfig).is_file():
             raise CommandError(f"kubeconfig {kubeconfig!r} does not exist")
         if in_cluster and context:
@@ -52,7 +54,10 @@ class Command(BaseCommand):
                 setattr(cluster, field, csv_list(options[option]))
         if options["kubelet_root"] is not None:
             cluster.kubelet_root = options["kubelet_root"]
-        cluster.full_clean()
+        try:
+            cluster.full_clean()
+        except ValidationError as error:
+            raise CommandError(f"cluster {name}: {validation_messages(error)}") from None
         cluster.save()
         self.stdout.write(
             f"{'registered' if created else 'updated'} cluster {cluster.name} ({cluster.source})"

@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from inventory.demo import Demo, real_cluster_registered
 from inventory.findings import by_status
 from inventory.importing import import_dump
+from inventory.management.options import cluster_name
 from inventory.models import Cluster, Finding, Snapshot
 from inventory.rules import ALL_RULES, SEVERITIES
 from inventory.sources import SourceError
@@ -62,6 +63,7 @@ class Command(BaseCommand):
     def _import(self, cluster, directory, taken_at):
         if not cluster:
             raise CommandError("--from-dump needs --cluster NAME")
+        cluster = cluster_name(cluster)  # an import creates the cluster: its name is checked first
         when = None
         if taken_at:
             when = parse_datetime(taken_at)
