@@ -1,25 +1,29 @@
-"""Pages.  Every query of inventory goes through inventory.access (one scoping rule)."""
+"""Pages.  Every read goes through the reader's scope (inventory.access.scope_of) and
+inventory.queries, which restricts and redacts by it."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
-from inventory.access import granted_namespaces, is_admin, visible_clusters
-from inventory.models import InventoryObject, Snapshot
+from inventory.access import scope_of
+from inventory.models import Snapshot
 from inventory.queries import (
     backend_rows,
     current_grades,
     namespace_contents,
+    namespace_exists,
     namespace_exposure,
     namespace_rows,
     open_finding_counts,
+    visible_clusters,
 )
 
 
 @login_required
 def overview(request):
+    scope = scope_of(request.user)
     clusters = []
-    for cluster in visible_clusters(request.user):
+    for cluster in visible_clusters(scope):
         latest = cluster.latest_visible_snapshot()
         clusters.append(
             {
@@ -27,7 +31,7 @@ def overview(request):
                 "latest": latest,
                 "snapshot_count": cluster.snapshots.filter(status__in=Snapshot.VISIBLE).count(),
                 "first": cluster.snapshots.filter(status__in=Snapshot.VISIBLE).order_by("seq").first(),
-                "open_findings": open_finding_counts(cluster, request.user),
+                "open_findings": open_finding_counts(cluster, scope),
                 "running": cluster.snapshots.filter(
                     status__in=[Snapshot.Status.QUEUED, Snapshot.Status.RUNNING]
                 )
@@ -38,45 +42,34 @@ def overview(request):
     return render(request, "dashboard/overview.html", {"clusters": clusters})
 
 
-def _cluster_for(request, name):
-    return get_object_or_404(visible_clusters(request.user), name=name)
-
-
 @login_required
 def cluster_detail(request, cluster):
-    cluster = _cluster_for(request, cluster)
+    scope = scope_of(request.user)
+    cluster = get_object_or_404(visible_clusters(scope), name=cluster)
     latest = cluster.latest_visible_snapshot()
-    namespaces = namespace_rows(latest, request.user) if latest else []
-    admin = is_admin(request.user)
-    snapshots = cluster.snapshots.order_by("-seq")[:50] if admin else []
-    grades = current_grades(cluster)
+    namespaces = namespace_rows(latest, scope) if latest else []
+    snapshots = cluster.snapshots.restrict(scope).order_by("-seq")[:50] if scope.admin else []
+    grades = current_grades(cluster, scope)
     for row in namespaces:
         row["grade"] = grades.get(row["name"])
     context = {"cluster": cluster, "latest": latest, "namespaces": namespaces, "snapshots": snapshots}
-    if admin:
-        context["cluster_grade"] = grades.get("")
-    if admin and latest:
-        context["backends"] = backend_rows(latest)
-        context["join"] = latest.facts.get("join") or {}
+    context["cluster_grade"] = grades.get("")  # the cluster as a whole: only admins' scope holds it
+    if latest:
+        context["backends"] = backend_rows(latest, scope)
+        context["join"] = (latest.facts.get("join") or {}) if scope.admin else {}
     return render(request, "dashboard/cluster.html", context)
 
 
 @login_required
 def namespace_detail(request, cluster, namespace):
-    cluster = _cluster_for(request, cluster)
-    if not is_admin(request.user) and namespace not in granted_namespaces(request.user).get(
-        cluster.pk, set()
-    ):
-        raise Http404("no such namespace")
+    scope = scope_of(request.user)
+    cluster = get_object_or_404(visible_clusters(scope), name=cluster)
     latest = cluster.latest_visible_snapshot()
-    if (
-        latest is None
-        or not InventoryObject.objects.as_of(latest).filter(kind="Namespace", name=namespace).exists()
-    ):
+    if latest is None or not namespace_exists(latest, namespace, scope):
         raise Http404("no such namespace")
     context = {"cluster": cluster, "latest": latest, "namespace": namespace}
-    context.update(namespace_contents(latest, namespace))
-    context.update(namespace_exposure(latest, namespace))
+    context.update(namespace_contents(latest, namespace, scope))
+    context.update(namespace_exposure(latest, namespace, scope))
     return render(request, "dashboard/namespace.html", context)
 
 

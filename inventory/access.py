@@ -1,37 +1,50 @@
-"""Who may see which namespaces: the one scoping mechanism every page, export, API view and
-digest goes through.
+"""Who may see which namespaces: `scope_of(user)`, the one scoping mechanism every page, export, API
+view and digest goes through (with `.restrict(scope)` on every model, and inventory/redaction.py).
 
-Admins (staff) see everything.  Everyone else sees exactly the namespaces granted to them or
-to one of their groups, by namespace name or by tenant, and the namespaces they own
-(inventory/ownership.py: owner keys on Namespace objects, admin RoleBindings, the manual mapping).
-Tenancy is read from the current Namespace objects under the cluster's admin-declared tenant
-label, never from tenant-editable objects.
+Admins (superusers, or holders of the `inventory.view_all_namespaces` permission) see everything;
+being staff is not enough.  Everyone else sees exactly the namespaces granted to them or to one of
+their groups, by namespace name or by tenant, and the namespaces they own (inventory/ownership.py:
+owner keys on Namespace objects, admin RoleBindings, the manual mapping).  A tenant is what
+`analysis.tenancy.tenant_of_namespace` says, read from the latest visible snapshot's Namespace
+objects: the same definition the rules use.
 """
 
 from collections import defaultdict
 
 from django.db.models import Q
 
+from .analysis.tenancy import tenant_of_namespace
 from .models import Cluster, Grant, InventoryObject
 from .ownership import owned_namespaces
+from .scope import Scope
+
+ADMIN_PERMISSION = "inventory.view_all_namespaces"
+_CACHE_ATTRIBUTE = "_dashboard_scope"  # one computation per request (request.user lives as long)
 
 
 def is_admin(user) -> bool:
-    return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+    return bool(
+        user
+        and user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or user.has_perm(ADMIN_PERMISSION))
+    )
 
 
-def tenant_of(namespace_object_data: dict, cluster: Cluster) -> str:
-    """The tenant a Namespace belongs to: its tenant label's value, else the namespace itself."""
-    metadata = namespace_object_data.get("metadata", {})
-    if cluster.tenant_label:
-        value = (metadata.get("labels") or {}).get(cluster.tenant_label)
-        if value:
-            return value
-    return metadata.get("name", "")
+def namespace_tenants(cluster: Cluster) -> dict[str, str]:
+    """namespace -> tenant, as of the cluster's latest visible snapshot (never one still being written)."""
+    latest = cluster.latest_visible_snapshot()
+    if latest is None:
+        return {}
+    namespaces = InventoryObject.objects.as_of(latest).filter(scope="", kind="Namespace")
+    return {
+        name: tenant_of_namespace(name, data, cluster.tenant_label)
+        for name, data in namespaces.values_list("name", "data")
+    }
 
 
 def granted_namespaces(user) -> dict[int, set[str]]:
-    """cluster id -> namespace names the (non-admin) user may see."""
+    """cluster id -> namespace names the (non-admin) user may see: grants and ownership."""
     if not (user and user.is_authenticated and user.is_active):
         return {}
     grants = Grant.objects.filter(Q(user=user) | Q(group__in=user.groups.all())).select_related("cluster")
@@ -44,35 +57,29 @@ def granted_namespaces(user) -> dict[int, set[str]]:
         else:
             tenants_by_cluster[grant.cluster_id].add(grant.tenant)
             clusters[grant.cluster_id] = grant.cluster
-    for cluster in Cluster.objects.all():  # owners see the namespaces they own (inventory/ownership.py)
+    for cluster in Cluster.objects.all():
         visible[cluster.pk] |= owned_namespaces(user, cluster)
     for cluster_id, tenants in tenants_by_cluster.items():
-        cluster = clusters[cluster_id]
-        latest = cluster.latest_visible_snapshot()  # never the rows of a snapshot still being written
-        if latest is None:
-            continue
-        namespaces = (
-            InventoryObject.objects.as_of(latest).filter(scope="", kind="Namespace").only("name", "data")
-        )
-        for ns in namespaces:
-            if tenant_of(ns.data, cluster) in tenants:
-                visible[cluster_id].add(ns.name)
+        for namespace, tenant in namespace_tenants(clusters[cluster_id]).items():
+            if tenant in tenants:
+                visible[cluster_id].add(namespace)
     return {cluster_id: names for cluster_id, names in visible.items() if names}
 
 
-def namespace_filter_for(user, field_prefix: str = "") -> Q:
-    """A Q object restricting any model with `<prefix>cluster` and `<prefix>namespace` fields."""
+def scope_of(user) -> Scope:
+    """What `user` may see; computed once per user object (a request's user)."""
+    cached = getattr(user, _CACHE_ATTRIBUTE, None)
+    if cached is not None:
+        return cached
     if is_admin(user):
-        return Q()
-    q = Q(pk__in=[])  # nothing, unless granted
-    for cluster_id, namespaces in granted_namespaces(user).items():
-        q |= Q(
-            **{f"{field_prefix}cluster_id": cluster_id, f"{field_prefix}namespace__in": sorted(namespaces)}
+        scope = Scope.everything(who=user.get_username())
+    elif user is not None and user.is_authenticated and user.is_active:
+        scope = Scope(
+            namespaces={cid: frozenset(names) for cid, names in granted_namespaces(user).items()},
+            who=user.get_username(),
         )
-    return q
-
-
-def visible_clusters(user):
-    if is_admin(user):
-        return Cluster.objects.all()
-    return Cluster.objects.filter(pk__in=list(granted_namespaces(user)))
+    else:
+        scope = Scope.nothing()
+    if user is not None:
+        setattr(user, _CACHE_ATTRIBUTE, scope)
+    return scope

@@ -12,7 +12,9 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+
+from .scope import Scope
 
 DEFAULT_KUBELET_ROOT = "/var/lib/kubelet"
 DEFAULT_TRIDENT_NAMESPACE = "trident"
@@ -29,6 +31,73 @@ def check_cluster_name(name) -> str:
             "starting and ending with a letter or digit (a DNS label, such as prod-eu)"
         )
     return name
+
+
+# --- Restricting querysets: the one way a reader gets rows ------------------------------------------
+# Every model a page, the API, an export or the digest reads has `.restrict(scope)`; a reader passes the
+# `Scope` of the person it serves (inventory.access.scope_of).  Admins see every row; anyone else the
+# rows of the namespaces they may see, and nothing of what belongs to no namespace they see.
+
+NOTHING = Q(pk__in=[])
+
+
+def per_cluster(scope: Scope, condition) -> Q:
+    """OR over the reader's clusters of `condition(cluster_id, sorted namespace names)`."""
+    q = NOTHING
+    for cluster_id, names in sorted(scope.namespaces.items()):
+        if names:
+            q |= condition(cluster_id, sorted(names))
+    return q
+
+
+class RestrictedQuerySet(models.QuerySet):
+    def restrict(self, scope: Scope):
+        if not isinstance(scope, Scope):  # a user or None here would silently mean someone else's view
+            raise TypeError(f"restrict() takes a Scope, not {type(scope).__name__}")
+        return self.all() if scope.admin else self.filter(self.scope_condition(scope))
+
+    def scope_condition(self, scope: Scope) -> Q:
+        return NOTHING  # admin-only tables: grants, arrays, rule settings
+
+
+class ClusterQuerySet(RestrictedQuerySet):
+    def scope_condition(self, scope):
+        return Q(pk__in=sorted(scope.cluster_ids()))
+
+
+class PerClusterQuerySet(RestrictedQuerySet):
+    """Rows of a whole cluster (snapshots): seen by anyone who sees one of its namespaces."""
+
+    def scope_condition(self, scope):
+        return Q(cluster_id__in=sorted(scope.cluster_ids()))
+
+
+class PerNamespaceQuerySet(RestrictedQuerySet):
+    """Rows that carry their cluster and namespace ("" = cluster-wide: admins only)."""
+
+    def scope_condition(self, scope):
+        return per_cluster(scope, lambda cluster_id, names: Q(cluster_id=cluster_id, namespace__in=names))
+
+
+class FindingQuerySet(RestrictedQuerySet):
+    """A finding is seen by the readers of any namespace it is attributed to (redaction then hides
+    the other namespaces' side: inventory/redaction.py)."""
+
+    def scope_condition(self, scope):
+        return per_cluster(
+            scope,
+            lambda cluster_id, names: (
+                Q(cluster_id=cluster_id)
+                & Exists(FindingNamespace.objects.filter(finding=OuterRef("pk"), namespace__in=names))
+            ),
+        )
+
+
+class ThroughFindingQuerySet(RestrictedQuerySet):
+    """Events and suppressions: seen with their finding."""
+
+    def scope_condition(self, scope):
+        return Q(finding__in=Finding.objects.restrict(scope).values("pk"))
 
 
 class Cluster(models.Model):
@@ -87,6 +156,8 @@ class Cluster(models.Model):
     # The per-cluster lock: a worker owns the cluster while lock_expires_at is in the future.
     lock_token = models.CharField(max_length=64, blank=True, editable=False)
     lock_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ClusterQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -151,6 +222,8 @@ class Snapshot(models.Model):
     rows_written = models.JSONField(default=dict, blank=True, help_text="inserted / closed / deleted")
     error = models.TextField(blank=True)
 
+    objects = PerClusterQuerySet.as_manager()
+
     class Meta:
         ordering = ["cluster", "-seq"]
         constraints = [models.UniqueConstraint(fields=["cluster", "seq"], name="snapshot_seq_unique")]
@@ -172,7 +245,7 @@ class Snapshot(models.Model):
         return sorted(totals.items(), key=lambda item: (item[0] != "Kubernetes", item[0]))
 
 
-class InventoryObjectQuerySet(models.QuerySet):
+class InventoryObjectQuerySet(RestrictedQuerySet):
     def as_of(self, snapshot: Snapshot):
         """The objects of `snapshot`'s cluster as they were when it was taken."""
         return self.filter(cluster_id=snapshot.cluster_id, valid_from__lte=snapshot.seq).filter(
@@ -182,11 +255,18 @@ class InventoryObjectQuerySet(models.QuerySet):
     def current(self):
         return self.filter(valid_to__isnull=True)
 
-    def visible_to(self, user):
-        """The single scoping rule for inventory: admins see all, others their granted namespaces."""
-        from .access import namespace_filter_for
+    def scope_condition(self, scope):
+        """A namespace's objects and records, the Namespace itself, and the PersistentVolumes its
+        claims have bound."""
 
-        return self.filter(namespace_filter_for(user, field_prefix=""))
+        def condition(cluster_id, names):
+            return Q(cluster_id=cluster_id) & (
+                Q(namespace__in=names)
+                | Q(scope="", kind="Namespace", name__in=names)
+                | Q(scope="", kind="PersistentVolume", data__spec__claimRef__namespace__in=names)
+            )
+
+        return per_cluster(scope, condition)
 
 
 class InventoryObject(models.Model):
@@ -263,6 +343,8 @@ class Array(models.Model):
     demo = models.BooleanField(default=False, editable=False, help_text="Served by the built-in demo.")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
@@ -274,7 +356,7 @@ class Grant(models.Model):
     """Lets a non-admin user (directly or through a group) see namespaces of a cluster.
 
     A grant names either one namespace or a tenant (every namespace whose admin-declared tenant
-    label has that value).  Admins (staff) need no grants.
+    label has that value).  Admins (superusers and holders of `view_all_namespaces`) need none.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
@@ -283,6 +365,8 @@ class Grant(models.Model):
     namespace = models.CharField(max_length=253, blank=True)
     tenant = models.CharField(max_length=253, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -296,6 +380,7 @@ class Grant(models.Model):
                 name="grant_names_namespace_or_tenant",
             ),
         ]
+        permissions = [("view_all_namespaces", "Sees every cluster and namespace (a dashboard admin)")]
 
     def __str__(self):
         who = self.user or self.group
@@ -315,6 +400,8 @@ class RuleSetting(models.Model):
         max_length=8, blank=True, choices=SEVERITY_CHOICES, help_text="Empty: default."
     )
     enabled = models.BooleanField(default=True)
+
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cluster", "rule"], name="one_setting_per_rule")]
@@ -358,6 +445,8 @@ class Finding(models.Model):
     resolved_seq = models.PositiveIntegerField(null=True, blank=True)
     changed_seq = models.PositiveIntegerField(help_text="The snapshot that last changed this row.")
 
+    objects = FindingQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["cluster", "fingerprint"], name="one_finding_per_fingerprint")
@@ -374,6 +463,8 @@ class FindingNamespace(models.Model):
 
     finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="attributions")
     namespace = models.CharField(max_length=253)
+
+    objects = PerNamespaceQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["finding", "namespace"], name="one_attribution")]
@@ -392,6 +483,8 @@ class FindingEvent(models.Model):
     kind = models.CharField(max_length=24)
     detail = models.JSONField(default=dict, blank=True)
 
+    objects = ThroughFindingQuerySet.as_manager()
+
     class Meta:
         ordering = ["finding", "at", "pk"]
 
@@ -409,6 +502,8 @@ class Suppression(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     lifted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ThroughFindingQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -432,6 +527,8 @@ class NamespaceStatus(models.Model):
     valid_to = models.PositiveIntegerField(null=True, blank=True)
     valid_from_at = models.DateTimeField()
     valid_to_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PerNamespaceQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["cluster", "namespace", "valid_to"])]
@@ -458,6 +555,8 @@ class NamespaceOwner(models.Model):
     namespace = models.CharField(max_length=253)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     name = models.CharField(max_length=253)
+
+    objects = PerNamespaceQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -1,24 +1,50 @@
-"""Read-side queries over the versioned inventory, shared by pages, exports and (later) the API."""
+"""Read-side queries over the versioned inventory, shared by pages, exports, the API and the digest.
+
+Every function takes the reader's `Scope` (inventory.access.scope_of) and reads through
+`.restrict(scope)`; paths and findings that reach beyond the reader's namespaces go through
+inventory/redaction.py.  There is no reader here that takes no scope.
+"""
 
 from django.db.models import Count
 
-from .access import granted_namespaces, is_admin, tenant_of
+from .access import namespace_tenants
+from .analysis.tenancy import tenant_of_namespace
 from .exposure import EXPOSURE_PATHS
 from .findings import SUPPRESSED, by_status, in_namespace, summary, with_suppression
-from .models import Finding, InventoryObject, NamespaceStatus, Snapshot
+from .models import Cluster, Finding, InventoryObject, NamespaceStatus, Snapshot
+from .redaction import Reader, redact_finding, visible_paths
 from .rules import SEVERITIES, SEVERITY_RANK
+from .scope import Scope
 from .storage.state import DERIVED_SCOPE
 from .volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 
 
-def namespace_rows(snapshot: Snapshot, user) -> list[dict]:
-    """The namespaces of `snapshot` the user may see, with their tenant and object counts."""
+def visible_clusters(scope: Scope):
+    return Cluster.objects.restrict(scope)
+
+
+def reader_for(scope: Scope, cluster: Cluster) -> Reader:
+    return Reader.of(scope, cluster.pk, {} if scope.admin else namespace_tenants(cluster))
+
+
+def namespace_exists(snapshot: Snapshot, namespace: str, scope: Scope) -> bool:
+    """Whether the reader may see `namespace` and it exists as of `snapshot`: else a page is a 404."""
+    return (
+        InventoryObject.objects.as_of(snapshot)
+        .restrict(scope)
+        .filter(scope="", kind="Namespace", name=namespace)
+        .exists()
+        if scope.sees(snapshot.cluster_id, namespace)
+        else False
+    )
+
+
+def namespace_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
+    """The namespaces of `snapshot` the reader may see, with their tenant and object counts."""
     cluster = snapshot.cluster
-    state = InventoryObject.objects.as_of(snapshot).filter(scope="")
-    namespaces = state.filter(kind="Namespace")
-    if not is_admin(user):
-        namespaces = namespaces.filter(name__in=granted_namespaces(user).get(cluster.pk, set()))
-    names = {ns.name: ns for ns in namespaces.only("name", "data")}
+    state = InventoryObject.objects.as_of(snapshot).restrict(scope).filter(scope="")
+    names = {name: data for name, data in state.filter(kind="Namespace").values_list("name", "data")}
+    names = {name: data for name, data in names.items() if scope.sees(cluster.pk, name)}
     # Counted by the database: a large cluster has a hundred thousand pods.
     counted = (
         state.filter(namespace__in=list(names), kind__in=["PersistentVolumeClaim", "Pod"])
@@ -29,18 +55,20 @@ def namespace_rows(snapshot: Snapshot, user) -> list[dict]:
     return [
         {
             "name": name,
-            "tenant": tenant_of(ns.data, cluster),
-            "created": (ns.data.get("metadata") or {}).get("creationTimestamp"),
+            "tenant": tenant_of_namespace(name, data, cluster.tenant_label),
+            "created": ((data or {}).get("metadata") or {}).get("creationTimestamp")
+            if isinstance(data, dict)
+            else None,
             "pvcs": counts.get((name, "PersistentVolumeClaim"), 0),
             "pods": counts.get((name, "Pod"), 0),
         }
-        for name, ns in sorted(names.items())
+        for name, data in sorted(names.items())
     ]
 
 
-def namespace_contents(snapshot: Snapshot, namespace: str) -> dict:
+def namespace_contents(snapshot: Snapshot, namespace: str, scope: Scope) -> dict:
     """PVCs, the PVs claimed by them, pods, and each volume's access record, as of `snapshot`."""
-    state = InventoryObject.objects.as_of(snapshot)
+    state = InventoryObject.objects.as_of(snapshot).restrict(scope)
     kubernetes = state.filter(scope="")
     claimed = kubernetes.filter(kind="PersistentVolume", data__spec__claimRef__namespace=namespace)
     access = (
@@ -56,8 +84,11 @@ def namespace_contents(snapshot: Snapshot, namespace: str) -> dict:
     }
 
 
-def backend_rows(snapshot: Snapshot) -> list[dict]:
-    """Each Trident backend of the snapshot and where its access control was read from."""
+def backend_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
+    """Each Trident backend of the snapshot and where its access control was read from (admins:
+    backends serve every tenant, so they are the cluster's, not a namespace's)."""
+    if not scope.admin:
+        return []
     rows = []
     backends = (snapshot.facts or {}).get("backends") or {}
     for uuid, backend in sorted(backends.items(), key=lambda item: item[1].get("name", "")):
@@ -74,29 +105,40 @@ def backend_rows(snapshot: Snapshot) -> list[dict]:
     return rows
 
 
-def current_grades(cluster) -> dict[str, NamespaceStatus]:
-    """namespace -> its current grade and open-violation counts ("" is the cluster as a whole)."""
-    return {s.namespace: s for s in NamespaceStatus.objects.filter(cluster=cluster, valid_to=None)}
+def current_grades(cluster: Cluster, scope: Scope) -> dict[str, NamespaceStatus]:
+    """namespace -> its current grade and open-violation counts ("" is the cluster as a whole: admins)."""
+    statuses = NamespaceStatus.objects.restrict(scope).filter(cluster=cluster, valid_to=None)
+    return {s.namespace: s for s in statuses}
 
 
-def namespace_exposure(snapshot: Snapshot, namespace: str) -> dict:
+def finding_summaries(findings, reader: Reader) -> list[dict]:
+    """Findings as `summary` shapes, redacted for the reader."""
+    return [
+        redact_finding({**summary(f), "refs": f.refs}, reader) for f in findings.select_related("cluster")
+    ]
+
+
+def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict:
     """The namespace's grade, its findings (open and suppressed first, then resolved) and every exposure
     path into its data as of `snapshot` (inside its tenant and from platform workloads included)."""
-    findings = in_namespace(with_suppression(Finding.objects.filter(cluster=snapshot.cluster)), namespace)
+    cluster = snapshot.cluster
+    reader = reader_for(scope, cluster)
+    findings = in_namespace(
+        with_suppression(Finding.objects.restrict(scope).filter(cluster=cluster)), namespace
+    )
     items = sorted(
-        (summary(f) for f in findings.select_related("cluster")),
+        finding_summaries(findings, reader),
         key=lambda f: (f["status"] == "resolved", f["status"] == SUPPRESSED, -SEVERITY_RANK[f["severity"]]),
     )
     record = (
         InventoryObject.objects.as_of(snapshot)
+        .restrict(scope)
         .filter(scope=DERIVED_SCOPE, kind=EXPOSURE_PATHS, namespace=namespace)
         .values_list("data", flat=True)
         .first()
     )
-    paths = (record or {}).get("paths") or []
-    status = NamespaceStatus.objects.filter(
-        cluster=snapshot.cluster, namespace=namespace, valid_to=None
-    ).first()
+    paths = visible_paths((record or {}).get("paths") or [], reader)
+    status = current_grades(cluster, scope).get(namespace)
     return {
         "grade": status.grade if status else "",
         "grade_counts": status.counts if status else {},
@@ -107,11 +149,8 @@ def namespace_exposure(snapshot: Snapshot, namespace: str) -> dict:
     }
 
 
-def open_finding_counts(cluster, user) -> list[tuple[str, int]]:
-    """(severity, open unsuppressed findings) worst first, over what `user` may see of `cluster`."""
-    findings = by_status(Finding.objects.filter(cluster=cluster), "open")
-    if not is_admin(user):
-        visible = granted_namespaces(user).get(cluster.pk, set())
-        findings = findings.filter(attributions__namespace__in=sorted(visible)).distinct()
+def open_finding_counts(cluster: Cluster, scope: Scope) -> list[tuple[str, int]]:
+    """(severity, open unsuppressed findings) worst first, over what the reader may see of `cluster`."""
+    findings = by_status(Finding.objects.restrict(scope).filter(cluster=cluster), "open")
     counted = dict(findings.order_by().values_list("severity").annotate(n=Count("pk", distinct=True)))
     return [(severity, counted[severity]) for severity in reversed(SEVERITIES) if counted.get(severity)]

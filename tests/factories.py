@@ -42,3 +42,12 @@ def collection(objects, *, unread=None, complete=True):
         result.objects.pop(kind, None)
         result.unread[kind] = reason
     return result
+
+
+def dashboard_admin(username: str = "root"):
+    """A dashboard admin by the named permission (not a superuser): what an admin grants a colleague."""
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user(username, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_all_namespaces"))
+    return User.objects.get(pk=user.pk)  # a fresh object: Django caches permissions per instance

@@ -7,7 +7,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from inventory.models import Array, Cluster, InventoryObject, Snapshot
@@ -16,6 +15,7 @@ from inventory.simulator.serving import SimulatedEstate
 from inventory.simulator.tls import TlsMaterial
 from inventory.simulator.world import Simulation
 from inventory.tasks import snapshot_now
+from tests.factories import dashboard_admin
 from tests.test_join import register_arrays, snapshot_of
 
 pytestmark = pytest.mark.django_db
@@ -96,7 +96,7 @@ def test_no_credential_or_chap_secret_reaches_the_database_a_log_a_page_or_a_dum
         secrets.add((served.credentials_dir / "password").read_text())
     database = io.StringIO()
     call_command("dumpdata", stdout=database)
-    client.force_login(User.objects.create_user("root", is_staff=True))
+    client.force_login(dashboard_admin())
     pages = [client.get("/clusters/sim/").content.decode()]
     for namespace in (
         InventoryObject.objects.as_of(snapshot).filter(kind="Namespace").values_list("name", flat=True)

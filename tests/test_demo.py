@@ -3,10 +3,10 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import User
 
 from inventory import demo as demo_module
 from inventory.models import Cluster, InventoryObject, Snapshot
+from tests.factories import dashboard_admin
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +43,7 @@ def test_demo_is_replaced_on_restart(tmp_path):
 
 
 def test_demo_pages_show_namespaces_and_say_simulated(running_demo, client):
-    client.force_login(User.objects.create_user("root", is_staff=True))
+    client.force_login(dashboard_admin())
     overview = client.get("/").content.decode()
     assert "Simulated data" in overview and "demo" in overview
     cluster_page = client.get("/clusters/demo/").content.decode()

@@ -10,6 +10,7 @@ from inventory.findings import by_status
 from inventory.importing import import_dump
 from inventory.models import Finding
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
+from tests.factories import dashboard_admin
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,7 @@ def page(client, user, url) -> str:
 
 
 def test_cluster_page_grades_each_namespace(client, cluster):
-    admin = User.objects.create_user("root", is_staff=True)
+    admin = dashboard_admin()
     html = page(client, admin, "/clusters/prod/")
     row = r'grade-([A-F])"[^>]*>[A-F]</span></td>\s*<td><a href="/clusters/prod/namespaces/([\w-]+)/"'
     by_namespace = {ns: grade for grade, ns in re.findall(row, html)}
@@ -39,7 +40,7 @@ def test_cluster_page_grades_each_namespace(client, cluster):
 
 
 def test_namespace_page_shows_grade_findings_and_paths_escaped(client, cluster):
-    admin = User.objects.create_user("root", is_staff=True)
+    admin = dashboard_admin()
     html = page(client, admin, "/clusters/prod/namespaces/sandbox/")
     assert 'class="grade grade-D"' in html
     assert "volume-shared-by-annotation" in html and "Who outside its trust boundary" in html
@@ -58,7 +59,7 @@ def test_an_owner_sees_only_their_namespaces_exposure(client, cluster):
 
 
 def test_overview_counts_open_findings_over_what_each_user_may_see(client, cluster):
-    admin = User.objects.create_user("root", is_staff=True)
+    admin = dashboard_admin()
     bob = User.objects.create_user("bob", email="bob@example.com")
     everything = by_status(Finding.objects.filter(cluster=cluster), "open")
     bobs = everything.filter(attributions__namespace="beta-app").distinct()

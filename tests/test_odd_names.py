@@ -3,7 +3,6 @@ label, checked at every way in; any namespace name (a hostile dump's `a/b` inclu
 
 import pytest
 import yaml
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -12,6 +11,7 @@ from django.urls import reverse
 from inventory.importing import import_dump
 from inventory.models import Cluster
 from tests.cases.runner import CASES, TAKEN_AT, assemble
+from tests.factories import dashboard_admin
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ def _dump_with_odd_namespaces(tmp_path):
 
 def test_odd_namespace_names_get_working_pages(client, tmp_path):
     assert import_dump("odd", _dump_with_odd_namespaces(tmp_path), taken_at=TAKEN_AT).is_visible
-    client.force_login(User.objects.create_user("root", is_staff=True))
+    client.force_login(dashboard_admin())
     listing = client.get("/clusters/odd/")
     assert listing.status_code == 200
     html = listing.content.decode()
@@ -84,7 +84,7 @@ def test_a_cluster_stored_under_an_old_invalid_name_still_has_pages(client, tmp_
     """Names stored before the check existed (written past `save`) must not turn pages into 500s."""
     assert import_dump("legacy", assemble(CASES / "base", tmp_path, {}), taken_at=TAKEN_AT).is_visible
     Cluster.objects.filter(name="legacy").update(name="prod.eu")
-    client.force_login(User.objects.create_user("root", is_staff=True))
+    client.force_login(dashboard_admin())
     overview = client.get("/")
     assert overview.status_code == 200 and 'href="/clusters/prod.eu/"' in overview.content.decode()
     assert client.get("/clusters/prod.eu/").status_code == 200

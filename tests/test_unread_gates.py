@@ -1,11 +1,11 @@
 """An access-control object the array did not answer for is unknown, never "admits no one"."""
 
 import pytest
-from django.contrib.auth.models import User
 
 from inventory.importing import import_dump
 from inventory.models import InventoryObject
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
+from tests.factories import dashboard_admin
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +18,6 @@ def test_an_unread_export_policy_is_unknown_on_the_record_and_the_page(tmp_path,
     joined = [r.data for r in records if r.data["object"]]
     assert joined and all(r["unknown"] and r["admitted"] == [] for r in joined)
     assert all(g["unread"] for r in joined for g in r["gates"] if g["kind"] == "export-policy")
-    client.force_login(User.objects.create_user("root", is_staff=True))
+    client.force_login(dashboard_admin())
     html = client.get(f"/clusters/dead/namespaces/{joined[0]['namespaces'][0]}/").content.decode()
     assert "who it admits is unknown" in html and "admits no one" not in html

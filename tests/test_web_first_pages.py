@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group, User
 
-from inventory.access import granted_namespaces
+from inventory.access import granted_namespaces, scope_of
 from inventory.models import Cluster, Grant, InventoryObject
 from inventory.snapshotting import queue_snapshot, run_snapshot
 from tests.factories import collection, obj, pod
@@ -73,7 +73,7 @@ def test_user_without_grants_sees_nothing(client, cluster, alice):
     assert b"No cluster is visible" in client.get("/").content
     assert client.get("/clusters/prod/").status_code == 404
     assert client.get("/clusters/prod/namespaces/team-a/").status_code == 404
-    assert InventoryObject.objects.visible_to(alice).count() == 0
+    assert InventoryObject.objects.restrict(scope_of(alice)).count() == 0
 
 
 def test_namespace_grant_shows_only_that_namespace(client, cluster, alice):
@@ -83,7 +83,10 @@ def test_namespace_grant_shows_only_that_namespace(client, cluster, alice):
     assert "team-a" in page and "team-b" not in page and "team-a2" not in page
     assert client.get("/clusters/prod/namespaces/team-a/").status_code == 200
     assert client.get("/clusters/prod/namespaces/team-b/").status_code == 404
-    assert set(InventoryObject.objects.visible_to(alice).values_list("namespace", flat=True)) == {"team-a"}
+    visible = InventoryObject.objects.restrict(scope_of(alice))
+    assert set(visible.exclude(namespace="").values_list("namespace", flat=True)) == {"team-a"}
+    assert set(visible.filter(kind="PersistentVolume").values_list("name", flat=True)) == {"pvc-1"}
+    assert set(visible.filter(kind="Namespace").values_list("name", flat=True)) == {"team-a"}
 
 
 def test_tenant_grant_through_a_group_covers_the_tenants_namespaces(cluster, alice):

@@ -10,6 +10,20 @@ from .settings import DEFAULT_PLATFORM_NAMESPACES, KUBERNETES_SYSTEM_NAMESPACES,
 SOLO_PREFIX = "namespace:"
 
 
+def namespace_labels(namespace_data) -> dict:
+    """A Namespace's labels ({} when it is unknown or its labels are not a mapping)."""
+    metadata = namespace_data.get("metadata") if isinstance(namespace_data, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    return labels if isinstance(labels, dict) else {}
+
+
+def tenant_of_namespace(name: str, namespace_data, tenant_label: str) -> str:
+    """The one definition of a namespace's tenant: the value of the admin's tenant label, else the
+    namespace alone (`namespace:<name>`)."""
+    value = namespace_labels(namespace_data).get(tenant_label) if tenant_label else None
+    return value if isinstance(value, str) and value else SOLO_PREFIX + name
+
+
 def tenant_label_text(tenant: str) -> str:
     """How a tenant reads on a page: `tenant acme` or `namespace sandbox-jdoe`."""
     if tenant.startswith(SOLO_PREFIX):
@@ -27,8 +41,7 @@ class Tenancy:
         self._tenants = {name: self._tenant_of(name) for name in namespaces}
 
     def _tenant_of(self, namespace: str) -> str:
-        value = self.label_values(namespace).get(self.label) if self.label else None
-        return value if isinstance(value, str) and value else SOLO_PREFIX + namespace
+        return tenant_of_namespace(namespace, self.namespaces.get(namespace), self.label)
 
     def tenant_of(self, namespace: str) -> str:
         """Also answers for namespaces that do not exist (a claimRef to a deleted one).  A namespace
@@ -54,7 +67,4 @@ class Tenancy:
 
     def label_values(self, namespace: str) -> dict:
         """The Namespace's labels ({} when it is unknown or its labels are not a mapping)."""
-        data = self.namespaces.get(namespace) if isinstance(namespace, str) else None
-        metadata = data.get("metadata") if isinstance(data, dict) else None
-        labels = metadata.get("labels") if isinstance(metadata, dict) else None
-        return labels if isinstance(labels, dict) else {}
+        return namespace_labels(self.namespaces.get(namespace) if isinstance(namespace, str) else None)

@@ -1,0 +1,195 @@
+"""The canary: nothing of tenant B ever reaches tenant A, or anyone not logged in, on any URL.
+
+Tenant B's namespace carries a unique marker in its name and labels (with an HTML payload); B's objects
+share nodes and a volume with tenant A (one cluster, from the hostile-share case) and an export policy
+(another cluster, from policy-shared).  Logged in as A, and anonymously, every URL of the URL
+configuration is requested with real ids, enumerated from the resolver: a page added later is crawled
+without editing this test, and a URL whose parameters the crawl cannot fill fails it.
+"""
+
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+import yaml
+from django.apps import apps
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
+from django.urls import URLResolver, get_resolver
+from django.urls.resolvers import RegexPattern, RoutePattern
+
+from inventory.importing import import_dump
+from inventory.models import Cluster, Finding, Grant, InventoryObject
+from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
+from tests.factories import dashboard_admin
+
+pytestmark = pytest.mark.django_db
+
+MARKER = "zq7x"
+PAYLOAD = f"<img src=x onerror=\"alert('{MARKER}')\">"
+# B's namespace in each cluster: renamed from the case's, everywhere its files name it.
+CANARY = {
+    "hostile-share": ("beta-app", f"{MARKER}-beta-app"),
+    "policy-shared": ("beta-jobs", f"{MARKER}-jobs"),
+}
+CASE_FOLDERS = {
+    "hostile-share": CASES / "web" / "hostile-share",
+    "policy-shared": CASES / "exports" / "policy-shared",
+}
+
+
+def _plant_canary(dump: Path, original: str, canary: str) -> None:
+    for path in dump.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            path.write_text(re.sub(rf"\b{original}\b", canary, text), encoding="utf-8")
+    listing = dump / "kubernetes" / "namespaces.yaml"
+    namespaces = yaml.safe_load(listing.read_text(encoding="utf-8"))
+    for item in namespaces["items"]:
+        if item["metadata"]["name"] == canary:
+            item["metadata"]["labels"].update(
+                {"team": f"beta-{MARKER}", "note": PAYLOAD, "kubernetes.io/metadata.name": canary}
+            )
+            item["metadata"]["annotations"] = {"owner.example.com/email": f"{MARKER}@b.example"}
+    listing.write_text(yaml.safe_dump(namespaces), encoding="utf-8")
+
+
+@pytest.fixture
+def world(tmp_path):
+    """Two clusters with tenant B's canary namespace; tenant A (alpha) granted on both."""
+    tenant_a = User.objects.create_user("alice", password="pw-alice-1")
+    for name, folder in CASE_FOLDERS.items():
+        cluster = configure_cluster(name, {"cluster": {"owner_keys": ["owner.example.com/email"]}})
+        dump = assemble(folder, tmp_path / name, {})
+        _plant_canary(dump, *CANARY[name])
+        assert import_dump(cluster.name, dump, taken_at=TAKEN_AT).is_visible
+        Grant.objects.create(user=tenant_a, cluster=cluster, tenant="alpha")
+    return tenant_a
+
+
+def test_the_canary_is_planted_and_shares_with_tenant_a(world, client):
+    """The canary only proves something if B's data is really in the database and tied to A's."""
+    for name, (_, canary) in CANARY.items():
+        assert InventoryObject.objects.filter(cluster__name=name, kind="Namespace", name=canary).exists()
+    b_share = CANARY["hostile-share"][1]
+    assert any(
+        "alpha-web" in f.namespaces and any(b_share in ref for ref in f.refs)
+        for f in Finding.objects.filter(cluster__name="hostile-share", rule="volume-shared-by-annotation")
+    ), "B shares a volume with A"
+    assert any(
+        {"alpha-db", CANARY["policy-shared"][1]} <= set(f.namespaces)
+        for f in Finding.objects.filter(cluster__name="policy-shared", rule="export-policy-shared")
+    ), "B shares an export policy with A"
+    # An admin sees the marker: the crawl below would notice it.
+    client.force_login(dashboard_admin())
+    page = client.get(f"/clusters/hostile-share/namespaces/{CANARY['hostile-share'][1]}/")
+    assert page.status_code == 200 and MARKER in page.content.decode()
+    page = client.get("/clusters/hostile-share/namespaces/alpha-web/")
+    assert MARKER in page.content.decode(), "A's page, seen by an admin, names B: redaction is per reader"
+
+
+# --- the crawl ------------------------------------------------------------------------------------
+
+
+def _leaf_patterns(patterns, prefix=()):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _leaf_patterns(pattern.url_patterns, (*prefix, pattern.pattern))
+        else:
+            yield (*prefix, pattern.pattern), pattern.name
+
+
+def _admin_model(parts) -> type | None:
+    text = "".join(str(p) for p in parts)
+    found = re.match(r"admin/(\w+)/(\w+)/", text)
+    if not found:
+        return None
+    try:
+        return apps.get_model(found.group(1), found.group(2))
+    except LookupError:
+        return None
+
+
+def _values(parameter: str, parts) -> list[str]:
+    """Real values for a URL parameter; a parameter nobody taught the crawl fails the test."""
+    namespaces = sorted(set(InventoryObject.objects.filter(kind="Namespace").values_list("name", flat=True)))
+    if parameter == "cluster":
+        return list(Cluster.objects.values_list("name", flat=True))
+    if parameter == "namespace":
+        return namespaces
+    if parameter in ("object_id", "id"):
+        model = _admin_model(parts) or ContentType
+        return [str(pk) for pk in model.objects.values_list("pk", flat=True)[:200]] + ["999999"]
+    if parameter == "content_type_id":
+        return [str(ContentType.objects.get_for_model(Finding).pk)]
+    if parameter == "app_label":
+        return ["inventory", "auth"]
+    if parameter == "url":
+        return ["nowhere/"]
+    raise AssertionError(f"the canary crawl cannot fill <{parameter}> in {parts}: teach _values() about it")
+
+
+def _expand(parts) -> list[str]:
+    """Every URL a pattern (a chain of route/regex parts) stands for, with real values."""
+    urls = [""]
+    for part in parts:
+        if isinstance(part, RoutePattern):
+            route = str(part)
+            pieces = re.split(r"<(?:\w+:)?(\w+)>", route)
+            for index, piece in enumerate(pieces):
+                if index % 2 == 0:
+                    urls = [url + piece for url in urls]
+                else:
+                    converter = part.converters[piece]
+                    urls = [url + converter.to_url(value) for url in urls for value in _values(piece, parts)]
+        elif isinstance(part, RegexPattern):
+            regex = part._regex.lstrip("^").rstrip("$")
+            groups = re.findall(r"\(\?P<(\w+)>[^)]*\)", regex)
+            for group in groups:
+                expanded = []
+                for url in urls:
+                    for value in _values(group, parts):
+                        expanded.append(url + re.sub(rf"\(\?P<{group}>[^)]*\)", value, regex, count=1))
+                urls = expanded
+                regex = ""
+            urls = [url + regex for url in urls]
+        else:
+            raise AssertionError(f"unknown pattern type {type(part)}")
+    return ["/" + url.lstrip("/") for url in urls]
+
+
+def crawl(client) -> dict[str, int]:
+    """URL -> status, for every URL of the URL configuration."""
+    statuses = {}
+    for parts, _name in _leaf_patterns(get_resolver().url_patterns):
+        urls = _expand(parts)
+        assert urls, f"the crawl reached no URL of {parts}"
+        for url in urls:
+            response = client.get(url)
+            body = response.content.decode("utf-8", "replace") if response.content else ""
+            # The login redirect echoes the URL the reader asked for (`?next=`): that is theirs.
+            location = unquote(response.get("Location", "")).replace(url, "")
+            assert MARKER not in body and MARKER not in location, f"{url} shows tenant B's marker"
+            assert "onerror=" not in body, f"{url} shows the HTML payload unescaped"
+            statuses[url] = response.status_code
+    return statuses
+
+
+def test_tenant_a_never_sees_tenant_b_on_any_url(world, client):
+    client.force_login(world)
+    statuses = crawl(client)
+    ok = [url for url, status in statuses.items() if status == 200]
+    # The crawl really read A's pages (else a leak-free 404 everywhere would pass).
+    assert "/clusters/hostile-share/namespaces/alpha-web/" in ok
+    assert "/clusters/policy-shared/namespaces/alpha-db/" in ok
+    for name, (_, canary) in CANARY.items():
+        assert statuses[f"/clusters/{name}/namespaces/{canary}/"] == 404
+    # A still learns that another tenant reaches its data, and how: redacted, not dropped.
+    page = client.get("/clusters/hostile-share/namespaces/alpha-web/").content.decode()
+    assert "another tenant" in page
+
+
+def test_nobody_logged_out_sees_anything_on_any_url(world, client):
+    statuses = crawl(client)
+    assert statuses["/clusters/hostile-share/namespaces/alpha-web/"] == 302
