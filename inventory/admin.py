@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin
 
+from .access import namespace_tenants
+from .analysis.tenancy import SOLO_PREFIX
 from .models import Array, Cluster, Finding, Grant, NamespaceOwner, RuleSetting, Snapshot, Suppression
 from .rules import ALL_RULES
 
@@ -68,8 +70,52 @@ class SnapshotAdmin(admin.ModelAdmin):
         return False
 
 
+class GrantForm(forms.ModelForm):
+    """Offers the namespaces and tenants each cluster has (as of its latest snapshot), so that a grant
+    never names something that silently matches nothing."""
+
+    namespace = forms.ChoiceField(
+        required=False, help_text="One namespace; or leave empty and pick a tenant."
+    )
+    tenant = forms.ChoiceField(
+        required=False, help_text="Every namespace whose tenant label (the cluster's setting) has this value."
+    )
+
+    class Meta:
+        model = Grant
+        fields = ("user", "group", "cluster", "namespace", "tenant")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known = {cluster.pk: namespace_tenants(cluster) for cluster in Cluster.objects.all()}
+        names = {cluster.pk: cluster.name for cluster in Cluster.objects.all()}
+        namespaces = [("", "---------")]
+        tenants = [("", "---------")]
+        for cluster_id, by_namespace in sorted(self.known.items(), key=lambda item: names[item[0]]):
+            namespaces.append((names[cluster_id], [(n, n) for n in sorted(by_namespace)]))
+            labelled = sorted({t for t in by_namespace.values() if not t.startswith(SOLO_PREFIX)})
+            tenants.append((names[cluster_id], [(t, t) for t in labelled]))
+        self.fields["namespace"].choices = namespaces
+        self.fields["tenant"].choices = tenants
+
+    def clean(self):
+        data = super().clean()
+        cluster, namespace, tenant = data.get("cluster"), data.get("namespace"), data.get("tenant")
+        if bool(namespace) == bool(tenant):
+            raise forms.ValidationError("Name either one namespace or one tenant.")
+        if cluster is None:
+            return data
+        known = self.known.get(cluster.pk, {})
+        if namespace and namespace not in known:
+            self.add_error("namespace", f"cluster {cluster.name} has no namespace {namespace!r}")
+        if tenant and tenant not in known.values():
+            self.add_error("tenant", f"no namespace of cluster {cluster.name} belongs to tenant {tenant!r}")
+        return data
+
+
 @admin.register(Grant)
 class GrantAdmin(admin.ModelAdmin):
+    form = GrantForm
     list_display = ("__str__", "cluster", "namespace", "tenant")
     list_filter = ("cluster",)
 

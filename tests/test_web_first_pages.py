@@ -129,3 +129,44 @@ def test_tenant_grants_ignore_a_snapshot_still_being_written(cluster, alice):
         valid_from=running.seq,
     )
     assert granted_namespaces(alice) == {cluster.pk: {"team-a", "team-a2"}}
+
+
+def test_the_grant_form_offers_the_clusters_namespaces_and_tenants(cluster, alice):
+    from inventory.admin import GrantForm
+
+    form = GrantForm()
+    namespaces = dict(form.fields["namespace"].choices)["prod"]
+    tenants = dict(form.fields["tenant"].choices)["prod"]
+    assert [n for n, _ in namespaces] == ["team-a", "team-a2", "team-b"]
+    assert [t for t, _ in tenants] == [HOSTILE, "alpha"]  # labelled tenants only: no `namespace:x`
+
+    def submit(**fields):
+        return GrantForm(data={"user": alice.pk, "cluster": cluster.pk, **fields})
+
+    assert submit(namespace="team-a").is_valid()
+    assert submit(tenant="alpha").is_valid()
+    refused = submit(namespace="team-z")
+    assert not refused.is_valid() and "namespace" in refused.errors
+    assert not submit(tenant="namespace:team-a").is_valid(), "a solo tenant is granted as its namespace"
+    assert not submit(namespace="team-a", tenant="alpha").is_valid()
+    assert not submit().is_valid()
+
+
+def test_staff_alone_is_not_an_admin(client, cluster):
+    staff = User.objects.create_user("staff", is_staff=True)
+    client.force_login(staff)
+    assert client.get("/clusters/prod/").status_code == 404
+    assert scope_of(staff).admin is False
+
+
+def test_a_tenant_grant_does_not_cover_an_unlabelled_namespace_of_that_name(cluster, alice):
+    """One definition of a tenant: an unlabelled namespace `alpha` is its own tenant, not tenant alpha."""
+    from inventory.snapshotting import queue_snapshot, run_snapshot
+
+    objects = [
+        obj("Namespace", "team-a", metadata={"labels": {"team": "alpha"}}),
+        obj("Namespace", "alpha"),
+    ]
+    run_snapshot(queue_snapshot(cluster), lambda: collection(objects))
+    Grant.objects.create(user=alice, cluster=cluster, tenant="alpha")
+    assert granted_namespaces(alice) == {cluster.pk: {"team-a"}}
