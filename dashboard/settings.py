@@ -46,7 +46,7 @@ ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "dashboard.apps.DashboardAdminConfig",  # django.contrib.admin, for dashboard admins only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

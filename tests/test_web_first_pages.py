@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group, User
 from inventory.access import granted_namespaces, scope_of
 from inventory.models import Cluster, Grant, InventoryObject
 from inventory.snapshotting import queue_snapshot, run_snapshot
-from tests.factories import collection, obj, pod
+from tests.factories import collection, dashboard_admin, obj, pod
 
 pytestmark = pytest.mark.django_db
 
@@ -170,3 +170,17 @@ def test_a_tenant_grant_does_not_cover_an_unlabelled_namespace_of_that_name(clus
     run_snapshot(queue_snapshot(cluster), lambda: collection(objects))
     Grant.objects.create(user=alice, cluster=cluster, tenant="alpha")
     assert granted_namespaces(alice) == {cluster.pk: {"team-a"}}
+
+
+def test_the_admin_site_is_for_dashboard_admins_only(client, cluster):
+    """Its tables are unscoped: a staff user holding a model permission still may not enter."""
+    from django.contrib.auth.models import Permission
+
+    staff = User.objects.create_user("staff", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_finding"))
+    client.force_login(staff)
+    assert client.get("/admin/inventory/finding/").status_code == 302  # to the admin's login
+    admin = dashboard_admin()
+    admin.user_permissions.add(Permission.objects.get(codename="view_finding"))
+    client.force_login(admin)
+    assert client.get("/admin/inventory/finding/").status_code == 200
