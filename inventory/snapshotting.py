@@ -19,7 +19,7 @@ from .array_kinds import ARRAY_KINDS
 from .exposure import analyse
 from .history import WriteStats, prepare, prepare_array_records, undo_snapshot_writes, write_versions
 from .kept_fields import SCHEMA_VERSION
-from .kinds import KIND_NAMES
+from .kinds import KIND_NAMES, TRIDENT_KINDS
 from .models import Cluster, InventoryObject, Snapshot
 from .sources import Collection, SourceError
 from .storage.state import DERIVED_SCOPE
@@ -73,6 +73,7 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
     snapshot.save(update_fields=["status", "started_at", "schema_version"])
     try:
         collection = source()
+        distrust_absence(snapshot, collection)
         if not (set(collection.objects) & set(KIND_NAMES)):
             raise SourceError(
                 "no kind could be read: " + "; ".join(f"{k}: {v}" for k, v in collection.unread.items())
@@ -98,6 +99,36 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
     snapshot.duration_seconds = round(time.monotonic() - started, 3)
     snapshot.save()
     return snapshot
+
+
+def distrust_absence(snapshot: Snapshot, collection: Collection) -> None:
+    """A kind the source found absent (its API not served) is unread if this cluster ever stored it.
+
+    An API that answered before and now says 404 is far likelier a moment's fault than an
+    uninstall, and believing it would close every version and resolve every finding resting on it.
+    """
+    if not collection.absent:
+        return
+    had = set(
+        InventoryObject.objects.filter(
+            cluster_id=snapshot.cluster_id,
+            scope="",
+            kind__in=list(collection.absent),
+            valid_from__lt=snapshot.seq,
+        )
+        .values_list("kind", flat=True)
+        .distinct()
+    )
+    if had & set(TRIDENT_KINDS):  # a cluster that had Trident: no Trident kind of it is believed absent
+        had |= set(TRIDENT_KINDS)
+    for kind in sorted(had & set(collection.absent)):
+        reason = collection.absent.pop(kind)
+        collection.objects.pop(kind, None)
+        collection.unread[kind] = (
+            f"{reason}, yet earlier snapshots stored {kind} objects: not read, not absent"
+        )
+    if had & set(TRIDENT_KINDS) and collection.facts.get("trident_installed") is False:
+        collection.facts["trident_installed"] = None  # unknown, not "not installed"
 
 
 def _analyse(snapshot: Snapshot, derivation) -> None:

@@ -1,0 +1,99 @@
+"""No false all-clear, end to end: a snapshot that could not read something resolves nothing that
+rests on it.  The simulated cluster and arrays are read over loopback by the real clients (or
+dumped and imported), faults are injected into the servers or the dump, and the findings and
+inventory rows of a good snapshot must survive the faulty one."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from inventory.kinds import TRIDENT_KINDS
+from inventory.models import Finding, InventoryObject, Snapshot
+from inventory.simulator.serving import SimulatedEstate
+from inventory.simulator.world import Simulation
+from inventory.tasks import snapshot_now
+from tests.test_join import register_arrays, snapshot_of
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def estate(tmp_path):
+    served = SimulatedEstate(Simulation(seed=0, start=START), tmp_path / "estate").start()
+    yield served
+    served.stop()
+
+
+def open_findings(cluster) -> set[str]:
+    return set(
+        Finding.objects.filter(cluster=cluster, status=Finding.Status.OPEN).values_list(
+            "fingerprint", flat=True
+        )
+    )
+
+
+def current_rows(cluster) -> int:
+    return InventoryObject.objects.current().filter(cluster=cluster).count()
+
+
+@pytest.fixture
+def analysed(estate):
+    """A cluster with one complete snapshot and its open findings."""
+    register_arrays(estate)
+    first = snapshot_of(estate)
+    assert first.status == Snapshot.Status.COMPLETE, first.unread or first.error
+    cluster = first.cluster
+    assert len(open_findings(cluster)) > 50
+    return cluster
+
+
+def assert_nothing_resolved(cluster, snapshot, before: set[str], rows_before: int) -> None:
+    assert snapshot.status == Snapshot.Status.PARTIAL, snapshot.error
+    assert snapshot.rows_written["closed"] == 0
+    assert current_rows(cluster) == rows_before
+    assert open_findings(cluster) == before
+    assert not Finding.objects.filter(cluster=cluster, resolved_seq=snapshot.seq).exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [r"/apis/trident\.netapp\.io/v1$", r"/apis/trident\.netapp\.io/v1/tridentbackends", r"/tridentvolumes"],
+)
+def test_a_transient_404_on_trident_leaves_its_kinds_unread_and_resolves_nothing(estate, analysed, path):
+    before, rows_before = open_findings(analysed), current_rows(analysed)
+    estate.kubernetes.faults.add(path, status=404, times=1)
+    snapshot = snapshot_now(analysed)
+    assert_nothing_resolved(analysed, snapshot, before, rows_before)
+    unread = {kind for kind in snapshot.unread if kind in TRIDENT_KINDS}
+    assert unread and all("404" in snapshot.unread[kind] for kind in unread)
+    assert snapshot.facts.get("trident_installed") is not False
+    # The fault was transient: the next snapshot reads everything again and changes nothing.
+    again = snapshot_now(analysed)
+    assert again.status == Snapshot.Status.COMPLETE, again.unread
+    assert open_findings(analysed) == before
+
+
+def test_trident_gone_from_a_cluster_that_had_it_is_unread_not_absent(estate, analysed):
+    before, rows_before = open_findings(analysed), current_rows(analysed)
+    estate.simulation.trident_installed = False  # discovery and the group list both leave it out
+    snapshot = snapshot_now(analysed)
+    assert_nothing_resolved(analysed, snapshot, before, rows_before)
+    assert set(TRIDENT_KINDS) <= set(snapshot.unread)
+    assert "earlier snapshots stored" in snapshot.unread["TridentBackend"]
+    assert snapshot.facts["trident_installed"] is None
+
+
+def test_a_cluster_that_never_had_trident_is_complete_without_it(tmp_path):
+    simulation = Simulation(seed=0, start=START)
+    simulation.trident_installed = False
+    served = SimulatedEstate(simulation, tmp_path / "estate").start()
+    try:
+        snapshot = snapshot_of(served)
+        assert snapshot.status == Snapshot.Status.COMPLETE, snapshot.unread
+        assert snapshot.facts["trident_installed"] is False
+        assert all(snapshot.counts[kind] == 0 for kind in TRIDENT_KINDS)
+        assert snapshot_now(snapshot.cluster).status == Snapshot.Status.COMPLETE
+    finally:
+        served.stop()
