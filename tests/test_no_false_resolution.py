@@ -3,12 +3,20 @@ rests on it.  The simulated cluster and arrays are read over loopback by the rea
 dumped and imported), faults are injected into the servers or the dump, and the findings and
 inventory rows of a good snapshot must survive the faulty one."""
 
+import dataclasses
+import io
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import yaml
+from django.contrib.auth.models import User
+from django.core.management import call_command
 
 from inventory.kinds import TRIDENT_KINDS
-from inventory.models import Finding, InventoryObject, Snapshot
+from inventory.models import Cluster, Finding, InventoryObject, Snapshot
+from inventory.rules import ALL_RULES, RULES
 from inventory.simulator.serving import SimulatedEstate
 from inventory.simulator.world import Simulation
 from inventory.tasks import snapshot_now
@@ -97,3 +105,79 @@ def test_a_cluster_that_never_had_trident_is_complete_without_it(tmp_path):
         assert snapshot_now(snapshot.cluster).status == Snapshot.Status.COMPLETE
     finally:
         served.stop()
+
+
+# --- an analysis that fails is never an all-clear ---------------------------------------------------
+
+GOLDEN_A = Path(__file__).resolve().parent / "golden" / "cluster-a"
+
+
+def run_snapshot_command(*args) -> tuple[int, str]:
+    out = io.StringIO()
+    try:
+        call_command("snapshot", *args, stdout=out)
+    except SystemExit as exit_:
+        return exit_.code, out.getvalue()
+    raise AssertionError("snapshot must exit with its status")
+
+
+def import_golden(tmp_path, cluster="offline-a", edit=None) -> tuple[int, str]:
+    target = tmp_path / "dump"
+    shutil.copytree(GOLDEN_A, target, dirs_exist_ok=True)
+    if edit:
+        edit(target)
+    return run_snapshot_command("--cluster", cluster, "--from-dump", str(target))
+
+
+def labels_as_text(dump) -> None:
+    path = dump / "kubernetes" / "namespaces.yaml"
+    namespaces = yaml.safe_load(path.read_text())
+    for namespace in namespaces["items"]:
+        namespace["metadata"]["labels"] = "team=a"
+    path.write_text(yaml.safe_dump(namespaces))
+
+
+def test_namespace_labels_that_are_text_are_analysed_like_no_labels(tmp_path):
+    Cluster.objects.create(
+        name="offline-a",
+        source=Cluster.Source.OFFLINE,
+        owner_keys=["owner.example.com/email", "group:owner.example.com/team"],
+        tenant_label="tenant.example.com/name",
+    )
+    code, out = import_golden(tmp_path, edit=labels_as_text)
+    snapshot = Cluster.objects.get(name="offline-a").latest_visible_snapshot()
+    assert "error" not in snapshot.facts["analysis"], snapshot.facts["analysis"]
+    assert not snapshot.facts["analysis"]["failed"]
+    assert code == 0, out
+    assert Finding.objects.filter(cluster=snapshot.cluster).exists()
+
+
+def test_an_analysis_that_raises_makes_the_snapshot_exit_non_zero_and_shows(tmp_path, monkeypatch, client):
+    def broken(snapshot, derivation):
+        raise RuntimeError("analysis broke")
+
+    monkeypatch.setattr("inventory.snapshotting.analyse", broken)
+    code, out = import_golden(tmp_path)
+    snapshot = Cluster.objects.get(name="offline-a").latest_visible_snapshot()
+    assert code != 0 and "analysis failed: RuntimeError: analysis broke" in out
+    assert snapshot.analysis_failure == "RuntimeError: analysis broke"
+    client.force_login(User.objects.create_user("root", is_staff=True))
+    page = client.get("/clusters/offline-a/").content.decode()
+    assert "Analysis failed: RuntimeError: analysis broke" in page
+
+
+def test_a_rule_that_fails_makes_the_snapshot_exit_non_zero_and_shows(tmp_path, monkeypatch, client):
+    rule = RULES["pv-visible-to-non-admins"]
+
+    def broken(ctx):
+        raise KeyError("broken rule")
+
+    monkeypatch.setitem(RULES, rule.slug, dataclasses.replace(rule, evaluate=broken))
+    monkeypatch.setattr("inventory.analysis.engine.ALL_RULES", [RULES[r.slug] for r in ALL_RULES])
+    code, out = import_golden(tmp_path)
+    snapshot = Cluster.objects.get(name="offline-a").latest_visible_snapshot()
+    assert code != 0, out
+    assert f"rule {rule.slug} failed" in snapshot.analysis_failure
+    client.force_login(User.objects.create_user("root", is_staff=True))
+    page = client.get("/clusters/offline-a/").content.decode()
+    assert f"rule {rule.slug} failed" in page
