@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .array_kinds import ARRAY_KINDS
+from .array_reading import backends_unread
 from .exposure import analyse
 from .history import WriteStats, prepare, prepare_array_records, undo_snapshot_writes, write_versions
 from .kept_fields import SCHEMA_VERSION
@@ -186,16 +187,27 @@ def _store_arrays(snapshot: Snapshot, collection: Collection) -> tuple[dict, dic
             prepared = prepare_array_records(array_kind, reading.collection.objects[array_kind.source_key])
             counts[f"{array}:{array_kind.kind}"] = len(prepared)
             stats += write_versions(snapshot.cluster_id, snapshot.seq, array_kind.kind, prepared, scope=array)
-    if "TridentBackend" in collection.objects:  # we know which arrays matter now: forget the others
-        stale = (
-            InventoryObject.objects.current()
-            .filter(cluster_id=snapshot.cluster_id)
-            .exclude(scope__in=["", DERIVED_SCOPE, *collection.arrays])
-            .values_list("scope", "kind")
-            .distinct()
-        )
-        for scope, kind in list(stale):
+    stored = (
+        InventoryObject.objects.current()
+        .filter(cluster_id=snapshot.cluster_id)
+        .exclude(scope__in=["", DERIVED_SCOPE, *collection.arrays])
+        .values_list("scope", "kind")
+        .distinct()
+    )
+    missing = backends_unread(collection)
+    if (
+        "TridentBackend" in collection.objects and not missing
+    ):  # we know which arrays matter: forget the others
+        for scope, kind in list(stored):
             stats += write_versions(snapshot.cluster_id, snapshot.seq, kind, {}, scope=scope)
+    else:  # which arrays matter is not known: those stored before were not read, not emptied
+        why = (
+            "not read: the TridentBackends that lead to it were not read"
+            if "TridentBackend" not in collection.objects
+            else f"not read: the array answers of Trident backend(s) {', '.join(sorted(missing))} are missing"
+        )
+        for scope in sorted({scope for scope, _ in stored}):
+            unread[f"{scope}:*"] = why
     return counts, unread, stats
 
 

@@ -6,16 +6,17 @@ inventory rows of a good snapshot must survive the faulty one."""
 import dataclasses
 import io
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 import yaml
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from inventory.kinds import TRIDENT_KINDS
-from inventory.models import Cluster, Finding, InventoryObject, Snapshot
+from inventory.models import Array, Cluster, Finding, InventoryObject, Snapshot
 from inventory.rules import ALL_RULES, RULES
 from inventory.simulator.serving import SimulatedEstate
 from inventory.simulator.world import Simulation
@@ -181,3 +182,83 @@ def test_a_rule_that_fails_makes_the_snapshot_exit_non_zero_and_shows(tmp_path, 
     client.force_login(User.objects.create_user("root", is_staff=True))
     page = client.get("/clusters/offline-a/").content.decode()
     assert f"rule {rule.slug} failed" in page
+
+
+# --- offline dumps ----------------------------------------------------------------------------------
+
+
+def findings_of(cluster) -> set[tuple[str, tuple]]:
+    rows = Finding.objects.filter(cluster=cluster, status=Finding.Status.OPEN).values_list("rule", "identity")
+    return {(rule, tuple(identity)) for rule, identity in rows}
+
+
+def dump_of(cluster_name: str, directory: Path) -> Path:
+    call_command("dump", "--cluster", cluster_name, str(directory), stdout=io.StringIO())
+    return directory
+
+
+def import_as(cluster_name: str, directory: Path, taken_at: datetime | None = None) -> tuple[int, Snapshot]:
+    extra = ["--taken-at", taken_at.isoformat()] if taken_at else []
+    code, out = run_snapshot_command("--cluster", cluster_name, "--from-dump", str(directory), *extra)
+    snapshot = Cluster.objects.get(name=cluster_name).snapshots.order_by("-seq").first()
+    return code, snapshot
+
+
+@pytest.mark.parametrize("arrays_configured", [True, False], ids=["arrays-configured", "offline-machine"])
+def test_dump_then_import_reproduces_the_live_findings(estate, analysed, tmp_path, arrays_configured):
+    dump = dump_of("sim", tmp_path / "dump")
+    if not arrays_configured:  # imported where no array is configured: the dump alone must say it all
+        Array.objects.all().delete()
+    code, imported = import_as("imported", dump)
+    assert code == 0, imported.unread or imported.error or imported.analysis_failure
+    live, offline = findings_of(analysed), findings_of(imported.cluster)
+    assert offline - live == set() and live - offline == set()
+
+
+def wide_export_array(cluster) -> tuple[str, list[str]]:
+    """An array with an open export finding admitting 0.0.0.0/0, and the Trident backends using it."""
+    for finding in Finding.objects.filter(cluster=cluster, rule="export-allows-foreign-hosts"):
+        if "0.0.0.0/0" in str(finding.evidence) and finding.status == Finding.Status.OPEN:
+            array = next(d.removeprefix("array:") for d in finding.depends if d.startswith("array:"))
+            backends = cluster.latest_visible_snapshot().facts["backends"].values()
+            return array, sorted(b["name"] for b in backends if b["array"] == array)
+    raise AssertionError("the simulated cluster should have a 0.0.0.0/0 export finding")
+
+
+def without_backend_files(dump: Path, backends: list[str]) -> None:
+    for path in (dump / "backends").glob("*.json"):
+        if orjson.loads(path.read_bytes())["backend"] in backends:
+            path.unlink()
+
+
+def renamed_backend_files(dump: Path, backends: list[str]) -> None:
+    for path in (dump / "backends").glob("*.json"):
+        document = orjson.loads(path.read_bytes())
+        if document["backend"] in backends:
+            document["backend"] = f"typo-{document['backend']}"
+            path.write_bytes(orjson.dumps(document))
+
+
+@pytest.mark.parametrize("fault", [without_backend_files, renamed_backend_files], ids=["missing", "renamed"])
+@pytest.mark.parametrize("arrays_configured", [True, False], ids=["arrays-configured", "offline-machine"])
+def test_a_dump_missing_a_backends_answers_is_partial_and_resolves_nothing(
+    estate, analysed, tmp_path, fault, arrays_configured
+):
+    dump = dump_of("sim", tmp_path / "dump")
+    if not arrays_configured:
+        Array.objects.all().delete()
+    code, first = import_as("offline", dump, START)
+    assert code == 0, first.unread
+    offline = first.cluster
+    array, backends = wide_export_array(offline)
+    before, rows_before = open_findings(offline), current_rows(offline)
+    fault(dump, backends)
+    code, second = import_as("offline", dump, START + timedelta(hours=1))
+    assert code == 2
+    assert_nothing_resolved(offline, second, before, rows_before)
+    assert any(key.split(":")[0] in {array, *backends} for key in second.unread)
+    assert all(
+        second.facts["backends"][uuid].get("unread")
+        for uuid, b in second.facts["backends"].items()
+        if b["name"] in backends
+    )
