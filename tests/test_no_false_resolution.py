@@ -15,11 +15,12 @@ import yaml
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from inventory.kinds import TRIDENT_KINDS
+from inventory.kinds import KINDS, TRIDENT_KINDS
 from inventory.models import Array, Cluster, Finding, InventoryObject, Snapshot
 from inventory.rules import ALL_RULES, RULES
 from inventory.simulator.serving import SimulatedEstate
 from inventory.simulator.world import Simulation
+from inventory.sources.arrays import ONTAP_COLLECTIONS, SOLIDFIRE_METHODS
 from inventory.tasks import snapshot_now
 from tests.test_join import register_arrays, snapshot_of
 
@@ -262,3 +263,58 @@ def test_a_dump_missing_a_backends_answers_is_partial_and_resolves_nothing(
         for uuid, b in second.facts["backends"].items()
         if b["name"] in backends
     )
+
+
+def test_a_dump_missing_any_one_kind_resolves_nothing(estate, analysed, tmp_path):
+    """Each kind dropped in turn (between imports of the whole dump): nothing resting on it resolves.
+    The admin's attestation text changes every time, so each import is analysed anew, not reused."""
+    dump = dump_of("sim", tmp_path / "dump")
+    code, first = import_as("offline", dump, START)
+    assert code == 0, first.unread
+    offline, when = first.cluster, START
+    before = open_findings(offline)
+    for info in KINDS:
+        partial = tmp_path / f"without-{info.plural}"
+        shutil.copytree(dump, partial)
+        (partial / "kubernetes" / f"{info.plural}.json").unlink()
+        for directory in (partial, dump):
+            Cluster.objects.filter(pk=offline.pk).update(firewall_attestation=f"{directory.name} at {when}")
+            when += timedelta(hours=1)
+            code, snapshot = import_as("offline", directory, when)
+            assert code == (2 if directory == partial else 0), (info.kind, snapshot.unread)
+            assert snapshot.facts["analysis"].get("reused") is None
+            resolved = Finding.objects.filter(cluster=offline, resolved_seq=snapshot.seq)
+            assert not resolved.exists(), (
+                info.kind,
+                directory.name,
+                list(resolved.values_list("rule", "identity")),
+            )
+            assert open_findings(offline) == before, (info.kind, directory.name)
+
+
+def test_a_dump_missing_any_one_array_answer_resolves_nothing(estate, analysed, tmp_path):
+    """Each ONTAP path / SolidFire method dropped in turn from every backend file."""
+    dump = dump_of("sim", tmp_path / "dump")
+    code, first = import_as("offline", dump, START)
+    assert code == 0, first.unread
+    offline, when = first.cluster, START
+    before = open_findings(offline)
+    for key in (*ONTAP_COLLECTIONS, *SOLIDFIRE_METHODS):
+        partial = tmp_path / f"without-{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(dump, partial)
+        for path in (partial / "backends").glob("*.json"):
+            document = orjson.loads(path.read_bytes())
+            document["responses"].pop(key, None)
+            path.write_bytes(orjson.dumps(document))
+        for directory in (partial, dump):
+            Cluster.objects.filter(pk=offline.pk).update(firewall_attestation=f"{directory.name} at {when}")
+            when += timedelta(hours=1)
+            code, snapshot = import_as("offline", directory, when)
+            assert code == (2 if directory == partial else 0), (key, snapshot.unread)
+            resolved = Finding.objects.filter(cluster=offline, resolved_seq=snapshot.seq)
+            assert not resolved.exists(), (
+                key,
+                directory.name,
+                list(resolved.values_list("rule", "identity")),
+            )
+            assert open_findings(offline) == before, (key, directory.name)
