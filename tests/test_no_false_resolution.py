@@ -95,6 +95,15 @@ def test_trident_gone_from_a_cluster_that_had_it_is_unread_not_absent(estate, an
     assert snapshot.facts["trident_installed"] is None
 
 
+def test_a_trident_kind_no_longer_served_on_a_cluster_that_stored_it_is_unread(estate, analysed):
+    before, rows_before = open_findings(analysed), current_rows(analysed)
+    estate.simulation.unserved_kinds = frozenset({"TridentVolume"})  # discovery no longer lists it
+    snapshot = snapshot_now(analysed)
+    assert_nothing_resolved(analysed, snapshot, before, rows_before)
+    assert set(snapshot.unread) == {"TridentVolume"}
+    assert "does not serve tridentvolumes" in snapshot.unread["TridentVolume"]
+
+
 def test_a_cluster_that_never_had_trident_is_complete_without_it(tmp_path):
     simulation = Simulation(seed=0, start=START)
     simulation.trident_installed = False
