@@ -100,6 +100,7 @@ def attach_dumped_arrays(collection: Collection, dumped: list[DumpedArray], arra
         by_backend.setdefault(item.backend, item)
     placed: set[str] = set()
     missing: dict[str, str] = {}  # backend name -> why its array answers are unread
+    placeholders: set[str] = set()  # scopes held only by backends without a file
 
     def link(info):
         item = by_backend.get(info.name) or by_backend.get(info.uuid)
@@ -108,13 +109,17 @@ def attach_dumped_arrays(collection: Collection, dumped: list[DumpedArray], arra
             if arrays_expected and info.family in (ONTAP, SOLIDFIRE):
                 scope = array.name if array is not None else info.name
                 missing[info.name] = f"backends/ holds no file for Trident backend {info.name}"
-                reading = collection.arrays.setdefault(
-                    scope, ArrayReading(info.family, unreadable(info.family, missing[info.name]))
-                )
-                reading.backends.append(info.name)
+                if scope not in collection.arrays:
+                    unread = unreadable(info.family, missing[info.name])
+                    collection.arrays[scope] = ArrayReading(info.family, unread)
+                    placeholders.add(scope)
+                collection.arrays[scope].backends.append(info.name)
             return None
         scope = array.name if array is not None else (item.array or item.backend)
         placed.add(item.backend)
+        if scope in placeholders:  # another backend's file has this array's answers after all
+            placeholders.discard(scope)
+            collection.arrays[scope].collection = item.collection
         reading = collection.arrays.setdefault(scope, ArrayReading(item.family, item.collection))
         reading.backends.append(info.name)
         return scope

@@ -195,6 +195,8 @@ def _store_arrays(snapshot: Snapshot, collection: Collection) -> tuple[dict, dic
         .distinct()
     )
     missing = backends_unread(collection)
+    for backend, reason in missing.items():  # even when a sibling's file held the same array's answers
+        unread[f"backend {backend}"] = reason
     if (
         "TridentBackend" in collection.objects and not missing
     ):  # we know which arrays matter: forget the others

@@ -327,3 +327,27 @@ def test_a_dump_missing_any_one_array_answer_resolves_nothing(estate, analysed, 
                 list(resolved.values_list("rule", "identity")),
             )
             assert open_findings(offline) == before, (key, directory.name)
+
+
+def test_a_backend_file_missing_while_another_holds_its_arrays_answers(estate, analysed, tmp_path):
+    """Backends sharing one array: without one backend's file the array is still read from the other's,
+    whichever comes first; the backend itself is reported unread."""
+    dump = dump_of("sim", tmp_path / "dump")
+    code, first = import_as("offline", dump, START)
+    assert code == 0, first.unread
+    shared = {}
+    for summary in first.facts["backends"].values():
+        shared.setdefault(summary["array"], []).append(summary["name"])
+    array, backends = next((a, names) for a, names in shared.items() if a and len(names) > 1)
+    when = START
+    for backend in backends:
+        partial = tmp_path / f"without-{backend}"
+        shutil.copytree(dump, partial)
+        without_backend_files(partial, [backend])
+        when += timedelta(hours=1)
+        code, snapshot = import_as("offline", partial, when)
+        assert code == 2, (backend, array, snapshot.facts["backends"], sorted(snapshot.unread))
+        assert not [key for key in snapshot.unread if key.startswith(f"{array}:")]
+        summary = next(b for b in snapshot.facts["backends"].values() if b["name"] == backend)
+        assert "no file" in summary["unread"]
+        assert not Finding.objects.filter(cluster=first.cluster, resolved_seq=snapshot.seq).exists()
