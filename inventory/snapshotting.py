@@ -74,7 +74,7 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
     snapshot.save(update_fields=["status", "started_at", "schema_version"])
     try:
         collection = source()
-        distrust_absence(snapshot, collection)
+        distrust_absence(cluster.pk, collection, before_seq=snapshot.seq)
         if not (set(collection.objects) & set(KIND_NAMES)):
             raise SourceError(
                 "no kind could be read: " + "; ".join(f"{k}: {v}" for k, v in collection.unread.items())
@@ -102,7 +102,7 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
     return snapshot
 
 
-def distrust_absence(snapshot: Snapshot, collection: Collection) -> None:
+def distrust_absence(cluster_id: int, collection: Collection, before_seq: int | None = None) -> None:
     """A kind the source found absent (its API not served) is unread if this cluster ever stored it.
 
     An API that answered before and now says 404 is far likelier a moment's fault than an
@@ -110,16 +110,10 @@ def distrust_absence(snapshot: Snapshot, collection: Collection) -> None:
     """
     if not collection.absent:
         return
-    had = set(
-        InventoryObject.objects.filter(
-            cluster_id=snapshot.cluster_id,
-            scope="",
-            kind__in=list(collection.absent),
-            valid_from__lt=snapshot.seq,
-        )
-        .values_list("kind", flat=True)
-        .distinct()
-    )
+    stored = InventoryObject.objects.filter(cluster_id=cluster_id, scope="", kind__in=list(collection.absent))
+    if before_seq is not None:
+        stored = stored.filter(valid_from__lt=before_seq)
+    had = set(stored.values_list("kind", flat=True).distinct())
     if had & set(TRIDENT_KINDS):  # a cluster that had Trident: no Trident kind of it is believed absent
         had |= set(TRIDENT_KINDS)
     for kind in sorted(had & set(collection.absent)):

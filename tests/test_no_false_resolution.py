@@ -351,3 +351,13 @@ def test_a_backend_file_missing_while_another_holds_its_arrays_answers(estate, a
         summary = next(b for b in snapshot.facts["backends"].values() if b["name"] == backend)
         assert "no file" in summary["unread"]
         assert not Finding.objects.filter(cluster=first.cluster, resolved_seq=snapshot.seq).exists()
+
+
+def test_a_dump_taken_during_a_trident_404_leaves_trident_out_and_imports_partial(estate, analysed, tmp_path):
+    estate.simulation.trident_installed = False  # the API, for this dump, does not serve Trident
+    out = io.StringIO()
+    call_command("dump", "--cluster", "sim", str(tmp_path / "dump"), stdout=out)
+    assert "not read: TridentBackend" in out.getvalue()
+    assert not (tmp_path / "dump" / "kubernetes" / "tridentbackends.json").exists()
+    code, imported = import_as("imported", tmp_path / "dump")
+    assert code == 2 and "TridentBackend" in imported.unread
