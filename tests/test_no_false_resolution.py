@@ -145,6 +145,7 @@ def labels_as_text(dump) -> None:
     namespaces = yaml.safe_load(path.read_text())
     for namespace in namespaces["items"]:
         namespace["metadata"]["labels"] = "team=a"
+        namespace["metadata"]["annotations"] = ["owner.example.com/email=a@example.com"]
     path.write_text(yaml.safe_dump(namespaces))
 
 
