@@ -173,9 +173,10 @@ def test_an_analysis_that_raises_makes_the_snapshot_exit_non_zero_and_shows(tmp_
     snapshot = Cluster.objects.get(name="offline-a").latest_visible_snapshot()
     assert code != 0 and "analysis failed: RuntimeError: analysis broke" in out
     assert snapshot.analysis_failure == "RuntimeError: analysis broke"
-    client.force_login(User.objects.create_user("root", is_staff=True))
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "unused-password"))
     page = client.get("/clusters/offline-a/").content.decode()
     assert "Analysis failed: RuntimeError: analysis broke" in page
+    assert "analysis failed" in client.get("/").content.decode()
 
 
 def test_a_rule_that_fails_makes_the_snapshot_exit_non_zero_and_shows(tmp_path, monkeypatch, client):
@@ -190,7 +191,7 @@ def test_a_rule_that_fails_makes_the_snapshot_exit_non_zero_and_shows(tmp_path, 
     snapshot = Cluster.objects.get(name="offline-a").latest_visible_snapshot()
     assert code != 0, out
     assert f"rule {rule.slug} failed" in snapshot.analysis_failure
-    client.force_login(User.objects.create_user("root", is_staff=True))
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "unused-password"))
     page = client.get("/clusters/offline-a/").content.decode()
     assert f"rule {rule.slug} failed" in page
 
