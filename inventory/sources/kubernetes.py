@@ -5,8 +5,9 @@ pages come back as raw bytes (`ApiClient.call_api`, what `_preload_content=False
 parsed with orjson, an order of magnitude faster for 100,000 pods.  Lists go in pages (`limit` +
 `continue`) and restart when the server lets a continue token expire (410 Gone).  429, 5xx,
 timeouts and broken connections are retried with exponential backoff and jitter, a bounded number
-of times; a kind that still fails is reported in `Collection.unread` while every other kind is
-read.  Secrets are never requested.
+of times; a kind that still fails (a 404 included) is reported in `Collection.unread` while every
+other kind is read.  Only discovery can say a Trident kind is absent (`Collection.absent`), and the
+snapshot still distrusts that for a kind the cluster had.  Secrets are never requested.
 """
 
 import logging
