@@ -14,7 +14,7 @@ from .backends import backend_info, link_to_array
 from .credentials import CredentialsError, resolve
 from .models import Array, Cluster
 from .sources import ArrayReading, Collection
-from .sources.arrays import ONTAP, ONTAP_COLLECTIONS, SOLIDFIRE_METHODS, ArrayEndpoint
+from .sources.arrays import ONTAP, ONTAP_COLLECTIONS, SOLIDFIRE, SOLIDFIRE_METHODS, ArrayEndpoint
 from .sources.backend_dump import DumpedArray
 
 logger = logging.getLogger(__name__)
@@ -86,33 +86,69 @@ def linked_arrays(
     return linked, summaries
 
 
-def attach_dumped_arrays(collection: Collection, dumped: list[DumpedArray]) -> None:
+def attach_dumped_arrays(collection: Collection, dumped: list[DumpedArray], arrays_expected: bool) -> None:
     """The offline counterpart of `read_arrays`: a dump names, per file, the backend it belongs to.
 
     A file is stored under the configured array that backend links to (so a live snapshot and an
-    import of its dump agree), else under the name the file gives.
+    import of its dump agree), else under the array the file names, else under the backend's name.
+    When arrays are expected (the dump has a `backends/` file, or the cluster stored array records
+    before), an ONTAP or SolidFire backend without a file is unread, never "no array".
     """
     configured = list(Array.objects.filter(enabled=True))
     by_backend = {}
     for item in dumped:
         by_backend.setdefault(item.backend, item)
     placed: set[str] = set()
+    missing: dict[str, str] = {}  # backend name -> why its array answers are unread
+    placeholders: set[str] = set()  # scopes held only by backends without a file
 
     def link(info):
         item = by_backend.get(info.name) or by_backend.get(info.uuid)
-        if item is None:
-            return None
         array = link_to_array(info, configured)
-        scope = array.name if array is not None else item.backend
+        if item is None:
+            if arrays_expected and info.family in (ONTAP, SOLIDFIRE):
+                scope = array.name if array is not None else info.name
+                missing[info.name] = f"backends/ holds no file for Trident backend {info.name}"
+                if scope not in collection.arrays:
+                    unread = unreadable(info.family, missing[info.name])
+                    collection.arrays[scope] = ArrayReading(info.family, unread)
+                    placeholders.add(scope)
+                collection.arrays[scope].backends.append(info.name)
+            return None
+        scope = array.name if array is not None else (item.array or item.backend)
         placed.add(item.backend)
+        if scope in placeholders:  # another backend's file has this array's answers after all
+            placeholders.discard(scope)
+            collection.arrays[scope].collection = item.collection
         reading = collection.arrays.setdefault(scope, ArrayReading(item.family, item.collection))
         reading.backends.append(info.name)
         return scope
 
-    collection.facts["backends"] = summarize_backends(collection.objects.get("TridentBackend", []), link)
+    summaries = summarize_backends(collection.objects.get("TridentBackend", []), link)
+    for summary in summaries.values():
+        if summary["name"] in missing:
+            summary["unread"] = missing[summary["name"]]
+    collection.facts["backends"] = summaries
+    names = {array.name for array in configured}
     for item in dumped:  # files that name no Trident backend: admin-added arrays (static NFS)
-        if item.backend not in placed:
-            collection.arrays.setdefault(item.backend, ArrayReading(item.family, item.collection))
+        if item.backend in placed:
+            continue
+        scope = item.array or item.backend
+        if scope not in names and "TridentBackend" in collection.objects:
+            collection.warnings.append(
+                f"{item.file or item.backend}: backend {item.backend} matches no Trident backend nor "
+                "configured array; stored as an array of its own"
+            )
+        collection.arrays.setdefault(scope, ArrayReading(item.family, item.collection))
+
+
+def backends_unread(collection: Collection) -> dict[str, str]:
+    """Trident backend name -> why its array answers were not read (a dump that lacks them)."""
+    return {
+        summary["name"]: summary["unread"]
+        for summary in (collection.facts.get("backends") or {}).values()
+        if summary.get("unread")
+    }
 
 
 def read_arrays(cluster: Cluster, collection: Collection, reader: ArrayReader = read_live_array) -> None:

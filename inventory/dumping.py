@@ -2,7 +2,8 @@
 
 `kubernetes/<plural>.json` holds each kind as the API's typed list (so an empty kind is still
 "read and empty"); `backends/<backend>.json` each array's answers, one file per Trident backend
-that uses the array.  Secret fields are removed first; Secrets themselves are never collected.
+that uses the array, naming the array (so an import stores them once, under the live name).
+Secret fields are removed first; Secrets themselves are never collected.
 """
 
 from pathlib import Path
@@ -33,5 +34,5 @@ def write_dump(collection: Collection, directory: str | Path) -> list[Path]:
         written.append(path)
     for array_name, reading in collection.arrays.items():
         for backend in reading.backends or [array_name]:
-            written.append(write_backend(directory, backend, reading.family, reading.collection))
+            written.append(write_backend(directory, backend, reading.family, reading.collection, array_name))
     return written

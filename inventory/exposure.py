@@ -29,7 +29,7 @@ from .volume_access import Derivation
 logger = logging.getLogger(__name__)
 
 # Bump when a rule or the path shape changes: the next snapshot then analyses anew.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: findings on array records rest on the join's kinds
 EXPOSURE_PATHS = "ExposurePaths"
 
 

@@ -23,6 +23,7 @@ from .analysis.engine import Evaluation
 from .kept_fields import digest
 from .models import Finding, FindingEvent, FindingNamespace, Snapshot, Suppression
 from .rules import RULES, Hit, Rule
+from .rules.base import ARRAY_GATE_KINDS
 
 SUPPRESSED = "suppressed"
 STATUSES = ("open", "resolved", SUPPRESSED, "all")
@@ -43,7 +44,10 @@ def unread_sources(snapshot: Snapshot) -> set[str]:
 
 
 def depends_on(rule: Rule, hit: Hit) -> list[str]:
-    return sorted({*rule.reads, *(f"array:{a}" for a in hit.arrays)})
+    """What a finding rests on: its rule's kinds, the arrays its hit names and, for a rule on array
+    records, the kinds the join picks those records by (backends, volumes, nodes)."""
+    joined = ARRAY_GATE_KINDS if rule.reads_arrays else ()
+    return sorted({*rule.reads, *joined, *(f"array:{a}" for a in hit.arrays)})
 
 
 def at_least_since(context: Context, refs: list[str]) -> datetime | None:

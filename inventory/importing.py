@@ -6,11 +6,12 @@ from pathlib import Path
 from django.utils import timezone
 
 from .array_reading import attach_dumped_arrays
-from .models import Cluster, Snapshot
+from .models import Cluster, InventoryObject, Snapshot
 from .snapshotting import queue_snapshot
 from .sources import SourceError
 from .sources.backend_dump import read_backends
 from .sources.dump import read_dump
+from .storage.state import DERIVED_SCOPE
 from .tasks import snapshot_now
 
 
@@ -29,7 +30,14 @@ def import_dump(cluster_name: str, directory: str | Path, taken_at: datetime | N
             )
     else:
         cluster = Cluster.objects.create(name=cluster_name, source=Cluster.Source.OFFLINE)
+    # Once a cluster has array records, a dump without them has not read them (it does not prove them gone).
+    had_arrays = (
+        InventoryObject.objects.current()
+        .filter(cluster=cluster)
+        .exclude(scope__in=["", DERIVED_SCOPE])
+        .exists()
+    )
     if "TridentBackend" in collection.objects or dumped_arrays:
-        attach_dumped_arrays(collection, dumped_arrays)
+        attach_dumped_arrays(collection, dumped_arrays, arrays_expected=bool(dumped_arrays) or had_arrays)
     snapshot = queue_snapshot(cluster, taken_at=taken_at, origin=Snapshot.Origin.DUMP)
     return snapshot_now(cluster, snapshot, source=lambda: collection)

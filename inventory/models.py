@@ -236,6 +236,18 @@ class Snapshot(models.Model):
     def is_visible(self) -> bool:
         return self.status in self.VISIBLE
 
+    @property
+    def analysis_failure(self) -> str:
+        """Why this snapshot's analysis is incomplete ("" when it is not): it raised, or rules did.
+        Its findings were then held open, not resolved."""
+        analysis = (self.facts or {}).get("analysis") or {}
+        if analysis.get("error"):
+            return str(analysis["error"])
+        failed = analysis.get("failed")
+        if isinstance(failed, dict):
+            return "; ".join(f"rule {slug} failed: {error}" for slug, error in sorted(failed.items()))
+        return ""
+
     def count_summary(self) -> list[tuple[str, int]]:
         """("Kubernetes", objects) then (array, records) for each array read: the snapshot at a glance."""
         totals: dict[str, int] = {}

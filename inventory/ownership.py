@@ -15,6 +15,7 @@ cluster's `identity_mapping`, else by the same name (a user also by email).
 
 from dataclasses import asdict, dataclass
 
+from .fields import as_list, as_mapping, as_text
 from .models import Cluster, NamespaceOwner
 from .storage.state import SnapshotState
 
@@ -37,8 +38,8 @@ def _key_kind(declared: str) -> tuple[str, str]:
 
 def _grants_everything(role: dict) -> bool:
     return any(
-        "*" in (rule.get("verbs") or []) and "*" in (rule.get("resources") or [])
-        for rule in role.get("rules") or []
+        "*" in as_list(rule.get("verbs")) and "*" in as_list(rule.get("resources"))
+        for rule in as_list(role.get("rules"))
         if isinstance(rule, dict)
     )
 
@@ -47,12 +48,12 @@ def derived_owners(state: SnapshotState, owner_keys: list[str]) -> dict[str, lis
     """namespace -> owners read from the cluster's objects (as dicts, for a snapshot's facts)."""
     owners: dict[str, list[Owner]] = {}
     for (_, namespace), data in state.of_kind("Namespace").items():
-        metadata = data.get("metadata") or {}
+        metadata = as_mapping(data.get("metadata"))
         found = []
         for declared in owner_keys:
             kind, key = _key_kind(declared)
             for where in ("annotations", "labels"):
-                value = (metadata.get(where) or {}).get(key)
+                value = as_mapping(metadata.get(where)).get(key)
                 if isinstance(value, str):
                     where_text = where[:-1]
                     found += [
@@ -60,8 +61,8 @@ def derived_owners(state: SnapshotState, owner_keys: list[str]) -> dict[str, lis
                     ]
         owners[namespace] = found
     for (namespace, name), binding in state.of_kind("RoleBinding").items():
-        ref = binding.get("roleRef") or {}
-        role_name = ref.get("name") or ""
+        ref = as_mapping(binding.get("roleRef"))
+        role_name = as_text(ref.get("name"))
         role = (
             state.get("Role", role_name, namespace)
             if ref.get("kind") == "Role"
@@ -71,8 +72,12 @@ def derived_owners(state: SnapshotState, owner_keys: list[str]) -> dict[str, lis
             role and _grants_everything(role)
         ):
             continue
-        for subject in binding.get("subjects") or []:
-            if isinstance(subject, dict) and subject.get("kind") in ("User", "Group") and subject.get("name"):
+        for subject in as_list(binding.get("subjects")):
+            if (
+                isinstance(subject, dict)
+                and subject.get("kind") in ("User", "Group")
+                and as_text(subject.get("name"))
+            ):
                 owners.setdefault(namespace, []).append(
                     Owner(
                         subject["kind"].lower(),

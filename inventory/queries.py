@@ -99,6 +99,8 @@ def backend_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
             status = f"read from {backend['array']}" + (
                 f" ({len(failed)} collections not read)" if failed else ""
             )
+        elif backend.get("unread"):  # a dump without this backend's array answers
+            status = f"array not read: {backend['unread']}"
         else:
             status = "array not read (not configured)"
         rows.append({**backend, "uuid": uuid, "status": status})

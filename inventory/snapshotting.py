@@ -16,10 +16,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .array_kinds import ARRAY_KINDS
+from .array_reading import backends_unread
 from .exposure import analyse
 from .history import WriteStats, prepare, prepare_array_records, undo_snapshot_writes, write_versions
 from .kept_fields import SCHEMA_VERSION
-from .kinds import KIND_NAMES
+from .kinds import KIND_NAMES, TRIDENT_KINDS
 from .models import Cluster, InventoryObject, Snapshot
 from .sources import Collection, SourceError
 from .storage.state import DERIVED_SCOPE
@@ -73,6 +74,7 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
     snapshot.save(update_fields=["status", "started_at", "schema_version"])
     try:
         collection = source()
+        distrust_absence(cluster.pk, collection, before_seq=snapshot.seq)
         if not (set(collection.objects) & set(KIND_NAMES)):
             raise SourceError(
                 "no kind could be read: " + "; ".join(f"{k}: {v}" for k, v in collection.unread.items())
@@ -98,6 +100,30 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
     snapshot.duration_seconds = round(time.monotonic() - started, 3)
     snapshot.save()
     return snapshot
+
+
+def distrust_absence(cluster_id: int, collection: Collection, before_seq: int | None = None) -> None:
+    """A kind the source found absent (its API not served) is unread if this cluster ever stored it.
+
+    An API that answered before and now says 404 is far likelier a moment's fault than an
+    uninstall, and believing it would close every version and resolve every finding resting on it.
+    """
+    if not collection.absent:
+        return
+    stored = InventoryObject.objects.filter(cluster_id=cluster_id, scope="", kind__in=list(collection.absent))
+    if before_seq is not None:
+        stored = stored.filter(valid_from__lt=before_seq)
+    had = set(stored.values_list("kind", flat=True).distinct())
+    if had & set(TRIDENT_KINDS):  # a cluster that had Trident: no Trident kind of it is believed absent
+        had |= set(TRIDENT_KINDS)
+    for kind in sorted(had & set(collection.absent)):
+        reason = collection.absent.pop(kind)
+        collection.objects.pop(kind, None)
+        collection.unread[kind] = (
+            f"{reason}, yet earlier snapshots stored {kind} objects: not read, not absent"
+        )
+    if had & set(TRIDENT_KINDS) and collection.facts.get("trident_installed") is False:
+        collection.facts["trident_installed"] = None  # unknown, not "not installed"
 
 
 def _analyse(snapshot: Snapshot, derivation) -> None:
@@ -155,16 +181,29 @@ def _store_arrays(snapshot: Snapshot, collection: Collection) -> tuple[dict, dic
             prepared = prepare_array_records(array_kind, reading.collection.objects[array_kind.source_key])
             counts[f"{array}:{array_kind.kind}"] = len(prepared)
             stats += write_versions(snapshot.cluster_id, snapshot.seq, array_kind.kind, prepared, scope=array)
-    if "TridentBackend" in collection.objects:  # we know which arrays matter now: forget the others
-        stale = (
-            InventoryObject.objects.current()
-            .filter(cluster_id=snapshot.cluster_id)
-            .exclude(scope__in=["", DERIVED_SCOPE, *collection.arrays])
-            .values_list("scope", "kind")
-            .distinct()
-        )
-        for scope, kind in list(stale):
+    stored = (
+        InventoryObject.objects.current()
+        .filter(cluster_id=snapshot.cluster_id)
+        .exclude(scope__in=["", DERIVED_SCOPE, *collection.arrays])
+        .values_list("scope", "kind")
+        .distinct()
+    )
+    missing = backends_unread(collection)
+    for backend, reason in missing.items():  # even when a sibling's file held the same array's answers
+        unread[f"backend {backend}"] = reason
+    if (
+        "TridentBackend" in collection.objects and not missing
+    ):  # we know which arrays matter: forget the others
+        for scope, kind in list(stored):
             stats += write_versions(snapshot.cluster_id, snapshot.seq, kind, {}, scope=scope)
+    else:  # which arrays matter is not known: those stored before were not read, not emptied
+        why = (
+            "not read: the TridentBackends that lead to it were not read"
+            if "TridentBackend" not in collection.objects
+            else f"not read: the array answers of Trident backend(s) {', '.join(sorted(missing))} are missing"
+        )
+        for scope in sorted({scope for scope, _ in stored}):
+            unread[f"{scope}:*"] = why
     return counts, unread, stats
 
 

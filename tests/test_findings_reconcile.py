@@ -7,9 +7,10 @@ import pytest
 
 from inventory.analysis.engine import Evaluation
 from inventory.analysis.paths import Actor, ExposurePath, Hop
-from inventory.findings import reconcile
+from inventory.findings import depends_on, reconcile
 from inventory.models import Cluster, Finding, Snapshot
 from inventory.rules import RULES, Hit
+from inventory.rules.base import ARRAY_GATE_KINDS
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -84,3 +85,15 @@ def test_a_rule_that_failed_resolves_nothing(cluster):
 def test_the_same_hit_twice_in_one_snapshot_is_one_finding(cluster):
     reconcile(snapshot(cluster, 1), NO_OBJECTS, evaluation(hit(), hit()))
     assert Finding.objects.count() == 1
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES.values() if r.reads_arrays], ids=lambda r: r.slug)
+def test_a_finding_on_array_records_rests_on_every_kind_that_picks_them(rule):
+    """Array records reach a rule through the join (backends to arrays, volumes to their objects,
+    nodes to their identities): any of those kinds unread holds the finding open."""
+    depends = depends_on(rule, hit(arrays={"ontap-a"}))
+    assert set(ARRAY_GATE_KINDS) <= set(depends) and "array:ontap-a" in depends
+
+
+def test_uid_gid_findings_rest_on_the_backends_and_namespaces_they_were_judged_from():
+    assert {"TridentBackend", "Namespace"} <= set(RULES["uid-gid-not-a-boundary"].reads)

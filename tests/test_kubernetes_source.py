@@ -40,8 +40,9 @@ def cluster(tmp_path):
     test may have caused a request for Secrets."""
     servers = []
 
-    def start(objects=None, trident_installed=True, **options):
-        server = KubernetesApiServer(StaticStore(objects or _objects(), trident_installed), **options).start()
+    def start(objects=None, trident_installed=True, unserved_kinds=frozenset(), **options):
+        store = StaticStore(objects or _objects(), trident_installed, unserved_kinds)
+        server = KubernetesApiServer(store, **options).start()
         servers.append(server)
         kubeconfig = server.write_kubeconfig(tmp_path / f"kubeconfig-{len(servers)}", token=TOKEN)
         return server, api_client_from_kubeconfig(str(kubeconfig))
@@ -213,19 +214,43 @@ def test_trident_not_installed_is_a_fact_not_an_error(cluster):
     assert collection.facts["trident_installed"] is False
     assert collection.unread == {}
     assert all(collection.objects[kind] == [] for kind in TRIDENT_KINDS)
+    assert set(collection.absent) == set(TRIDENT_KINDS)  # so a cluster that had Trident can distrust it
     assert len(collection.objects["Pod"]) == 2
     trident_requests = [r.path for r in server.requests if "trident" in r.path]
     assert trident_requests == ["/apis/trident.netapp.io/v1"]
 
 
 def test_trident_release_without_a_crd_reads_that_kind_as_empty(cluster):
-    server, api_client = cluster()
-    server.faults.add("/tridentvolumereferences", status=404, times=None)
+    server, api_client = cluster(unserved_kinds=frozenset({"TridentVolumeReference"}))
     collection = collect(api_client)
     assert collection.objects["TridentVolumeReference"] == [] and collection.unread == {}
     assert collection.warnings == [
         "TridentVolumeReference: this cluster's Trident does not serve tridentvolumereferences"
     ]
+    assert set(collection.absent) == {"TridentVolumeReference"}
+    assert not requests_to(server, "/apis/trident.netapp.io/v1/tridentvolumereferences")
+
+
+@pytest.mark.parametrize("plural", ["tridentbackends", "tridentvolumes"])
+def test_a_404_on_a_trident_kind_that_discovery_lists_is_unread_not_empty(cluster, plural):
+    server, api_client = cluster()
+    server.faults.add(f"/{plural}", status=404, times=1)
+    collection = collect(api_client)
+    kind = next(info.kind for info in KINDS if info.plural == plural)
+    assert kind not in collection.objects and not collection.absent
+    assert "HTTP 404" in collection.unread[kind]
+    assert collection.warnings == []
+    assert len(collection.objects["TridentNode"]) == len(every_kind()["TridentNode"])
+
+
+def test_a_404_on_trident_discovery_while_the_group_is_listed_is_unread_not_absent(cluster):
+    server, api_client = cluster()
+    server.faults.add(r"/apis/trident\.netapp\.io/v1$", status=404, times=1)
+    collection = collect(api_client)
+    assert set(collection.unread) == set(TRIDENT_KINDS) and not collection.absent
+    assert "trident_installed" not in collection.facts
+    assert "HTTP 404" in collection.unread["TridentBackend"]
+    assert "/apis lists trident.netapp.io" in collection.unread["TridentBackend"]
 
 
 def test_trident_discovery_failing_leaves_trident_kinds_unread(cluster):

@@ -13,7 +13,7 @@ permissions are not world-accessible (others lack `rwx`).  Judgements:
 
 from ..analysis.paths import Actor, ExposurePath, Hop, k8s_ref
 from ..analysis.storage_backing import pods_using_claim, record_object_ref, tvol_of_pv, world_accessible
-from .base import Hit, Rule
+from .base import ARRAY_GATE_KINDS, Hit, Rule
 
 SLUG = "uid-gid-not-a-boundary"
 NFS3_PROTOCOLS = {"nfs3", "nfs", "any"}
@@ -145,7 +145,8 @@ RULE = Rule(
         "the SVM (or remove nfs3 from the export rules) where NFSv4 with Kerberos is an option."
     ),
     evidence_key="the NFSv3 protocols admitted, the workloads setting uid/gid and the volume's permissions",
-    reads=("PersistentVolumeClaim", "PersistentVolume", "Pod", "TridentVolume"),
+    # The access records it judges come from the join (ARRAY_GATE_KINDS); platform/tenant from Namespaces.
+    reads=("PersistentVolumeClaim", "Pod", "Namespace", *ARRAY_GATE_KINDS),
     evaluate=evaluate,
     reads_arrays=True,
     attributed_to="the namespace",

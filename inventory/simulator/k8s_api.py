@@ -101,6 +101,7 @@ STATUS_REASONS = {
 class ObjectStore(Protocol):
     lock: threading.RLock  # held while the store changes; hold it while snapshotting a list
     trident_installed: bool
+    # optional `unserved_kinds`: kinds this cluster's API does not serve (a Trident release without a CRD)
     resource_version: int  # monotonic, bumps whenever anything changes
 
     def objects(self, kind: str) -> list[dict]: ...
@@ -111,9 +112,15 @@ class ObjectStore(Protocol):
 class StaticStore:
     """A fixed set of objects, for tests; `replace` changes a kind as a live cluster would."""
 
-    def __init__(self, objects_by_kind: dict[str, list[dict]], trident_installed: bool = True):
+    def __init__(
+        self,
+        objects_by_kind: dict[str, list[dict]],
+        trident_installed: bool = True,
+        unserved_kinds: frozenset[str] = frozenset(),
+    ):
         self.lock = threading.RLock()
         self.trident_installed = trident_installed
+        self.unserved_kinds = unserved_kinds
         self.resource_version = 1
         self._objects = {kind: list(objs) for kind, objs in objects_by_kind.items()}
 
@@ -422,11 +429,12 @@ def _wants_table(accept: str) -> bool:
 # --- discovery ----------------------------------------------------------------------------------
 
 
-def _group_versions(trident_installed: bool) -> dict[str, list[KindInfo]]:
+def _group_versions(store: ObjectStore) -> dict[str, list[KindInfo]]:
     """groupVersion -> kinds served there."""
     served: dict[str, list[KindInfo]] = {}
+    unserved = getattr(store, "unserved_kinds", frozenset())
     for info in SERVED_KINDS:
-        if info.group == TRIDENT_GROUP and not trident_installed:
+        if (info.group == TRIDENT_GROUP and not store.trident_installed) or info.kind in unserved:
             continue
         served.setdefault(info.api_version, []).append(info)
     return served
@@ -543,8 +551,7 @@ class _Handler(SimulatorHandler):
 
     def _get(self, path: str, query: dict) -> dict | bytes:
         parts = path.strip("/").split("/")
-        trident = self.api.store.trident_installed
-        served = _group_versions(trident)
+        served = _group_versions(self.api.store)
         if path == "/version":
             return SERVER_VERSION
         if path == "/api":

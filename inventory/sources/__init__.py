@@ -18,6 +18,9 @@ class Collection:
     objects: dict[str, list[dict]] = field(default_factory=dict)
     # kind -> human-readable reason it was not read; such kinds make the snapshot partial
     unread: dict[str, str] = field(default_factory=dict)
+    # kind -> why the source believes the cluster has none (its API is not served): read as empty
+    # here, but the snapshot treats it as unread when the cluster had such objects before
+    absent: dict[str, str] = field(default_factory=dict)
     # facts worth recording that are not errors, e.g. {"trident_installed": False}
     facts: dict = field(default_factory=dict)
     # non-fatal notes for the operator (e.g. "dropped 2 Secret objects from dump")

@@ -1,13 +1,15 @@
 """The `backends/` folder of an offline dump: one JSON file per Trident backend (or admin-added
 array) holding the array's raw answers.
 
-    {"type": "ontap", "backend": "<Trident backend name or UUID>",
+    {"type": "ontap", "backend": "<Trident backend name or UUID>", "array": "<array name, optional>",
      "responses": {"/api/protocols/nfs/export-policies": {"records": [...], "num_records": N}, ...}}
     {"type": "solidfire", "backend": "...", "responses": {"ListVolumeAccessGroups": {<result>}, ...}}
 
 A path or method the product reads that a file lacks is unread for that array (the snapshot is
-partial for it).  Array answers can hold secrets (CHAP secrets in SolidFire accounts and
-initiators): they are scrubbed on reading and on writing.
+partial for it).  `array` names the array the answers came from (`manage.py dump` writes the
+configured array's name), so an import where no array is configured stores backends sharing one
+array under that one name, as the live snapshot did.  Array answers can hold secrets (CHAP
+secrets in SolidFire accounts and initiators): they are scrubbed on reading and on writing.
 """
 
 from dataclasses import dataclass
@@ -28,6 +30,8 @@ class DumpedArray:
     backend: str  # the Trident backend name or UUID the file names (or an admin-added array's name)
     family: str
     collection: Collection
+    array: str = ""  # the array the answers came from, when the file says
+    file: str = ""  # the file's path inside the dump, for reasons and warnings
 
 
 def read_backends(directory: str | Path) -> list[DumpedArray]:
@@ -42,6 +46,7 @@ def read_backends(directory: str | Path) -> list[DumpedArray]:
         except (OSError, orjson.JSONDecodeError) as error:
             raise DumpError(relative, None, f"not valid JSON: {error}") from None
         array = _parse(relative, document)
+        array.file = relative
         if array.backend in seen:
             raise DumpError(relative, f"backend {array.backend}", f"also described by {seen[array.backend]}")
         seen[array.backend] = relative
@@ -59,6 +64,9 @@ def _parse(relative: str, document) -> DumpedArray:
         raise DumpError(relative, None, "backend must name a Trident backend (name or UUID) or an array")
     if not isinstance(responses, dict):
         raise DumpError(relative, f"backend {backend}", "responses must be an object")
+    array = document.get("array", "")
+    if not isinstance(array, str):
+        raise DumpError(relative, f"backend {backend}", "array must name the array the answers came from")
     collection = Collection()
     expected = ONTAP_COLLECTIONS if family == ONTAP else tuple(SOLIDFIRE_METHODS)
     for key in expected:
@@ -68,7 +76,7 @@ def _parse(relative: str, document) -> DumpedArray:
         collection.objects[key] = scrub_secrets(
             _records(relative, backend, family, key, responses[key]), ARRAY_SECRET_KEYS
         )
-    return DumpedArray(backend, family, collection)
+    return DumpedArray(backend, family, collection, array)
 
 
 def _records(relative: str, backend: str, family: str, key: str, answer) -> list[dict]:
@@ -92,7 +100,9 @@ def _records(relative: str, backend: str, family: str, key: str, answer) -> list
     return records
 
 
-def write_backend(directory: Path, backend: str, family: str, collection: Collection) -> Path:
+def write_backend(
+    directory: Path, backend: str, family: str, collection: Collection, array: str = ""
+) -> Path:
     """Write one array's answers in the dump shape (secrets scrubbed); returns the file written."""
     responses = {}
     for key, records in collection.objects.items():
@@ -108,7 +118,15 @@ def write_backend(directory: Path, backend: str, family: str, collection: Collec
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"{_safe_filename(backend)}.json"
     path.write_bytes(
-        orjson.dumps({"type": family, "backend": backend, "responses": responses}, option=orjson.OPT_INDENT_2)
+        orjson.dumps(
+            {
+                "type": family,
+                "backend": backend,
+                **({"array": array} if array else {}),
+                "responses": responses,
+            },
+            option=orjson.OPT_INDENT_2,
+        )
     )
     return path
 

@@ -5,8 +5,9 @@ pages come back as raw bytes (`ApiClient.call_api`, what `_preload_content=False
 parsed with orjson, an order of magnitude faster for 100,000 pods.  Lists go in pages (`limit` +
 `continue`) and restart when the server lets a continue token expire (410 Gone).  429, 5xx,
 timeouts and broken connections are retried with exponential backoff and jitter, a bounded number
-of times; a kind that still fails is reported in `Collection.unread` while every other kind is
-read.  Secrets are never requested.
+of times; a kind that still fails (a 404 included) is reported in `Collection.unread` while every
+other kind is read.  Only discovery can say a Trident kind is absent (`Collection.absent`), and the
+snapshot still distrusts that for a kind the cluster had.  Secrets are never requested.
 """
 
 import logging
@@ -22,6 +23,7 @@ from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from inventory.fields import as_list, as_text
 from inventory.kinds import KINDS, TRIDENT_GROUP, KindInfo
 from inventory.sources import Collection, SourceError
 from inventory.sources.parsing import gc_paused
@@ -202,15 +204,33 @@ def _read_kind(api_client: ApiClient, info: KindInfo, page_size: int, policy: _R
     raise RequestFailed(f"HTTP 410 on {MAX_LIST_RESTARTS + 1} list attempts in a row: {last_expiry}", 410)
 
 
-def _trident_installed(api_client: ApiClient, policy: _RetryPolicy) -> bool:
-    """Whether the cluster serves Trident's API group; a cluster without its CRDs answers 404."""
+def _trident_served(api_client: ApiClient, policy: _RetryPolicy) -> set[str] | None:
+    """The plurals Trident's API group serves, or None when the cluster positively does not serve it.
+
+    A 404 alone is no proof (an apiserver re-registering CRDs answers 404 for a moment): only a
+    group list (`/apis`) that lacks the group too says Trident is absent; otherwise the 404 fails.
+    """
     try:
-        _get(api_client, TRIDENT_DISCOVERY_PATH, [], policy)
+        body = _get(api_client, TRIDENT_DISCOVERY_PATH, [], policy)
     except RequestFailed as failure:
-        if failure.status == 404:
-            return False
-        raise
-    return True
+        if failure.status != 404:
+            raise
+        if _group_listed(api_client, policy):
+            raise RequestFailed(f"{failure}, yet /apis lists {TRIDENT_GROUP}", 404) from None
+        return None
+    try:
+        resources = orjson.loads(body).get("resources")
+    except (orjson.JSONDecodeError, AttributeError) as error:
+        raise RequestFailed(f"the discovery document is not a JSON object: {error}") from None
+    return {as_text(r.get("name")) for r in as_list(resources) if isinstance(r, dict)}
+
+
+def _group_listed(api_client: ApiClient, policy: _RetryPolicy) -> bool:
+    try:
+        groups = orjson.loads(_get(api_client, "/apis", [], policy)).get("groups")
+    except (orjson.JSONDecodeError, AttributeError) as error:
+        raise RequestFailed(f"the API group list is not a JSON object: {error}") from None
+    return any(isinstance(g, dict) and g.get("name") == TRIDENT_GROUP for g in as_list(groups))
 
 
 def collect_kubernetes(
@@ -234,32 +254,37 @@ def collect_kubernetes(
         ) from None
     collection.facts["kubernetes_version"] = version.get("gitVersion")
 
-    trident_failure = None
+    trident_failure, trident_served = None, set()
     try:
-        collection.facts["trident_installed"] = trident = _trident_installed(api_client, policy)
+        trident_served = _trident_served(api_client, policy)
+        collection.facts["trident_installed"] = trident_served is not None
     except RequestFailed as failure:
-        trident, trident_failure = False, f"discovery of {TRIDENT_DISCOVERY_PATH} failed: {failure}"
+        trident_failure = f"discovery of {TRIDENT_DISCOVERY_PATH} failed: {failure}"
 
     list_seconds = {}
     for info in KINDS:
         if info.is_trident and trident_failure:
             collection.unread[info.kind] = trident_failure
             continue
-        if info.is_trident and not trident:  # a fact about the cluster, not a failure to read it
+        # What discovery positively leaves out is a fact about the cluster, not a failure to read it;
+        # the snapshot still distrusts it for a kind this cluster had before.
+        if info.is_trident and trident_served is None:
             collection.objects[info.kind] = []
+            collection.absent[info.kind] = (
+                f"the cluster does not serve {TRIDENT_GROUP} (Trident not installed)"
+            )
+            continue
+        if info.is_trident and info.plural not in trident_served:  # a Trident release without this CRD
+            collection.objects[info.kind] = []
+            collection.absent[info.kind] = f"this cluster's Trident does not serve {info.plural}"
+            collection.warnings.append(f"{info.kind}: {collection.absent[info.kind]}")
             continue
         started = clock()
         try:
             collection.objects[info.kind] = _read_kind(api_client, info, page_size, policy)
-        except RequestFailed as failure:
-            if info.is_trident and failure.status == 404:  # a Trident release that predates this CRD
-                collection.objects[info.kind] = []
-                collection.warnings.append(
-                    f"{info.kind}: this cluster's Trident does not serve {info.plural}"
-                )
-            else:
-                collection.unread[info.kind] = str(failure)
-                logger.warning("could not read %s: %s", info.plural, failure)
+        except RequestFailed as failure:  # a 404 of a served kind too: an error is never "none"
+            collection.unread[info.kind] = str(failure)
+            logger.warning("could not read %s: %s", info.plural, failure)
         list_seconds[info.kind] = round(clock() - started, 3)
     collection.facts["list_seconds"] = list_seconds
     return collection

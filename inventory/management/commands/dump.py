@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from inventory.dumping import write_dump
 from inventory.models import Cluster
+from inventory.snapshotting import distrust_absence
 from inventory.sources import SourceError
 from inventory.tasks import live_source
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
             collection = live_source(registered)()
         except SourceError as error:
             raise CommandError(str(error)) from None
+        distrust_absence(registered.pk, collection)  # a 404 is not written down as "none"
         written = write_dump(collection, target)
         self.stdout.write(f"wrote {len(written)} files to {target}")
         for what, reason in sorted({**collection.unread, **_array_unread(collection)}.items()):

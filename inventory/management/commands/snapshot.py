@@ -2,7 +2,8 @@
 
 Prints each snapshot, then its open findings per rule and severity.
 
-Exit status: 0 when every snapshot is complete, 2 when one is partial, 1 when one failed.
+Exit status: 0 when every snapshot is complete, 2 when one is partial, 1 when one failed or its
+analysis failed (an exception, or a rule that raised: its findings are held open, not resolved).
 """
 
 from collections import Counter
@@ -22,6 +23,11 @@ from inventory.sources import SourceError
 from inventory.tasks import snapshot_now
 
 EXIT_CODES = {Snapshot.Status.COMPLETE: 0, Snapshot.Status.PARTIAL: 2, Snapshot.Status.FAILED: 1}
+
+
+def exit_code(snapshot: Snapshot) -> int:
+    """A snapshot whose analysis failed stored its inventory but judged nothing: not a success."""
+    return 1 if snapshot.is_visible and snapshot.analysis_failure else EXIT_CODES[snapshot.status]
 
 
 class Command(BaseCommand):
@@ -57,8 +63,8 @@ class Command(BaseCommand):
             snapshots = [snapshot_now(c) for c in clusters]
         for snapshot in snapshots:
             self._report(snapshot)
-        worst = max(snapshots, key=lambda s: (EXIT_CODES[s.status] == 1, EXIT_CODES[s.status]))
-        raise SystemExit(EXIT_CODES[worst.status])
+        worst = max((exit_code(s) for s in snapshots), key=lambda code: (code == 1, code))
+        raise SystemExit(worst)
 
     def _import(self, cluster, directory, taken_at):
         if not cluster:
