@@ -619,5 +619,13 @@ def keep(kind: str, obj: dict) -> dict:
     return _project(obj, _COMPILED[kind]) or {}
 
 
+def canonical_json(data) -> bytes:
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def digest_of(canonical: bytes) -> str:
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
 def digest(data: dict) -> str:
-    return hashlib.blake2b(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+    return digest_of(canonical_json(data))

@@ -121,3 +121,55 @@ def test_a_dump_older_than_the_latest_snapshot_is_refused(dump_copy):
 def test_taken_at_must_carry_a_timezone(dump_copy):
     with pytest.raises(CommandError, match="timezone"):
         import_dump(dump_copy, "--taken-at", "2026-11-01T00:00:00")
+
+
+NUL = "\u0000"
+
+
+def test_nul_characters_are_stored_replaced_with_one_warning_per_kind(dump_copy, caplog):
+    # PostgreSQL's jsonb and text reject U+0000: one such character used to fail every snapshot.
+    documents = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": "nul-tenant",
+                "uid": "nul-uid-1",
+                "labels": {"team": f"a{NUL}b", f"odd{NUL}key": "x"},
+                "annotations": {"note": f"{NUL}{NUL}"},
+            },
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": f"reader{NUL}", "namespace": "nul-tenant", "uid": "nul-uid-2"},
+            "rules": [
+                {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": [NUL]}
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": f"writer{NUL}", "namespace": "nul-tenant", "uid": "nul-uid-3"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"], "resourceNames": ["p"]}],
+        },
+    ]
+    (dump_copy / "kubernetes" / "nul.json").write_text(json.dumps({"kind": "List", "items": documents}))
+    with caplog.at_level("WARNING", logger="inventory"):
+        code, out = import_dump(dump_copy)
+    assert code == 0, out
+    stored = io.StringIO()
+    call_command("dumpdata", "inventory", stdout=stored)
+    assert "\\u0000" not in stored.getvalue() and NUL not in stored.getvalue()
+    namespace = InventoryObject.objects.get(kind="Namespace", name="nul-tenant")
+    assert namespace.data["metadata"]["labels"] == {"team": "a\ufffdb", "odd\ufffdkey": "x"}
+    role = InventoryObject.objects.get(kind="Role", name="reader\ufffd")
+    assert role.data["rules"][0]["resourceNames"] == ["\ufffd"]
+    snapshot = Snapshot.objects.get()
+    assert not snapshot.facts["analysis"].get("error"), "findings and paths stored too"
+    nul_warnings = [w for w in snapshot.warnings if "NUL" in w]
+    assert nul_warnings == [
+        "1 Namespace object(s) held NUL characters (U+0000), stored as U+FFFD",
+        "2 Role object(s) held NUL characters (U+0000), stored as U+FFFD",
+    ]
+    assert sum("NUL" in r.getMessage() for r in caplog.records) == 2, "logged once per kind, not per object"
