@@ -173,3 +173,14 @@ def test_nul_characters_are_stored_replaced_with_one_warning_per_kind(dump_copy,
         "2 Role object(s) held NUL characters (U+0000), stored as U+FFFD",
     ]
     assert sum("NUL" in r.getMessage() for r in caplog.records) == 2, "logged once per kind, not per object"
+
+
+def test_a_refused_file_stops_the_import_with_an_error_naming_it(dump_copy, tmp_path):
+    outside = tmp_path / "outside.json"
+    outside.write_text(
+        json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "smuggled"}})
+    )
+    (dump_copy / "kubernetes" / "more.json").symlink_to(outside)
+    with pytest.raises(CommandError, match=r"kubernetes/more\.json: is a symbolic link"):
+        import_dump(dump_copy)
+    assert not Snapshot.objects.exists() and not InventoryObject.objects.exists()

@@ -18,9 +18,10 @@ import orjson
 from ..kept_fields import ARRAY_SECRET_KEYS, scrub_secrets
 from . import Collection
 from .arrays import ONTAP, ONTAP_COLLECTIONS, ONTAP_SINGLE_OBJECTS, SOLIDFIRE, SOLIDFIRE_METHODS
-from .dump import DumpError
+from .dump_files import DumpError, dump_files
 
 BACKENDS_DIR = "backends"
+JSON_SUFFIXES = frozenset({".json"})
 
 
 @dataclass
@@ -35,11 +36,11 @@ def read_backends(directory: str | Path) -> list[DumpedArray]:
     if not root.is_dir():
         return []
     dumped, seen = [], {}
-    for path in sorted(root.rglob("*.json")):
-        relative = str(path.relative_to(directory))
+    files = sorted((r, c) for r, c in dump_files(directory, BACKENDS_DIR, JSON_SUFFIXES) if c is not None)
+    for relative, content in files:
         try:
-            document = orjson.loads(path.read_bytes())
-        except (OSError, orjson.JSONDecodeError) as error:
+            document = orjson.loads(content)
+        except orjson.JSONDecodeError as error:
             raise DumpError(relative, None, f"not valid JSON: {error}") from None
         array = _parse(relative, document)
         if array.backend in seen:
