@@ -184,3 +184,87 @@ def test_a_refused_file_stops_the_import_with_an_error_naming_it(dump_copy, tmp_
     with pytest.raises(CommandError, match=r"kubernetes/more\.json: is a symbolic link"):
         import_dump(dump_copy)
     assert not Snapshot.objects.exists() and not InventoryObject.objects.exists()
+
+
+PLANTED = {  # the four secrets that reached the database when secrets were known by exact name
+    "annotation": "planted-annotation-chap-9d1e",
+    "inline": "planted-inline-chap-4b7a",
+    "pv": "planted-pv-password-21c8",
+    "storageclass": "planted-sc-chap-77f0",
+}
+
+
+def plant_secrets(kubernetes: Path) -> None:
+    """The four secrets, each where a kept map holds it, in one extra file of a dump."""
+    documents = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": "planted",
+                "labels": {"kubernetes.io/metadata.name": "planted"},
+                "annotations": {"example.com/chap-secret": PLANTED["annotation"], "example.com/team": "blue"},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "inline", "namespace": "planted"},
+            "spec": {
+                "containers": [{"name": "c", "image": "busybox"}],
+                "volumes": [
+                    {
+                        "name": "data",
+                        "csi": {
+                            "driver": "csi.trident.netapp.io",
+                            "volumeAttributes": {
+                                "chap-secret": PLANTED["inline"],
+                                "internalName": "inline_1",
+                            },
+                        },
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": "planted-pv"},
+            "spec": {
+                "csi": {
+                    "driver": "csi.trident.netapp.io",
+                    "volumeHandle": "planted-pv",
+                    "volumeAttributes": {"backendPassword": PLANTED["pv"], "backendUUID": "nope"},
+                }
+            },
+        },
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "planted"},
+            "provisioner": "csi.trident.netapp.io",
+            "parameters": {
+                "chapSecret": PLANTED["storageclass"],
+                "csi.storage.k8s.io/node-stage-secret-name": "chap-credentials",
+            },
+        },
+    ]
+    (kubernetes / "planted.json").write_text(json.dumps({"kind": "List", "items": documents}))
+
+
+def test_secrets_kept_by_pattern_never_reach_the_database(dump_copy):
+    plant_secrets(dump_copy / "kubernetes")
+    code, out = import_dump(dump_copy)
+    assert code == 0, out
+    rows = io.StringIO()
+    call_command("dumpdata", "inventory", stdout=rows)
+    assert '"planted-pv"' in rows.getvalue(), "the planted objects were stored"
+    for value in PLANTED.values():
+        assert value not in rows.getvalue()
+    namespace = InventoryObject.objects.get(kind="Namespace", name="planted")
+    assert namespace.data["metadata"]["annotations"] == {"example.com/team": "blue"}
+    assert namespace.data["metadata"]["labels"] == {"kubernetes.io/metadata.name": "planted"}
+    storage_class = InventoryObject.objects.get(kind="StorageClass", name="planted")
+    assert storage_class.data["parameters"] == {
+        "csi.storage.k8s.io/node-stage-secret-name": "chap-credentials"
+    }

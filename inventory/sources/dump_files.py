@@ -1,4 +1,5 @@
-"""An offline dump's files, read safely: only regular files inside the dump folder, each up to a limit.
+"""An offline dump's files, read safely (only regular files inside the dump folder, each up to a
+limit) and written privately (files 0600, folders 0700: a dump describes who can reach what).
 
 A dump comes from elsewhere (a colleague, a ticket, an unpacked archive).  A symbolic link in it
 could import a file from outside the dump without a word (or /dev/zero until memory runs out), and
@@ -93,6 +94,22 @@ def _read(name: str, relative: str, parent_fd: int, limit: int) -> bytes:
     if len(data) != info.st_size:
         raise DumpError(relative, None, "changed while it was read: import a dump nothing is still writing")
     return data
+
+
+def private_folder(path: Path) -> Path:
+    """Create `path` (and its parents) readable by its owner alone; an existing one is made so."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write `path` as a file only its owner may read (never through a link planted in its place)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        os.fchmod(fd, 0o600)  # O_CREAT's mode only applies to a new file
+        file.write(data)
+    return path
 
 
 def _file_type(mode: int) -> str:
