@@ -18,6 +18,8 @@ Decisions:
   secret is kept, which rules and pages may show; it is kept.
 - A boolean (or null) carries no secret: `useCHAP`, `enableChap`, `requireChap` are settings the
   rules read (rules.md: "CHAP settings other than the boolean useCHAP" are dropped), so they stay.
+- A pod's projected `serviceAccountToken` volume source is a request (audience, expiry, path),
+  not a token: kept (`NOT_SECRETS`).
 - Labels and label selectors (`labels`, `matchLabels`) are never scrubbed: they are what
   NetworkPolicies and role aggregation select on and what tenancy, owners and Pod Security are read
   from (admin-declared keys), Kubernetes limits their values to 63-character names, and anyone who
@@ -35,6 +37,9 @@ _SECRET_PARTS = ("secret", "password", "passwd", "passphrase", "token", "credent
 _KEY_WORDS = frozenset({"key", "keys"})
 _COMPOUND_KEYS = frozenset({"apikey", "apikeys", "privatekey", "accesskey"})
 _REFERENCE_ENDINGS = frozenset({"name", "names", "namespace", "ref", "reference"})
+# Names the words would take for secrets but are not: a pod's projected service account token
+# volume asks the kubelet for a token (audience, expiry, path); it holds none.
+NOT_SECRETS = frozenset({"serviceAccountToken"})
 # Secret-bearing names the words miss: the CHAP user names Trident copies into TridentVolumes,
 # an Element schedule's script parameters, a SolidFire backend's Endpoint (it embeds the password).
 NAMED = frozenset({"iscsiUsername", "iscsiTargetUsername", "scriptParameters", "EndPoint", "Endpoint"})
@@ -43,12 +48,15 @@ LABEL_MAPS = frozenset({"labels", "matchLabels"})
 
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-# One C-speed scan of the serialised value decides whether the walk is needed at all: anything a
-# secret key or a URL credential could contain (it may also match values; the walk then decides).
-_MIGHT_HOLD = re.compile(
-    rb"(?i)secret|passw|passphrase|token|credential|certificate|chap|key|iscsiusername|iscsitargetusername"
-    rb"|scriptparameters|endpoint|://[^/\"@\s]+@"
-)
+# Most kept values hold no secret (snapshots keep 100,000s of them), so a value is walked only when
+# its serialised form may hold one: a URL credential, or one of these words (a C-speed substring
+# search of the lowercased bytes; every secret-bearing key contains one) in a key.  Keys are read
+# off the bytes: without backslashes every `"` opens or closes a string, so `"…":` matches keys
+# only, unless a string starts with ':' (then a match could swallow a key's opening quote); a value
+# with a backslash or such a string is simply walked.
+_GATE_WORDS = (*(p.encode() for p in _SECRET_PARTS), b"chap", b"key", b"endpoint", b"iscsi", b"script")
+_URL_CREDENTIALS_BYTES = re.compile(rb'://[^/"@\s]+@')
+_KEYS = re.compile(rb'"([^"]*)":(?=(.))')  # a key and the first byte of its value (t, f, n: kept)
 
 
 @functools.lru_cache(maxsize=8192)  # keys repeat across objects: decide each once
@@ -58,6 +66,8 @@ def is_secret_key(key) -> bool:
         return False
     if key in NAMED:
         return True
+    if key in NOT_SECRETS:
+        return False
     words = [word.lower() for word in _WORDS.findall(key)]
     if not words or words[-1] in _REFERENCE_ENDINGS:
         return False
@@ -71,9 +81,28 @@ def is_secret_key(key) -> bool:
 
 def without_secrets(value):
     """`value` (any JSON value) without secret-bearing keys' values and URL credentials, at any depth."""
-    if isinstance(value, dict | list) and not _MIGHT_HOLD.search(orjson.dumps(value)):
-        return value
-    return _scrub(value)
+    if isinstance(value, dict | list):
+        return _scrub(value) if _might_hold_secrets(orjson.dumps(value)) else value
+    if isinstance(value, str) and "@" in value and "://" in value:
+        return _URL_CREDENTIALS.sub(r"\g<scheme>", value)
+    return value
+
+
+def _might_hold_secrets(blob: bytes) -> bool:
+    if b"://" in blob and _URL_CREDENTIALS_BYTES.search(blob):
+        return True
+    if not any(map(blob.lower().__contains__, _GATE_WORDS)):
+        return False
+    if b"\\" in blob or b',":' in blob or b'[":' in blob or b'{":' in blob:
+        return True
+    return any(map(_drops, set(_KEYS.findall(blob))))
+
+
+@functools.lru_cache(maxsize=8192)
+def _drops(key_and_first: tuple[bytes, bytes]) -> bool:
+    """Whether a key (as serialised) with a value starting with this byte would be dropped."""
+    key, first = key_and_first
+    return first not in b"tfn" and is_secret_key(key.decode("utf-8", "replace"))
 
 
 def _scrub(value):

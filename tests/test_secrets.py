@@ -21,7 +21,6 @@ SECRET_KEYS = [
     "auth-token",
     "bearerToken",
     "x_api_token",
-    "serviceAccountToken",
     "clientCredentials",
     "aws.credential",
     "CHAPSecret",
@@ -80,6 +79,8 @@ NOT_SECRET_KEYS = [
     "keyName",
     "key_id",
     "keyboard",
+    # a projected volume's request for a token (audience, expiry, path), not a token
+    "serviceAccountToken",
     # ordinary fields
     "username",
     "backendUUID",
@@ -171,3 +172,30 @@ def test_no_kept_array_field_is_dropped_on_arrival_unless_it_is_a_setting():
         for field in fields:
             for key in _keys_named(field.path):
                 assert not is_secret_key(key) or key in {"enableChap", "requireChap"}, (field.path, key)
+
+
+TRICKY = [
+    {"v": "a,", ":secret": "s"},  # a key starting with ':' after a value ending in ','
+    ["x", ":y", {"password": "p"}],
+    {'k"x': 1, "apiKey\u0001": "s"},  # escaped keys
+    {"a": {"b": [{"c": "d", "chap": {"inbound": {"user": "u", "password": "p"}}}]}},
+    {"note": 'a "quoted" value', "token": "t"},
+    {"useCHAP": True, "chapSecret": None, "chapUser": "u"},
+    {"endpoint": "https://admin:pw@10.0.0.1/json-rpc/8.0"},
+    {"x": [["nested", {"db_password": 1}]]},
+]
+
+
+@pytest.mark.parametrize("value", TRICKY)
+def test_the_shortcut_never_changes_the_result(value):
+    # without_secrets skips the walk when the serialised value shows no secret: it must agree with it.
+    from inventory.secrets import _scrub
+
+    assert without_secrets(value) == _scrub(value)
+
+
+def test_tricky_shapes_lose_their_secrets():
+    assert without_secrets(TRICKY[0]) == {"v": "a,"}
+    assert without_secrets(TRICKY[1]) == ["x", ":y", {}]
+    assert without_secrets(TRICKY[2]) == {'k"x': 1}
+    assert without_secrets(TRICKY[5]) == {"useCHAP": True, "chapSecret": None}
