@@ -434,6 +434,12 @@ BAD_FILES = {
         "document 1",
         "is not of that type",
     ),
+    "non-string mapping key": (  # JSON keys are strings; unquoted, YAML reads `1:` as a number
+        "intkey.yaml",
+        "kind: Namespace\nmetadata:\n  name: a\n  annotations:\n    1: x\n",
+        "document 1",
+        "a mapping key must be a string",
+    ),
     "YAML-only type": (
         "bin.yaml",
         "kind: Namespace\nmetadata:\n  name: !!binary aGk=\n",

@@ -166,8 +166,8 @@ def _yaml_documents(text: str, relative: str):
             if type(parent) is list:
                 parent.append(value)
             elif parent.key is _NO_KEY:
-                if isinstance(value, dict | list):
-                    raise _yaml_refusal("a mapping key must be a scalar", event)
+                if not isinstance(value, str):  # JSON, and so everything downstream, has string keys
+                    raise _yaml_refusal("a mapping key must be a string (quote it)", event)
                 parent.key = value
             else:
                 parent.mapping[parent.key] = value
