@@ -50,7 +50,9 @@ def dump_files(
     base_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         _refuse_link(folder, folder, base_fd)
-        for parent, subfolders, names, parent_fd in os.fwalk(folder, dir_fd=base_fd, onerror=_unreadable):
+        for parent, subfolders, names, parent_fd in os.fwalk(
+            folder, dir_fd=base_fd, onerror=_unreadable(folder)
+        ):
             subfolders.sort()
             for name in subfolders:  # fwalk would skip a linked folder without a word: refuse it
                 _refuse_link(name, f"{parent}/{name}", parent_fd)
@@ -64,8 +66,11 @@ def dump_files(
         os.close(base_fd)
 
 
-def _unreadable(error: OSError):
-    raise DumpError(str(error.filename or "a folder"), None, f"cannot be read: {error.strerror}")
+def _unreadable(folder: str):
+    def refuse(error: OSError):  # fwalk would skip an unreadable folder without a word
+        raise DumpError(folder, None, f"a folder in it cannot be read: {error.strerror}")
+
+    return refuse
 
 
 def _refuse_link(name: str, relative: str, parent_fd: int) -> None:
