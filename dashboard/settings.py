@@ -198,3 +198,5 @@ LOGGING = {
 # --- Product settings -------------------------------------------------------------------------
 # Serve the built-in simulated cluster while no real cluster is registered.
 DEMO_ENABLED = _env_bool("DEMO_ENABLED", True)
+# The largest file an offline dump may hold (inventory/sources/dump_files.py); bigger ones are refused.
+DUMP_MAX_FILE_BYTES = int(os.environ.get("DUMP_MAX_FILE_BYTES", str(1 << 30)))

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from .array_kinds import ArrayKind
-from .kept_fields import SCHEMA_VERSION, digest, keep
+from .kept_fields import SCHEMA_VERSION, canonical_json, digest, digest_of, keep
 from .models import InventoryObject
+from .storable import NUL_IN_JSON, storable
 
 BATCH_SIZE = 2000
 
@@ -26,6 +27,7 @@ class StoredObject:
     uid: str
     data: dict
     digest: str
+    nul_replaced: bool = False  # held a NUL character, stored as U+FFFD (inventory/storable.py)
 
 
 @dataclass
@@ -44,10 +46,10 @@ def prepare(kind: str, raw_objects: list[dict]) -> dict[ObjectKey, StoredObject]
     """Reduce raw API objects to their stored form, keyed by (namespace, name)."""
     prepared: dict[ObjectKey, StoredObject] = {}
     for raw in raw_objects:
-        data = keep(kind, raw)
-        metadata = data.get("metadata") or {}
-        key = (metadata.get("namespace") or "", metadata.get("name") or "")
-        prepared[key] = StoredObject(uid=metadata.get("uid") or "", data=data, digest=digest(data))
+        stored = _stored(keep(kind, raw))
+        metadata = stored.data.get("metadata") or {}
+        stored.uid = metadata.get("uid") or ""
+        prepared[(metadata.get("namespace") or "", metadata.get("name") or "")] = stored
     return prepared
 
 
@@ -58,10 +60,19 @@ def prepare_array_records(array_kind: ArrayKind, records: list[dict]) -> dict[Ob
         if not isinstance(record, dict):
             continue
         derived = array_kind.derive(record) if array_kind.derive else {}
-        data = keep(array_kind.kind, {**record, **derived})
-        uid = str(record.get("uuid") or "")
-        prepared[("", array_kind.name_of(record))] = StoredObject(uid=uid, data=data, digest=digest(data))
+        stored = _stored(keep(array_kind.kind, {**record, **derived}))
+        stored.uid = storable(str(record.get("uuid") or ""))
+        prepared[("", storable(array_kind.name_of(record)))] = stored
     return prepared
+
+
+def _stored(data: dict) -> StoredObject:
+    """Kept fields as stored: digested, with any NUL replaced (one scan of the bytes digested anyway)."""
+    canonical = canonical_json(data)
+    if NUL_IN_JSON not in canonical:
+        return StoredObject(uid="", data=data, digest=digest_of(canonical))
+    data = storable(data)
+    return StoredObject(uid="", data=data, digest=digest(data), nul_replaced=True)
 
 
 def write_versions(

@@ -5,8 +5,8 @@ purposes) it serves.  Anything not listed is never stored: that is how volatile 
 (resourceVersion, managedFields, heartbeats, pod IPs, container statuses) stay out of the
 history, and how secret-bearing fields (the four CHAP values in a TridentVolume's
 accessInformation, backend credentials, a SolidFire EndPoint with embedded password) never
-reach the database.  A second, independent pass (`scrub_secrets`) removes secret-named keys
-anywhere inside subtrees kept whole, as defence in depth.
+reach the database.  Inside values kept whole (annotations, volumeAttributes, StorageClass
+parameters, backend config) inventory/secrets.py drops whatever its key says may be a secret.
 
 Path syntax: dotted keys; `key[]` maps over a list; `key{glob,!glob}` keeps only the matching
 keys of a mapping (whole values).  Bump SCHEMA_VERSION whenever this file changes what is kept.
@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import orjson
 
-SCHEMA_VERSION = 1
+from .secrets import LABEL_MAPS, without_secrets
+
+SCHEMA_VERSION = 2  # 2: secrets judged by pattern (inventory/secrets.py)
 
 # Purposes that are not rules.
 IDENTITY = "identity"  # naming the object, joins between objects
@@ -419,66 +421,6 @@ ARRAY_KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
     ),
 }
 
-# Keys whose values are secrets wherever they appear (defence in depth for subtrees kept whole).
-SECRET_KEYS = frozenset(
-    {
-        "iscsiUsername",
-        "iscsiInitiatorSecret",
-        "iscsiTargetUsername",
-        "iscsiTargetSecret",
-        "chapUsername",
-        "chapInitiatorSecret",
-        "chapTargetUsername",
-        "chapTargetInitiatorSecret",
-        "username",
-        "password",
-        "clientPrivateKey",
-        "clientCertificate",
-        "EndPoint",
-        "Endpoint",
-        "initiatorSecret",
-        "targetSecret",
-        "initiator_secret",
-        "target_secret",
-        "token",
-    }
-)
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-
-
-# Secret fields of array answers (SolidFire accounts and initiators, ONTAP CHAP settings).  Narrower
-# than SECRET_KEYS: an Element account's `username` names the tenant and is needed, not a secret.
-ARRAY_SECRET_KEYS = frozenset(
-    {"initiatorSecret", "targetSecret", "initiator_secret", "target_secret", "password", "secret", "token"}
-)
-
-
-def _secret_scan(keys: frozenset) -> re.Pattern:
-    # One C-speed scan of the serialised value decides whether the slow walk is needed at all.
-    names = b"|".join(re.escape(k.encode()) for k in sorted(keys))
-    return re.compile(rb'"(?:' + names + rb')":|://[^/"@\s]+@')
-
-
-_SCANS = {SECRET_KEYS: _secret_scan(SECRET_KEYS), ARRAY_SECRET_KEYS: _secret_scan(ARRAY_SECRET_KEYS)}
-
-
-def scrub_secrets(value, keys: frozenset = SECRET_KEYS):
-    """Remove secret-named keys (`keys`) and URL credentials anywhere in a JSON-like value."""
-    if isinstance(value, dict | list) and not _SCANS[keys].search(orjson.dumps(value)):
-        return value
-    return _scrub(value, keys)
-
-
-def _scrub(value, keys: frozenset):
-    if isinstance(value, dict):
-        return {k: _scrub(v, keys) for k, v in value.items() if k not in keys}
-    if isinstance(value, list):
-        return [_scrub(v, keys) for v in value]
-    if isinstance(value, str) and "@" in value and "://" in value:
-        return _URL_CREDENTIALS.sub(r"\g<scheme>", value)
-    return value
-
-
 # --- projection ---------------------------------------------------------------------------------
 # Paths are compiled once per kind into a tree of `_Step`s; projecting an object then costs one
 # dict lookup per kept key (snapshots project every object, 100,000 pods at bench scale).
@@ -582,8 +524,8 @@ def _apply(step: _Step, element):
         if not isinstance(element, dict):
             return None
         element = {k: v for k, v in element.items() if step.key_filter.keeps(k)}
-    if step.children is None:
-        return scrub_secrets(element)  # kept whole: the only place a secret could ride along
+    if step.children is None:  # kept whole: the only place a secret could ride along
+        return element if step.key in LABEL_MAPS else without_secrets(element)
     return _project(element, step.children)
 
 
@@ -615,9 +557,17 @@ _COMPILED = {
 
 
 def keep(kind: str, obj: dict) -> dict:
-    """The stored form of a raw object: only the kept fields, secrets scrubbed."""
+    """The stored form of a raw object: only the kept fields, secrets dropped."""
     return _project(obj, _COMPILED[kind]) or {}
 
 
+def canonical_json(data) -> bytes:
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def digest_of(canonical: bytes) -> str:
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
 def digest(data: dict) -> str:
-    return hashlib.blake2b(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+    return digest_of(canonical_json(data))

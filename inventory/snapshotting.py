@@ -23,6 +23,7 @@ from .kept_fields import SCHEMA_VERSION
 from .kinds import KIND_NAMES, TRIDENT_KINDS
 from .models import Cluster, InventoryObject, Snapshot
 from .sources import Collection, SourceError
+from .storable import nul_warning, storable
 from .storage.state import DERIVED_SCOPE
 from .volume_access import derive as derive_volume_access
 
@@ -137,7 +138,7 @@ def _analyse(snapshot: Snapshot, derivation) -> None:
 
 
 def _store(snapshot: Snapshot, collection: Collection) -> dict:
-    counts, inserted, closed = {}, 0, 0
+    counts, inserted, closed, with_nul = {}, 0, 0, {}
     unread = {kind: reason for kind, reason in collection.unread.items() if kind in KIND_NAMES}
     for kind in KIND_NAMES:
         if kind not in collection.objects:
@@ -145,22 +146,36 @@ def _store(snapshot: Snapshot, collection: Collection) -> dict:
             continue
         prepared = prepare(kind, collection.objects[kind])
         counts[kind] = len(prepared)
+        with_nul[kind] = sum(stored.nul_replaced for stored in prepared.values())
         stats = write_versions(snapshot.cluster_id, snapshot.seq, kind, prepared)
         inserted += stats.inserted
         closed += stats.closed
-    array_counts, array_unread, array_stats = _store_arrays(snapshot, collection)
+    array_counts, array_unread, array_stats = _store_arrays(snapshot, collection, with_nul)
     counts.update(array_counts)
     unread.update(array_unread)
     inserted += array_stats.inserted
     closed += array_stats.closed
-    snapshot.counts = counts
-    snapshot.unread = unread
-    snapshot.facts = collection.facts
-    snapshot.warnings = collection.warnings
+    # What the source said may quote names and values too: stored with the same replacement.
+    snapshot.counts = storable(counts)
+    snapshot.unread = storable(unread)
+    snapshot.facts = storable(collection.facts)
+    snapshot.warnings = storable(collection.warnings) + _nul_warnings(snapshot, with_nul)
     return {"inserted": inserted, "closed": closed, "deleted": 0}
 
 
-def _store_arrays(snapshot: Snapshot, collection: Collection) -> tuple[dict, dict, WriteStats]:
+def _nul_warnings(snapshot: Snapshot, with_nul: dict[str, int]) -> list[str]:
+    """One warning per kind holding NUL characters (logged once, not once per object)."""
+    warnings = []
+    for what, count in with_nul.items():
+        if count:
+            warnings.append(nul_warning(storable(what), count))
+            logger.warning("snapshot %s: %s", snapshot, warnings[-1])
+    return warnings
+
+
+def _store_arrays(
+    snapshot: Snapshot, collection: Collection, with_nul: dict[str, int]
+) -> tuple[dict, dict, WriteStats]:
     """Store each array reading under the array's scope; an array no longer linked is emptied."""
     counts, unread, stats = {}, {}, WriteStats()
     array_facts = {
@@ -170,7 +185,8 @@ def _store_arrays(snapshot: Snapshot, collection: Collection) -> tuple[dict, dic
     }
     if array_facts:  # e.g. FC not served by an array, the Element API version
         collection.facts["arrays"] = array_facts
-    for array, reading in collection.arrays.items():
+    for name, reading in collection.arrays.items():
+        array = storable(name)  # a dump's backend file may name the array
         for array_kind in ARRAY_KINDS:
             if array_kind.family != reading.family:
                 continue
@@ -180,11 +196,12 @@ def _store_arrays(snapshot: Snapshot, collection: Collection) -> tuple[dict, dic
                 continue
             prepared = prepare_array_records(array_kind, reading.collection.objects[array_kind.source_key])
             counts[f"{array}:{array_kind.kind}"] = len(prepared)
+            with_nul[f"{array}:{array_kind.kind}"] = sum(stored.nul_replaced for stored in prepared.values())
             stats += write_versions(snapshot.cluster_id, snapshot.seq, array_kind.kind, prepared, scope=array)
     stored = (
         InventoryObject.objects.current()
         .filter(cluster_id=snapshot.cluster_id)
-        .exclude(scope__in=["", DERIVED_SCOPE, *collection.arrays])
+        .exclude(scope__in=["", DERIVED_SCOPE, *map(storable, collection.arrays)])
         .values_list("scope", "kind")
         .distinct()
     )
@@ -209,5 +226,5 @@ def _store_arrays(snapshot: Snapshot, collection: Collection) -> tuple[dict, dic
 
 def _describe(error: Exception) -> str:
     if isinstance(error, SourceError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
+        return storable(str(error))
+    return storable(f"{type(error).__name__}: {error}")

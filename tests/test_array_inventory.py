@@ -110,6 +110,25 @@ def test_unchanged_array_costs_no_rows_and_a_change_one_version(cluster, ontap_a
     assert widened.rows_written == {"inserted": 1, "closed": 1, "deleted": 0}
 
 
+def test_nul_characters_in_array_records_are_stored_replaced(cluster, ontap_array):
+    def reader(array):
+        answers = ontap_answers("10.20.1.11\u0000")
+        answers.objects["/api/storage/volumes"][0]["name"] = "trident\u0000pvc"
+        return answers
+
+    snapshot = snapshot_with(cluster, [backend("nas", svm="svm\u0000k8s")], reader)
+    assert snapshot.status == Snapshot.Status.PARTIAL, snapshot.error  # igroups failed, nothing else
+    volume = InventoryObject.objects.get(scope="ontap-a", kind="ontap.Volume")
+    assert volume.name == "svm_k8s/trident\ufffdpvc"
+    policy = InventoryObject.objects.get(scope="ontap-a", kind="ontap.ExportPolicy")
+    assert policy.data["rules"][0]["clients"] == [{"match": "10.20.1.11\ufffd"}]
+    assert [w for w in snapshot.warnings if "NUL" in w] == [
+        "1 TridentBackend object(s) held NUL characters (U+0000), stored as U+FFFD",
+        "1 ontap-a:ontap.ExportPolicy object(s) held NUL characters (U+0000), stored as U+FFFD",
+        "1 ontap-a:ontap.Volume object(s) held NUL characters (U+0000), stored as U+FFFD",
+    ]
+
+
 def test_unconfigured_array_is_a_fact_not_a_failure(cluster):
     snapshot = snapshot_with(
         cluster, [backend("nas", management="192.0.2.99")], lambda array: pytest.fail("read")

@@ -3,7 +3,9 @@ reason, secrets never leave the array, a dump reads back to the same inventory, 
 evolution shows in the verdicts."""
 
 import io
+import json
 import logging
+import stat
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -110,6 +112,88 @@ def test_no_credential_or_chap_secret_reaches_the_database_a_log_a_page_or_a_dum
         assert secret not in caplog.text
         assert all(secret not in page for page in pages)
         assert secret not in dumped
+
+
+def plant_secrets(simulation) -> dict[str, str]:
+    """The four secrets that reached the database when secrets were known by exact name, each where
+    a kept map holds it: a Namespace annotation, a pod's inline CSI volumeAttributes, a PV's
+    volumeAttributes and a StorageClass parameter.  Returns what was planted."""
+    planted = {
+        "annotation": "planted-annotation-chap-9d1e",
+        "inline": "planted-inline-chap-4b7a",
+        "pv": "planted-pv-password-21c8",
+        "storageclass": "planted-sc-chap-77f0",
+    }
+    namespace = simulation.objects("Namespace")[0]
+    pod = next(p for p in simulation.objects("Pod") if p["spec"].get("volumes"))
+    pv = next(p for p in simulation.objects("PersistentVolume") if "csi" in p["spec"])
+    storage_class = simulation.objects("StorageClass")[0]
+
+    def annotate(obj):
+        obj["metadata"].setdefault("annotations", {})["example.com/chap-secret"] = planted["annotation"]
+
+    def inline(obj):
+        attributes = {"chap-secret": planted["inline"]}
+        volume = {
+            "name": "planted",
+            "csi": {"driver": "csi.trident.netapp.io", "volumeAttributes": attributes},
+        }
+        obj["spec"]["volumes"] = [*obj["spec"]["volumes"], volume]
+
+    def pv_password(obj):
+        obj["spec"]["csi"]["volumeAttributes"] = {
+            **obj["spec"]["csi"].get("volumeAttributes", {}),
+            "backendPassword": planted["pv"],
+        }
+
+    def parameter(obj):
+        obj["parameters"] = {**obj.get("parameters", {}), "chapSecret": planted["storageclass"]}
+
+    with simulation.lock:
+        for obj, mutate in (
+            (namespace, annotate),
+            (pod, inline),
+            (pv, pv_password),
+            (storage_class, parameter),
+        ):
+            simulation.change(obj, mutate)
+    return planted
+
+
+def test_secrets_kept_by_pattern_reach_neither_the_database_nor_a_dump(estate, tmp_path):
+    planted = plant_secrets(estate.simulation)
+    register_arrays(estate)
+    snapshot = snapshot_of(estate)
+    assert snapshot.status == Snapshot.Status.COMPLETE, snapshot.unread
+    call_command("dump", "--cluster", "sim", str(tmp_path / "dump"), stdout=io.StringIO())
+    raw_everywhere = "".join(
+        str(obj)
+        for kind in ("Namespace", "Pod", "PersistentVolume", "StorageClass")
+        for obj in estate.simulation.objects(kind)
+    )
+    assert all(value in raw_everywhere for value in planted.values()), "the cluster serves them"
+    try:
+        call_command(
+            "snapshot", "--cluster", "imported", "--from-dump", str(tmp_path / "dump"), stdout=io.StringIO()
+        )
+    except SystemExit as exit_:
+        assert exit_.code == 0
+    database = io.StringIO()
+    call_command("dumpdata", "inventory", stdout=database)
+    files = [p for p in (tmp_path / "dump").rglob("*") if p.is_file()]
+    dumped = "".join(p.read_text() for p in files)
+    assert '"example.com/chap-secret"' not in dumped and "chapSecret" not in dumped
+    for value in planted.values():
+        assert value not in database.getvalue()
+        assert value not in dumped
+    # A dump tells who can reach which data: only its owner may read it.
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
+    folders = [tmp_path / "dump", *(p for p in (tmp_path / "dump").rglob("*") if p.is_dir())]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folders} == {0o700}
+    # What it holds is what the database holds: the kept fields, no raw object.
+    pods = json.loads((tmp_path / "dump" / "kubernetes" / "pods.json").read_text())["items"]
+    assert pods and all("managedFields" not in p["metadata"] and "status" in p for p in pods)
+    assert all(set(p["status"]) <= {"phase"} for p in pods)
 
 
 def test_dump_then_import_reproduces_the_inventory(estate, tmp_path):

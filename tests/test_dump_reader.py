@@ -2,6 +2,8 @@
 
 import gc
 import json
+import os
+import signal
 from pathlib import Path
 
 import kubernetes_validate
@@ -9,6 +11,7 @@ import pytest
 import yaml
 
 from inventory.kinds import BY_KIND, KIND_NAMES
+from inventory.sources.backend_dump import read_backends
 from inventory.sources.dump import DumpError, read_dump
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -431,6 +434,12 @@ BAD_FILES = {
         "document 1",
         "is not of that type",
     ),
+    "non-string mapping key": (  # JSON keys are strings; unquoted, YAML reads `1:` as a number
+        "intkey.yaml",
+        "kind: Namespace\nmetadata:\n  name: a\n  annotations:\n    1: x\n",
+        "document 1",
+        "a mapping key must be a string",
+    ),
     "YAML-only type": (
         "bin.yaml",
         "kind: Namespace\nmetadata:\n  name: !!binary aGk=\n",
@@ -462,3 +471,102 @@ def test_a_missing_kubernetes_folder_is_an_error(tmp_path):
         read_dump(tmp_path)
     assert raised.value.path == "kubernetes"
     assert "no kubernetes/ folder" in str(raised.value)
+
+
+# ---------------------------------------------------------------------------------------------- file safety
+# Only regular files inside the dump folder are read, up to a size limit: a symbolic link (to a file
+# outside, to /dev/zero), a FIFO or a huge file is refused with an error naming it, never followed,
+# never read until memory runs out, never waited on.
+
+
+@pytest.fixture
+def no_hang():
+    """Fails the test instead of hanging it (a FIFO's open or read blocks without a writer)."""
+
+    def hung(signum, frame):
+        raise TimeoutError("the dump reader hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.setitimer(signal.ITIMER_REAL, 10)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def refused(read, directory) -> DumpError:
+    with pytest.raises(DumpError) as raised:
+        read(directory)
+    return raised.value
+
+
+def test_a_symlink_to_a_file_outside_the_dump_is_refused(tmp_path):
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text(as_json(namespace("smuggled")))
+    dump = write_dump(tmp_path / "dump", {"ns.json": as_json(namespace("a"))})
+    (dump / "kubernetes" / "other.json").symlink_to(outside)
+    error = refused(read_dump, dump)
+    assert error.path == "kubernetes/other.json"
+    assert "symbolic link" in error.message and "smuggled" not in str(error)
+
+
+def test_a_symlink_to_dev_zero_is_refused_without_reading_it(tmp_path, no_hang):
+    dump = write_dump(tmp_path, {"ns.json": as_json(namespace("a"))})
+    (dump / "kubernetes" / "zero.yaml").symlink_to("/dev/zero")
+    error = refused(read_dump, dump)
+    assert error.path == "kubernetes/zero.yaml" and "symbolic link" in error.message
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path, no_hang):
+    dump = write_dump(tmp_path, {"ns.json": as_json(namespace("a"))})
+    os.mkfifo(dump / "kubernetes" / "pods.json")
+    error = refused(read_dump, dump)
+    assert error.path == "kubernetes/pods.json" and "not a regular file (a FIFO)" in error.message
+
+
+def test_a_file_over_the_size_limit_is_refused(tmp_path, settings):
+    settings.DUMP_MAX_FILE_BYTES = 100
+    small, large = as_json(namespace("a")), as_json(kubectl_list(*(namespace(f"n{i}") for i in range(9))))
+    assert len(small) <= 100 < len(large)
+    write_dump(tmp_path, {"a.json": small, "b.json": large})
+    error = refused(read_dump, tmp_path)
+    assert error.path == "kubernetes/b.json"
+    assert error.message == f"is {len(large)} bytes, over the limit of 100 (DUMP_MAX_FILE_BYTES)"
+
+
+def test_a_symlinked_folder_inside_the_dump_is_refused(tmp_path):
+    outside = write_dump(tmp_path / "other", {"ns.json": as_json(namespace("smuggled"))})
+    dump = write_dump(tmp_path / "dump", {"ns.json": as_json(namespace("a"))})
+    (dump / "kubernetes" / "more").symlink_to(outside / "kubernetes", target_is_directory=True)
+    error = refused(read_dump, dump)
+    assert error.path == "kubernetes/more" and "symbolic link" in error.message
+    (dump / "kubernetes" / "more").unlink()
+    (dump / "kubernetes").rename(dump / "real")
+    (dump / "kubernetes").symlink_to(dump / "real", target_is_directory=True)
+    error = refused(read_dump, dump)
+    assert error.path == "kubernetes" and "symbolic link" in error.message
+
+
+def test_the_dump_folder_itself_may_be_reached_through_a_symlink(tmp_path):
+    dump = write_dump(tmp_path / "dump", {"ns.json": as_json(namespace("a"))})
+    (tmp_path / "latest").symlink_to(dump, target_is_directory=True)
+    assert len(read_dump(tmp_path / "latest").objects["Namespace"]) == 1
+
+
+def test_backend_files_are_held_to_the_same_rules(tmp_path, settings, no_hang):
+    outside = tmp_path / "answers.json"
+    outside.write_text(json.dumps({"type": "ontap", "backend": "smuggled", "responses": {}}))
+    backends = tmp_path / "dump" / "backends"
+    backends.mkdir(parents=True)
+    (backends / "link.json").symlink_to(outside)
+    assert "symbolic link" in refused(read_backends, tmp_path / "dump").message
+    (backends / "link.json").unlink()
+    (backends / "zero.json").symlink_to("/dev/zero")
+    assert "symbolic link" in refused(read_backends, tmp_path / "dump").message
+    (backends / "zero.json").unlink()
+    os.mkfifo(backends / "pipe.json")
+    assert "not a regular file" in refused(read_backends, tmp_path / "dump").message
+    (backends / "pipe.json").unlink()
+    (backends / "big.json").write_text(outside.read_text())
+    settings.DUMP_MAX_FILE_BYTES = 10
+    error = refused(read_backends, tmp_path / "dump")
+    assert error.path == "backends/big.json" and "over the limit of 10" in error.message

@@ -1,7 +1,8 @@
 """What is kept of each object: every rule's inputs, no volatile fields, no secrets."""
 
-from inventory.kept_fields import KEPT_FIELDS, keep, scrub_secrets
+from inventory.kept_fields import KEPT_FIELDS, keep
 from inventory.kinds import KIND_NAMES
+from inventory.secrets import without_secrets
 from tests.factories import obj, pod
 from tests.rules_md import rule_slugs
 
@@ -112,7 +113,7 @@ def test_scrub_removes_secret_keys_anywhere_and_url_credentials():
         "url": "https://admin:hunter2@198.51.100.5/json-rpc/8.0",
         "volumes": [{"csi": {"volumeAttributes": {"password": "p"}}}],
     }
-    clean = scrub_secrets(dirty)
+    clean = without_secrets(dirty)
     assert clean == {
         "a": [{"keep": 1}],
         "url": "https://198.51.100.5/json-rpc/8.0",

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import orjson
 
-from ..kept_fields import ARRAY_SECRET_KEYS, scrub_secrets
+from ..secrets import without_secrets
 from . import Collection
 from .arrays import ONTAP, ONTAP_COLLECTIONS, ONTAP_SINGLE_OBJECTS, SOLIDFIRE, SOLIDFIRE_METHODS
-from .dump import DumpError
+from .dump_files import DumpError, dump_files, private_folder, write_private
 
 BACKENDS_DIR = "backends"
+JSON_SUFFIXES = frozenset({".json"})
 
 
 @dataclass
@@ -39,11 +40,11 @@ def read_backends(directory: str | Path) -> list[DumpedArray]:
     if not root.is_dir():
         return []
     dumped, seen = [], {}
-    for path in sorted(root.rglob("*.json")):
-        relative = str(path.relative_to(directory))
+    files = sorted((r, c) for r, c in dump_files(directory, BACKENDS_DIR, JSON_SUFFIXES) if c is not None)
+    for relative, content in files:
         try:
-            document = orjson.loads(path.read_bytes())
-        except (OSError, orjson.JSONDecodeError) as error:
+            document = orjson.loads(content)
+        except orjson.JSONDecodeError as error:
             raise DumpError(relative, None, f"not valid JSON: {error}") from None
         array = _parse(relative, document)
         array.file = relative
@@ -73,9 +74,7 @@ def _parse(relative: str, document) -> DumpedArray:
         if key not in responses:
             collection.unread[key] = "not in dump"
             continue
-        collection.objects[key] = scrub_secrets(
-            _records(relative, backend, family, key, responses[key]), ARRAY_SECRET_KEYS
-        )
+        collection.objects[key] = without_secrets(_records(relative, backend, family, key, responses[key]))
     return DumpedArray(backend, family, collection, array)
 
 
@@ -103,10 +102,10 @@ def _records(relative: str, backend: str, family: str, key: str, answer) -> list
 def write_backend(
     directory: Path, backend: str, family: str, collection: Collection, array: str = ""
 ) -> Path:
-    """Write one array's answers in the dump shape (secrets scrubbed); returns the file written."""
+    """Write one array's answers in the dump shape (secrets dropped, mode 0600); returns the file written."""
     responses = {}
     for key, records in collection.objects.items():
-        records = scrub_secrets(records, ARRAY_SECRET_KEYS)
+        records = without_secrets(records)
         if family == ONTAP:
             responses[key] = records[0] if key in ONTAP_SINGLE_OBJECTS and records else {"records": records}
             if key not in ONTAP_SINGLE_OBJECTS:
@@ -114,21 +113,14 @@ def write_backend(
         else:
             field = SOLIDFIRE_METHODS[key]
             responses[key] = {field: records[0] if field == "clusterInfo" and records else records}
-    root = directory / BACKENDS_DIR
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / f"{_safe_filename(backend)}.json"
-    path.write_bytes(
-        orjson.dumps(
-            {
-                "type": family,
-                "backend": backend,
-                **({"array": array} if array else {}),
-                "responses": responses,
-            },
-            option=orjson.OPT_INDENT_2,
-        )
-    )
-    return path
+    document = {
+        "type": family,
+        "backend": backend,
+        **({"array": array} if array else {}),
+        "responses": responses,
+    }
+    path = private_folder(directory / BACKENDS_DIR) / f"{_safe_filename(backend)}.json"
+    return write_private(path, orjson.dumps(document, option=orjson.OPT_INDENT_2))
 
 
 def _safe_filename(name: str) -> str:

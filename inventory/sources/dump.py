@@ -21,13 +21,14 @@ Decisions:
   writes them, and an alias bomb ("billion laughs") is small on disk but explodes once the objects are
   walked.  Types JSON lacks (`!!binary`, `!!set`, `.inf`, custom tags) are refused too, and timestamps
   stay strings, so a YAML and a JSON copy of one object compare equal and store the same.
-- File size is not capped: a dump of a large cluster is hundreds of megabytes of legitimate content
-  (20,000 pods: 278 MB of JSON read in 3.3 s, or 118 MB of YAML in 19 s, about 1 GB of memory either way).
+- Only regular files inside the dump folder are read, each up to DUMP_MAX_FILE_BYTES (1 GiB by
+  default; see inventory/sources/dump_files.py): a dump of a large cluster is hundreds of megabytes of
+  legitimate content (20,000 pods: 278 MB of JSON read in 3.3 s, or 118 MB of YAML in 19 s, about 1 GB
+  of memory either way), but a link, a FIFO or a device is refused.
 - Secrets are dropped unread whatever their shape; only their count and file names are reported.
 """
 
 import math
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,8 @@ import orjson
 import yaml
 
 from inventory.kinds import BY_KIND, FORBIDDEN_KINDS, KINDS
-from inventory.sources import Collection, SourceError
+from inventory.sources import Collection
+from inventory.sources.dump_files import DumpError, dump_files
 from inventory.sources.parsing import gc_paused
 
 KUBERNETES_DIR = "kubernetes"
@@ -48,16 +50,6 @@ VOLATILE_METADATA = ("resourceVersion", "managedFields")
 NAMES_IN_WARNING = 5
 
 
-class DumpError(SourceError):
-    """A dump that cannot be imported: names the file (relative to the dump dir) and the object."""
-
-    def __init__(self, path: str, obj: str | None, message: str):
-        self.path = path
-        self.obj = obj
-        self.message = message
-        super().__init__(f"{path}: {obj}: {message}" if obj else f"{path}: {message}")
-
-
 def read_dump(directory: str | Path) -> Collection:
     """Read DIR/kubernetes/ into a Collection; raise DumpError on the first bad file or conflict."""
     base = Path(directory)
@@ -66,33 +58,21 @@ def read_dump(directory: str | Path) -> Collection:
         raise DumpError(KUBERNETES_DIR, None, f"no {KUBERNETES_DIR}/ folder in the dump directory {base}")
     reader = _DumpReader()
     with gc_paused():
-        for path in _dump_files(root, reader.skipped_files):
-            relative = path.relative_to(base).as_posix()
-            for label, document in _documents(path, relative):
+        for relative, content in dump_files(base, KUBERNETES_DIR, JSON_SUFFIXES | YAML_SUFFIXES):
+            if content is None:
+                reader.skipped_files.append(relative)
+                continue
+            for label, document in _documents(content, relative):
                 reader.add_document(relative, label, document)
     return reader.collection()
 
 
-def _dump_files(root: Path, skipped: list[str]) -> list[Path]:
-    """Every readable file under root in a stable order; other files are noted in `skipped`."""
-    found = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders.sort()
-        for name in sorted(names):
-            path = Path(folder, name)
-            if path.suffix.lower() in JSON_SUFFIXES | YAML_SUFFIXES:
-                found.append(path)
-            else:
-                skipped.append(path.relative_to(root.parent).as_posix())
-    return found
-
-
-def _documents(path: Path, relative: str):
+def _documents(content: bytes, relative: str):
     """Yield (label, document) for each non-empty document of a file; label is None for a lone JSON one."""
-    text = _decode(path.read_bytes(), relative)
+    text = _decode(content, relative)
     if not text.strip():
         return
-    if path.suffix.lower() in JSON_SUFFIXES:
+    if Path(relative).suffix.lower() in JSON_SUFFIXES:
         try:
             yield None, orjson.loads(text)
         except orjson.JSONDecodeError as error:
@@ -186,8 +166,8 @@ def _yaml_documents(text: str, relative: str):
             if type(parent) is list:
                 parent.append(value)
             elif parent.key is _NO_KEY:
-                if isinstance(value, dict | list):
-                    raise _yaml_refusal("a mapping key must be a scalar", event)
+                if not isinstance(value, str):  # JSON, and so everything downstream, has string keys
+                    raise _yaml_refusal("a mapping key must be a string (quote it)", event)
                 parent.key = value
             else:
                 parent.mapping[parent.key] = value

@@ -8,12 +8,11 @@ ourselves lets one failed page be retried without starting the collection over. 
 retry adapter is replaced by one that does not retry, so this module alone decides how often an
 array is asked (bounded attempts with backoff, for 5xx answers and transport errors).
 
-Secret-bearing fields (CHAP passwords and whatever the library's SENSITIVE_FIELDS names) are
-dropped from the records before they leave this module.  Neither credentials nor response bodies
+Secret-bearing fields (CHAP passwords, keys, tokens: inventory/secrets.py decides) are dropped
+from the records before they leave this module.  Neither credentials nor response bodies
 are ever logged; a failure's reason quotes at most the array's own error message.
 """
 
-import functools
 import logging
 import re
 import time
@@ -21,9 +20,9 @@ import time
 import orjson
 import requests
 from netapp_ontap import HostConnection
-from netapp_ontap import config as ontap_config
 from requests.adapters import HTTPAdapter
 
+from ..secrets import without_secrets
 from . import Collection
 from .arrays import ONTAP_COLLECTIONS, ONTAP_SINGLE_OBJECTS, ArrayEndpoint
 
@@ -40,7 +39,6 @@ FIELDS: dict[str, str] = {
 }
 EXPORT_POLICIES = "/api/protocols/nfs/export-policies"
 FC_INTERFACES = "/api/network/fc/interfaces"
-SECRET_NAME_ENDINGS = (*ontap_config.SENSITIVE_FIELDS, "secret")
 RETRIED_STATUSES = {429, 500, 502, 503, 504}
 MAX_REASON = 300
 
@@ -118,7 +116,7 @@ class _Reader:
         if path in ONTAP_SINGLE_OBJECTS:
             body = self._get(path, {"fields": fields})
             body.pop("_links", None)
-            return [_without_secrets(body)]
+            return [without_secrets(body)]
         records = self._all_pages(path, {"fields": fields, "max_records": self.page_size})
         if path == EXPORT_POLICIES:
             for policy in records:
@@ -136,7 +134,7 @@ class _Reader:
         target: str | None = path
         while target:
             body = self._get(target, params)
-            records.extend(_without_secrets(record) for record in body.get("records", ()))
+            records.extend(without_secrets(record) for record in body.get("records", ()))
             target = body.get("_links", {}).get("next", {}).get("href")
             params = None  # the next link carries the query
         return records
@@ -183,20 +181,6 @@ class _Reader:
         if not problem.startswith("HTTP") and not self.answered:
             raise ArrayUnusable(f"{problem}, {self.attempts} attempts")
         raise PathUnread(problem if problem.startswith("HTTP") else f"{problem}, {self.attempts} attempts")
-
-
-@functools.cache  # field names repeat across records: decide each name once
-def _is_secret_name(name: str) -> bool:
-    return name.lower().endswith(SECRET_NAME_ENDINGS)
-
-
-def _without_secrets(value):
-    """The value with every secret-named field removed, at any depth."""
-    if isinstance(value, dict):
-        return {k: _without_secrets(v) for k, v in value.items() if not _is_secret_name(k)}
-    if isinstance(value, list):
-        return [_without_secrets(v) for v in value]
-    return value
 
 
 def _ontap_message(response: requests.Response) -> str:

@@ -4,7 +4,8 @@ Read with solidfire-sdk-python's `Element`, given a transport of our own: the SD
 to verify TLS when the MVIP is an IP address, and its own transport cannot be handed a CA bundle.
 Ours is a requests session that verifies against the array's configured CA (or the system's),
 ignores proxy and CA settings from the environment (the product dials only what an admin
-configured), and drops CHAP secrets from every answer before the SDK, its logs or we see it.
+configured), and drops CHAP secrets (whatever inventory/secrets.py calls a secret) from every
+answer before the SDK, its logs or we see it.
 
 Records are returned as Element sends them (raw JSON, all pages merged), the shape of an offline
 dump's `backends/*.json`.  A cluster that cannot be reached, refuses the credentials or fails TLS
@@ -22,6 +23,7 @@ import urllib3.exceptions
 from solidfire import Element
 from solidfire.common import ApiMethodVersionError, ApiServerError
 
+from ..secrets import without_secrets
 from . import Collection
 from .arrays import SOLIDFIRE, SOLIDFIRE_METHODS, ArrayEndpoint
 
@@ -32,18 +34,6 @@ PAGE_SIZE = 500
 JSON_CONTENT = {"Content-Type": "application/json"}
 # The SDK logs requests at INFO and whole responses at DEBUG (ERROR when they are not JSON).
 SDK_LOGGERS = ("solidfire", "solidfire.Element")
-# Keys whose values are secrets wherever they occur in an Element answer (the SDK's private keys).
-SECRET_KEYS = frozenset(
-    {
-        "initiatorSecret",
-        "targetSecret",
-        "password",
-        "clusterPairingKey",
-        "volumePairingKey",
-        "scriptParameters",
-        "searchBindPassword",
-    }
-)
 # Methods Element pages: the start parameter and the record ID it counts in.
 PAGING = {
     "ListAccounts": ("startAccountID", "accountID"),
@@ -145,7 +135,7 @@ class _Transport:
             answer = None
         if not isinstance(answer, dict) or not ("result" in answer or "error" in answer):
             raise Unreadable(f"the array's answer (HTTP {response.status_code}) is not JSON-RPC")
-        return orjson.dumps(_without_secrets(answer)).decode()
+        return orjson.dumps(without_secrets(answer)).decode()
 
 
 class _Cluster:
@@ -257,11 +247,3 @@ def _innermost(error: BaseException) -> str:
     if isinstance(innermost, OSError) and innermost.strerror:
         return innermost.strerror
     return str(innermost) or type(innermost).__name__
-
-
-def _without_secrets(value):
-    if isinstance(value, dict):
-        return {k: _without_secrets(v) for k, v in value.items() if k not in SECRET_KEYS}
-    if isinstance(value, list):
-        return [_without_secrets(v) for v in value]
-    return value

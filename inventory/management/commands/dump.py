@@ -1,7 +1,7 @@
 """`manage.py dump --cluster NAME DIR`: an offline dump of a live cluster and its arrays.
 
-Reads exactly what a snapshot reads (nothing is stored) and writes it in the raw shapes
-`snapshot --from-dump` imports, with secret fields removed.
+Reads exactly what a snapshot reads (nothing is stored) and writes what a snapshot would store of
+it (the kept fields, secrets dropped) in the shapes `snapshot --from-dump` imports; files 0600.
 """
 
 from pathlib import Path
@@ -16,7 +16,7 @@ from inventory.tasks import live_source
 
 
 class Command(BaseCommand):
-    help = "Write an offline dump (kubernetes/ and backends/) of a live cluster, secrets removed."
+    help = "Write an offline dump (kubernetes/, backends/) of a live cluster: its kept fields, no secrets."
 
     def add_arguments(self, parser):
         parser.add_argument("--cluster", required=True)

@@ -1,0 +1,119 @@
+"""What is a secret: the one decision, wherever a value from a cluster or an array is kept, dropped
+on arrival or written to a dump.
+
+Secrets are recognised by their key, in any case and with any separator (`-`, `_`, `.`, `/`,
+camelCase): a value is dropped, key and all, when its key
+- contains secret, password, passwd, passphrase, token, credential or certificate in a word
+  (`example.com/chap-secret`, `backendPassword`, `DB_PASSWD`, `x-auth-token`);
+- has the word chap (`useCHAP`, `CHAP_USER`; "chapter" is not one);
+- ends in the word key after other words (`apiKey`, `private-key`, `clusterPairingKey`, `ssh_keys`,
+  or the compounds apikey, privatekey, accesskey).  `key` alone is a selector's or a Secret item's
+  key, and words that merely end in key (monkey, whiskey) are not keys;
+- or is one of the few secret-bearing names the words miss (`NAMED`).
+Strings with credentials in a URL (`https://user:password@host`) lose the credentials.
+
+Decisions:
+- The name of a secret is not a secret: a key ending in name, namespace, ref or reference
+  (`csi.storage.k8s.io/node-stage-secret-name`, `nodeStageSecretRef`, `secretName`) says where a
+  secret is kept, which rules and pages may show; it is kept.
+- A boolean (or null) carries no secret: `useCHAP`, `enableChap`, `requireChap` are settings the
+  rules read (rules.md: "CHAP settings other than the boolean useCHAP" are dropped), so they stay.
+- A pod's projected `serviceAccountToken` volume source is a request (audience, expiry, path),
+  not a token: kept (`NOT_SECRETS`).
+- Labels and label selectors (`labels`, `matchLabels`) are never scrubbed: they are what
+  NetworkPolicies and role aggregation select on and what tenancy, owners and Pod Security are read
+  from (admin-declared keys), Kubernetes limits their values to 63-character names, and anyone who
+  may list an object reads them.  Dropping one would change who a policy selects.
+- Everything else kept whole is scrubbed: annotations, CSI volumeAttributes (PVs and inline pod
+  volumes), StorageClass parameters, Trident backend config, and array answers (whole, on arrival).
+"""
+
+import functools
+import re
+
+import orjson
+
+_SECRET_PARTS = ("secret", "password", "passwd", "passphrase", "token", "credential", "certificate")
+_KEY_WORDS = frozenset({"key", "keys"})
+_COMPOUND_KEYS = frozenset({"apikey", "apikeys", "privatekey", "accesskey"})
+_REFERENCE_ENDINGS = frozenset({"name", "names", "namespace", "ref", "reference"})
+# Names the words would take for secrets but are not: a pod's projected service account token
+# volume asks the kubelet for a token (audience, expiry, path); it holds none.
+NOT_SECRETS = frozenset({"serviceAccountToken"})
+# Secret-bearing names the words miss: the CHAP user names Trident copies into TridentVolumes,
+# an Element schedule's script parameters, a SolidFire backend's Endpoint (it embeds the password).
+NAMED = frozenset({"iscsiUsername", "iscsiTargetUsername", "scriptParameters", "EndPoint", "Endpoint"})
+# Maps of labels and label selectors: kept as they are (see the module docstring).
+LABEL_MAPS = frozenset({"labels", "matchLabels"})
+
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+# Most kept values hold no secret (snapshots keep 100,000s of them), so a value is walked only when
+# its serialised form may hold one: a URL credential, or one of these words (a C-speed substring
+# search of the lowercased bytes; every secret-bearing key contains one) in a key.  Keys are read
+# off the bytes: without backslashes every `"` opens or closes a string, so `"…":` matches keys
+# only, unless a string starts with ':' (then a match could swallow a key's opening quote); a value
+# with a backslash or such a string is simply walked.
+_GATE_WORDS = (*(p.encode() for p in _SECRET_PARTS), b"chap", b"key", b"endpoint", b"iscsi", b"script")
+_URL_CREDENTIALS_BYTES = re.compile(rb'://[^/"@\s]+@')
+_KEYS = re.compile(rb'"([^"]*)":(?=(.))')  # a key and the first byte of its value (t, f, n: kept)
+
+
+@functools.lru_cache(maxsize=8192)  # keys repeat across objects: decide each once
+def is_secret_key(key) -> bool:
+    """Whether the value under `key` may be a secret (any value but a boolean is then dropped)."""
+    if not isinstance(key, str):
+        return False
+    if key in NAMED:
+        return True
+    if key in NOT_SECRETS:
+        return False
+    words = [word.lower() for word in _WORDS.findall(key)]
+    if not words or words[-1] in _REFERENCE_ENDINGS:
+        return False
+    return (
+        any(part in word for word in words for part in _SECRET_PARTS)
+        or "chap" in words
+        or (len(words) > 1 and words[-1] in _KEY_WORDS)
+        or any(word in _COMPOUND_KEYS for word in words)
+    )
+
+
+def without_secrets(value):
+    """`value` (any JSON value) without secret-bearing keys' values and URL credentials, at any depth."""
+    if isinstance(value, dict | list):
+        return _scrub(value) if _might_hold_secrets(orjson.dumps(value)) else value
+    if isinstance(value, str) and "@" in value and "://" in value:
+        return _URL_CREDENTIALS.sub(r"\g<scheme>", value)
+    return value
+
+
+def _might_hold_secrets(blob: bytes) -> bool:
+    if b"://" in blob and _URL_CREDENTIALS_BYTES.search(blob):
+        return True
+    if not any(map(blob.lower().__contains__, _GATE_WORDS)):
+        return False
+    if b"\\" in blob or b',":' in blob or b'[":' in blob or b'{":' in blob:
+        return True
+    return any(map(_drops, set(_KEYS.findall(blob))))
+
+
+@functools.lru_cache(maxsize=8192)
+def _drops(key_and_first: tuple[bytes, bytes]) -> bool:
+    """Whether a key (as serialised) with a value starting with this byte would be dropped."""
+    key, first = key_and_first
+    return first not in b"tfn" and is_secret_key(key.decode("utf-8", "replace"))
+
+
+def _scrub(value):
+    if isinstance(value, dict):
+        return {
+            key: item if key in LABEL_MAPS else _scrub(item)
+            for key, item in value.items()
+            if item is None or isinstance(item, bool) or not is_secret_key(key)
+        }
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, str) and "@" in value and "://" in value:
+        return _URL_CREDENTIALS.sub(r"\g<scheme>", value)
+    return value
