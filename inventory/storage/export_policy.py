@@ -102,6 +102,18 @@ class ExportRule:
             position=position,
         )
 
+    def __hash__(self) -> int:
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        # A rule is a dict key once per entry it admits, and may hold thousands of entries: hashing
+        # them all every time made evaluation quadratic.  The rule is frozen, so once is enough.
+        return hash(
+            (self.index, self.clients, self.protocols, self.ro_rule, self.rw_rule, self.superuser)
+            + (self.anonymous_user,)
+        )
+
     def applies_to(self, protocol: str) -> bool:
         """Whether the rule can decide for a client speaking `protocol` (`nfs` covers every NFS version)."""
         nfs = protocol.startswith("nfs") and "nfs" in self.protocols
@@ -155,6 +167,14 @@ class AdmittedParty:
 class ExportPolicy:
     rules: tuple[ExportRule, ...]  # in ONTAP's evaluation order
     name: str = ""
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        # The policy keys the evaluation caches below; thousands of rules are hashed once, not per call.
+        return hash((self.rules, self.name))
 
     @classmethod
     def from_records(cls, records: object, name: str = "") -> "ExportPolicy":
