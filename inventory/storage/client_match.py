@@ -55,9 +55,9 @@ class ClientEntry:
 def parse_client_match(match: object) -> list[ClientEntry]:
     """Every entry of one `clients[].match` value, in order; empty items (stray commas) are skipped."""
     if not isinstance(match, str):
-        return [_unparseable(_excerpt(repr(match)), f"not text but {type(match).__name__}")]
+        return [_unparseable(excerpt(repr(match)), f"not text but {type(match).__name__}")]
     if len(match) > MAX_MATCH_LENGTH:
-        return [_unparseable(_excerpt(match), f"{len(match)} characters, more than {MAX_MATCH_LENGTH}")]
+        return [_unparseable(excerpt(match), f"{len(match)} characters, more than {MAX_MATCH_LENGTH}")]
     items = (item.strip(" \t") for item in match.split(","))
     return [parse_client_entry(item) for item in items if item]
 
@@ -125,7 +125,7 @@ def _describe(char: str) -> str:
     return f"U+{ord(char):04X} ({name})"
 
 
-def _excerpt(text: str) -> str:
+def excerpt(text: str) -> str:
     return text if len(text) <= 80 else f"{text[:77]}..."
 
 

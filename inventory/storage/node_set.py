@@ -55,6 +55,11 @@ def chap_account_verdict(account: str) -> Verdict:
     return Verdict("chap-account", detail=f"whoever holds the CHAP secret of account {account}")
 
 
+def unreadable_verdict(reason: str) -> Verdict:
+    """Access control the array answered in a shape that cannot be read: whom it admits is unknown."""
+    return Verdict("unverifiable", detail=f"cannot be read: {reason}")
+
+
 def initiator_key(initiator: str) -> str | None:
     """An initiator name in the form its standard compares, or None if it is none of them.
 
