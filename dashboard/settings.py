@@ -197,3 +197,8 @@ LOGGING = {
 # --- Product settings -------------------------------------------------------------------------
 # Serve the built-in simulated cluster while no real cluster is registered.
 DEMO_ENABLED = _env_bool("DEMO_ENABLED", True)
+
+# Where array credential references may point (inventory/credentials.py): `env:PREFIX` only for
+# these prefixes, never the product's own secrets; `file:DIR` only inside this folder.
+ARRAY_CREDENTIAL_ENV_PREFIXES = _env_list("ARRAY_CREDENTIAL_ENV_PREFIXES", "ARRAY_")
+ARRAY_CREDENTIALS_DIR = Path(os.environ.get("ARRAY_CREDENTIALS_DIR") or DATA_DIR / "credentials").resolve()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 import requests
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
@@ -47,8 +48,11 @@ class Command(BaseCommand):
         simulation = Simulation(seed=seed, scale=_scale(scale))
         built = time.perf_counter() - started
         self.stdout.write(f"simulator ({scale}) built in {built:.1f}s; database: {connection.vendor}")
-        with tempfile.TemporaryDirectory() as tmp:
-            estate = SimulatedEstate(simulation, Path(tmp)).start()
+        credentials_root = Path(settings.ARRAY_CREDENTIALS_DIR)
+        credentials_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The arrays' credentials where the product may read them (ARRAY_CREDENTIALS_DIR).
+        with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(dir=credentials_root) as creds:
+            estate = SimulatedEstate(simulation, Path(tmp), credentials_dir=Path(creds)).start()
             try:
                 results = self._measure(simulation, estate, page_size, churn, scale)
             finally:
