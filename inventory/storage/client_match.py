@@ -12,6 +12,7 @@ exception.  Where ONTAP's reading of a form is not literal (host bits set, a net
 IPv4-mapped IPv6 address, an IPv6 zone) the entry carries a `note` saying how it was read.
 """
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from ipaddress import (
@@ -62,8 +63,10 @@ def parse_client_match(match: object) -> list[ClientEntry]:
     return [parse_client_entry(item) for item in items if item]
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_client_entry(text: str) -> ClientEntry:
-    """One item of a client match (no commas)."""
+    """One item of a client match (no commas).  Cached: entries are values, and the same policies
+    are read again by the join and several rules (a rule may hold thousands of entries)."""
     problem = _character_problem(text)
     if problem:
         return _unparseable(text, problem)
