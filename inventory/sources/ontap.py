@@ -160,6 +160,8 @@ class _Reader:
         if not isinstance(href, str) or not href:
             raise PathUnread(f"the array's next-page link is not a link: {repr(href)[:80]}")
         target = urljoin(url, href)
+        if urlsplit(target).username is not None:  # user info in a link would replace our credentials
+            raise PathUnread("the array's next-page link carries user information: not followed")
         if _origin(target) != self.origin:
             raise PathUnread(
                 f"the array's next-page link leads elsewhere ({_origin_text(target)}), "
