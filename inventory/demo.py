@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -77,7 +78,12 @@ class Demo:
         self.step = step
         self.start_time = (self.now - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
         self.simulation = Simulation(seed=seed, scale=scale, start=self.start_time)
-        self.estate = SimulatedEstate(self.simulation, Path(data_dir) / "demo")
+        # The arrays' credential files go where the product may read credentials from.
+        self.estate = SimulatedEstate(
+            self.simulation,
+            Path(data_dir) / "demo",
+            credentials_dir=Path(settings.ARRAY_CREDENTIALS_DIR) / "demo",
+        )
         self._stop = threading.Event()
 
     @property

@@ -20,7 +20,7 @@ import orjson
 
 from .secrets import LABEL_MAPS, without_secrets
 
-SCHEMA_VERSION = 2  # 2: secrets judged by pattern (inventory/secrets.py)
+SCHEMA_VERSION = 2  # 2: secrets judged by pattern (inventory/secrets.py); array records' odd shapes kept
 
 # Purposes that are not rules.
 IDENTITY = "identity"  # naming the object, joins between objects
@@ -519,17 +519,20 @@ def _steps(tree: dict) -> tuple:
     return tuple(steps)
 
 
-def _apply(step: _Step, element):
+def _apply(step: _Step, element, keep_odd: bool):
     if step.key_filter is not None:
         if not isinstance(element, dict):
             return None
         element = {k: v for k, v in element.items() if step.key_filter.keeps(k)}
     if step.children is None:  # kept whole: the only place a secret could ride along
         return element if step.key in LABEL_MAPS else without_secrets(element)
-    return _project(element, step.children)
+    return _project(element, step.children, keep_odd)
 
 
-def _project(value, steps: tuple):
+def _project(value, steps: tuple, keep_odd: bool = False):
+    """`keep_odd` (array records): a value or list element of another shape than expected is kept as
+    answered (secrets scrubbed), never dropped, so that an igroup's `initiators: "x"` reads as
+    unreadable rather than as no initiators.  The API server validates Kubernetes objects' shapes."""
     if not isinstance(value, dict):
         return None
     out = {}
@@ -539,9 +542,16 @@ def _project(value, steps: tuple):
         item = value[step.key]
         if step.over_list:
             if isinstance(item, list):
-                out[step.key] = [kept for kept in (_apply(step, e) for e in item) if kept is not None]
+                kept_items = ((e, _apply(step, e, keep_odd)) for e in item)
+                out[step.key] = [
+                    kept if kept is not None else _odd(step, e)
+                    for e, kept in kept_items
+                    if kept is not None or keep_odd
+                ]
+            elif keep_odd:
+                out[step.key] = _odd(step, item)
             continue
-        kept = _apply(step, item)
+        kept = _apply(step, item, keep_odd)
         if kept is None:
             continue
         existing = out.get(step.key)  # `spec{a,b}` and `spec.defaults{…}` both write into spec
@@ -551,6 +561,16 @@ def _project(value, steps: tuple):
     return out
 
 
+def _odd(step: _Step, value):
+    """A value where a list (or a list element) was expected: a mapping projected as an element would
+    be, so no unlisted key rides along; a list element by element; a scalar as it is."""
+    if isinstance(value, dict):
+        return _apply(step, value, True)
+    if isinstance(value, list):
+        return [_odd(step, element) for element in value]
+    return without_secrets(value)
+
+
 _COMPILED = {
     kind: _compile([f.path for f in fields]) for kind, fields in (KEPT_FIELDS | ARRAY_KEPT_FIELDS).items()
 }
@@ -558,7 +578,7 @@ _COMPILED = {
 
 def keep(kind: str, obj: dict) -> dict:
     """The stored form of a raw object: only the kept fields, secrets dropped."""
-    return _project(obj, _COMPILED[kind]) or {}
+    return _project(obj, _COMPILED[kind], kind in ARRAY_KEPT_FIELDS) or {}
 
 
 def canonical_json(data) -> bytes:

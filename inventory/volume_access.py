@@ -18,7 +18,7 @@ from .storage.state import DERIVED_SCOPE, SnapshotState
 VOLUME_ACCESS = "VolumeAccess"
 INLINE_VOLUME_ACCESS = "InlineVolumeAccess"
 # Bump when the join, the evaluation or the record shape changes: the next snapshot then derives anew.
-DERIVATION_VERSION = 2
+DERIVATION_VERSION = 3
 
 
 def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
@@ -44,11 +44,12 @@ def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
                 "role": g.role,
                 "rules": len(g.rules),
                 "unread": g.unread,
+                "unreadable": g.unreadable,
             }
             for g in resolution.gates
         ],
-        # Some gate was not read: who it admits is unknown (never shown as "admits no one").
-        "unknown": any(g.unread for g in resolution.gates),
+        # Some gate was not read, or not readably: who it admits is unknown (never "admits no one").
+        "unknown": any(g.unread or g.unreadable for g in resolution.gates),
         "admitted": parties,
     }
 

@@ -1,6 +1,9 @@
 """Shared test setup: the loopback guard is installed before any test runs."""
 
+import os
+
 import pytest
+from django.conf import settings
 
 from tests import loopback_guard
 
@@ -15,3 +18,12 @@ def _loopback_guard_active():
     assert loopback_guard.is_installed(), "the loopback guard was removed"
     yield
     assert loopback_guard.is_installed(), "the loopback guard was removed during the test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _array_credentials_folder(tmp_path_factory):
+    """Tests write array credential files into their temporary folders, so those are where the
+    product may read credentials from (ARRAY_CREDENTIALS_DIR), here and in processes tests start."""
+    folder = tmp_path_factory.getbasetemp().resolve()
+    os.environ["ARRAY_CREDENTIALS_DIR"] = str(folder)
+    settings.ARRAY_CREDENTIALS_DIR = folder

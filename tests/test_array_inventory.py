@@ -1,8 +1,12 @@
 """Array records in the snapshot: linked by configuration only, versioned, partial on failure."""
 
-import pytest
+import os
 
-from inventory.array_reading import read_arrays, unreadable
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from inventory.array_reading import read_arrays, read_live_array, unreadable
 from inventory.credentials import CredentialsError, resolve
 from inventory.models import Array, Cluster, InventoryObject, Snapshot
 from inventory.snapshotting import queue_snapshot, run_snapshot
@@ -176,14 +180,124 @@ def test_array_linked_by_backend_name_and_admin_added_array(cluster):
 
 
 def test_credentials_come_from_references_only(tmp_path, monkeypatch):
-    monkeypatch.setenv("ARRAY1_USERNAME", "admin")
-    monkeypatch.setenv("ARRAY1_PASSWORD", "s3cret-pw")
-    assert resolve("env:ARRAY1") == ("admin", "s3cret-pw")
+    monkeypatch.setenv("ARRAY_1_USERNAME", "admin")
+    monkeypatch.setenv("ARRAY_1_PASSWORD", "s3cret-pw")
+    assert resolve("env:ARRAY_1") == ("admin", "s3cret-pw")
     (tmp_path / "username").write_text("svc\n")
     (tmp_path / "password").write_text("from-a-mounted-secret\n")
     assert resolve(f"file:{tmp_path}") == ("svc", "from-a-mounted-secret")
-    with pytest.raises(CredentialsError, match="ARRAY2_USERNAME") as error:
-        resolve("env:ARRAY2")
+    with pytest.raises(CredentialsError, match="ARRAY_2_USERNAME") as error:
+        resolve("env:ARRAY_2")
     assert "s3cret" not in str(error.value)
     with pytest.raises(CredentialsError, match="env:PREFIX or file"):
         resolve("s3cret-pw")
+
+
+# --- where a credential reference may point --------------------------------------------------------
+
+
+def test_an_env_reference_outside_the_allowed_prefixes_is_refused(monkeypatch):
+    """`env:DJANGO_SUPERUSER` resolved to the dashboard superuser's own password."""
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "admin")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "the-superusers-pw")
+    for reference in ("env:DJANGO_SUPERUSER", "env:EMAIL_HOST", "env:ARRAY", "env:ARRAY_A=B"):
+        with pytest.raises(CredentialsError, match="ARRAY_CREDENTIAL_ENV_PREFIXES: ARRAY_…") as error:
+            resolve(reference)
+        assert "the-superusers-pw" not in str(error.value)
+
+
+def test_the_env_prefixes_are_a_setting(monkeypatch, settings):
+    settings.ARRAY_CREDENTIAL_ENV_PREFIXES = ["NETAPP_", "SF_"]
+    monkeypatch.setenv("NETAPP_A_USERNAME", "ro")
+    monkeypatch.setenv("NETAPP_A_PASSWORD", "pw")
+    assert resolve("env:NETAPP_A") == ("ro", "pw")
+    with pytest.raises(CredentialsError, match="NETAPP_…, SF_…"):
+        resolve("env:ARRAY_A")
+
+
+@pytest.fixture
+def folders(tmp_path, settings):
+    """The credentials folder (ARRAY_CREDENTIALS_DIR) and a folder outside it, each with a secret."""
+    inside, outside = tmp_path / "credentials", tmp_path / "elsewhere"
+    for folder, name in ((inside / "ontap-a", "ro"), (outside, "stolen")):
+        folder.mkdir(parents=True)
+        (folder / "username").write_text(name)
+        (folder / "password").write_text(f"{name}-pw")
+    settings.ARRAY_CREDENTIALS_DIR = inside
+    return inside, outside
+
+
+def test_a_file_reference_must_lie_inside_the_credentials_folder(folders):
+    inside, outside = folders
+    assert resolve(f"file:{inside / 'ontap-a'}") == ("ro", "ro-pw")
+    for target in (outside, inside / ".." / "elsewhere", "ontap-a", "/etc"):
+        with pytest.raises(CredentialsError, match="is not inside the credentials folder") as error:
+            resolve(f"file:{target}")
+        assert "stolen" not in str(error.value)
+
+
+def test_symlinks_are_resolved_before_the_folder_is_checked(folders):
+    inside, outside = folders
+    (inside / "linked-dir").symlink_to(outside)
+    (inside / "linked-files").mkdir()
+    (inside / "linked-files" / "username").write_text("ro")
+    (inside / "linked-files" / "password").symlink_to(outside / "password")
+    for target in ("linked-dir", "linked-files"):
+        with pytest.raises(CredentialsError, match="not inside the credentials folder"):
+            resolve(f"file:{inside / target}")
+
+
+def test_a_mounted_secrets_symlinks_inside_the_folder_are_followed(folders):
+    """Kubernetes mounts a Secret as KEY -> ..data/KEY -> ..2026_01_01/KEY, all inside the mount."""
+    inside, _ = folders
+    mount = inside / "sf-a"
+    (mount / "..2026_01_01").mkdir(parents=True)
+    (mount / "..2026_01_01" / "username").write_text("sf-ro\n")
+    (mount / "..2026_01_01" / "password").write_text("sf-pw\n")
+    (mount / "..data").symlink_to("..2026_01_01")
+    for key in ("username", "password"):
+        (mount / key).symlink_to(f"..data/{key}")
+    assert resolve(f"file:{mount}") == ("sf-ro", "sf-pw")
+
+
+def test_only_small_regular_files_are_read(folders):
+    inside, _ = folders
+    fifo, big, device = inside / "fifo", inside / "big", inside / "device"
+    for folder in (fifo, big, device):
+        folder.mkdir()
+        (folder / "username").write_text("ro")
+    os.mkfifo(fifo / "password")  # a writer-less FIFO: reading it would wait forever
+    (big / "password").write_bytes(b"x" * 100_000)
+    (device / "password").symlink_to("/dev/zero")
+    with pytest.raises(CredentialsError, match="is not a regular file"):
+        resolve(f"file:{fifo}")
+    with pytest.raises(CredentialsError, match="larger than 4096 bytes"):
+        resolve(f"file:{big}")
+    with pytest.raises(CredentialsError, match="not inside the credentials folder"):
+        resolve(f"file:{device}")
+
+
+def test_a_refused_reference_leaves_the_array_unread_with_the_reason(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "admin")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "the-superusers-pw")
+    array = Array(name="a", kind="ontap", host="127.0.0.1", credentials="env:DJANGO_SUPERUSER")
+    collection = read_live_array(array)
+    assert collection.objects == {} and set(collection.unread) == set(ONTAP_COLLECTIONS)
+    assert all("ARRAY_CREDENTIAL_ENV_PREFIXES" in reason for reason in collection.unread.values())
+
+
+def test_add_array_refuses_a_reference_to_a_place_not_allowed():
+    with pytest.raises(CommandError, match="ARRAY_CREDENTIAL_ENV_PREFIXES"):
+        call_command(
+            "add_array",
+            "a",
+            "--kind",
+            "ontap",
+            "--host",
+            "127.0.0.1",
+            "--credentials",
+            "env:DJANGO_SUPERUSER",
+        )
+    with pytest.raises(CommandError, match="not inside the credentials folder"):
+        call_command("add_array", "a", "--kind", "ontap", "--host", "127.0.0.1", "--credentials", "file:/etc")
+    assert not Array.objects.filter(name="a").exists()

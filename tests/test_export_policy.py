@@ -395,3 +395,27 @@ def test_growing_address_set_agrees_with_set_arithmetic():
             assert growing.missing_from(probe) == AddressSet.of([probe]) - reference
             growing.add(network)
             reference |= AddressSet.of([network])
+
+
+# --- cost: a rule with thousands of client entries ---------------------------------------------
+
+
+def test_a_rule_with_thousands_of_entries_is_hashed_once_not_once_per_admitted_entry(monkeypatch):
+    """Each admitted entry keyed its party by the whole rule, hashing every entry of the rule again:
+    quadratic (10k entries took minutes).  Entry hashes must now grow linearly with the entries."""
+    from inventory.storage.client_match import ClientEntry
+
+    entries = 2000
+    pol = policy(rule(1, [f"10.1.{i // 256}.{i % 256}" for i in range(entries)]))
+    hashes = 0
+    entry_hash = ClientEntry.__hash__
+
+    def counting_hash(entry):
+        nonlocal hashes
+        hashes += 1
+        return entry_hash(entry)
+
+    monkeypatch.setattr(ClientEntry, "__hash__", counting_hash)
+    parties = admitted_along_path([pol])
+    assert len(parties) == entries and {p.protocols for p in parties} == {("nfs3", "nfs4")}
+    assert hashes <= 10 * entries, f"{hashes} entry hashes for {entries} entries"

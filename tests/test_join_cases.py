@@ -2,10 +2,13 @@
 
 from types import SimpleNamespace
 
+import pytest
+
 from inventory.storage.admission import Admissions
 from inventory.storage.join import join_snapshot
 from inventory.storage.node_set import NodeSet
 from inventory.storage.state import ArrayRecords, SnapshotState
+from inventory.volume_access import record
 
 NODE_IQN = "iqn.1994-05.com.redhat:worker-1"
 
@@ -179,3 +182,155 @@ def test_an_nfs_server_given_by_name_is_never_resolved():
     ]
     assert resolution.array_status == "not joined"
     assert "not a data LIF" in resolution.problem
+
+
+# --- access control the array answered in a shape that cannot be read ---------------------------
+
+
+def lun_state(igroups: dict) -> SnapshotState:
+    svm = "svm_san"
+    arrays = {
+        "a": {
+            "ontap.Interface": lif(svm, "198.51.100.11"),
+            "ontap.Lun": {f"{svm}//vol/v1/lun0": {"name": "/vol/v1/lun0", "svm": {"name": svm}}},
+            "ontap.LunMap": {
+                "m": {
+                    "svm": {"name": svm},
+                    "lun": {"name": "/vol/v1/lun0"},
+                    "igroup": {"name": "hosts"},
+                    "logical_unit_number": 4,
+                }
+            },
+            "ontap.Igroup": {f"{svm}/{name}": {"name": name, **fields} for name, fields in igroups.items()},
+        }
+    }
+    objects = {"PersistentVolume": {"lun": pv("lun", iscsi={"targetPortal": "198.51.100.11:3260", "lun": 4})}}
+    return state(objects, arrays)
+
+
+def verdicts(resolution) -> dict[str, str]:
+    return {p["party"]: p["verdict"] for p in Admissions(nodes()).of(resolution)}
+
+
+@pytest.mark.parametrize(
+    ("igroups", "reason"),
+    [
+        ({"hosts": {"initiators": "not-a-list"}}, "`initiators` is 'not-a-list', not a list"),
+        ({"hosts": {"initiators": {"name": NODE_IQN}}}, "not a list"),
+        ({"hosts": {"initiators": [{"name": NODE_IQN}, {"name": 7}]}}, "an initiator without a name"),
+        ({"hosts": {"initiators": [{"name": NODE_IQN}], "igroups": "inner"}}, "`igroups` is 'inner'"),
+        (
+            {"hosts": {"initiators": [{"name": NODE_IQN}], "igroups": [{"name": "gone"}]}},
+            "igroup gone is not",
+        ),
+        ({}, "igroup hosts is not in the array's answer"),
+    ],
+)
+def test_an_igroup_that_cannot_be_read_admits_unknown_hosts_never_no_one(igroups, reason):
+    resolution = join_snapshot(lun_state(igroups)).volumes["lun"]
+    [gate] = resolution.gates
+    assert any(reason in problem for problem in gate.unreadable), gate.unreadable
+    assert verdicts(resolution)["(unreadable)"] == "unverifiable"
+    if NODE_IQN in gate.initiators:  # what could be read is still judged
+        assert verdicts(resolution)[NODE_IQN] == "node"
+
+
+def test_a_readable_igroup_has_nothing_unreadable():
+    resolution = join_snapshot(lun_state({"hosts": {"initiators": [{"name": NODE_IQN}]}})).volumes["lun"]
+    assert resolution.gates[0].unreadable == []
+    assert verdicts(resolution) == {NODE_IQN: "node"}
+
+
+def test_an_nvme_subsystem_whose_hosts_cannot_be_read_is_unverifiable():
+    svm = "svm_nvme"
+    backend = {
+        "metadata": {"name": "tbe-nvme", "namespace": "trident"},
+        "backendName": "nvme",
+        "backendUUID": "u-nvme",
+        "config": {"ontap_config": {"storageDriverName": "ontap-san", "svm": svm, "sanType": "nvme"}},
+    }
+    tvol = {
+        "metadata": {"name": "pvc-9"},
+        "backendUUID": "u-nvme",
+        "config": {"internalName": "trident_pvc_9"},
+    }
+    namespace = {"name": "/vol/trident_pvc_9/namespace0", "uuid": "ns-uuid", "svm": {"name": svm}}
+    arrays = {
+        "n": {
+            "ontap.NvmeNamespace": {f"{svm}//vol/trident_pvc_9/namespace0": namespace},
+            "ontap.NvmeSubsystemMap": {
+                "m": {"namespace": {"name": namespace["name"]}, "subsystem": {"name": "sub"}}
+            },
+            "ontap.NvmeSubsystem": {f"{svm}/sub": {"name": "sub", "hosts": "nqn.2014-08.org.example:h"}},
+        }
+    }
+    objects = {
+        "PersistentVolume": {
+            "pvc-9": pv("pvc-9", csi={"driver": "csi.trident.netapp.io", "volumeHandle": "pvc-9"})
+        },
+        "TridentBackend": {"tbe-nvme": backend},
+        "TridentVolume": {"pvc-9": tvol},
+    }
+    resolution = join_snapshot(state(objects, arrays, {"u-nvme": {"array": "n"}})).volumes["pvc-9"]
+    [gate] = resolution.gates
+    assert gate.kind == "nvme-subsystem" and "`hosts` is" in gate.unreadable[0]
+    assert verdicts(resolution) == {"(unreadable)": "unverifiable"}
+
+
+@pytest.mark.parametrize(
+    ("group", "reason"),
+    [
+        ({"volumes": [7], "initiators": "not-a-list"}, "`initiators` is 'not-a-list'"),
+        ({"volumes": [7], "initiators": [NODE_IQN, 42]}, "an initiator that is not text: 42"),
+        ({"volumes": "7", "initiators": [NODE_IQN]}, "`volumes` is '7'"),
+    ],
+)
+def test_a_solidfire_access_group_that_cannot_be_read_is_unverifiable(group, reason):
+    sf = solidfire_state()
+    sf.arrays["sf-a"].by_kind["solidfire.VolumeAccessGroup"]["1/legacy"].update(group)
+    resolution = join_snapshot(sf).volumes["pvc-1"]
+    [gate] = [g for g in resolution.gates if g.kind == "access-group"]
+    assert any(reason in problem for problem in gate.unreadable), gate.unreadable
+    assert verdicts(resolution)["(unreadable)"] == "unverifiable"
+
+
+def nfs_state(policy_rules) -> SnapshotState:
+    svm = "svm_nfs"
+    policy = {"name": "p", "svm": {"name": svm}, "rules": policy_rules}
+    arrays = {
+        "a": {
+            "ontap.Interface": lif(svm, "192.0.2.31"),
+            "ontap.Volume": volume(svm, "data", "/data", "p"),
+            "ontap.ExportPolicy": {f"{svm}/p": policy},
+        }
+    }
+    objects = {"PersistentVolume": {"nfs": pv("nfs", nfs={"server": "192.0.2.31", "path": "/data"})}}
+    return state(objects, arrays)
+
+
+@pytest.mark.parametrize(
+    "clients", ["not-a-list", {"match": "10.20.0.5"}, None, 5], ids=["text", "object", "null", "number"]
+)
+def test_an_export_rule_whose_clients_cannot_be_read_admits_unknown_clients(clients):
+    resolution = join_snapshot(nfs_state([{"index": 1, "clients": clients, "ro_rule": ["sys"]}])).volumes[
+        "nfs"
+    ]
+    [party] = Admissions(nodes()).of(resolution)
+    assert party["verdict"] == "unparseable" and "not a list" in party["detail"]
+
+
+def test_export_rules_that_cannot_be_read_admit_unknown_clients():
+    resolution = join_snapshot(nfs_state("rule 1: everyone")).volumes["nfs"]
+    assert resolution.gates[0].unreadable == ["export policy p: `rules` is 'rule 1: everyone', not a list"]
+    assert verdicts(resolution) == {"(unreadable rules)": "unverifiable"}
+    assert record(resolution, Admissions(nodes()).of(resolution), "")["unknown"] is True
+
+
+def test_an_empty_client_match_is_warned_of(caplog):
+    rules = [{"index": 1, "clients": [{"match": ""}, {"match": "10.20.0.5"}], "ro_rule": ["sys"]}]
+    resolution = join_snapshot(nfs_state(rules)).volumes["nfs"]
+    with caplog.at_level("WARNING", logger="inventory.storage.admission"):
+        [party] = Admissions(nodes()).of(resolution)
+    assert party["verdict"] == "node"
+    assert party["warnings"] == ["client 1 has an empty match: it matches no one"]
+    assert "export policy p, rule 1: client 1 has an empty match" in caplog.text

@@ -125,3 +125,14 @@ def test_odd_shapes_do_not_crash_and_keep_nothing_wrong():
     raw = {"kind": "Pod", "metadata": {"name": "x", "namespace": "n"}, "spec": {"containers": "not-a-list"}}
     assert keep("Pod", raw) == {"metadata": {"name": "x", "namespace": "n"}, "spec": {}}
     assert keep("Pod", {"kind": "Pod", "metadata": "nonsense"}) == {}
+
+
+def test_an_array_records_odd_shapes_are_kept_as_answered_not_dropped():
+    """Dropped, an igroup answered with `initiators: "not-a-list"` would read as an igroup listing no
+    one; kept, the join reports it unreadable (unverifiable).  Secrets are still scrubbed."""
+    raw = {"name": "hosts", "initiators": "not-a-list", "igroups": [{"name": "inner"}, 7]}
+    assert keep("ontap.Igroup", raw) == raw
+    odd = {"name": "g", "initiators": {"name": "iqn.x", "chap_password": "s3cret"}}
+    assert keep("ontap.Igroup", odd) == {"name": "g", "initiators": {"name": "iqn.x"}}
+    rules = {"name": "p", "rules": [{"index": 1, "clients": "everyone"}, "rule 2"]}
+    assert keep("ontap.ExportPolicy", rules)["rules"] == rules["rules"]

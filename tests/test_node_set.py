@@ -277,3 +277,30 @@ def test_malformed_objects_are_skipped_not_fatal():
     )
     assert list(nodes.current) == ["w"]
     assert nodes.verdict_for_entry(parse_client_entry("10.0.0.2")).nodes == ("w",)
+
+
+def test_judging_many_parties_does_not_test_each_against_every_node_address(monkeypatch):
+    """A 10k-entry rule on a 500-node cluster took seconds per snapshot when every party's addresses
+    were tested against every node address; the node addresses are indexed now."""
+    cluster = [worker(i) for i in range(1, 201)]
+    many = NodeSet.from_objects([n for n, _ in cluster], [t for _, t in cluster])
+    tests = 0
+    contains, intersect = AddressSet.__contains__, AddressSet.__and__
+
+    def counting(original):
+        def counted(*args):
+            nonlocal tests
+            tests += 1
+            return original(*args)
+
+        return counted
+
+    monkeypatch.setattr(AddressSet, "__contains__", counting(contains))
+    monkeypatch.setattr(AddressSet, "__and__", counting(intersect))
+    parties = 1000
+    verdicts = [
+        many.verdict_for_addresses(AddressSet.of([ip_network(f"10.20.{i // 256}.{i % 256}/32")]))
+        for i in range(parties)
+    ]
+    assert verdicts[256 + 11].nodes == ("worker-1",) and verdicts[500].kind == "foreign"
+    assert tests <= 2 * parties, f"{tests} membership tests for {parties} parties"

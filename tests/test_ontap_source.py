@@ -14,6 +14,7 @@ from inventory.simulator.tls import TlsMaterial
 from inventory.simulator.world import Simulation
 from inventory.sources.arrays import ONTAP, ONTAP_COLLECTIONS, ArrayEndpoint
 from inventory.sources.ontap import collect_ontap
+from tests.listeners import ConnectionRecorder
 
 PASSWORD = "ontap-test-password-xyzzy"  # noqa: S105
 FAST = {"attempts": 2, "backoff": 0.01}
@@ -196,3 +197,77 @@ def test_unknown_path_is_unread_with_the_arrays_message(https, tls):
     https.faults.add("/api/protocols/nvme/subsystems", status=404, message="API not found", times=None)
     collection = collect_ontap(endpoint(https, verify=str(tls.ca_bundle)), **FAST)
     assert collection.unread == {"/api/protocols/nvme/subsystems": "HTTP 404: API not found"}
+
+
+# --- only the configured endpoint: next links, redirects, the environment ------------------------
+
+
+@pytest.fixture
+def elsewhere():
+    recorder = ConnectionRecorder().start()
+    yield recorder
+    recorder.stop()
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "@127.0.0.1:{port}/api/storage/volumes?start=1",  # origin + href made this userinfo@another-host
+        "//127.0.0.1:{port}/api/storage/volumes?start=1",
+        "http://127.0.0.1:{port}/api/storage/volumes?start=1",
+        "https://127.0.0.1:{port}/api/storage/volumes?start=1",
+        "http://admin:guess@127.0.0.1:{port}/api/storage/volumes?start=1",
+    ],
+    ids=["userinfo", "scheme-relative", "absolute", "other-scheme", "credentials"],
+)
+def test_a_next_page_link_is_never_followed_to_another_origin(http, arrays, elsewhere, href):
+    http.faults.add("/api/storage/volumes", next_href=href.format(port=elsewhere.port))
+    collection = collect_ontap(endpoint(http, verify=False), page_size=1, **FAST)
+    assert elsewhere.connections == 0
+    assert set(collection.unread) == {"/api/storage/volumes"}, collection.unread
+    if not href.startswith("@"):  # resolved properly, "@…" is a path on the array itself: a 404
+        assert "next-page link" in collection.unread["/api/storage/volumes"]
+        assert collection.unread["/api/storage/volumes"].endswith("not followed")
+    assert collection.objects["/api/storage/luns"] == expected(arrays["ontap-a"])["/api/storage/luns"]
+
+
+def test_a_next_page_link_that_is_not_text_leaves_the_collection_unread(http):
+    http.faults.add("/api/storage/volumes", next_href=7)
+    collection = collect_ontap(endpoint(http, verify=False), page_size=1, **FAST)
+    assert collection.unread == {"/api/storage/volumes": "the array's next-page link is not a link: 7"}
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_and_leaves_the_collection_unread(http, elsewhere, status):
+    http.faults.add("/api/storage/volumes", status=status, location=f"{elsewhere.url}/api/storage/volumes")
+    collection = collect_ontap(endpoint(http, verify=False), **FAST)
+    assert elsewhere.connections == 0
+    assert set(collection.unread) == {"/api/storage/volumes"}
+    reason = collection.unread["/api/storage/volumes"]
+    assert reason.startswith(f"HTTP {status}: the array redirected the request (to http://127.0.0.1:")
+    assert reason.endswith("redirects are not followed")
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_proxies_named_in_the_environment_are_not_used(
+    scheme, http, https, tls, arrays, elsewhere, monkeypatch
+):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, elsewhere.url)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    server, verify = (http, False) if scheme == "http" else (https, str(tls.ca_bundle))
+    collection = collect_ontap(endpoint(server, verify=verify), **FAST)
+    assert elsewhere.connections == 0
+    assert collection.unread == {}
+
+
+def test_a_next_page_link_with_user_information_on_the_arrays_own_origin_is_refused(http):
+    origin = http.url
+    http.faults.add(
+        "/api/storage/volumes", next_href=origin.replace("://", "://admin:guess@") + "/api/storage/volumes"
+    )
+    collection = collect_ontap(endpoint(http, verify=False), page_size=1, **FAST)
+    assert collection.unread == {
+        "/api/storage/volumes": "the array's next-page link carries user information: not followed"
+    }

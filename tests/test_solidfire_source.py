@@ -17,6 +17,7 @@ from inventory.simulator.tls import TlsMaterial
 from inventory.simulator.world import Simulation
 from inventory.sources.arrays import SOLIDFIRE, SOLIDFIRE_METHODS, ArrayEndpoint
 from inventory.sources.solidfire import collect_solidfire
+from tests.listeners import ConnectionRecorder
 
 EVERY_METHOD = set(SOLIDFIRE_METHODS)
 
@@ -232,3 +233,30 @@ def test_paging_that_does_not_advance_is_refused_not_followed_forever(server, en
     reason = only_unread(collect_solidfire(endpoint, page_size=2), ["ListVolumes"])["ListVolumes"]
     assert "outside the page asked for (startVolumeID=3)" in reason
     assert sum(r.query["method"] == "ListVolumes" for r in server.requests) == 2
+
+
+@pytest.fixture
+def elsewhere():
+    recorder = ConnectionRecorder().start()
+    yield recorder
+    recorder.stop()
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_and_leaves_that_method_unread(array, server, endpoint, elsewhere, status):
+    server.faults.add("#ListAccounts$", status=status, location=f"{elsewhere.url}/json-rpc/12.3")
+    collection = collect_solidfire(endpoint)
+    assert elsewhere.connections == 0
+    reason = only_unread(collection, ["ListAccounts"])["ListAccounts"]
+    assert reason.endswith(f"the array redirected the request (HTTP {status}); redirects are not followed")
+    assert collection.objects["ListVolumes"] == expected(array, "ListVolumes")
+
+
+def test_proxies_named_in_the_environment_are_not_used(array, endpoint, elsewhere, monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, elsewhere.url)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    collection = collect_solidfire(endpoint)
+    assert elsewhere.connections == 0
+    assert collection.unread == {}

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..backends import BackendInfo, backend_info
+from ..fields import as_list
 from .paths import OUTSIDE, Actor, ExposurePath, Hop, array_ref, k8s_ref
 
 # Verdicts of parties the node set cannot vouch for (a stale node is judged on its own, never here).
@@ -177,8 +178,10 @@ def _gate_ref(ctx, kind, array, svm, name, record, known) -> str:
         volume_id = ((record.get("object") or {}).get("name") or "").split("/", 1)[0]
         records = ctx.state.arrays.get(array)
         for key, group in (records.all("solidfire.VolumeAccessGroup") if records else {}).items():
-            ids = [str(v) for v in group.get("volumes") or []]
-            if group.get("name") == name and volume_id in ids:
+            volumes = group.get("volumes")
+            # A group whose volume list cannot be read may hold this volume (the join says so too).
+            holds = volume_id in [str(v) for v in volumes] if isinstance(volumes, list) else True
+            if group.get("name") == name and holds:
                 return array_ref(array, "solidfire.VolumeAccessGroup", key)
         return ""
     ref = array_ref(array, _GATE_RECORD_KIND[kind], f"{svm}/{name}")
@@ -206,14 +209,17 @@ def export_rule(ctx, gate: GateUse, index: str) -> dict:
         return {}
     policy = ctx.lookup(gate.ref) or {}
     return next(
-        (r for r in policy.get("rules") or [] if isinstance(r, dict) and str(r.get("index")) == index), {}
+        (r for r in as_list(policy.get("rules")) if isinstance(r, dict) and str(r.get("index")) == index), {}
     )
 
 
 def rule_facts(rule: dict) -> dict:
-    """An export rule's clients and flavors: what makes it the situation it is."""
+    """An export rule's clients and flavors: what makes it the situation it is (odd values as answered)."""
+    clients = rule.get("clients")
     return {
-        "clients": [c.get("match") if isinstance(c, dict) else c for c in rule.get("clients") or []],
+        "clients": [c.get("match") if isinstance(c, dict) else c for c in clients]
+        if isinstance(clients, list)
+        else clients,
         "protocols": rule.get("protocols"),
         "ro_rule": rule.get("ro_rule"),
         "rw_rule": rule.get("rw_rule"),

@@ -39,6 +39,8 @@ def _served_policies(use) -> list[tuple[str, str]]:
 
 def _verdicts(ctx, policy: dict) -> list[str]:
     """Each client the policy itself admits, with its verdict against the node set."""
+    if "rules" in policy and not isinstance(policy["rules"], list):
+        return ["(unreadable rules): unverifiable"]  # whom it admits cannot be read: anyone, maybe
     parties = ExportPolicy.from_records(policy.get("rules") or []).admitted_parties()
     return sorted({f"{p.entry.text}: {ctx.nodes.verdict(p).kind}" for p in parties})
 

@@ -3,7 +3,9 @@ LUN, namespace or volume lists an initiator (IQN, NQN, WWPN) of no current node.
 
 Nested igroups are expanded by the join; an initiator reached through one is shown with it.
 Judgements: a departed node's initiator is `stale-node-access`'s, not counted here; a listed name
-that is no IQN/EUI/NAA/NQN/WWPN (`unparseable`) belongs to no node either and fires, marked so.
+that is no IQN/EUI/NAA/NQN/WWPN (`unparseable`) belongs to no node either and fires, marked so; so
+does a group whose members cannot be read (`unverifiable`: a list field of the wrong type, a nested
+igroup missing from the array's answer), which may admit anyone.
 SolidFire CSI volumes are admitted by their tenant account's CHAP secret (`chap-account` parties,
 `chap-secrets-readable`'s concern), never here; a CSI volume that also sits in an access group is
 judged by that group like any other.  One finding per group, attributed to each namespace whose
@@ -15,7 +17,7 @@ from ..analysis.paths import Hop
 from .base import ARRAY_GATE_KINDS, Hit, Rule
 
 SLUG = "san-foreign-initiator"
-NO_NODE = ("foreign", "unparseable")
+NO_NODE = ("foreign", "unparseable", "unverifiable")
 
 
 def evaluate(ctx):

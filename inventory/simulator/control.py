@@ -23,6 +23,8 @@ class Fault:
     drop: bool = False  # close the connection without an answer
     retry_after: float | None = None
     message: str | None = None
+    location: str | None = None  # with a 3xx status: where the redirect points (clients must not follow)
+    next_href: str | None = None  # ONTAP: answer normally, with this as the next-page link (hostile links)
     hits: int = field(default=0, init=False)
 
     def __post_init__(self):

@@ -111,7 +111,9 @@ class _Handler(SimulatorHandler):
         fault = self.take_fault(target)
         if fault is None or fault.status is None:
             return False
-        if fault.status == 401:
+        if fault.location is not None:
+            self.send_body(fault.status, b"", "text/html", {"Location": fault.location})
+        elif fault.status == 401:
             self.send_body(401, UNAUTHORIZED_PAGE, "text/html", UNAUTHORIZED_HEADERS)
         elif fault.status == 200:
             self.send_body(200, fault.message.encode() if fault.message is not None else DEFAULT_GARBAGE)

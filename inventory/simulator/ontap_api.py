@@ -6,9 +6,10 @@ out the expensive fields unless they are named; without `fields` only keys and n
 query filters (`svm.name=`, `name=`, `*` wildcards, `|` alternatives) and ONTAP's error body
 `{"error": {"message", "code"}}`.  Records come from an `OntapArray` at request time.
 
-Faults are the simulator's (control.py): a status, a delay, a dropped connection, and, for a
-fault with status 200, an answer that is not JSON (an HTML page, as a proxy in front of an array
-would send).
+Faults are the simulator's (control.py): a status, a delay, a dropped connection, for a fault
+with status 200 an answer that is not JSON (an HTML page, as a proxy in front of an array would
+send), a redirect (a 3xx status with a `location`), and a normal answer whose next-page link is
+`next_href` (a hostile or broken array).
 """
 
 import fnmatch
@@ -188,13 +189,19 @@ class _Handler(SimulatorHandler):
             if fault is not None and fault.status == 200:
                 self._send(200, (fault.message or "").encode() or NOT_JSON, "text/html")
                 return
+            if fault is not None and fault.location is not None:
+                self.send_body(fault.status or 302, b"", "text/html", {"Location": fault.location})
+                return
             if fault is not None and fault.status is not None:
                 raise OntapError(fault.status, fault.message or f"injected fault: HTTP {fault.status}", "1")
             if not authorized:
                 raise OntapError(401, "not authorized for that command", "6")
             if method != "GET":
                 raise OntapError(405, f"The method {method} is not allowed on this simulated array.", "4")
-            self._send(200, self.api.answer(path, query, self.path))
+            answer = self.api.answer(path, query, self.path)
+            if fault is not None and fault.next_href is not None:
+                answer.setdefault("_links", {})["next"] = {"href": fault.next_href}
+            self._send(200, answer)
         except OntapError as error:
             self._send(error.status, error_body(error.message, error.code))
 

@@ -58,10 +58,18 @@ class ServedArray:
 
 class SimulatedEstate:
     def __init__(
-        self, simulation: Simulation, directory: Path, port: int = 0, kubeconfig: Path | None = None
+        self,
+        simulation: Simulation,
+        directory: Path,
+        port: int = 0,
+        kubeconfig: Path | None = None,
+        credentials_dir: Path | None = None,
     ):
+        """`credentials_dir` (default `directory/credentials`) holds a folder per array: for the
+        product to read them it must lie inside the ARRAY_CREDENTIALS_DIR setting's folder."""
         self.simulation = simulation
         self.directory = Path(directory)
+        self.credentials_dir = Path(credentials_dir) if credentials_dir else self.directory / "credentials"
         self.kubernetes = KubernetesApiServer(simulation, port=port)
         self.kubeconfig = Path(kubeconfig) if kubeconfig else self.directory / "kubeconfig.yaml"
         self.arrays: list[ServedArray] = []
@@ -83,7 +91,8 @@ class SimulatedEstate:
         return self
 
     def _add(self, name, kind, server, tls, credentials, addresses, backends) -> None:
-        directory = self.directory / "credentials" / name
+        self.credentials_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        directory = self.credentials_dir / name
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         for key, value in zip(("username", "password"), credentials, strict=True):
             path = directory / key

@@ -8,6 +8,11 @@ ourselves lets one failed page be retried without starting the collection over. 
 retry adapter is replaced by one that does not retry, so this module alone decides how often an
 array is asked (bounded attempts with backoff, for 5xx answers and transport errors).
 
+Only the configured endpoint is ever asked: the session ignores the environment (no proxy, netrc
+or CA bundle from it), redirects are not followed (a redirect leaves the collection unread), and a
+next-page link is resolved against the page that gave it and refused if it leads to any other
+origin (scheme, host and port), so that no answer can send our credentials elsewhere.
+
 Secret-bearing fields (CHAP passwords, keys, tokens: inventory/secrets.py decides) are dropped
 from the records before they leave this module.  Neither credentials nor response bodies
 are ever logged; a failure's reason quotes at most the array's own error message.
@@ -16,6 +21,7 @@ are ever logged; a failure's reason quotes at most the array's own error message
 import logging
 import re
 import time
+from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
@@ -103,7 +109,9 @@ class _Reader:
             protocol_timeouts=(min(endpoint.timeout, 10.0), endpoint.timeout),
         )
         self.session = self.connection.session
+        self.session.trust_env = False  # no proxy, netrc or CA bundle from the environment
         self.session.mount(self.connection.origin, HTTPAdapter(max_retries=0))
+        self.origin = _origin(self.connection.origin)
         self.timeout = self.connection.protocol_timeouts
         self.answered = False  # whether the array has answered anything yet
         self.last_status: int | None = None
@@ -114,7 +122,7 @@ class _Reader:
     def read(self, path: str) -> list[dict]:
         fields = FIELDS.get(path, "*")
         if path in ONTAP_SINGLE_OBJECTS:
-            body = self._get(path, {"fields": fields})
+            body = self._get(self.connection.origin + path, {"fields": fields})
             body.pop("_links", None)
             return [without_secrets(body)]
         records = self._all_pages(path, {"fields": fields, "max_records": self.page_size})
@@ -131,17 +139,36 @@ class _Reader:
 
     def _all_pages(self, path: str, params: dict) -> list[dict]:
         records: list[dict] = []
-        target: str | None = path
-        while target:
-            body = self._get(target, params)
+        url: str | None = self.connection.origin + path
+        while url:
+            body = self._get(url, params)
             records.extend(without_secrets(record) for record in body.get("records", ()))
-            target = body.get("_links", {}).get("next", {}).get("href")
+            url = self._next_page(url, body)
             params = None  # the next link carries the query
         return records
 
-    def _get(self, target: str, params: dict | None) -> dict:
+    def _next_page(self, url: str, body: dict) -> str | None:
+        """The next page's URL from `_links.next.href`, resolved against this page's URL; refused
+        (the collection unread) when it is not text or leads to another origin than the array's."""
+        links = body.get("_links")
+        following = links.get("next") if isinstance(links, dict) else None
+        href = following.get("href") if isinstance(following, dict) else None
+        if href is None:
+            return None
+        if not isinstance(href, str) or not href:
+            raise PathUnread(f"the array's next-page link is not a link: {repr(href)[:80]}")
+        target = urljoin(url, href)
+        if urlsplit(target).username is not None:  # user info in a link would replace our credentials
+            raise PathUnread("the array's next-page link carries user information: not followed")
+        if _origin(target) != self.origin:
+            raise PathUnread(
+                f"the array's next-page link leads elsewhere ({_origin_text(target)}), "
+                f"not to {self.connection.origin}: not followed"
+            )
+        return target
+
+    def _get(self, url: str, params: dict | None) -> dict:
         """One answer as JSON, retrying 5xx answers and transport errors a bounded number of times."""
-        url = self.connection.origin + target
         problem = ""
         for attempt in range(1, self.attempts + 1):
             if attempt > 1:
@@ -149,7 +176,11 @@ class _Reader:
             try:
                 # `verify` per request: requests lets REQUESTS_CA_BUNDLE override the session's own.
                 response = self.session.get(
-                    url, params=params, timeout=self.timeout, verify=self.endpoint.verify
+                    url,
+                    params=params,
+                    timeout=self.timeout,
+                    verify=self.endpoint.verify,
+                    allow_redirects=False,
                 )
             except requests.exceptions.SSLError as error:
                 raise ArrayUnusable(f"TLS failure: {_tls_reason(error)}") from None
@@ -161,6 +192,12 @@ class _Reader:
                 continue
             self.answered = True
             self.last_status = response.status_code
+            if response.is_redirect or 300 <= response.status_code < 400:
+                location = _origin_text(urljoin(url, response.headers.get("Location") or ""))
+                raise PathUnread(
+                    f"HTTP {response.status_code}: the array redirected the request (to {location}); "
+                    "redirects are not followed"
+                )
             if response.status_code == 401:
                 raise ArrayUnusable(f"HTTP 401: credentials refused ({_ontap_message(response)})")
             if response.status_code in RETRIED_STATUSES:
@@ -181,6 +218,27 @@ class _Reader:
         if not problem.startswith("HTTP") and not self.answered:
             raise ArrayUnusable(f"{problem}, {self.attempts} attempts")
         raise PathUnread(problem if problem.startswith("HTTP") else f"{problem}, {self.attempts} attempts")
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of a URL, the port made explicit; None for a URL that is not http(s)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.scheme.lower(), parts.hostname.lower(), port
+
+
+def _origin_text(url: str) -> str:
+    """Where a URL leads, for a reason: scheme, host and port only (never a path, query or userinfo)."""
+    origin = _origin(url)
+    if origin is None:
+        return "not an http(s) URL"
+    scheme, host, port = origin
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def _ontap_message(response: requests.Response) -> str:

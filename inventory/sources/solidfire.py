@@ -3,9 +3,10 @@
 Read with solidfire-sdk-python's `Element`, given a transport of our own: the SDK's factory refuses
 to verify TLS when the MVIP is an IP address, and its own transport cannot be handed a CA bundle.
 Ours is a requests session that verifies against the array's configured CA (or the system's),
-ignores proxy and CA settings from the environment (the product dials only what an admin
-configured), and drops CHAP secrets (whatever inventory/secrets.py calls a secret) from every
-answer before the SDK, its logs or we see it.
+ignores proxy, netrc and CA settings from the environment and follows no redirect (the product
+dials only what an admin configured; no answer can send the credentials elsewhere), and drops
+CHAP secrets (whatever inventory/secrets.py calls a secret) from every answer before the SDK, its
+logs or we see it.
 
 Records are returned as Element sends them (raw JSON, all pages merged), the shape of an offline
 dump's `backends/*.json`.  A cluster that cannot be reached, refuses the credentials or fails TLS
@@ -115,7 +116,12 @@ class _Transport:
     def post(self, data: str) -> str:
         try:
             response = self._session.post(
-                self._url, data=data, auth=self._auth, timeout=self._timeout, headers=JSON_CONTENT
+                self._url,
+                data=data,
+                auth=self._auth,
+                timeout=self._timeout,
+                headers=JSON_CONTENT,
+                allow_redirects=False,
             )
         except requests.exceptions.SSLError as error:
             raise Unreadable(f"TLS verification failed: {_tls_detail(error)}", whole_array=True) from None
@@ -127,6 +133,10 @@ class _Transport:
             raise Unreadable(f"no answer within {self._timeout:g} s") from None
         except requests.exceptions.RequestException as error:
             raise Unreadable(f"request failed: {_innermost(error)}") from None
+        if 300 <= response.status_code < 400:
+            raise Unreadable(
+                f"the array redirected the request (HTTP {response.status_code}); redirects are not followed"
+            )
         if response.status_code == 401:
             raise Unreadable("the array refused the credentials (HTTP 401)", whole_array=True)
         try:

@@ -9,12 +9,16 @@ the cluster's node set: node, stale-node, foreign, wildcard, chap-account, unver
 unparseable.
 """
 
+import logging
+
 import orjson
 
 from .export_policy import ExportPolicy, admitted_along_path
 from .join import Gate, Resolution
-from .node_set import NodeSet, Verdict, chap_account_verdict
+from .node_set import NodeSet, Verdict, chap_account_verdict, unreadable_verdict
 from .state import SnapshotState
+
+logger = logging.getLogger(__name__)
 
 MAX_NETWORKS_SHOWN = 8
 POLICY_GATES = ("export-policy", "cloud-rule")
@@ -44,15 +48,20 @@ class Admissions:
         parties = []
         own = [g for g in resolution.gates if g.kind in POLICY_GATES]
         if own:
-            traversal = [g for g in resolution.gates if g.kind == "traversal-policy"]
+            # A traversal policy whose rules cannot be read may let anyone through: it narrows nothing.
+            traversal = [g for g in resolution.gates if g.kind == "traversal-policy" and not g.unreadable]
             key = tuple((g.where, g.role, g.name, orjson.dumps(g.rules)) for g in (own[0], *traversal))
             if key not in self._chains:
                 policies = [self._policy(g) for g in (*reversed(traversal), own[0])]
                 self._chains[key] = _policy_parties(own[0], policies, self.nodes)
             parties += self._chains[key]
+            parties += [
+                _unreadable_party(own[0], f"{_policy_via(own[0])}unreadable", r) for r in own[0].unreadable
+            ]
         for gate in resolution.gates:
             if gate.kind in INITIATOR_GATES:
                 parties += [_initiator_party(gate, initiator, self.nodes) for initiator in gate.initiators]
+                parties += [_unreadable_party(gate, _initiator_via(gate), r) for r in gate.unreadable]
             elif gate.kind == "chap-account":
                 verdict = chap_account_verdict(gate.name)
                 parties.append(
@@ -63,7 +72,12 @@ class Admissions:
     def _policy(self, gate: Gate) -> ExportPolicy:
         key = (gate.name, orjson.dumps(gate.rules))
         if key not in self._policies:
-            self._policies[key] = ExportPolicy.from_records(gate.rules, gate.name)
+            self._policies[key] = policy = ExportPolicy.from_records(gate.rules, gate.name)
+            for rule in policy.rules:  # once per policy and snapshot, however many volumes use it
+                for warning in rule.warnings:
+                    logger.warning(
+                        "%s export policy %s, rule %s: %s", gate.where, gate.name, rule.index, warning
+                    )
         return self._policies[key]
 
 
@@ -71,7 +85,7 @@ def _policy_parties(own: Gate, policies: list[ExportPolicy], nodes: NodeSet) -> 
     """`policies` run from the SVM root to the volume's own, the order ONTAP checks them in."""
     parties = []
     for party in admitted_along_path(policies):
-        via = f"{own.where} {own.role} {own.name}, rule {party.rule.index}"
+        via = f"{_policy_via(own)}{party.rule.index}"
         networks = [str(n) for n in party.networks]
         if len(networks) > MAX_NETWORKS_SHOWN:
             networks = networks[:MAX_NETWORKS_SHOWN] + [f"… {len(networks) - MAX_NETWORKS_SHOWN} more"]
@@ -81,12 +95,30 @@ def _policy_parties(own: Gate, policies: list[ExportPolicy], nodes: NodeSet) -> 
             entry["note"] = "an earlier rule naming hosts by name may decide first: " + ", ".join(
                 f"rule {rule.index}" for rule in party.may_be_preempted_by
             )
+        if party.rule.warnings:
+            entry["warnings"] = list(party.rule.warnings)
         parties.append(entry)
     return parties
 
 
+def _policy_via(gate: Gate) -> str:
+    """How a policy party names its gate; the rule's index follows (analysis/array_exposure.py reads it)."""
+    return f"{gate.where} {gate.role} {gate.name}, rule "
+
+
+def _initiator_via(gate: Gate) -> str:
+    return f"{gate.where} {gate.kind.replace('-', ' ')} {gate.name}"
+
+
+def _unreadable_party(gate: Gate, via: str, reason: str) -> dict:
+    """Whoever an unreadable part of a gate admits: unknown, so unverifiable (never "no one")."""
+    party = "(unreadable)" if gate.kind in INITIATOR_GATES else "(unreadable rules)"
+    access = "write" if gate.kind in INITIATOR_GATES else "unknown"
+    return _party(party, via, access, (), unreadable_verdict(reason))
+
+
 def _initiator_party(gate: Gate, initiator: str, nodes: NodeSet) -> dict:
-    via = f"{gate.where} {gate.kind.replace('-', ' ')} {gate.name}"
+    via = _initiator_via(gate)
     if gate.via.get(initiator) not in (None, gate.name):
         via += f" (through nested igroup {gate.via[initiator]})"
     return _party(initiator, via, "write", (), nodes.verdict_for_initiator(initiator))

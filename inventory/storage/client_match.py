@@ -12,6 +12,7 @@ exception.  Where ONTAP's reading of a form is not literal (host bits set, a net
 IPv4-mapped IPv6 address, an IPv6 zone) the entry carries a `note` saying how it was read.
 """
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from ipaddress import (
@@ -55,15 +56,17 @@ class ClientEntry:
 def parse_client_match(match: object) -> list[ClientEntry]:
     """Every entry of one `clients[].match` value, in order; empty items (stray commas) are skipped."""
     if not isinstance(match, str):
-        return [_unparseable(_excerpt(repr(match)), f"not text but {type(match).__name__}")]
+        return [_unparseable(excerpt(repr(match)), f"not text but {type(match).__name__}")]
     if len(match) > MAX_MATCH_LENGTH:
-        return [_unparseable(_excerpt(match), f"{len(match)} characters, more than {MAX_MATCH_LENGTH}")]
+        return [_unparseable(excerpt(match), f"{len(match)} characters, more than {MAX_MATCH_LENGTH}")]
     items = (item.strip(" \t") for item in match.split(","))
     return [parse_client_entry(item) for item in items if item]
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_client_entry(text: str) -> ClientEntry:
-    """One item of a client match (no commas)."""
+    """One item of a client match (no commas).  Cached: entries are values, and the same policies
+    are read again by the join and several rules (a rule may hold thousands of entries)."""
     problem = _character_problem(text)
     if problem:
         return _unparseable(text, problem)
@@ -125,7 +128,7 @@ def _describe(char: str) -> str:
     return f"U+{ord(char):04X} ({name})"
 
 
-def _excerpt(text: str) -> str:
+def excerpt(text: str) -> str:
     return text if len(text) <= 80 else f"{text[:77]}..."
 
 

@@ -33,6 +33,7 @@ from inventory.storage.client_match import (
     ClientEntry,
     canonical_address,
     entry_matches_address,
+    excerpt,
     parse_client_match,
 )
 
@@ -86,20 +87,36 @@ class ExportRule:
     superuser: frozenset[str]
     anonymous_user: str
     position: int = field(default=0, compare=False)  # place in the record list, for stable ordering
+    # Oddities that change no reading but deserve a look, e.g. a client whose match is empty.
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def from_record(cls, record: object, position: int = 0) -> "ExportRule":
         """A rule from an ONTAP REST record; odd or missing fields get the readings documented above."""
+        clients, warnings = _clients(record)
         record = record if isinstance(record, Mapping) else {}
         return cls(
             index=_index(record.get("index")),
-            clients=tuple(entry for item in _items(record.get("clients")) for entry in _entries(item)),
+            clients=clients,
             protocols=_words(record.get("protocols"), default="any"),
             ro_rule=_words(record.get("ro_rule"), default="any"),
             rw_rule=_words(record.get("rw_rule"), default="any"),
             superuser=_words(record.get("superuser"), default="any"),
             anonymous_user=str(record.get("anonymous_user", _DEFAULT_ANONYMOUS_USER)).strip(),
             position=position,
+            warnings=warnings,
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        # A rule is a dict key once per entry it admits, and may hold thousands of entries: hashing
+        # them all every time made evaluation quadratic.  The rule is frozen, so once is enough.
+        return hash(
+            (self.index, self.clients, self.protocols, self.ro_rule, self.rw_rule, self.superuser)
+            + (self.anonymous_user, self.warnings)
         )
 
     def applies_to(self, protocol: str) -> bool:
@@ -155,6 +172,14 @@ class AdmittedParty:
 class ExportPolicy:
     rules: tuple[ExportRule, ...]  # in ONTAP's evaluation order
     name: str = ""
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        # The policy keys the evaluation caches below; thousands of rules are hashed once, not per call.
+        return hash((self.rules, self.name))
 
     @classmethod
     def from_records(cls, records: object, name: str = "") -> "ExportPolicy":
@@ -332,8 +357,25 @@ def _items(value: object) -> list:
     return list(value) if isinstance(value, list | tuple) else []
 
 
-def _entries(item: object) -> list[ClientEntry]:
-    return parse_client_match(item.get("match") if isinstance(item, Mapping) else item)
+def _clients(record: object) -> tuple[tuple[ClientEntry, ...], tuple[str, ...]]:
+    """A rule's client entries, and warnings.  A rule whose clients cannot be read (not a record, no
+    `clients`, not a list) holds an unparseable entry saying so: it may
+    admit anyone, never no one.  A client whose match is empty matches no one (ONTAP refuses to store
+    one), which is odd enough to be warned of."""
+    if not isinstance(record, Mapping) or "clients" not in record:
+        return (ClientEntry("", "unparseable", reason="the rule's record has no `clients`"),), ()
+    items = record["clients"]
+    if not isinstance(items, list | tuple):
+        reason = f"`clients` is {type(items).__name__}, not a list"
+        return (ClientEntry(excerpt(repr(items)), "unparseable", reason=reason),), ()
+    entries: list[ClientEntry] = []
+    warnings: list[str] = []
+    for position, item in enumerate(items):
+        parsed = parse_client_match(item.get("match") if isinstance(item, Mapping) else item)
+        if not parsed:
+            warnings.append(f"client {position + 1} has an empty match: it matches no one")
+        entries += parsed
+    return tuple(entries), tuple(warnings)
 
 
 def _index(value: object) -> int | None:

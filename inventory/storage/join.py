@@ -44,6 +44,9 @@ class Gate:
     initiators: list[str] = field(default_factory=list)  # IQNs / NQNs / WWPNs, nested groups expanded
     via: dict[str, str] = field(default_factory=dict)  # initiator -> the (nested) group that lists it
     unread: bool = False  # the array object was not read: its rules are unknown, not empty
+    # What of the gate's membership could not be read (a field of the wrong type, a nested group
+    # not in the answer): each may admit anyone, so it is judged unverifiable, never "no one".
+    unreadable: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -280,7 +283,9 @@ class _Joiner:
         policy = records.get("ontap.ExportPolicy", f"{svm}/{name}")
         gate = Gate(kind, name or "(none)", records.name, role)
         if isinstance(policy, dict):
-            gate.rules = sorted(_list(policy.get("rules")), key=_rule_order)
+            gate.rules = sorted(
+                _list_field(policy, "rules", f"export policy {name}", gate.unreadable), key=_rule_order
+            )
         elif name:
             gate.unread = True  # never read (the array's answer lacked it): unknown, not "admits nobody"
         return gate
@@ -337,7 +342,8 @@ class _Joiner:
         svm, lun_name = lun_key.split("/", 1)
         for lun_map in self.indexes[records.name].lun_maps.get((svm, lun_name), []):
             igroup_name = _name_of(lun_map, "igroup")
-            initiators, via = self.igroup_initiators(records, svm, igroup_name)
+            unreadable: list[str] = []
+            initiators, via = self.igroup_initiators(records, svm, igroup_name, unreadable)
             res.gates.append(
                 Gate(
                     "igroup",
@@ -346,14 +352,17 @@ class _Joiner:
                     f"mapped at LUN {lun_map.get('logical_unit_number')}",
                     initiators=initiators,
                     via=via,
+                    unreadable=unreadable,
                 )
             )
         return res
 
     def igroup_initiators(
-        self, records: ArrayRecords, svm: str, name: str
+        self, records: ArrayRecords, svm: str, name: str, unreadable: list[str] | None = None
     ) -> tuple[list[str], dict[str, str]]:
-        """An igroup's initiators with its nested igroups expanded (cycles tolerated)."""
+        """An igroup's initiators with its nested igroups expanded (cycles tolerated); what cannot
+        be read of them (a missing igroup, a field of the wrong type) is added to `unreadable`."""
+        unreadable = [] if unreadable is None else unreadable
         via: dict[str, str] = {}
         pending, seen = [name], set()
         while pending:
@@ -361,11 +370,19 @@ class _Joiner:
             if current in seen:
                 continue
             seen.add(current)
-            igroup = _mapping(records.get("ontap.Igroup", f"{svm}/{current}"))
-            for initiator in _list(igroup.get("initiators")):
-                via.setdefault(_text(_get(initiator, "name")), current)
-            pending.extend(_text(_get(child, "name")) for child in _list(igroup.get("igroups")))
-        via.pop("", None)
+            igroup = records.get("ontap.Igroup", f"{svm}/{current}")
+            what = f"igroup {current or '(unnamed)'}"
+            if not isinstance(igroup, dict):
+                unreadable.append(f"{what} is not in the array's answer: its initiators are unknown")
+                continue
+            for initiator in _list_field(igroup, "initiators", what, unreadable):
+                named = _text(_get(initiator, "name"))
+                if named:
+                    via.setdefault(named, current)
+                else:
+                    unreadable.append(f"{what} lists an initiator without a name: {_excerpt(initiator)}")
+            for child in _list_field(igroup, "igroups", what, unreadable):
+                pending.append(_text(_get(child, "name")))
         return sorted(via), via
 
     def nvme_object(
@@ -396,10 +413,26 @@ class _Joiner:
             if _name_of(mapping, "namespace") != _text(namespace.get("name")):
                 continue
             subsystem_name = _name_of(mapping, "subsystem")
-            subsystem = _mapping(records.get("ontap.NvmeSubsystem", f"{svm}/{subsystem_name}"))
-            hosts = sorted(nqn for h in _list(subsystem.get("hosts")) if (nqn := _text(_get(h, "nqn"))))
+            subsystem = records.get("ontap.NvmeSubsystem", f"{svm}/{subsystem_name}")
+            what, unreadable, hosts = f"NVMe subsystem {subsystem_name or '(unnamed)'}", [], []
+            if not isinstance(subsystem, dict):
+                unreadable.append(f"{what} is not in the array's answer: its hosts are unknown")
+            for host in (
+                _list_field(subsystem, "hosts", what, unreadable) if isinstance(subsystem, dict) else ()
+            ):
+                if nqn := _text(_get(host, "nqn")):
+                    hosts.append(nqn)
+                else:
+                    unreadable.append(f"{what} lists a host without an NQN: {_excerpt(host)}")
             res.gates.append(
-                Gate("nvme-subsystem", subsystem_name, records.name, "subsystem hosts", initiators=hosts)
+                Gate(
+                    "nvme-subsystem",
+                    subsystem_name,
+                    records.name,
+                    "subsystem hosts",
+                    initiators=sorted(hosts),
+                    unreadable=unreadable,
+                )
             )
         return res
 
@@ -466,17 +499,32 @@ class _Joiner:
                 )
             )
         for group in records.all("solidfire.VolumeAccessGroup").values():
-            if volume.get("volumeID") in _list(_get(group, "volumes")):
-                initiators = sorted(i for i in _list(group.get("initiators")) if isinstance(i, str))
-                res.gates.append(
-                    Gate(
-                        "access-group",
-                        _text(group.get("name")),
-                        records.name,
-                        "volume access group",
-                        initiators=initiators,
-                    )
+            group = _mapping(group)
+            what, unreadable = f"volume access group {_text(group.get('name')) or '(unnamed)'}", []
+            volumes = group.get("volumes")
+            if not isinstance(volumes, list):
+                # Which volumes it holds cannot be read: it may hold this one.
+                _list_field(group, "volumes", what, unreadable)
+                if not unreadable:
+                    continue  # no volumes listed: it holds none
+            elif volume.get("volumeID") not in volumes:
+                continue
+            initiators = []
+            for initiator in _list_field(group, "initiators", what, unreadable):
+                if isinstance(initiator, str) and initiator:
+                    initiators.append(initiator)
+                else:
+                    unreadable.append(f"{what} lists an initiator that is not text: {_excerpt(initiator)}")
+            res.gates.append(
+                Gate(
+                    "access-group",
+                    _text(group.get("name")),
+                    records.name,
+                    "volume access group",
+                    initiators=sorted(initiators),
+                    unreadable=unreadable,
                 )
+            )
         return res
 
     # --- inline pod volumes -----------------------------------------------------------------
@@ -525,6 +573,23 @@ class _Joiner:
 
 
 # --- readers of values from a cluster or an array (inventory/fields.py has the general ones) ------
+
+
+def _list_field(record: dict, key: str, what: str, unreadable: list[str]) -> list:
+    """A list field of an access-control record.  Absent is empty (ONTAP and Element omit empty
+    lists); any other type is noted in `unreadable`, never read as "lists no one"."""
+    if key not in record:
+        return []
+    value = record[key]
+    if isinstance(value, list):
+        return value
+    unreadable.append(f"{what}: `{key}` is {_excerpt(value)}, not a list")
+    return []
+
+
+def _excerpt(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _name_of(record: object, field: str) -> str:

@@ -23,6 +23,7 @@ Verdicts (issue 3's vocabulary): `node`, `stale-node`, `foreign`, `wildcard`, `c
   address may have passed to another host).
 """
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,11 @@ class Verdict:
 def chap_account_verdict(account: str) -> Verdict:
     """SolidFire CSI volumes admit whoever holds their tenant account's CHAP secret (rules.md)."""
     return Verdict("chap-account", detail=f"whoever holds the CHAP secret of account {account}")
+
+
+def unreadable_verdict(reason: str) -> Verdict:
+    """Access control the array answered in a shape that cannot be read: whom it admits is unknown."""
+    return Verdict("unverifiable", detail=f"cannot be read: {reason}")
 
 
 def initiator_key(initiator: str) -> str | None:
@@ -99,11 +105,15 @@ class NodeSet:
         }
         self._initiator_owners = self._initiators(self.current.values())
         self._departed_initiator_owners = self._initiators(self.departed.values())
-        self._pod_networks = [
-            (node.name, network, AddressSet.of([network]))
+        # Indexed by address: a policy may list thousands of entries, each judged against every node.
+        self._owned = _PointIndex(self._address_owner)
+        self._departed_owned = _PointIndex(self._departed_address_owner)
+        self._shared = _PointIndex(self.shared_addresses)
+        self._pod_networks = _RangeIndex(
+            (node.name, network)
             for node in sorted(self.current.values(), key=lambda n: n.name)
             for network in node.pod_networks
-        ]
+        )
         # A snapshot asks about the same few address sets thousands of times (one per node address,
         # the shared policies' subnets): each is judged once.
         self._verdicts: dict[AddressSet, Verdict] = {}
@@ -153,11 +163,10 @@ class NodeSet:
         return self._verdicts[addresses]
 
     def _judge_addresses(self, addresses: AddressSet) -> Verdict:
-        current = sorted({name for a, name in self._address_owner.items() if a in addresses})
-        departed = sorted({name for a, name in self._departed_address_owner.items() if a in addresses})
-        identified = sum(a in addresses for a in self._address_owner) + sum(
-            a in addresses for a in self._departed_address_owner
-        )
+        owned, departed_owned = self._owned.within(addresses), self._departed_owned.within(addresses)
+        current = sorted({name for _, name in owned})
+        departed = sorted({name for _, name in departed_owned})
+        identified = len(owned) + len(departed_owned)
         foreign = addresses.size() - identified
         details = [self._bridge_detail(addresses), self._pod_network_detail(addresses, foreign)]
         if foreign:
@@ -200,7 +209,7 @@ class NodeSet:
         return f"whichever host DNS resolves {entry.name} to{also}"
 
     def _bridge_detail(self, addresses: AddressSet) -> str:
-        shared = [(a, names) for a, names in sorted(self.shared_addresses.items()) if a in addresses]
+        shared = sorted(self._shared.within(addresses))
         return "; ".join(
             f"{a} is listed by {', '.join(names)} (a bridge such as docker0): it identifies no node"
             for a, names in shared
@@ -208,9 +217,7 @@ class NodeSet:
 
     def _pod_network_detail(self, addresses: AddressSet, foreign: int) -> str:
         notes = []
-        for name, network, pod_addresses in self._pod_networks:
-            if not addresses & pod_addresses:
-                continue
+        for name, network in self._pod_networks.overlapping(addresses):
             if foreign:
                 notes.append(f"overlaps {name}'s pod network {network}: pods may reach the array directly")
             else:
@@ -251,6 +258,58 @@ class NodeSet:
             for key in node.initiators:
                 owners[key].add(node.name)
         return {key: tuple(sorted(names)) for key, names in owners.items()}
+
+
+class _PointIndex:
+    """Addresses with a value each, sorted per IP version: which of them lie in a set, by bisection."""
+
+    def __init__(self, values: Mapping[IPAddress, object]):
+        self._keys: dict[int, list[int]] = {4: [], 6: []}
+        self._items: dict[int, list[tuple[IPAddress, object]]] = {4: [], 6: []}
+        for address, value in sorted(values.items(), key=lambda item: (item[0].version, item[0])):
+            self._keys[address.version].append(int(address))
+            self._items[address.version].append((address, value))
+
+    def within(self, addresses: AddressSet) -> list[tuple[IPAddress, object]]:
+        found = []
+        for version, ranges in ((4, addresses.v4), (6, addresses.v6)):
+            keys, items = self._keys[version], self._items[version]
+            for first, last in ranges:
+                found += items[bisect.bisect_left(keys, first) : bisect.bisect_right(keys, last)]
+        return found
+
+
+class _RangeIndex:
+    """Named networks sorted by first address, each with the furthest end of those before it, so the
+    ones overlapping a set are found without testing every network (pod CIDRs: one or two per node)."""
+
+    def __init__(self, named: Iterable[tuple[str, IPNetwork]]):
+        self._entries: dict[int, list[tuple[int, int, int, str, IPNetwork]]] = {4: [], 6: []}
+        for position, (name, network) in enumerate(named):
+            first, last = int(network.network_address), int(network.broadcast_address)
+            self._entries[network.version].append((first, last, position, name, network))
+        self._starts, self._reach = {}, {}
+        for version, entries in self._entries.items():
+            entries.sort()
+            self._starts[version] = [first for first, *_ in entries]
+            reach, furthest = [], -1
+            for _, last, *_ in entries:
+                furthest = max(furthest, last)
+                reach.append(furthest)
+            self._reach[version] = reach
+
+    def overlapping(self, addresses: AddressSet) -> list[tuple[str, IPNetwork]]:
+        """In the order the networks were given."""
+        found = set()
+        for version, ranges in ((4, addresses.v4), (6, addresses.v6)):
+            entries, starts, reach = self._entries[version], self._starts[version], self._reach[version]
+            for first, last in ranges:
+                i = bisect.bisect_right(starts, last) - 1  # the last network starting within reach
+                while i >= 0 and reach[i] >= first:
+                    if entries[i][1] >= first:
+                        found.add(entries[i])
+                    i -= 1
+        return [(name, network) for *_, position, name, network in sorted(found, key=lambda e: e[2])]
 
 
 def _family(network: IPNetwork) -> str:

@@ -24,7 +24,10 @@ class Command(BaseCommand):
         parser.add_argument("--ca-bundle", metavar="PEM", help="CA bundle to verify the array's certificate")
         parser.add_argument("--insecure", action="store_true", help="do not verify TLS (not recommended)")
         parser.add_argument(
-            "--credentials", metavar="REF", help="env:PREFIX (PREFIX_USERNAME/_PASSWORD) or file:DIR"
+            "--credentials",
+            metavar="REF",
+            help="env:PREFIX (PREFIX_USERNAME/_PASSWORD; PREFIX allowed by ARRAY_CREDENTIAL_ENV_PREFIXES) "
+            "or file:DIR (inside ARRAY_CREDENTIALS_DIR)",
         )
         parser.add_argument(
             "--trident-addresses",

@@ -4,28 +4,37 @@ Serves the simulator (its Kubernetes API and its ONTAP and SolidFire arrays) at 
 over loopback and measures, in one run: the raw-fetch floor (every Kubernetes kind and every array
 collection fetched in pages and parsed, nothing else), a first snapshot, an unchanged snapshot
 (only volatile fields churned), and a 1%-churn snapshot.  Times are reported as ratios to the
-floor measured in the same run; storage as rows written.
+floor measured in the same run; storage as rows written.  Last, one export rule with 10,000 client
+entries is evaluated and judged against the cluster's nodes, as a snapshot would (near-linear:
+well under a second; it was quadratic once).
 """
 
 import json
 import tempfile
 import time
 from datetime import timedelta
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import orjson
 import requests
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
 from inventory.credentials import resolve
 from inventory.kinds import KINDS
-from inventory.models import Array, Cluster, Finding, InventoryObject
+from inventory.models import Array, Cluster, Finding, InventoryObject, Snapshot
 from inventory.simulator.serving import ServedArray, SimulatedEstate
 from inventory.simulator.world import Simulation
 from inventory.sources.arrays import ONTAP_COLLECTIONS, SOLIDFIRE_METHODS
 from inventory.sources.kubernetes import api_client_from_kubeconfig, iter_list_pages
+from inventory.storage.admission import Admissions, node_set_of
+from inventory.storage.join import Gate, Resolution
+from inventory.storage.state import SnapshotState
 from inventory.tasks import snapshot_now
+
+LARGE_RULE_ENTRIES = 10_000
 
 
 def _scale(value: str):
@@ -47,8 +56,11 @@ class Command(BaseCommand):
         simulation = Simulation(seed=seed, scale=_scale(scale))
         built = time.perf_counter() - started
         self.stdout.write(f"simulator ({scale}) built in {built:.1f}s; database: {connection.vendor}")
-        with tempfile.TemporaryDirectory() as tmp:
-            estate = SimulatedEstate(simulation, Path(tmp)).start()
+        credentials_root = Path(settings.ARRAY_CREDENTIALS_DIR)
+        credentials_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The arrays' credentials where the product may read them (ARRAY_CREDENTIALS_DIR).
+        with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(dir=credentials_root) as creds:
+            estate = SimulatedEstate(simulation, Path(tmp), credentials_dir=Path(creds)).start()
             try:
                 results = self._measure(simulation, estate, page_size, churn, scale)
             finally:
@@ -114,6 +126,7 @@ class Command(BaseCommand):
             changed = simulation.churn(churn)
             steps.append((f"{churn:.0%} churn ({changed} objects)", *self._snapshot(cluster)))
             total_rows = InventoryObject.objects.filter(cluster=cluster).count()
+            large_rule_seconds = self._large_rule(cluster)
         finally:
             cluster.delete()
             for array in arrays:
@@ -143,7 +156,24 @@ class Command(BaseCommand):
                 for label, snap, findings_open in steps
             ],
             "inventory_rows_after": total_rows,
+            "large_export_rule": {"entries": LARGE_RULE_ENTRIES, "seconds": round(large_rule_seconds, 3)},
         }
+
+    def _large_rule(self, cluster) -> float:
+        """Seconds to evaluate one rule of LARGE_RULE_ENTRIES client entries (a node's address
+        among them, the rest foreign) and judge every admitted party against the cluster's nodes."""
+        latest = (
+            Snapshot.objects.filter(cluster=cluster, status__in=Snapshot.VISIBLE).order_by("-seq").first()
+        )
+        nodes = node_set_of(SnapshotState.load(latest))
+        clients = [{"match": str(IPv4Address(0x0A000000 + i))} for i in range(LARGE_RULE_ENTRIES)]
+        rule = {"index": 1, "clients": clients, "protocols": ["nfs"], "ro_rule": ["sys"], "rw_rule": ["sys"]}
+        gate = Gate("export-policy", "bench-large-rule", "bench", "volume policy", rules=[rule])
+        started = time.perf_counter()
+        parties = Admissions(nodes).of(Resolution("bench", [], "other", gates=[gate]))
+        seconds = time.perf_counter() - started
+        assert len(parties) == LARGE_RULE_ENTRIES, len(parties)
+        return seconds
 
     def _register(self, served: ServedArray, stamp: int) -> Array:
         return Array.objects.create(**{**served.array_settings(), "name": f"bench-{stamp}-{served.name}"})
@@ -171,3 +201,8 @@ class Command(BaseCommand):
                 f"{step['analysis_ratio_to_floor']:>17.2f}"
             )
         out.write(f"inventory rows after all steps: {results['inventory_rows_after']}")
+        large = results["large_export_rule"]
+        out.write(
+            f"one export rule of {large['entries']} client entries, evaluated and judged: "
+            f"{large['seconds']:.2f}s"
+        )

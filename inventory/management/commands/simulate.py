@@ -45,6 +45,8 @@ class Command(BaseCommand):
                 Path(settings.DATA_DIR) / f"simulated-{port or 'any'}",
                 port=port,
                 kubeconfig=Path(kubeconfig_out).resolve() if kubeconfig_out else None,
+                # where `add_array --credentials file:…` may point (ARRAY_CREDENTIALS_DIR)
+                credentials_dir=Path(settings.ARRAY_CREDENTIALS_DIR) / f"simulated-{port or 'any'}",
             )
         except OSError as error:
             raise CommandError(f"cannot listen on 127.0.0.1:{port}: {error}") from None
