@@ -13,6 +13,7 @@ from inventory.queries import (
     namespace_contents,
     namespace_exists,
     namespace_exposure,
+    namespace_owners,
     namespace_rows,
     open_finding_counts,
     visible_clusters,
@@ -68,6 +69,7 @@ def namespace_detail(request, cluster, namespace):
     if latest is None or not namespace_exists(latest, namespace, scope):
         raise Http404("no such namespace")
     context = {"cluster": cluster, "latest": latest, "namespace": namespace}
+    context["owners"] = namespace_owners(cluster, namespace, scope)
     context.update(namespace_contents(latest, namespace, scope))
     context.update(namespace_exposure(latest, namespace, scope))
     return render(request, "dashboard/namespace.html", context)

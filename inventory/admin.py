@@ -38,7 +38,10 @@ class ClusterAdmin(admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("name", "source", "kubeconfig_path", "context", "interval_minutes", "enabled")}),
-        ("Trust inputs (read from Namespace objects only)", {"fields": ("tenant_label", "owner_keys")}),
+        (
+            "Trust inputs (read from Namespace objects only)",
+            {"fields": ("tenant_label", "owner_keys", "owner_label_trust")},
+        ),
         (
             "Platform and identities",
             {

@@ -23,6 +23,7 @@ from .history import StoredObject, write_versions
 from .kept_fields import digest
 from .models import Snapshot
 from .ownership import derived_owners
+from .rules.namespace_labels_writable import forgers as label_forgers
 from .storage.state import DERIVED_SCOPE, SnapshotState
 from .volume_access import Derivation
 
@@ -68,7 +69,9 @@ def analyse(snapshot: Snapshot, derivation: Derivation) -> dict:
             "skipped": evaluation.skipped,
             **reconciliation.as_dict(),
             "path_rows": path_rows,
-            "owners": derived_owners(state, list(snapshot.cluster.owner_keys or [])),
+            "owners": derived_owners(
+                state, list(settings.owner_keys), label_forgers(context), settings.owner_label_trust
+            ),
             "grade_rows": record_grades(snapshot, namespaces),
         }
     facts["seconds"] = round(time.monotonic() - started, 3)

@@ -117,6 +117,16 @@ class Cluster(models.Model):
         max_length=317, blank=True, help_text="Empty: each namespace is its own tenant."
     )
     owner_keys = models.JSONField(default=list, blank=True)
+    owner_label_trust = models.CharField(
+        max_length=16,
+        default="admin-only",
+        choices=[
+            ("admin-only", "only on namespaces no one but administrators may change"),
+            ("always", "always (a subject that may change a namespace could name itself its owner)"),
+            ("off", "never: owners come from admin RoleBindings and the manual mapping only"),
+        ],
+        help_text="When an owner key on a Namespace's labels or annotations grants its owner access.",
+    )
     platform_namespaces = models.JSONField(
         default=list, blank=True, help_text="Empty: kube-system and Trident's."
     )

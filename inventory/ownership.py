@@ -11,6 +11,13 @@ Sources, in the order a page lists them:
 The cluster-derived owners are computed with each analysed snapshot (they are in its facts); the
 manual mapping is read live.  Kubernetes names map to dashboard users and groups through the
 cluster's `identity_mapping`, else by the same name (a user also by email).
+
+Ownership from a label or annotation must not be self-granted: whoever may change the Namespace
+(the `namespace-labels-writable` rule's subjects) could write themselves in.  Each such owner
+carries the subjects that could have forged it, and the cluster's `owner_label_trust` decides:
+`admin-only` (the default) trusts it only on namespaces that no one but administrators may change,
+which is to say created and last changed by administrators (Kubernetes records no author, RBAC
+says who could have been one); `always` trusts it anyway; `off` never reads owners from labels.
 """
 
 from dataclasses import asdict, dataclass
@@ -22,11 +29,20 @@ from .storage.state import SnapshotState
 ADMIN_LIKE_ROLES = frozenset({"admin", "cluster-admin"})
 
 
+TRUST_ADMIN_ONLY, TRUST_ALWAYS, TRUST_OFF = "admin-only", "always", "off"
+
+
 @dataclass(frozen=True)
 class Owner:
     kind: str  # user | group
     name: str  # as Kubernetes (or the admin) names it
     source: str  # "annotation owner.example.com/email", "RoleBinding team-a/admins (admin)", "manual"
+    forgeable_by: tuple[str, ...] = ()  # subjects that may change the label or annotation it came from
+    trusted: bool = True  # False: shown with why, but it grants no access (owner_label_trust)
+
+    @classmethod
+    def from_facts(cls, data: dict) -> "Owner":
+        return cls(**{**data, "forgeable_by": tuple(data.get("forgeable_by") or ())})
 
 
 def _key_kind(declared: str) -> tuple[str, str]:
@@ -44,20 +60,31 @@ def _grants_everything(role: dict) -> bool:
     )
 
 
-def derived_owners(state: SnapshotState, owner_keys: list[str]) -> dict[str, list[dict]]:
-    """namespace -> owners read from the cluster's objects (as dicts, for a snapshot's facts)."""
+def derived_owners(
+    state: SnapshotState,
+    owner_keys: list[str],
+    forgers: dict[str, list[str]] | None = None,
+    trust: str = TRUST_ADMIN_ONLY,
+) -> dict[str, list[dict]]:
+    """namespace -> owners read from the cluster's objects (as dicts, for a snapshot's facts).
+    `forgers`: namespace -> the non-admin subjects that may change it (namespace-labels-writable)."""
     owners: dict[str, list[Owner]] = {}
+    forgers = forgers or {}
     for (_, namespace), data in state.of_kind("Namespace").items():
         metadata = as_mapping(data.get("metadata"))
         found = []
-        for declared in owner_keys:
+        forgeable_by = tuple(sorted(forgers.get(namespace) or ()))
+        trusted = trust == TRUST_ALWAYS or (trust == TRUST_ADMIN_ONLY and not forgeable_by)
+        for declared in owner_keys if trust != TRUST_OFF else ():
             kind, key = _key_kind(declared)
             for where in ("annotations", "labels"):
                 value = as_mapping(metadata.get(where)).get(key)
                 if isinstance(value, str):
                     where_text = where[:-1]
                     found += [
-                        Owner(kind, v.strip(), f"{where_text} {key}") for v in value.split(",") if v.strip()
+                        Owner(kind, v.strip(), f"{where_text} {key}", forgeable_by, trusted)
+                        for v in value.split(",")
+                        if v.strip()
                     ]
         owners[namespace] = found
     for (namespace, name), binding in state.of_kind("RoleBinding").items():
@@ -92,7 +119,7 @@ def owners_of(cluster: Cluster) -> dict[str, list[Owner]]:
     """namespace -> owners, the manual mapping winning, as of the latest analysed snapshot."""
     latest = cluster.latest_visible_snapshot()
     facts = ((latest.facts or {}).get("analysis") or {}) if latest else {}
-    owners = {ns: [Owner(**o) for o in found] for ns, found in (facts.get("owners") or {}).items()}
+    owners = {ns: [Owner.from_facts(o) for o in found] for ns, found in (facts.get("owners") or {}).items()}
     manual: dict[str, list[Owner]] = {}
     for row in NamespaceOwner.objects.filter(cluster=cluster):
         manual.setdefault(row.namespace, []).append(Owner(row.kind, row.name, "manual"))
@@ -112,6 +139,8 @@ def owned_namespaces(user, cluster: Cluster) -> set[str]:
     owned = set()
     for namespace, owners in owners_of(cluster).items():
         for owner in owners:
+            if not owner.trusted:
+                continue
             mapped = dashboard_name(cluster, owner)
             if (owner.kind == "user" and mapped in names) or (owner.kind == "group" and mapped in groups):
                 owned.add(namespace)

@@ -12,7 +12,8 @@ from .analysis.tenancy import tenant_of_namespace
 from .exposure import EXPOSURE_PATHS
 from .findings import SUPPRESSED, by_status, in_namespace, summary, with_suppression
 from .models import Cluster, Finding, InventoryObject, NamespaceStatus, Snapshot
-from .redaction import Reader, redact_finding, visible_paths
+from .ownership import owners_of
+from .redaction import Reader, redact_finding, redact_subject, visible_paths
 from .rules import SEVERITIES, SEVERITY_RANK
 from .scope import Scope
 from .storage.state import DERIVED_SCOPE
@@ -156,3 +157,20 @@ def open_finding_counts(cluster: Cluster, scope: Scope) -> list[tuple[str, int]]
     findings = by_status(Finding.objects.restrict(scope).filter(cluster=cluster), "open")
     counted = dict(findings.order_by().values_list("severity").annotate(n=Count("pk", distinct=True)))
     return [(severity, counted[severity]) for severity in reversed(SEVERITIES) if counted.get(severity)]
+
+
+def namespace_owners(cluster: Cluster, namespace: str, scope: Scope) -> list[dict]:
+    """The namespace's owners, where each came from, and who could have forged it (redacted)."""
+    if not scope.sees(cluster.pk, namespace):
+        return []
+    reader = reader_for(scope, cluster)
+    return [
+        {
+            "kind": owner.kind,
+            "name": owner.name,
+            "source": owner.source,
+            "trusted": owner.trusted,
+            "forgeable_by": [redact_subject(subject, reader) for subject in owner.forgeable_by],
+        }
+        for owner in owners_of(cluster).get(namespace, [])
+    ]

@@ -67,6 +67,17 @@ def scrub(text: str, reader: Reader) -> str:
     return NAMESPACED_TEXT.sub(replace, text)
 
 
+def redact_subject(key: str, reader: Reader) -> str:
+    """An RBAC subject key (`User:x`, `ServiceAccount:ns:name`): a service account of a namespace the
+    reader does not see is named by its kind only."""
+    kind, _, rest = key.partition(":")
+    if kind == "ServiceAccount" and not reader.admin:
+        namespace = rest.partition(":")[0]
+        if not reader.sees(namespace):
+            return f"a ServiceAccount of {ANOTHER_TENANT}"
+    return key
+
+
 def _hidden_ref(ref: str, reader: Reader) -> bool:
     scope, _kind, namespace, _name = parse_ref(ref)
     return not scope and bool(namespace) and not reader.sees(namespace)

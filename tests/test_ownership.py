@@ -57,3 +57,56 @@ def test_owner_keys_are_read_from_namespace_objects_only(cluster):
     assert all("mallory" not in o.name for owners in owners_of(cluster).values() for o in owners)
     mallory = User.objects.create_user("mallory", email="mallory@example.com")
     assert granted_namespaces(mallory) == {}
+
+
+FORGER = """
+apiVersion: v1
+kind: List
+items:
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: Role
+  metadata: {name: relabel, namespace: alpha-web, uid: 0f0f0000-0000-4000-8000-000000000001}
+  rules:
+  - {apiGroups: [""], resources: [namespaces], verbs: [patch]}
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: RoleBinding
+  metadata: {name: mallory-relabel, namespace: alpha-web, uid: 0f0f0000-0000-4000-8000-000000000002}
+  roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: relabel}
+  subjects:
+  - {apiGroup: rbac.authorization.k8s.io, kind: User, name: mallory@example.com}
+"""
+
+
+@pytest.mark.parametrize("trust", ["admin-only", "always", "off"])
+def test_an_owner_label_a_tenant_could_have_written_is_not_trusted(tmp_path, trust):
+    """mallory may patch Namespace alpha-web: the annotation naming alice could be mallory's own."""
+    cluster = configure_cluster(
+        "forged", {"cluster": {"owner_keys": ["owner.example.com/email"], "owner_label_trust": trust}}
+    )
+    dump = assemble(CASES / "ownership", tmp_path, {})
+    (dump / "kubernetes" / "forger.yaml").write_text(FORGER)
+    assert import_dump(cluster.name, dump, taken_at=TAKEN_AT).status == "complete"
+    owners = owners_of(cluster)
+    alice = User.objects.create_user("alice", email="alice@example.com")
+    if trust == "off":
+        assert "alpha-web" not in owners and owned_namespaces(alice, cluster) == set()
+        return
+    (owner,) = owners["alpha-web"]
+    assert owner.forgeable_by == ("User:mallory@example.com",), "shown on the owner it could forge"
+    assert owners["beta-app"][0].forgeable_by == (), "mallory's RoleBinding reaches alpha-web only"
+    assert owner.trusted is (trust == "always")
+    assert ("alpha-web" in owned_namespaces(alice, cluster)) is (trust == "always")
+    assert "beta-app" in owned_namespaces(User.objects.create_user("bob", email="bob@example.com"), cluster)
+
+
+def test_the_namespace_page_shows_who_could_have_forged_an_owner(client, tmp_path):
+    from tests.factories import dashboard_admin
+
+    cluster = configure_cluster("forged", {"cluster": {"owner_keys": ["owner.example.com/email"]}})
+    dump = assemble(CASES / "ownership", tmp_path, {})
+    (dump / "kubernetes" / "forger.yaml").write_text(FORGER)
+    import_dump(cluster.name, dump, taken_at=TAKEN_AT)
+    client.force_login(dashboard_admin())
+    page = client.get("/clusters/forged/namespaces/alpha-web/").content.decode()
+    assert "alice@example.com" in page and "could have been written by User:mallory@example.com" in page
+    assert "grants no access" in page

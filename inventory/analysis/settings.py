@@ -18,6 +18,7 @@ DEFAULT_PLATFORM_NAMESPACES = ("kube-system",)  # plus Trident's, found in the s
 class AnalysisSettings:
     tenant_label: str = ""  # "" : each namespace is its own tenant
     owner_keys: tuple[str, ...] = ()
+    owner_label_trust: str = "admin-only"  # inventory/ownership.py: admin-only | always | off
     platform_namespaces: tuple[str, ...] = ()  # "" : kube-system and Trident's
     platform_service_accounts: tuple[str, ...] = ()  # "namespace/name"
     cluster_admins: tuple[str, ...] = ()  # "User:name", "Group:name", "ServiceAccount:ns:name"
@@ -40,6 +41,7 @@ class AnalysisSettings:
         return cls(
             tenant_label=cluster.tenant_label,
             owner_keys=tuple(cluster.owner_keys or ()),
+            owner_label_trust=cluster.owner_label_trust,
             platform_namespaces=tuple(cluster.platform_namespaces or ()),
             platform_service_accounts=tuple(cluster.platform_service_accounts or ()),
             cluster_admins=tuple(cluster.cluster_admins or ()),

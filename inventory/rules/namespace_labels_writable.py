@@ -104,6 +104,17 @@ def evaluate(ctx):
         )
 
 
+def forgers(ctx) -> dict[str, list[str]]:
+    """namespace -> the subjects (not administrators, the control plane or the platform) that may
+    change it, and so could write themselves in as its owner (inventory/ownership.py)."""
+    found: dict[str, set[str]] = {}
+    for hit in evaluate(ctx):
+        if hit.violation:
+            for namespace in hit.namespaces:
+                found.setdefault(namespace, set()).add(hit.evidence["subject"])
+    return {namespace: sorted(subjects) for namespace, subjects in found.items()}
+
+
 RULE = Rule(
     slug=SLUG,
     severity="high",
