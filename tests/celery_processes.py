@@ -7,6 +7,7 @@ the product running in a worker is held to the same rule as in the test process.
 """
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +42,9 @@ class CeleryProcess:
     @property
     def pid(self) -> int:
         return self._popen.pid
+
+    def alive(self) -> bool:
+        return self._popen.poll() is None
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -145,3 +149,45 @@ class CeleryProcesses:
 
     def logs(self) -> str:
         return "\n".join(f"----- {p.name} (pid {p.pid}) -----\n{p.output()}" for p in self.processes)
+
+
+class PrivateRedis:
+    """A `redis-server` of the test's own, on a free loopback port and without persistence, so a test
+    can stop and restart its broker (losing what it held, as a restart without persistence does)
+    without touching the shared server."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = _free_port()
+        self._popen: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "PrivateRedis":
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no", "--dir", str(self.workdir)]
+        self._popen = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                if self._popen.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"redis-server on port {self.port} did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._popen is not None and self._popen.poll() is None:
+            self._popen.kill()  # no shutdown save: what it held is gone, as after a crash
+            self._popen.wait()
+        self._popen = None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from inventory.demo import Demo, real_cluster_registered
 from inventory.findings import by_status
 from inventory.importing import import_dump
+from inventory.lease import ClusterBusy
 from inventory.models import Cluster, Finding, Snapshot
 from inventory.rules import ALL_RULES, SEVERITIES
 from inventory.sources import SourceError
@@ -53,7 +54,10 @@ class Command(BaseCommand):
                 raise CommandError(f"no live cluster named {cluster!r} (offline clusters take --from-dump)")
             if not clusters:
                 raise CommandError("no cluster is registered; see `manage.py add_cluster --help`")
-            snapshots = [snapshot_now(c) for c in clusters]
+            try:
+                snapshots = [snapshot_now(c) for c in clusters]
+            except ClusterBusy as error:
+                raise CommandError(f"{error}; try again when it has finished") from error
         for snapshot in snapshots:
             self._report(snapshot)
         worst = max(snapshots, key=lambda s: (EXIT_CODES[s.status] == 1, EXIT_CODES[s.status]))
@@ -69,7 +73,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--taken-at {taken_at!r} is not an ISO time with a timezone")
         try:
             return import_dump(cluster, directory, when)
-        except SourceError as error:
+        except (SourceError, ClusterBusy) as error:
             raise CommandError(str(error)) from error
 
     def _report(self, snapshot):
