@@ -138,6 +138,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": max(3600, 2 * CELERY_TA
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A broker blip must not kill a running snapshot: the lease, not the broker connection, guards it.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
 DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {
     # One tick decides, from the database, which clusters are due (or have lost their task) and queues them.

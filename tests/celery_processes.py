@@ -116,20 +116,21 @@ class CeleryProcesses:
         self.processes.append(process)
         return process
 
-    def start_worker(self, name: str, **env: str) -> CeleryProcess:
-        """A `celery worker` with the solo pool (one task at a time); see `wait_until_ready`."""
+    def start_worker(self, name: str, pool: str = "solo", chatter: bool = False, **env: str) -> CeleryProcess:
+        """A `celery worker` running one task at a time (solo pool unless told); see `wait_until_ready`.
+
+        Without `chatter`, worker-to-worker chatter (mingle, gossip, event heartbeats) is off: it adds
+        a second to startup, and the cluster lease under test lives in the database.  With it, the
+        worker runs as the production command line starts it."""
         args = [
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
             "--concurrency=1",
             "--loglevel=INFO",
             f"--hostname={name}@localhost",
-            # Worker-to-worker chatter that adds a second to startup; the cluster lock under test
-            # lives in the database and does not rely on it.
-            "--without-mingle",
-            "--without-gossip",
-            "--without-heartbeat",
         ]
+        if not chatter:
+            args += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
         return self._start(name, args, env, ready_line=f"{name}@localhost ready.")
 
     def start_beat(self, **env: str) -> CeleryProcess:

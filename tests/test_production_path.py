@@ -350,7 +350,8 @@ def test_a_worker_outlives_a_redis_restart_and_beat_redispatches_what_it_lost(
     redis_server = PrivateRedis(tmp_path / "redis").start()
     try:
         broker = {"CELERY_BROKER_URL": redis_server.url, **LIVENESS}
-        worker = celery.start_worker("worker-1", **broker)
+        # As production runs it: a prefork pool, and event heartbeats sent on the broker connection.
+        worker = celery.start_worker("worker-1", pool="prefork", chatter=True, **broker)
         celery.start_beat(**broker)
         celery.wait_until_ready()
         first = wait_for("the first periodic snapshot", lambda: finished_with_seq(cluster, 1), timeout=30)
