@@ -82,12 +82,37 @@ class Heartbeat:
         self.cluster_id = cluster_id
         self.holder = holder
         self.lost = False
-        self._deadline = time.monotonic() + FENCE_AFTER * lease_seconds()
+        self._renewed(time.monotonic())
+        self._renewing_inline = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{cluster_id}", daemon=True)
 
+    def _renewed(self, sent: float) -> None:
+        if sent + FENCE_AFTER * lease_seconds() > getattr(self, "_deadline", 0.0):  # either thread
+            self._renew_inline_after = sent + lease_seconds() / 2
+            self._deadline = sent + FENCE_AFTER * lease_seconds()
+
+    def _renew_inline(self) -> None:
+        """The run renews through its own connection when the heartbeat fell behind: the heartbeat
+        may be waiting on a long transaction of this run (SQLite locks the whole database).  Inside
+        that transaction the renewal is not visible yet, but it holds the lease row, so no one can
+        take the lease over before it commits."""
+        self._renewing_inline = True
+        try:
+            sent = time.monotonic()
+            if renew(self.cluster_id, self.holder):
+                self._renewed(sent)
+            else:
+                self.lost = True
+        finally:
+            self._renewing_inline = False
+
     def fence(self, execute, sql, params, many, context):
         """A database execute wrapper: no query once the lease may belong to someone else."""
+        if self._renewing_inline:
+            return execute(sql, params, many, context)
+        if not self.lost and self._renew_inline_after < time.monotonic() <= self._deadline:
+            self._renew_inline()
         if self.lost or time.monotonic() > self._deadline:
             self.lost = True
             raise LeaseLost(f"the lease on cluster {self.cluster_id} lapsed or was taken over; stopping")
@@ -107,7 +132,7 @@ class Heartbeat:
                     logger.error("the lease on cluster %s was taken over; fencing this run", self.cluster_id)
                     self.lost = True
                     return
-                self._deadline = sent + FENCE_AFTER * lease_seconds()
+                self._renewed(sent)
         finally:
             connections.close_all()  # this thread's connections only
 

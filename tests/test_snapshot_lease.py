@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from inventory import tasks
@@ -195,3 +196,21 @@ def test_a_run_whose_lease_was_taken_over_writes_nothing_more(cluster, settings)
         snapshot_now(cluster, source=reading_while_taken_over)
     assert not InventoryObject.objects.filter(cluster=cluster).exists()
     assert ClusterLease.objects.get(cluster=cluster).holder == "other-run"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_in_a_long_transaction_keeps_its_lease(cluster, settings):
+    """SQLite locks the whole database for a writing transaction, so the heartbeat thread waits;
+    the run renews through its own connection instead of fencing itself."""
+    settings.SNAPSHOT_LEASE_SECONDS = 0.6
+
+    def reading_in_one_long_transaction():
+        with transaction.atomic():
+            Cluster.objects.filter(pk=cluster.pk).update(context="busy")
+            for _ in range(30):  # 1.5 s of short queries, far past the heartbeat's renewals
+                Cluster.objects.filter(pk=cluster.pk).exists()
+                time.sleep(0.05)
+        return collection(OBJECTS)
+
+    done = snapshot_now(cluster, source=reading_in_one_long_transaction)
+    assert done.status == Snapshot.Status.COMPLETE, done.error
