@@ -9,8 +9,10 @@ they read is the simulator, served from this process over real HTTP and steered 
 import copy
 import json
 import os
+import signal
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -321,8 +323,10 @@ def test_a_worker_killed_mid_snapshot_is_recovered_within_two_intervals(api_serv
         "the next snapshot", lambda: cluster.snapshots.filter(status__in=Snapshot.VISIBLE, seq__gt=1).first()
     )
     took = time.monotonic() - killed_at
+    print(f"the next snapshot completed {took:.1f}s after the kill (dispatch interval {DISPATCH}s)")
     assert took < 2 * DISPATCH, f"the next snapshot completed {took:.1f}s after the kill"
-    # The dead run was restarted: same snapshot, its half-written rows undone first.
+    # The dead run was restarted: the same snapshot, on its second attempt (the run that restarts a
+    # dead one undoes what it wrote first: tests/test_snapshot_lease.py).
     assert (recovered.pk, recovered.status, recovered.attempts) == (dead.pk, Snapshot.Status.COMPLETE, 2)
     assert recovered.rows_written == {"inserted": 1, "closed": 1, "deleted": 0}
     assert stored_keys(first) == keys(base_objects())
@@ -342,6 +346,45 @@ def test_a_worker_killed_mid_snapshot_is_recovered_within_two_intervals(api_serv
     survivor.wait_for_output(f"snapshot_cluster[{task_id}] succeeded")
     assert inventory_rows(cluster) == rows_before
     assert len(api_server.requests) == lists_before
+
+
+def pool_child_of(pid: int) -> int:
+    """The one pool process a prefork worker with concurrency 1 runs tasks in."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    assert len(children) == 1, children
+    return children[0]
+
+
+def test_a_pool_child_killed_mid_snapshot_is_recovered_within_two_intervals(api_server, cluster, celery):
+    worker = celery.start_worker("worker-1", pool="prefork", **LIVENESS)
+    celery.start_beat(**LIVENESS)
+    celery.wait_until_ready()
+    first = wait_for("the first periodic snapshot", lambda: finished_with_seq(cluster, 1), timeout=30)
+    assert first.status == Snapshot.Status.COMPLETE, first.error or first.unread
+
+    SimulatorControl(api_server.url).add_fault(PODS_LIST, delay=5, times=1)
+    make_due(cluster)
+    wait_for("the pool child to be inside the slow pods list", lambda: pods_list_requests(api_server) == 2)
+    os.kill(pool_child_of(worker.pid), signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    recovered = wait_for("the next snapshot", lambda: finished_with_seq(cluster, 2))
+    took = time.monotonic() - killed_at
+    print(f"the next snapshot completed {took:.1f}s after the kill (dispatch interval {DISPATCH}s)")
+    assert took < 2 * DISPATCH, f"the next snapshot completed {took:.1f}s after the kill"
+    assert (recovered.status, recovered.attempts) == (Snapshot.Status.COMPLETE, 2)
+    # The task requeued when its pool child was lost came back at once and was turned away by the
+    # dead run's lease: a log line, never a failed snapshot.
+    assert not cluster.snapshots.filter(status=Snapshot.Status.FAILED).exists()
+    assert worker.alive()
+    assert_history_consistent(cluster)
 
 
 def test_a_worker_outlives_a_redis_restart_and_beat_redispatches_what_it_lost(
