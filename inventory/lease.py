@@ -148,13 +148,13 @@ class Heartbeat:
 
 
 @contextmanager
-def cluster_lease(cluster_id: int):
+def cluster_lease(cluster_id: int, name: str = ""):
     """Hold the cluster's lease for the block, renewed by a heartbeat; raises ClusterBusy if a live
     run holds it.  Inside a caller's transaction the lease row stays locked until it commits, so no
     heartbeat (which could not see the row) runs."""
     holder = try_acquire(cluster_id)
     if holder is None:
-        raise ClusterBusy(f"cluster {cluster_id} is being snapshotted by another run")
+        raise ClusterBusy(f"cluster {name or cluster_id} is being snapshotted by another run")
     try:
         if connection.in_atomic_block:
             yield None

@@ -57,7 +57,7 @@ def snapshot_now(cluster: Cluster, snapshot: Snapshot | None = None, source=None
     again): holding the lease proves no one runs it, so it is undone and restarted.  A finished one
     (a duplicate task) is left be.
     """
-    with cluster_lease(cluster.pk):
+    with cluster_lease(cluster.pk, cluster.name):
         snapshot = snapshot or queue_snapshot(cluster)
         snapshot.refresh_from_db()
         if snapshot.status not in UNFINISHED:
@@ -135,10 +135,15 @@ def dispatch_due_snapshots() -> list[int]:
     sent = []
     for cluster in Cluster.objects.filter(enabled=True).exclude(source=Cluster.Source.OFFLINE):
         now = timezone.now()
-        snapshot = to_dispatch(cluster, now)
-        if snapshot is None:
+        try:
+            snapshot = to_dispatch(cluster, now)
+            if snapshot is None:
+                continue
+            # Marked sent first: if sending fails, the snapshot is sent again like a lost one.
+            Snapshot.objects.filter(pk=snapshot.pk).update(dispatched_at=now)
+            snapshot_cluster.apply_async((cluster.pk, snapshot.pk), expires=resend_after().total_seconds())
+        except Exception:  # one cluster's trouble must not stop the others' schedule
+            logger.exception("could not dispatch a snapshot of %s", cluster.name)
             continue
-        Snapshot.objects.filter(pk=snapshot.pk).update(dispatched_at=now)
-        snapshot_cluster.apply_async((cluster.pk, snapshot.pk), expires=resend_after().total_seconds())
         sent.append(snapshot.pk)
     return sent

@@ -10,6 +10,8 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -214,3 +216,11 @@ def test_a_run_in_a_long_transaction_keeps_its_lease(cluster, settings):
 
     done = snapshot_now(cluster, source=reading_in_one_long_transaction)
     assert done.status == Snapshot.Status.COMPLETE, done.error
+
+
+@pytest.mark.django_db
+def test_the_snapshot_command_says_the_cluster_is_busy_and_records_nothing(cluster):
+    assert try_acquire(cluster.pk)  # a worker is snapshotting it
+    with pytest.raises(CommandError, match="cluster live is being snapshotted by another run"):
+        call_command("snapshot", "--cluster", "live")
+    assert not cluster.snapshots.exists()
