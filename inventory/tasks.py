@@ -72,12 +72,18 @@ def snapshot_now(cluster: Cluster, snapshot: Snapshot | None = None, source=None
             logger.warning("restarting %s: its run died (attempt %d)", snapshot, snapshot.attempts + 1)
         snapshot.attempts += 1
         snapshot.save(update_fields=["attempts"])
-        return run_snapshot(snapshot, source or live_source(cluster))
+        try:
+            return run_snapshot(snapshot, source or live_source(cluster))
+        except (KeyboardInterrupt, SystemExit):  # stopped (SIGTERM in `manage.py snapshot`): clean up now
+            undo_snapshot_writes(cluster.pk, snapshot.seq)
+            _give_up(snapshot, "stopped before finishing")
+            raise
 
 
-def _give_up(snapshot: Snapshot) -> Snapshot:
+def _give_up(snapshot: Snapshot, why: str = "") -> Snapshot:
     snapshot.status = Snapshot.Status.FAILED
-    snapshot.error = f"interrupted: its run died {snapshot.attempts} times; its writes were undone"
+    why = why or f"its run died {snapshot.attempts} times"
+    snapshot.error = f"interrupted: {why}; its writes were undone"
     snapshot.finished_at = timezone.now()
     snapshot.save(update_fields=["status", "error", "finished_at"])
     return snapshot

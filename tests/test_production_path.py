@@ -10,6 +10,8 @@ import copy
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -346,6 +348,30 @@ def test_a_worker_killed_mid_snapshot_is_recovered_within_two_intervals(api_serv
     survivor.wait_for_output(f"snapshot_cluster[{task_id}] succeeded")
     assert inventory_rows(cluster) == rows_before
     assert len(api_server.requests) == lists_before
+
+
+def test_a_sigtermed_snapshot_command_frees_its_cluster_at_once(api_server, cluster, celery):
+    """SIGTERM (a supervisor or a CI timeout stopping `manage.py snapshot`) undoes the run and
+    releases the lease on the spot: the cluster does not wait for the lease to lapse."""
+    SimulatorControl(api_server.url).add_fault(PODS_LIST, delay=5, times=1)
+    command = subprocess.Popen(
+        [sys.executable, "manage.py", "snapshot", "--cluster", cluster.name],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**celery.env, "SNAPSHOT_LEASE_SECONDS": "600"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for("the command to be inside the slow pods list", lambda: pods_list_requests(api_server) == 1)
+        command.terminate()
+        assert command.wait(10) == 128 + signal.SIGTERM, command.stdout.read().decode()
+    finally:
+        command.kill()
+        command.wait()
+    (stopped,) = cluster.snapshots.all()
+    assert stopped.status == Snapshot.Status.FAILED and stopped.error.startswith("interrupted: stopped")
+    assert ClusterLease.objects.get(cluster=cluster).holder == ""
+    assert not InventoryObject.objects.filter(cluster=cluster).exists()
 
 
 def pool_child_of(pid: int) -> int:

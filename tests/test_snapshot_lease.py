@@ -224,3 +224,15 @@ def test_the_snapshot_command_says_the_cluster_is_busy_and_records_nothing(clust
     with pytest.raises(CommandError, match="cluster live is being snapshotted by another run"):
         call_command("snapshot", "--cluster", "live")
     assert not cluster.snapshots.exists()
+
+
+@pytest.mark.django_db
+def test_a_run_stopped_by_sigterm_is_undone_and_frees_its_cluster_at_once(cluster):
+    def stopped_midway():
+        raise SystemExit(143)  # what `manage.py snapshot` turns SIGTERM into
+
+    with pytest.raises(SystemExit):
+        snapshot_now(cluster, source=stopped_midway)
+    (stopped,) = cluster.snapshots.all()
+    assert stopped.status == Snapshot.Status.FAILED and stopped.error.startswith("interrupted: stopped")
+    assert snapshot_now(cluster, source=lambda: collection(OBJECTS)).status == Snapshot.Status.COMPLETE

@@ -5,6 +5,9 @@ Prints each snapshot, then its open findings per rule and severity.
 Exit status: 0 when every snapshot is complete, 2 when one is partial, 1 when one failed.
 """
 
+import signal
+import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -24,6 +27,10 @@ from inventory.tasks import snapshot_now
 EXIT_CODES = {Snapshot.Status.COMPLETE: 0, Snapshot.Status.PARTIAL: 2, Snapshot.Status.FAILED: 1}
 
 
+def _exit_on_sigterm(signum, frame):
+    sys.exit(128 + signum)
+
+
 class Command(BaseCommand):
     help = "Snapshot the named cluster (or every registered one) now, or import an offline dump."
 
@@ -38,7 +45,18 @@ class Command(BaseCommand):
             "cluster is registered); replaces the demo's previous history",
         )
 
-    def handle(self, *args, cluster=None, from_dump=None, taken_at=None, demo=False, **options):
+    def handle(self, *args, **options):
+        # SIGTERM (a supervisor, a CI timeout) ends the run like Ctrl-C: its writes are undone and the
+        # cluster's lease released at once, instead of the process vanishing while holding them.
+        if threading.current_thread() is not threading.main_thread():
+            return self._handle(**options)
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            return self._handle(**options)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _handle(self, *, cluster=None, from_dump=None, taken_at=None, demo=False, **options):
         if demo or (not from_dump and not cluster and not real_cluster_registered()):
             snapshots = [Demo(Path(settings.DATA_DIR)).snapshot_once()]
         elif from_dump:
