@@ -286,7 +286,7 @@ def test_a_kind_failing_for_good_in_a_worker_makes_the_snapshot_partial(api_serv
 
 # The liveness tests' processes: beat looks for due clusters every DISPATCH seconds and a run's lease
 # lapses LEASE seconds after its last heartbeat, so a dead run is found within two intervals.
-DISPATCH, LEASE = 5, 2
+DISPATCH, LEASE = 6, 3
 LIVENESS = {"DISPATCH_INTERVAL_SECONDS": str(DISPATCH), "SNAPSHOT_LEASE_SECONDS": str(LEASE)}
 
 
