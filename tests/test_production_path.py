@@ -418,7 +418,12 @@ def test_a_worker_outlives_a_redis_restart_and_beat_redispatches_what_it_lost(
 ):
     redis_server = PrivateRedis(tmp_path / "redis").start()
     try:
-        broker = {"CELERY_BROKER_URL": redis_server.url, **LIVENESS}
+        # Short ticks: a lost task is sent again after two of them.
+        broker = {
+            "CELERY_BROKER_URL": redis_server.url,
+            "DISPATCH_INTERVAL_SECONDS": "3",
+            "SNAPSHOT_LEASE_SECONDS": "3",
+        }
         # As production runs it: a prefork pool, and event heartbeats sent on the broker connection.
         worker = celery.start_worker("worker-1", pool="prefork", chatter=True, **broker)
         celery.start_beat(**broker)
