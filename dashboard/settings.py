@@ -131,16 +131,32 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("SNAPSHOT_SOFT_TIME_LIMIT", "1500"))
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("SNAPSHOT_TIME_LIMIT", "1800"))
-# Redis redelivers an unacknowledged task after this long; it must outlive the hard limit, or a
-# slow but healthy snapshot would be handed to a second worker.
+# Redis redelivers an unacknowledged task after this long.  Two runs never overlap whatever it is
+# (the cluster lease does that); it only decides when a killed task's message comes back, by which
+# time the dispatcher has restarted the dead run from the database.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": max(3600, 2 * CELERY_TASK_TIME_LIMIT)}
+# A broker that goes away (Redis restarted) is reconnected to, forever, at startup as later.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A broker blip must not kill a running snapshot: the lease, not the broker connection, guards it.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {
-    # One tick decides which clusters are due on their own interval and queues them.
+    # One tick decides, from the database, which clusters are due (or have lost their task) and queues them.
     "dispatch-due-snapshots": {
         "task": "inventory.tasks.dispatch_due_snapshots",
-        "schedule": float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "60")),
+        "schedule": DISPATCH_INTERVAL_SECONDS,
+        # Ticks missed while no worker ran are dropped, not piled up.
+        "options": {"expires": DISPATCH_INTERVAL_SECONDS},
     },
 }
+# A run's hold on its cluster, renewed by a heartbeat; a dead run's lapses within this.  Half a
+# dispatch interval: a killed run is restarted by the first or second tick after it died.
+SNAPSHOT_LEASE_SECONDS = float(
+    os.environ.get("SNAPSHOT_LEASE_SECONDS") or max(5.0, DISPATCH_INTERVAL_SECONDS / 2)
+)
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

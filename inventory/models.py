@@ -163,9 +163,6 @@ class Cluster(models.Model):
     )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # The per-cluster lock: a worker owns the cluster while lock_expires_at is in the future.
-    lock_token = models.CharField(max_length=64, blank=True, editable=False)
-    lock_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ClusterQuerySet.as_manager()
 
@@ -231,6 +228,12 @@ class Snapshot(models.Model):
     warnings = models.JSONField(default=list, blank=True)
     rows_written = models.JSONField(default=dict, blank=True, help_text="inserted / closed / deleted")
     error = models.TextField(blank=True)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its task was last sent to a worker (the dispatcher's)."
+    )
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Runs started (a dead run is restarted)."
+    )
 
     objects = PerClusterQuerySet.as_manager()
 
@@ -265,6 +268,19 @@ class Snapshot(models.Model):
             source = key.split(":", 1)[0] if ":" in key else "Kubernetes"
             totals[source] = totals.get(source, 0) + count
         return sorted(totals.items(), key=lambda item: (item[0] != "Kubernetes", item[0]))
+
+
+class ClusterLease(models.Model):
+    """Who snapshots a cluster, until when (inventory/lease.py).  Its own row, not the cluster's:
+    a heartbeat renews it every few seconds, and an admin saving the cluster must not undo that."""
+
+    cluster = models.OneToOneField(Cluster, on_delete=models.CASCADE, primary_key=True, related_name="lease")
+    holder = models.CharField(max_length=128, blank=True, help_text="host:pid:token of the run; empty: free")
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Free from then on unless renewed.")
+
+    def __str__(self):
+        return f"{self.cluster_id}: {self.holder or 'free'} until {self.expires_at}"
 
 
 class InventoryObjectQuerySet(RestrictedQuerySet):

@@ -49,7 +49,7 @@ def queue_snapshot(
 def abandon_unfinished(cluster: Cluster, *, before_seq: int) -> None:
     """Undo and mark failed any earlier run of this cluster that never finished (a dead worker).
 
-    Only called while holding the cluster's lock, so no earlier run can still be alive.
+    Only called while holding the cluster's lease, so no earlier run can still be alive.
     """
     stale = Snapshot.objects.filter(
         cluster=cluster, seq__lt=before_seq, status__in=[Snapshot.Status.RUNNING, Snapshot.Status.QUEUED]

@@ -1,48 +1,33 @@
 """Celery tasks: a dispatcher that queues each cluster on its own interval, and the snapshot task.
 
-Production: `celery beat` runs `dispatch_due_snapshots` every minute and workers run
-`snapshot_cluster`.  The embedded default (no broker) runs the very same functions in-process
-(see inventory/scheduler.py).  A per-cluster lock, a conditional UPDATE on the cluster row,
-guarantees two workers never snapshot one cluster at once, and expires so a dead worker
-cannot hold a cluster forever.
+Production: `celery beat` runs `dispatch_due_snapshots` every DISPATCH_INTERVAL_SECONDS and workers
+run `snapshot_cluster`.  The embedded default (no broker) runs the very same functions in-process
+(see inventory/scheduler.py).  A run holds its cluster's lease (inventory/lease.py) so two runs
+never snapshot one cluster at once; a killed run's lease lapses within SNAPSHOT_LEASE_SECONDS.
+
+The database, not the broker, says what is due: a snapshot whose task was lost (Redis restarted
+empty) or whose run died is sent again by the next tick, so nothing waits on a message.
 """
 
 import logging
-import secrets
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from .array_reading import read_arrays
-from .models import Cluster, Snapshot
+from .history import undo_snapshot_writes
+from .lease import ClusterBusy, cluster_lease
+from .models import Cluster, ClusterLease, Snapshot
 from .snapshotting import queue_snapshot, run_snapshot
 
 logger = logging.getLogger(__name__)
 
-
-def lock_ttl() -> timedelta:
-    # Outlives the hard time limit (by a margin for workers' clocks that disagree, at most a minute),
-    # so a lock is never released under a still-running task, yet a short limit means a short lock.
-    limit = settings.CELERY_TASK_TIME_LIMIT
-    return timedelta(seconds=limit + min(60, limit))
-
-
-def acquire_cluster_lock(cluster_id: int) -> str | None:
-    token = secrets.token_hex(16)
-    now = timezone.now()
-    taken = (
-        Cluster.objects.filter(pk=cluster_id)
-        .filter(Q(lock_expires_at__isnull=True) | Q(lock_expires_at__lt=now))
-        .update(lock_token=token, lock_expires_at=now + lock_ttl())
-    )
-    return token if taken == 1 else None
-
-
-def release_cluster_lock(cluster_id: int, token: str) -> None:
-    Cluster.objects.filter(pk=cluster_id, lock_token=token).update(lock_token="", lock_expires_at=None)
+# A snapshot whose run died this many times (e.g. killed for memory each time) is given up; the
+# cluster is then due again on its interval.
+MAX_ATTEMPTS = 3
+UNFINISHED = (Snapshot.Status.QUEUED, Snapshot.Status.RUNNING)
 
 
 def live_source(cluster: Cluster):
@@ -65,61 +50,106 @@ def live_source(cluster: Cluster):
 
 
 def snapshot_now(cluster: Cluster, snapshot: Snapshot | None = None, source=None) -> Snapshot:
-    """Take one snapshot of `cluster` under its lock; the queued snapshot is failed if the lock is busy.
+    """Take one snapshot of `cluster` under its lease; raises ClusterBusy if a live run holds it
+    (nothing is recorded then: being turned away is not a failed snapshot).
 
-    Only a snapshot that is still queued runs.  A task redelivered after its worker died (acks_late)
-    finds its snapshot running, or failed by the later run that undid its writes, and leaves it be:
-    running it now would write an old sequence number over newer history.
+    `snapshot` is a queued one to run, or a running one whose run died (its task redelivered or sent
+    again): holding the lease proves no one runs it, so it is undone and restarted.  A finished one
+    (a duplicate task) is left be.
     """
-    snapshot = snapshot or queue_snapshot(cluster)
-    token = acquire_cluster_lock(cluster.pk)
-    if token is None:
-        # Conditional: a dead run's snapshot must stay running until the run that undoes it fails it.
-        Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.QUEUED).update(
-            status=Snapshot.Status.FAILED,
-            error="skipped: another worker is snapshotting this cluster",
-            finished_at=timezone.now(),
-        )
+    with cluster_lease(cluster.pk, cluster.name):
+        snapshot = snapshot or queue_snapshot(cluster)
         snapshot.refresh_from_db()
-        return snapshot
-    try:
-        snapshot.refresh_from_db()
-        if snapshot.status != Snapshot.Status.QUEUED:
-            logger.warning("not running %s again: it is %s already", snapshot, snapshot.status)
+        if snapshot.status not in UNFINISHED:
+            logger.info("not running %s again: it is %s already", snapshot, snapshot.status)
             return snapshot
-        return run_snapshot(snapshot, source or live_source(cluster))
-    finally:
-        release_cluster_lock(cluster.pk, token)
+        if snapshot.status == Snapshot.Status.RUNNING:
+            undo_snapshot_writes(cluster.pk, snapshot.seq)
+            # A dead import cannot be read again: its dump is not ours to re-read.
+            cannot_reread = source is None and snapshot.origin != Snapshot.Origin.LIVE
+            if snapshot.attempts >= MAX_ATTEMPTS or cannot_reread:
+                return _give_up(snapshot)
+            logger.warning("restarting %s: its run died (attempt %d)", snapshot, snapshot.attempts + 1)
+        snapshot.attempts += 1
+        snapshot.save(update_fields=["attempts"])
+        try:
+            return run_snapshot(snapshot, source or live_source(cluster))
+        except (KeyboardInterrupt, SystemExit):  # stopped (SIGTERM in `manage.py snapshot`): clean up now
+            undo_snapshot_writes(cluster.pk, snapshot.seq)
+            _give_up(snapshot, "stopped before finishing")
+            raise
+
+
+def _give_up(snapshot: Snapshot, why: str = "") -> Snapshot:
+    snapshot.status = Snapshot.Status.FAILED
+    why = why or f"its run died {snapshot.attempts} times"
+    snapshot.error = f"interrupted: {why}; its writes were undone"
+    snapshot.finished_at = timezone.now()
+    snapshot.save(update_fields=["status", "error", "finished_at"])
+    return snapshot
 
 
 @shared_task(name="inventory.tasks.snapshot_cluster", acks_late=True)
 def snapshot_cluster(cluster_id: int, snapshot_id: int | None = None) -> dict:
-    cluster = Cluster.objects.get(pk=cluster_id)
-    snapshot = Snapshot.objects.get(pk=snapshot_id) if snapshot_id else None
-    done = snapshot_now(cluster, snapshot)
+    cluster = Cluster.objects.filter(pk=cluster_id).first()
+    snapshot = Snapshot.objects.filter(pk=snapshot_id).first() if snapshot_id else None
+    if cluster is None or (snapshot_id and snapshot is None):
+        logger.info("cluster %s / snapshot %s no longer exists: nothing to do", cluster_id, snapshot_id)
+        return {"snapshot": snapshot_id, "status": "gone"}
+    try:
+        done = snapshot_now(cluster, snapshot)
+    except ClusterBusy:
+        # Another run holds the cluster: a log line, not a failed snapshot.  If that run dies, the
+        # dispatcher sends this snapshot again once its lease lapses.
+        logger.info("turned away: cluster %s is being snapshotted by another run", cluster.name)
+        return {"snapshot": snapshot_id, "status": "busy"}
     return {"snapshot": done.pk, "seq": done.seq, "status": done.status}
 
 
-def due_clusters(now=None):
-    """Live clusters whose last snapshot (of any outcome) is older than their interval."""
-    now = now or timezone.now()
-    for cluster in Cluster.objects.filter(enabled=True).exclude(source=Cluster.Source.OFFLINE):
-        last = cluster.snapshots.order_by("-seq").values_list("taken_at", "status").first()
-        if last is None:
-            yield cluster
-            continue
-        taken_at, status = last
-        # A queued/running run older than the lock's lifetime belongs to a dead worker.
-        pending = status in (Snapshot.Status.QUEUED, Snapshot.Status.RUNNING) and taken_at > now - lock_ttl()
-        if not pending and taken_at <= now - timedelta(minutes=cluster.interval_minutes):
-            yield cluster
+def resend_after() -> timedelta:
+    """How long a queued snapshot may wait for a worker before its task counts as lost (and how long
+    a sent task lives: an older copy expires rather than piling up while no worker runs)."""
+    return timedelta(seconds=2 * settings.DISPATCH_INTERVAL_SECONDS)
+
+
+def to_dispatch(cluster: Cluster, now) -> Snapshot | None:
+    """What the database says `cluster` needs now: nothing while a live run holds its lease; its
+    latest snapshot again when that never finished (its task was lost, or its run died); otherwise a
+    new snapshot once its interval has passed since the latest."""
+    lease = ClusterLease.objects.filter(cluster=cluster).first()
+    if lease and lease.expires_at and lease.expires_at > now:
+        return None
+    latest = cluster.snapshots.order_by("-seq").first()
+    if latest is None:
+        return queue_snapshot(cluster)
+    if latest.status in UNFINISHED and latest.origin == Snapshot.Origin.LIVE:
+        sent = latest.dispatched_at
+        lapsed_at = lease.expires_at if lease else None
+        never_sent_since_it_died = latest.status == Snapshot.Status.RUNNING and (
+            sent is None or lapsed_at is None or sent < lapsed_at
+        )
+        if sent is None or sent <= now - resend_after() or never_sent_since_it_died:
+            return latest
+        return None
+    if latest.taken_at <= now - timedelta(minutes=cluster.interval_minutes):
+        return queue_snapshot(cluster)
+    return None
 
 
 @shared_task(name="inventory.tasks.dispatch_due_snapshots")
 def dispatch_due_snapshots() -> list[int]:
-    queued = []
-    for cluster in due_clusters():
-        snapshot = queue_snapshot(cluster)
-        snapshot_cluster.delay(cluster.pk, snapshot.pk)
-        queued.append(snapshot.pk)
-    return queued
+    sent = []
+    for cluster in Cluster.objects.filter(enabled=True).exclude(source=Cluster.Source.OFFLINE):
+        now = timezone.now()
+        try:
+            snapshot = to_dispatch(cluster, now)
+            if snapshot is None:
+                continue
+            # Marked sent first: if sending fails, the snapshot is sent again like a lost one.
+            Snapshot.objects.filter(pk=snapshot.pk).update(dispatched_at=now)
+            snapshot_cluster.apply_async((cluster.pk, snapshot.pk), expires=resend_after().total_seconds())
+        except Exception:  # one cluster's trouble must not stop the others' schedule
+            logger.exception("could not dispatch a snapshot of %s", cluster.name)
+            continue
+        sent.append(snapshot.pk)
+    return sent

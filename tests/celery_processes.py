@@ -7,6 +7,7 @@ the product running in a worker is held to the same rule as in the test process.
 """
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +42,9 @@ class CeleryProcess:
     @property
     def pid(self) -> int:
         return self._popen.pid
+
+    def alive(self) -> bool:
+        return self._popen.poll() is None
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -112,20 +116,21 @@ class CeleryProcesses:
         self.processes.append(process)
         return process
 
-    def start_worker(self, name: str, **env: str) -> CeleryProcess:
-        """A `celery worker` with the solo pool (one task at a time); see `wait_until_ready`."""
+    def start_worker(self, name: str, pool: str = "solo", chatter: bool = False, **env: str) -> CeleryProcess:
+        """A `celery worker` running one task at a time (solo pool unless told); see `wait_until_ready`.
+
+        Without `chatter`, worker-to-worker chatter (mingle, gossip, event heartbeats) is off: it adds
+        a second to startup, and the cluster lease under test lives in the database.  With it, the
+        worker runs as the production command line starts it."""
         args = [
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
             "--concurrency=1",
             "--loglevel=INFO",
             f"--hostname={name}@localhost",
-            # Worker-to-worker chatter that adds a second to startup; the cluster lock under test
-            # lives in the database and does not rely on it.
-            "--without-mingle",
-            "--without-gossip",
-            "--without-heartbeat",
         ]
+        if not chatter:
+            args += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
         return self._start(name, args, env, ready_line=f"{name}@localhost ready.")
 
     def start_beat(self, **env: str) -> CeleryProcess:
@@ -145,3 +150,45 @@ class CeleryProcesses:
 
     def logs(self) -> str:
         return "\n".join(f"----- {p.name} (pid {p.pid}) -----\n{p.output()}" for p in self.processes)
+
+
+class PrivateRedis:
+    """A `redis-server` of the test's own, on a free loopback port and without persistence, so a test
+    can stop and restart its broker (losing what it held, as a restart without persistence does)
+    without touching the shared server."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = _free_port()
+        self._popen: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "PrivateRedis":
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no", "--dir", str(self.workdir)]
+        self._popen = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                if self._popen.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"redis-server on port {self.port} did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._popen is not None and self._popen.poll() is None:
+            self._popen.kill()  # no shutdown save: what it held is gone, as after a crash
+            self._popen.wait()
+        self._popen = None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -6,6 +6,9 @@ Exit status: 0 when every snapshot is complete, 2 when one is partial, 1 when on
 analysis failed (an exception, or a rule that raised: its findings are held open, not resolved).
 """
 
+import signal
+import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from inventory.demo import Demo, real_cluster_registered
 from inventory.findings import by_status
 from inventory.importing import import_dump
+from inventory.lease import ClusterBusy
 from inventory.management.options import cluster_name
 from inventory.models import Cluster, Finding, Snapshot
 from inventory.rules import ALL_RULES, SEVERITIES
@@ -28,6 +32,10 @@ EXIT_CODES = {Snapshot.Status.COMPLETE: 0, Snapshot.Status.PARTIAL: 2, Snapshot.
 def exit_code(snapshot: Snapshot) -> int:
     """A snapshot whose analysis failed stored its inventory but judged nothing: not a success."""
     return 1 if snapshot.is_visible and snapshot.analysis_failure else EXIT_CODES[snapshot.status]
+
+
+def _exit_on_sigterm(signum, frame):
+    sys.exit(128 + signum)
 
 
 class Command(BaseCommand):
@@ -44,7 +52,18 @@ class Command(BaseCommand):
             "cluster is registered); replaces the demo's previous history",
         )
 
-    def handle(self, *args, cluster=None, from_dump=None, taken_at=None, demo=False, **options):
+    def handle(self, *args, **options):
+        # SIGTERM (a supervisor, a CI timeout) ends the run like Ctrl-C: its writes are undone and the
+        # cluster's lease released at once, instead of the process vanishing while holding them.
+        if threading.current_thread() is not threading.main_thread():
+            return self._handle(**options)
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            return self._handle(**options)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _handle(self, *, cluster=None, from_dump=None, taken_at=None, demo=False, **options):
         if demo or (not from_dump and not cluster and not real_cluster_registered()):
             snapshots = [Demo(Path(settings.DATA_DIR)).snapshot_once()]
         elif from_dump:
@@ -60,7 +79,10 @@ class Command(BaseCommand):
                 raise CommandError(f"no live cluster named {cluster!r} (offline clusters take --from-dump)")
             if not clusters:
                 raise CommandError("no cluster is registered; see `manage.py add_cluster --help`")
-            snapshots = [snapshot_now(c) for c in clusters]
+            try:
+                snapshots = [snapshot_now(c) for c in clusters]
+            except ClusterBusy as error:
+                raise CommandError(f"{error}; try again when it has finished") from error
         for snapshot in snapshots:
             self._report(snapshot)
         worst = max((exit_code(s) for s in snapshots), key=lambda code: (code == 1, code))
@@ -77,7 +99,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--taken-at {taken_at!r} is not an ISO time with a timezone")
         try:
             return import_dump(cluster, directory, when)
-        except SourceError as error:
+        except (SourceError, ClusterBusy) as error:
             raise CommandError(str(error)) from error
 
     def _report(self, snapshot):
