@@ -109,36 +109,12 @@ def test_solidfire_volume_in_an_access_group_and_its_chap_account():
 
 
 def test_nested_igroups_in_a_cycle_are_expanded_once():
-    svm = "svm_san"
-    arrays = {
-        "a": {
-            "ontap.Interface": lif(svm, "198.51.100.11"),
-            "ontap.Lun": {f"{svm}//vol/v1/lun0": {"name": "/vol/v1/lun0", "svm": {"name": svm}}},
-            "ontap.LunMap": {
-                "m": {
-                    "svm": {"name": svm},
-                    "lun": {"name": "/vol/v1/lun0"},
-                    "igroup": {"name": "outer"},
-                    "logical_unit_number": 4,
-                }
-            },
-            "ontap.Igroup": {
-                f"{svm}/outer": {"name": "outer", "initiators": [], "igroups": [{"name": "inner"}]},
-                f"{svm}/inner": {
-                    "name": "inner",
-                    "initiators": [{"name": NODE_IQN}],
-                    "igroups": [{"name": "outer"}],
-                },
-            },
-        }
+    igroups = {
+        "hosts": {"initiators": [], "igroups": [{"name": "inner"}]},
+        "inner": {"initiators": [{"name": NODE_IQN}], "igroups": [{"name": "hosts"}]},
     }
-    objects = {
-        "PersistentVolume": {
-            "static-lun": pv("static-lun", iscsi={"targetPortal": "198.51.100.11:3260", "lun": 4})
-        }
-    }
-    resolution = join_snapshot(state(objects, arrays)).volumes["static-lun"]
-    assert resolution.path == "static-iscsi" and resolution.object_name == f"{svm}//vol/v1/lun0"
+    resolution = join_snapshot(lun_state(igroups)).volumes["lun"]
+    assert resolution.path == "static-iscsi" and resolution.object_name == "svm_san//vol/v1/lun0"
     [party] = Admissions(nodes()).of(resolution)
     assert party["verdict"] == "node" and "nested igroup inner" in party["via"]
 
