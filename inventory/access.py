@@ -13,10 +13,10 @@ from collections import defaultdict
 
 from django.db.models import Q
 
-from .analysis.tenancy import tenant_of_namespace
-from .models import Cluster, Grant, InventoryObject
-from .ownership import owned_namespaces
-from .scope import Scope
+from inventory.analysis.tenancy import tenant_of_namespace
+from inventory.models import Cluster, Grant, InventoryObject
+from inventory.ownership import owned_namespaces
+from inventory.scope import Scope
 
 ADMIN_PERMISSION = "inventory.view_all_namespaces"
 _CACHE_ATTRIBUTE = "_dashboard_scope"  # one computation per request (request.user lives as long)

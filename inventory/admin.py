@@ -1,10 +1,19 @@
 from django import forms
 from django.contrib import admin
 
-from .access import namespace_tenants
-from .analysis.tenancy import SOLO_PREFIX
-from .models import Array, Cluster, Finding, Grant, NamespaceOwner, RuleSetting, Snapshot, Suppression
-from .rules import ALL_RULES
+from inventory.access import namespace_tenants
+from inventory.analysis.tenancy import SOLO_PREFIX
+from inventory.models import (
+    Array,
+    Cluster,
+    Finding,
+    Grant,
+    NamespaceOwner,
+    RuleSetting,
+    Snapshot,
+    Suppression,
+)
+from inventory.rules import ALL_RULES
 
 
 class RuleSettingInline(admin.TabularInline):

@@ -7,7 +7,7 @@ The kept fields of each kind are listed in inventory/kept_fields.py (ARRAY_KEPT_
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .sources.arrays import ONTAP, ONTAP_COLLECTIONS, SOLIDFIRE, SOLIDFIRE_METHODS
+from inventory.sources.arrays import ONTAP, ONTAP_COLLECTIONS, SOLIDFIRE, SOLIDFIRE_METHODS
 
 
 def _svm(record: dict) -> str:

@@ -10,12 +10,12 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from .backends import backend_info, link_to_array
-from .credentials import CredentialsError, resolve
-from .models import Array, Cluster
-from .sources import ArrayReading, Collection
-from .sources.arrays import ONTAP, ONTAP_COLLECTIONS, SOLIDFIRE, SOLIDFIRE_METHODS, ArrayEndpoint
-from .sources.backend_dump import DumpedArray
+from inventory.backends import backend_info, link_to_array
+from inventory.credentials import CredentialsError, resolve
+from inventory.models import Array, Cluster
+from inventory.sources import ArrayReading, Collection
+from inventory.sources.arrays import ONTAP, ONTAP_COLLECTIONS, SOLIDFIRE, SOLIDFIRE_METHODS, ArrayEndpoint
+from inventory.sources.backend_dump import DumpedArray
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +43,10 @@ def read_live_array(array: Array) -> Collection:
     except CredentialsError as error:
         return unreadable(array.kind, str(error))
     if array.kind == ONTAP:
-        from .sources.ontap import collect_ontap
+        from inventory.sources.ontap import collect_ontap
 
         return collect_ontap(endpoint)
-    from .sources.solidfire import collect_solidfire
+    from inventory.sources.solidfire import collect_solidfire
 
     return collect_solidfire(endpoint)
 

@@ -8,8 +8,8 @@ dialled.
 
 from dataclasses import dataclass, field
 
-from .fields import as_text as _text
-from .sources.arrays import ONTAP, SOLIDFIRE
+from inventory.fields import as_text as _text
+from inventory.sources.arrays import ONTAP, SOLIDFIRE
 
 CLOUD_DRIVERS = {
     "azure-netapp-files",

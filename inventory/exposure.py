@@ -14,18 +14,18 @@ from collections import defaultdict
 
 import orjson
 
-from .analysis.context import Context
-from .analysis.engine import evaluate
-from .analysis.settings import AnalysisSettings
-from .findings import reconcile
-from .grades import record_grades
-from .history import StoredObject, write_versions
-from .kept_fields import digest
-from .models import Snapshot
-from .ownership import derived_owners
-from .rules.namespace_labels_writable import forgers as label_forgers
-from .storage.state import DERIVED_SCOPE, SnapshotState
-from .volume_access import Derivation
+from inventory.analysis.context import Context
+from inventory.analysis.engine import evaluate
+from inventory.analysis.settings import AnalysisSettings
+from inventory.findings import reconcile
+from inventory.grades import record_grades
+from inventory.history import StoredObject, write_versions
+from inventory.kept_fields import digest
+from inventory.models import Snapshot
+from inventory.ownership import derived_owners
+from inventory.rules.namespace_labels_writable import forgers as label_forgers
+from inventory.storage.state import DERIVED_SCOPE, SnapshotState
+from inventory.volume_access import Derivation
 
 logger = logging.getLogger(__name__)
 

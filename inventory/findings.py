@@ -18,12 +18,12 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .analysis.context import Context
-from .analysis.engine import Evaluation
-from .kept_fields import digest
-from .models import Finding, FindingEvent, FindingNamespace, Snapshot, Suppression
-from .rules import RULES, Hit, Rule
-from .rules.base import ARRAY_GATE_KINDS
+from inventory.analysis.context import Context
+from inventory.analysis.engine import Evaluation
+from inventory.kept_fields import digest
+from inventory.models import Finding, FindingEvent, FindingNamespace, Snapshot, Suppression
+from inventory.rules import RULES, Hit, Rule
+from inventory.rules.base import ARRAY_GATE_KINDS
 
 SUPPRESSED = "suppressed"
 STATUSES = ("open", "resolved", SUPPRESSED, "all")

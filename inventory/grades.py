@@ -10,8 +10,8 @@ from collections import defaultdict
 
 from django.db import transaction
 
-from .findings import by_status
-from .models import Finding, NamespaceStatus, Snapshot
+from inventory.findings import by_status
+from inventory.models import Finding, NamespaceStatus, Snapshot
 
 GRADE_BY_SEVERITY = {"critical": "F", "high": "D", "medium": "C", "low": "B"}
 GRADED_SEVERITIES = tuple(GRADE_BY_SEVERITY)

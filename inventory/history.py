@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from .array_kinds import ArrayKind
-from .kept_fields import SCHEMA_VERSION, canonical_json, digest, digest_of, keep
-from .models import InventoryObject
-from .storable import NUL_IN_JSON, storable
+from inventory.array_kinds import ArrayKind
+from inventory.kept_fields import SCHEMA_VERSION, canonical_json, digest, digest_of, keep
+from inventory.models import InventoryObject
+from inventory.storable import NUL_IN_JSON, storable
 
 BATCH_SIZE = 2000
 

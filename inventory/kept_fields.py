@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from .secrets import LABEL_MAPS, without_secrets
+from inventory.secrets import LABEL_MAPS, without_secrets
 
 SCHEMA_VERSION = 2  # 2: secrets judged by pattern (inventory/secrets.py); array records' odd shapes kept
 

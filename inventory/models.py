@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
-from .scope import Scope
+from inventory.scope import Scope
 
 DEFAULT_KUBELET_ROOT = "/var/lib/kubelet"
 DEFAULT_TRIDENT_NAMESPACE = "trident"

@@ -22,9 +22,9 @@ says who could have been one); `always` trusts it anyway; `off` never reads owne
 
 from dataclasses import asdict, dataclass
 
-from .fields import as_list, as_mapping, as_text
-from .models import Cluster, NamespaceOwner
-from .storage.state import SnapshotState
+from inventory.fields import as_list, as_mapping, as_text
+from inventory.models import Cluster, NamespaceOwner
+from inventory.storage.state import SnapshotState
 
 ADMIN_LIKE_ROLES = frozenset({"admin", "cluster-admin"})
 

@@ -7,17 +7,17 @@ inventory/redaction.py.  There is no reader here that takes no scope.
 
 from django.db.models import Count
 
-from .access import namespace_tenants
-from .analysis.tenancy import tenant_of_namespace
-from .exposure import EXPOSURE_PATHS
-from .findings import SUPPRESSED, by_status, in_namespace, summary, with_suppression
-from .models import Cluster, Finding, InventoryObject, NamespaceStatus, Snapshot
-from .ownership import owners_of
-from .redaction import Reader, redact_finding, redact_subject, visible_paths
-from .rules import SEVERITIES, SEVERITY_RANK
-from .scope import Scope
-from .storage.state import DERIVED_SCOPE
-from .volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
+from inventory.access import namespace_tenants
+from inventory.analysis.tenancy import tenant_of_namespace
+from inventory.exposure import EXPOSURE_PATHS
+from inventory.findings import SUPPRESSED, by_status, in_namespace, summary, with_suppression
+from inventory.models import Cluster, Finding, InventoryObject, NamespaceStatus, Snapshot
+from inventory.ownership import owners_of
+from inventory.redaction import Reader, redact_finding, redact_subject, visible_paths
+from inventory.rules import SEVERITIES, SEVERITY_RANK
+from inventory.scope import Scope
+from inventory.storage.state import DERIVED_SCOPE
+from inventory.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 
 
 def visible_clusters(scope: Scope):

@@ -20,8 +20,8 @@ Every function takes the reader's `Scope`: nothing is redacted for a reader nobo
 import re
 from dataclasses import dataclass
 
-from .analysis.paths import EVERYONE, OUTSIDE, parse_ref
-from .scope import Scope
+from inventory.analysis.paths import EVERYONE, OUTSIDE, parse_ref
+from inventory.scope import Scope
 
 ANOTHER_TENANT = "another tenant"
 # `Kind/ns/name`, `Kind ns/name` or `ns/name`; namespace and name as Kubernetes spells them.

@@ -8,12 +8,12 @@ namespace of its claim) and `InlineVolumeAccess` (one per inline pod volume, in 
 
 from dataclasses import dataclass
 
-from .history import StoredObject, WriteStats, write_versions
-from .kept_fields import digest
-from .models import InventoryObject, Snapshot
-from .storage.admission import Admissions, node_set_of
-from .storage.join import Resolution, join_snapshot
-from .storage.state import DERIVED_SCOPE, SnapshotState
+from inventory.history import StoredObject, WriteStats, write_versions
+from inventory.kept_fields import digest
+from inventory.models import InventoryObject, Snapshot
+from inventory.storage.admission import Admissions, node_set_of
+from inventory.storage.join import Resolution, join_snapshot
+from inventory.storage.state import DERIVED_SCOPE, SnapshotState
 
 VOLUME_ACCESS = "VolumeAccess"
 INLINE_VOLUME_ACCESS = "InlineVolumeAccess"

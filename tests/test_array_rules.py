@@ -76,10 +76,10 @@ def test_the_demo_stale_case_fires_once_the_node_has_left(tmp_path):
     from inventory.analysis.settings import AnalysisSettings
     from inventory.models import Cluster
     from inventory.rules import RULES
-    from inventory.simulator.serving import SimulatedEstate
-    from inventory.simulator.world import Simulation
     from inventory.storage.state import SnapshotState
     from inventory.tasks import snapshot_now
+    from simulator.serving import SimulatedEstate
+    from simulator.world import Simulation
     from tests.test_join import START, register_arrays
 
     simulation = Simulation(seed=0, start=START)

@@ -12,11 +12,11 @@ import pytest
 from django.core.management import call_command
 
 from inventory.models import Array, Cluster, InventoryObject, Snapshot
-from inventory.simulator.names import SECRET_MARKER
-from inventory.simulator.serving import SimulatedEstate
-from inventory.simulator.tls import TlsMaterial
-from inventory.simulator.world import Simulation
 from inventory.tasks import snapshot_now
+from simulator.names import SECRET_MARKER
+from simulator.serving import SimulatedEstate
+from simulator.tls import TlsMaterial
+from simulator.world import Simulation
 from tests.factories import dashboard_admin
 from tests.test_join import register_arrays, snapshot_of
 

@@ -18,10 +18,10 @@ from django.core.management import call_command
 from inventory.kinds import KINDS, TRIDENT_KINDS
 from inventory.models import Array, Cluster, Finding, InventoryObject, Snapshot
 from inventory.rules import ALL_RULES, RULES
-from inventory.simulator.serving import SimulatedEstate
-from inventory.simulator.world import Simulation
 from inventory.sources.arrays import ONTAP_COLLECTIONS, SOLIDFIRE_METHODS
 from inventory.tasks import snapshot_now
+from simulator.serving import SimulatedEstate
+from simulator.world import Simulation
 from tests.test_join import register_arrays, snapshot_of
 
 pytestmark = pytest.mark.django_db

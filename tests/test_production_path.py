@@ -26,12 +26,12 @@ from django.utils import timezone
 from dashboard.celery import app as celery_app
 from inventory.kinds import KIND_NAMES
 from inventory.models import Array, Cluster, ClusterLease, Finding, InventoryObject, Snapshot
-from inventory.simulator.control import SimulatorControl
-from inventory.simulator.k8s_api import KubernetesApiServer, StaticStore
-from inventory.simulator.serving import SimulatedEstate
-from inventory.simulator.world import Simulation
 from inventory.snapshotting import queue_snapshot
 from inventory.tasks import snapshot_cluster
+from simulator.control import SimulatorControl
+from simulator.k8s_api import KubernetesApiServer, StaticStore
+from simulator.serving import SimulatedEstate
+from simulator.world import Simulation
 from tests.celery_processes import CeleryProcesses, PrivateRedis, database_url_for
 from tests.factories import obj, pod
 

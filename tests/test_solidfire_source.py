@@ -10,13 +10,13 @@ import orjson
 import pytest
 
 from inventory.secrets import is_secret_key, without_secrets
-from inventory.simulator.element_api import ElementApiServer
-from inventory.simulator.names import SECRET_MARKER
-from inventory.simulator.solidfire_array import solidfire_arrays
-from inventory.simulator.tls import TlsMaterial
-from inventory.simulator.world import Simulation
 from inventory.sources.arrays import SOLIDFIRE, SOLIDFIRE_METHODS, ArrayEndpoint
 from inventory.sources.solidfire import collect_solidfire
+from simulator.element_api import ElementApiServer
+from simulator.names import SECRET_MARKER
+from simulator.solidfire_array import solidfire_arrays
+from simulator.tls import TlsMaterial
+from simulator.world import Simulation
 from tests.listeners import ConnectionRecorder
 
 EVERY_METHOD = set(SOLIDFIRE_METHODS)

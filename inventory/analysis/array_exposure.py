@@ -12,9 +12,9 @@ igroup, an NVMe subsystem, a SolidFire access group), so that a rule reports one
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..backends import BackendInfo, backend_info
-from ..fields import as_list
-from .paths import OUTSIDE, Actor, ExposurePath, Hop, array_ref, k8s_ref
+from inventory.analysis.paths import OUTSIDE, Actor, ExposurePath, Hop, array_ref, k8s_ref
+from inventory.backends import BackendInfo, backend_info
+from inventory.fields import as_list
 
 # Verdicts of parties the node set cannot vouch for (a stale node is judged on its own, never here).
 BEYOND_NODES = ("foreign", "wildcard", "unverifiable", "unparseable")

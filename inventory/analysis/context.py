@@ -9,15 +9,15 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from ..fields import as_mapping
-from ..storage.admission import Admissions, node_set_of
-from ..storage.join import join_snapshot
-from ..storage.node_set import NodeSet
-from ..storage.state import DERIVED_SCOPE, SnapshotState
-from .paths import Actor, array_ref, k8s_ref, parse_ref
-from .settings import AnalysisSettings
-from .tenancy import Tenancy
-from .workloads import MountedVolume, PodView, node_mounts, pod_view
+from inventory.analysis.paths import Actor, array_ref, k8s_ref, parse_ref
+from inventory.analysis.settings import AnalysisSettings
+from inventory.analysis.tenancy import Tenancy
+from inventory.analysis.workloads import MountedVolume, PodView, node_mounts, pod_view
+from inventory.fields import as_mapping
+from inventory.storage.admission import Admissions, node_set_of
+from inventory.storage.join import join_snapshot
+from inventory.storage.node_set import NodeSet
+from inventory.storage.state import DERIVED_SCOPE, SnapshotState
 
 DEFAULT_TRIDENT_NAMESPACE = "trident"
 
@@ -74,7 +74,7 @@ class Context:
             return self._access_records
         snapshot = self.state.snapshot
         if getattr(snapshot, "pk", None):
-            from ..models import InventoryObject
+            from inventory.models import InventoryObject
 
             records: dict[str, dict] = {}
             rows = InventoryObject.objects.as_of(snapshot).filter(scope=DERIVED_SCOPE)
@@ -84,7 +84,7 @@ class Context:
         return self._derive_in_memory()
 
     def _derive_in_memory(self) -> dict:
-        from ..volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS, record
+        from inventory.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS, record
 
         joined = join_snapshot(self.state)
         admissions = Admissions(self.nodes)

@@ -8,8 +8,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from ..rules import ALL_RULES, Hit, Rule
-from .context import Context
+from inventory.analysis.context import Context
+from inventory.rules import ALL_RULES, Hit, Rule
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ trusted.
 from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
 
-from .paths import k8s_ref
+from inventory.analysis.paths import k8s_ref
 
 EGRESS, INGRESS = "Egress", "Ingress"
 DEFAULT_PROTOCOL = "TCP"

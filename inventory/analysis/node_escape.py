@@ -13,9 +13,9 @@ they only decide severity (another tenant's volume mounted beside the pod) and t
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..rules.base import Hit
-from .paths import ACCESS_LEVELS, ExposurePath, Hop, k8s_ref
-from .workloads import PodView
+from inventory.analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, k8s_ref
+from inventory.analysis.workloads import PodView
+from inventory.rules.base import Hit
 
 # The API server's Pod Security levels, most permissive first.
 PSA_LEVELS = ("privileged", "baseline", "restricted")

@@ -38,8 +38,8 @@ Identities (rules.md, "Identities"):
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .paths import EVERYONE, OUTSIDE, Actor, Hop, k8s_ref
-from .settings import KUBERNETES_SYSTEM_NAMESPACES
+from inventory.analysis.paths import EVERYONE, OUTSIDE, Actor, Hop, k8s_ref
+from inventory.analysis.settings import KUBERNETES_SYSTEM_NAMESPACES
 
 AUTHENTICATED, UNAUTHENTICATED = "system:authenticated", "system:unauthenticated"
 ALL_SERVICE_ACCOUNTS, SERVICE_ACCOUNTS_OF = "system:serviceaccounts", "system:serviceaccounts:"

@@ -18,10 +18,10 @@ Everything is computed once per snapshot (`ctx.memo`).
 import posixpath
 from dataclasses import dataclass, field
 
-from ..backends import backend_info, host_of
-from ..fields import as_mapping as _mapping
-from .paths import Hop, array_ref, k8s_ref
-from .workloads import PodView
+from inventory.analysis.paths import Hop, array_ref, k8s_ref
+from inventory.analysis.workloads import PodView
+from inventory.backends import backend_info, host_of
+from inventory.fields import as_mapping as _mapping
 
 TRIDENT_DRIVER = "csi.trident.netapp.io"
 # Inline volume kinds that mount storage directly (rules.md, inline-storage-volume), besides CSI.

@@ -5,7 +5,11 @@ inputs").  A namespace without the label is its own tenant, named `namespace:<na
 cannot contain ":", so such a tenant never collides with a labelled one.
 """
 
-from .settings import DEFAULT_PLATFORM_NAMESPACES, KUBERNETES_SYSTEM_NAMESPACES, AnalysisSettings
+from inventory.analysis.settings import (
+    DEFAULT_PLATFORM_NAMESPACES,
+    KUBERNETES_SYSTEM_NAMESPACES,
+    AnalysisSettings,
+)
 
 SOLO_PREFIX = "namespace:"
 

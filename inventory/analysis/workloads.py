@@ -8,10 +8,10 @@ Deployment's pod is owned by a ReplicaSet `<deployment>-<pod-template-hash>`, a 
 import re
 from dataclasses import dataclass, field
 
-from ..fields import as_list as _list
-from ..fields import as_mapping as _mapping
-from ..fields import as_text as _text
-from .paths import k8s_ref
+from inventory.analysis.paths import k8s_ref
+from inventory.fields import as_list as _list
+from inventory.fields import as_mapping as _mapping
+from inventory.fields import as_text as _text
 
 # A CronJob's Job is named <cronjob>-<minutes since the epoch of its schedule>: eight digits or more.
 _CRONJOB_SUFFIX = re.compile(r"^(?P<cronjob>.+)-\d{8,}$")

@@ -7,7 +7,7 @@ forgotten in a list; tests check the slugs against rules.md.
 import importlib
 import pkgutil
 
-from .base import SEVERITIES, SEVERITY_RANK, Hit, Rule
+from inventory.rules.base import SEVERITIES, SEVERITY_RANK, Hit, Rule
 
 
 def _discover() -> dict[str, Rule]:

@@ -11,10 +11,16 @@ volume gets such a policy.  One finding per backend.
 
 from ipaddress import ip_network
 
-from ..analysis.array_exposure import backend_paths, backends, config_flag, objects_of, uses_of_backend
-from ..analysis.paths import OUTSIDE, Actor, ExposurePath, Hop
-from ..backends import NAS_DRIVERS
-from .base import Hit, Rule
+from inventory.analysis.array_exposure import (
+    backend_paths,
+    backends,
+    config_flag,
+    objects_of,
+    uses_of_backend,
+)
+from inventory.analysis.paths import OUTSIDE, Actor, ExposurePath, Hop
+from inventory.backends import NAS_DRIVERS
+from inventory.rules.base import Hit, Rule
 
 SLUG = "auto-export-cidrs-open"
 

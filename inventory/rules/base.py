@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..analysis.paths import ExposurePath
+from inventory.analysis.paths import ExposurePath
 
 if TYPE_CHECKING:
-    from ..analysis.context import Context
+    from inventory.analysis.context import Context
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 

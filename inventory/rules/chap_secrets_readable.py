@@ -16,10 +16,10 @@ can log in to the iSCSI target of every volume of that account.  Judgements rule
 
 import re
 
-from ..analysis.paths import ExposurePath, Hop, k8s_ref
-from ..analysis.rbac import ADMIN, ORDINARY, grant_hops, inside_tenant, rbac_of, subject_actor
-from ..kinds import TRIDENT_GROUP
-from .base import Hit, Rule
+from inventory.analysis.paths import ExposurePath, Hop, k8s_ref
+from inventory.analysis.rbac import ADMIN, ORDINARY, grant_hops, inside_tenant, rbac_of, subject_actor
+from inventory.kinds import TRIDENT_GROUP
+from inventory.rules.base import Hit, Rule
 
 SLUG = "chap-secrets-readable"
 READ = ("get", "list", "watch")

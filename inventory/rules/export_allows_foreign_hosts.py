@@ -12,7 +12,7 @@ The evaluation (first match, `never`, protocols, junction-path narrowing, `a.b.c
   to every namespace whose PV that rule admits such hosts to.
 """
 
-from ..analysis.array_exposure import (
+from inventory.analysis.array_exposure import (
     BEYOND_NODES,
     access_level,
     export_rule,
@@ -26,8 +26,8 @@ from ..analysis.array_exposure import (
     traversal_mitigations,
     verdict_lines,
 )
-from ..storage.export_policy import Access, ExportRule
-from .base import ARRAY_GATE_KINDS, Hit, Rule
+from inventory.rules.base import ARRAY_GATE_KINDS, Hit, Rule
+from inventory.storage.export_policy import Access, ExportRule
 
 SLUG = "export-allows-foreign-hosts"
 

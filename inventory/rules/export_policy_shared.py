@@ -15,11 +15,11 @@ Judgements:
 - One finding per array, SVM and policy, attributed to every namespace on it.
 """
 
-from ..analysis.array_exposure import backends, objects_of, volume_uses
-from ..analysis.paths import OUTSIDE, Actor, ExposurePath, Hop, array_ref
-from ..backends import NAS_DRIVERS
-from ..storage.export_policy import ExportPolicy
-from .base import Hit, Rule
+from inventory.analysis.array_exposure import backends, objects_of, volume_uses
+from inventory.analysis.paths import OUTSIDE, Actor, ExposurePath, Hop, array_ref
+from inventory.backends import NAS_DRIVERS
+from inventory.rules.base import Hit, Rule
+from inventory.storage.export_policy import ExportPolicy
 
 SLUG = "export-policy-shared"
 TRIDENT_ECONOMY_POOL_POLICY = "trident_qtree_pool_export_policy"

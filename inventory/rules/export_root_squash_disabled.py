@@ -10,7 +10,7 @@ admits such hosts.  One finding per policy and rule index, attributed to every n
 it exposes.
 """
 
-from ..analysis.array_exposure import (
+from inventory.analysis.array_exposure import (
     BEYOND_NODES,
     export_rule,
     export_rules_admitting,
@@ -23,7 +23,7 @@ from ..analysis.array_exposure import (
     traversal_mitigations,
     verdict_lines,
 )
-from .base import ARRAY_GATE_KINDS, Hit, Rule
+from inventory.rules.base import ARRAY_GATE_KINDS, Hit, Rule
 
 SLUG = "export-root-squash-disabled"
 

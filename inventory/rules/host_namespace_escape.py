@@ -15,14 +15,14 @@ Judgements:
 - Platform workloads yield the paths without a violation.
 """
 
-from ..analysis.node_escape import (
+from inventory.analysis.node_escape import (
     container_field,
     escape_hit,
     node_escape,
     normalise_capability,
     workloads,
 )
-from .base import NODE_ESCAPE_KINDS, Hit, Rule
+from inventory.rules.base import NODE_ESCAPE_KINDS, Hit, Rule
 
 SLUG = "host-namespace-escape"
 # Each escaping capability, and what it lets a container do to the node.

@@ -17,9 +17,9 @@ Judgements:
 - One finding per top controller; the node is kept out of identity and evidence.
 """
 
-from ..analysis.node_escape import MAX_LISTED, node_ref, workloads
-from ..analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, array_ref
-from .base import Hit, Rule
+from inventory.analysis.node_escape import MAX_LISTED, node_ref, workloads
+from inventory.analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, array_ref
+from inventory.rules.base import Hit, Rule
 
 SLUG = "host-network"
 

@@ -20,7 +20,7 @@ Judgements:
   without a violation.
 """
 
-from ..analysis.node_escape import (
+from inventory.analysis.node_escape import (
     NODE_CONTROL_DIRECTORIES,
     escape_detail,
     escape_hit,
@@ -30,7 +30,7 @@ from ..analysis.node_escape import (
     normalise_host_path,
     workloads,
 )
-from .base import NODE_ESCAPE_KINDS, Hit, Rule
+from inventory.rules.base import NODE_ESCAPE_KINDS, Hit, Rule
 
 SLUG = "host-path-volume"
 

@@ -11,8 +11,8 @@ as storage (other CSI drivers, e.g. a secrets store, are not storage).  Judgemen
   (inventory/analysis/storage_backing.py), when known.  Platform pods yield paths, no violation.
 """
 
-from ..analysis.paths import ExposurePath, Hop
-from ..analysis.storage_backing import (
+from inventory.analysis.paths import ExposurePath, Hop
+from inventory.analysis.storage_backing import (
     INLINE_STORAGE_KINDS,
     TRIDENT_DRIVER,
     data_lifs,
@@ -20,8 +20,8 @@ from ..analysis.storage_backing import (
     iscsi_targets,
     record_object_ref,
 )
-from ..backends import host_of
-from .base import Hit, Rule
+from inventory.backends import host_of
+from inventory.rules.base import Hit, Rule
 
 SLUG = "inline-storage-volume"
 

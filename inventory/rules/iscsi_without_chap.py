@@ -6,10 +6,16 @@ default, off; solidfire-san is not this rule (Trident's CSI driver always uses C
 backend with no PV yet still fires, attributed to the cluster.  One finding per backend.
 """
 
-from ..analysis.array_exposure import backend_paths, backends, config_flag, objects_of, uses_of_backend
-from ..analysis.paths import OUTSIDE, Actor, ExposurePath, Hop
-from ..backends import ONTAP_SAN_DRIVERS
-from .base import Hit, Rule
+from inventory.analysis.array_exposure import (
+    backend_paths,
+    backends,
+    config_flag,
+    objects_of,
+    uses_of_backend,
+)
+from inventory.analysis.paths import OUTSIDE, Actor, ExposurePath, Hop
+from inventory.backends import ONTAP_SAN_DRIVERS
+from inventory.rules.base import Hit, Rule
 
 SLUG = "iscsi-without-chap"
 

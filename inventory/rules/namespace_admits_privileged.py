@@ -17,9 +17,9 @@ Judgements:
 - Identity: the Namespace; evidence: the effective level and where it comes from.
 """
 
-from ..analysis.node_escape import PSA_ENFORCE_LABEL, PSA_LEVELS
-from ..analysis.paths import Actor, ExposurePath, Hop, k8s_ref
-from .base import Hit, Rule
+from inventory.analysis.node_escape import PSA_ENFORCE_LABEL, PSA_LEVELS
+from inventory.analysis.paths import Actor, ExposurePath, Hop, k8s_ref
+from inventory.rules.base import Hit, Rule
 
 SLUG = "namespace-admits-privileged"
 DEFAULT_NAMESPACE = "default"

@@ -15,8 +15,8 @@ can move itself across trust boundaries and admit privileged pods.  Judgements r
   accounts are kept as platform paths, never a violation.
 """
 
-from ..analysis.paths import ExposurePath, k8s_ref
-from ..analysis.rbac import (
+from inventory.analysis.paths import ExposurePath, k8s_ref
+from inventory.analysis.rbac import (
     ADMIN,
     CONTROL_PLANE,
     ORDINARY,
@@ -25,7 +25,7 @@ from ..analysis.rbac import (
     reachable_namespaces,
     subject_actor,
 )
-from .base import RBAC_KINDS, Hit, Rule
+from inventory.rules.base import RBAC_KINDS, Hit, Rule
 
 SLUG = "namespace-labels-writable"
 CHANGE = ("update", "patch")

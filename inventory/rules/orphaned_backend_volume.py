@@ -12,10 +12,10 @@ never this finding.  The former owner is the Released PV's claimRef namespace, e
 TridentVolume of the same internal name records; without one the finding is the cluster's.
 """
 
-from ..analysis.paths import OUTSIDE, Actor, ExposurePath, Hop, array_ref, k8s_ref
-from ..analysis.storage_backing import record_object_ref, tvol_of_pv
-from ..fields import as_mapping as _mapping
-from .base import Hit, Rule
+from inventory.analysis.paths import OUTSIDE, Actor, ExposurePath, Hop, array_ref, k8s_ref
+from inventory.analysis.storage_backing import record_object_ref, tvol_of_pv
+from inventory.fields import as_mapping as _mapping
+from inventory.rules.base import Hit, Rule
 
 SLUG = "orphaned-backend-volume"
 SERVED_STATES = (None, "", "online")

@@ -15,8 +15,8 @@ Judgements:
   on one of its nodes.  Platform workloads yield the same paths without a violation.
 """
 
-from ..analysis.node_escape import container_field, escape_hit, node_escape, workloads
-from .base import NODE_ESCAPE_KINDS, Rule
+from inventory.analysis.node_escape import container_field, escape_hit, node_escape, workloads
+from inventory.rules.base import NODE_ESCAPE_KINDS, Rule
 
 SLUG = "privileged-container"
 

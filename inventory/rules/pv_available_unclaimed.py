@@ -13,10 +13,10 @@ it).  Judgements rules.md leaves open:
   would look missing.
 """
 
-from ..analysis.paths import EVERYONE, Actor, ExposurePath, Hop, k8s_ref
-from ..analysis.storage_backing import record_object_ref, tvol_of_pv
-from ..fields import as_mapping as _mapping
-from .base import Hit, Rule
+from inventory.analysis.paths import EVERYONE, Actor, ExposurePath, Hop, k8s_ref
+from inventory.analysis.storage_backing import record_object_ref, tvol_of_pv
+from inventory.fields import as_mapping as _mapping
+from inventory.rules.base import Hit, Rule
 
 SLUG = "pv-available-unclaimed"
 

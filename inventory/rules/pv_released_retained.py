@@ -5,9 +5,9 @@ outlives its claim.  It is attributed to the namespace in its `claimRef` (the fo
 age (since it became Released, or since creation when the transition time is unknown) is reported.
 """
 
-from ..analysis.paths import Actor, ExposurePath, Hop, k8s_ref
-from ..fields import as_mapping as _mapping
-from .base import Hit, Rule
+from inventory.analysis.paths import Actor, ExposurePath, Hop, k8s_ref
+from inventory.fields import as_mapping as _mapping
+from inventory.rules.base import Hit, Rule
 
 SLUG = "pv-released-retained"
 

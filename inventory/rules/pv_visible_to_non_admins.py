@@ -11,9 +11,9 @@ backend paths (export paths, IQNs, LUNs).  Judgements rules.md leaves open:
 - One finding per subject, role and binding: removing the binding or narrowing the role resolves it.
 """
 
-from ..analysis.paths import ExposurePath
-from ..analysis.rbac import ADMIN, ORDINARY, grant_hops, rbac_of, subject_actor
-from .base import RBAC_KINDS, Hit, Rule
+from inventory.analysis.paths import ExposurePath
+from inventory.analysis.rbac import ADMIN, ORDINARY, grant_hops, rbac_of, subject_actor
+from inventory.rules.base import RBAC_KINDS, Hit, Rule
 
 SLUG = "pv-visible-to-non-admins"
 READ = ("get", "list", "watch")

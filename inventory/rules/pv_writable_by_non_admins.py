@@ -15,8 +15,8 @@ namespace can add backends or re-point volumes.  Judgements rules.md leaves open
   own tenant is marked inside the tenant.
 """
 
-from ..analysis.paths import ExposurePath, k8s_ref
-from ..analysis.rbac import (
+from inventory.analysis.paths import ExposurePath, k8s_ref
+from inventory.analysis.rbac import (
     ADMIN,
     ORDINARY,
     grant_hops,
@@ -25,8 +25,8 @@ from ..analysis.rbac import (
     reachable_namespaces,
     subject_actor,
 )
-from ..kinds import TRIDENT_GROUP
-from .base import RBAC_KINDS, Hit, Rule
+from inventory.kinds import TRIDENT_GROUP
+from inventory.rules.base import RBAC_KINDS, Hit, Rule
 
 SLUG = "pv-writable-by-non-admins"
 PV_WRITE = ("create", "update", "patch")

@@ -12,9 +12,9 @@ judged by that group like any other.  One finding per group, attributed to each 
 PV it guards.
 """
 
-from ..analysis.array_exposure import INITIATOR_GATES, gate_label, gates, objects_of, outside_path
-from ..analysis.paths import Hop
-from .base import ARRAY_GATE_KINDS, Hit, Rule
+from inventory.analysis.array_exposure import INITIATOR_GATES, gate_label, gates, objects_of, outside_path
+from inventory.analysis.paths import Hop
+from inventory.rules.base import ARRAY_GATE_KINDS, Hit, Rule
 
 SLUG = "san-foreign-initiator"
 NO_NODE = ("foreign", "unparseable", "unverifiable")

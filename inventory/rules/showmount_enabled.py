@@ -6,9 +6,9 @@ without the field is not guessed at (older ONTAP releases: the setting is unknow
 finding per SVM, attributed to every namespace with a volume on it.
 """
 
-from ..analysis.array_exposure import objects_of, volume_uses
-from ..analysis.paths import OUTSIDE, Actor, ExposurePath, Hop, array_ref
-from .base import Hit, Rule
+from inventory.analysis.array_exposure import objects_of, volume_uses
+from inventory.analysis.paths import OUTSIDE, Actor, ExposurePath, Hop, array_ref
+from inventory.rules.base import Hit, Rule
 
 SLUG = "showmount-enabled"
 NAS_OBJECTS = ("ontap.Volume", "ontap.Qtree")

@@ -7,7 +7,7 @@ rule index, or the igroup / NVMe subsystem / access group; the departed clients 
 Whoever now holds a departed node's address or initiator name is admitted as that node was.
 """
 
-from ..analysis.array_exposure import (
+from inventory.analysis.array_exposure import (
     INITIATOR_GATES,
     access_level,
     export_rules_admitting,
@@ -19,8 +19,8 @@ from ..analysis.array_exposure import (
     rule_hop,
     traversal_mitigations,
 )
-from ..analysis.paths import Hop
-from .base import ARRAY_GATE_KINDS, Hit, Rule
+from inventory.analysis.paths import Hop
+from inventory.rules.base import ARRAY_GATE_KINDS, Hit, Rule
 
 SLUG = "stale-node-access"
 

@@ -29,12 +29,12 @@ Judgements rules.md leaves open, and how they are decided:
 
 from dataclasses import dataclass, field
 
-from ..analysis.network_policy import EgressEvaluator, as_address, policies_by_namespace
-from ..analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, array_ref, k8s_ref
-from ..backends import NAS_DRIVERS, ONTAP_SAN_DRIVERS, backend_info, host_of
-from ..fields import as_list as _list
-from ..fields import as_mapping as _mapping
-from .base import Hit, Rule
+from inventory.analysis.network_policy import EgressEvaluator, as_address, policies_by_namespace
+from inventory.analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, array_ref, k8s_ref
+from inventory.backends import NAS_DRIVERS, ONTAP_SAN_DRIVERS, backend_info, host_of
+from inventory.fields import as_list as _list
+from inventory.fields import as_mapping as _mapping
+from inventory.rules.base import Hit, Rule
 
 SLUG = "storage-network-reachable"
 NFS, ISCSI = "nfs", "iscsi"

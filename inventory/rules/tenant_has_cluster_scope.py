@@ -29,8 +29,8 @@ Judgements rules.md leaves open:
   reported, Trident's and platform service accounts become platform paths.
 """
 
-from ..analysis.paths import ExposurePath, Hop, k8s_ref
-from ..analysis.rbac import (
+from inventory.analysis.paths import ExposurePath, Hop, k8s_ref
+from inventory.analysis.rbac import (
     ADMIN,
     CONTROL_PLANE,
     ORDINARY,
@@ -40,7 +40,7 @@ from ..analysis.rbac import (
     reachable_namespaces,
     subject_actor,
 )
-from .base import RBAC_KINDS, Hit, Rule
+from inventory.rules.base import RBAC_KINDS, Hit, Rule
 
 SLUG = "tenant-has-cluster-scope"
 READ = ("get", "list", "watch")

@@ -11,9 +11,14 @@ permissions are not world-accessible (others lack `rwx`).  Judgements:
   owner's uid; it is inside the tenant, so the finding is information, not a cross-tenant violation.
 """
 
-from ..analysis.paths import Actor, ExposurePath, Hop, k8s_ref
-from ..analysis.storage_backing import pods_using_claim, record_object_ref, tvol_of_pv, world_accessible
-from .base import ARRAY_GATE_KINDS, Hit, Rule
+from inventory.analysis.paths import Actor, ExposurePath, Hop, k8s_ref
+from inventory.analysis.storage_backing import (
+    pods_using_claim,
+    record_object_ref,
+    tvol_of_pv,
+    world_accessible,
+)
+from inventory.rules.base import ARRAY_GATE_KINDS, Hit, Rule
 
 SLUG = "uid-gid-not-a-boundary"
 NFS3_PROTOCOLS = {"nfs3", "nfs", "any"}

@@ -13,10 +13,10 @@ iSCSI target IQN + LUN or the LUN the join resolved).  Judgements rules.md leave
   inline volumes (workload + volume name) involved.  Platform users are shown, never a violation.
 """
 
-from ..analysis.paths import Actor, ExposurePath, Hop
-from ..analysis.storage_backing import Consumer, sharing_groups
-from ..analysis.tenancy import tenant_label_text
-from .base import Hit, Rule
+from inventory.analysis.paths import Actor, ExposurePath, Hop
+from inventory.analysis.storage_backing import Consumer, sharing_groups
+from inventory.analysis.tenancy import tenant_label_text
+from inventory.rules.base import Hit, Rule
 
 SLUG = "volume-shared-across-tenants"
 

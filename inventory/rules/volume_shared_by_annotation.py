@@ -10,9 +10,9 @@ and TridentVolumeReferences in other namespaces that point at it.  Judgements:
   only the annotation and the references make a share.
 """
 
-from ..analysis.paths import EVERYONE, Actor, ExposurePath, Hop, k8s_ref
-from ..fields import as_mapping as _mapping
-from .base import Hit, Rule, worst
+from inventory.analysis.paths import EVERYONE, Actor, ExposurePath, Hop, k8s_ref
+from inventory.fields import as_mapping as _mapping
+from inventory.rules.base import Hit, Rule, worst
 
 SLUG = "volume-shared-by-annotation"
 SHARE_TO = "trident.netapp.io/shareToNamespace"

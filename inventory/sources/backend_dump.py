@@ -17,10 +17,16 @@ from pathlib import Path
 
 import orjson
 
-from ..secrets import without_secrets
-from . import Collection
-from .arrays import ONTAP, ONTAP_COLLECTIONS, ONTAP_SINGLE_OBJECTS, SOLIDFIRE, SOLIDFIRE_METHODS
-from .dump_files import DumpError, dump_files, private_folder, write_private
+from inventory.secrets import without_secrets
+from inventory.sources import Collection
+from inventory.sources.arrays import (
+    ONTAP,
+    ONTAP_COLLECTIONS,
+    ONTAP_SINGLE_OBJECTS,
+    SOLIDFIRE,
+    SOLIDFIRE_METHODS,
+)
+from inventory.sources.dump_files import DumpError, dump_files, private_folder, write_private
 
 BACKENDS_DIR = "backends"
 JSON_SUFFIXES = frozenset({".json"})

@@ -28,9 +28,9 @@ import requests
 from netapp_ontap import HostConnection
 from requests.adapters import HTTPAdapter
 
-from ..secrets import without_secrets
-from . import Collection
-from .arrays import ONTAP_COLLECTIONS, ONTAP_SINGLE_OBJECTS, ArrayEndpoint
+from inventory.secrets import without_secrets
+from inventory.sources import Collection
+from inventory.sources.arrays import ONTAP_COLLECTIONS, ONTAP_SINGLE_OBJECTS, ArrayEndpoint
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ import urllib3.exceptions
 from solidfire import Element
 from solidfire.common import ApiMethodVersionError, ApiServerError
 
-from ..secrets import without_secrets
-from . import Collection
-from .arrays import SOLIDFIRE, SOLIDFIRE_METHODS, ArrayEndpoint
+from inventory.secrets import without_secrets
+from inventory.sources import Collection
+from inventory.sources.arrays import SOLIDFIRE, SOLIDFIRE_METHODS, ArrayEndpoint
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import logging
 
 import orjson
 
-from .export_policy import ExportPolicy, admitted_along_path
-from .join import Gate, Resolution
-from .node_set import NodeSet, Verdict, chap_account_verdict, unreadable_verdict
-from .state import SnapshotState
+from inventory.storage.export_policy import ExportPolicy, admitted_along_path
+from inventory.storage.join import Gate, Resolution
+from inventory.storage.node_set import NodeSet, Verdict, chap_account_verdict, unreadable_verdict
+from inventory.storage.state import SnapshotState
 
 logger = logging.getLogger(__name__)
 

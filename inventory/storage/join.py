@@ -19,12 +19,12 @@ import posixpath
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..backends import CLOUD_DRIVERS, NAS_DRIVERS, BackendInfo, backend_info, host_of
-from ..fields import as_list as _list
-from ..fields import as_mapping as _mapping
-from ..fields import as_text as _text
-from ..fields import dig as _get
-from .state import ArrayRecords, SnapshotState
+from inventory.backends import CLOUD_DRIVERS, NAS_DRIVERS, BackendInfo, backend_info, host_of
+from inventory.fields import as_list as _list
+from inventory.fields import as_mapping as _mapping
+from inventory.fields import as_text as _text
+from inventory.fields import dig as _get
+from inventory.storage.state import ArrayRecords, SnapshotState
 
 TRIDENT_CSI_DRIVER = "csi.trident.netapp.io"
 # Trident's ANF/GCNV drivers create their one rule with read-write and root access.

@@ -8,7 +8,7 @@ nodes seen earlier and gone now (stale nodes).  Kubernetes objects are indexed b
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..models import InventoryObject, Snapshot
+from inventory.models import InventoryObject, Snapshot
 
 DERIVED_SCOPE = "derived"  # rows computed from the inventory (inventory/volume_access.py), not read
 

@@ -25,14 +25,14 @@ from django.db import connection
 from inventory.credentials import resolve
 from inventory.kinds import KINDS
 from inventory.models import Array, Cluster, Finding, InventoryObject, Snapshot
-from inventory.simulator.serving import ServedArray, SimulatedEstate
-from inventory.simulator.world import Simulation
 from inventory.sources.arrays import ONTAP_COLLECTIONS, SOLIDFIRE_METHODS
 from inventory.sources.kubernetes import api_client_from_kubeconfig, iter_list_pages
 from inventory.storage.admission import Admissions, node_set_of
 from inventory.storage.join import Gate, Resolution
 from inventory.storage.state import SnapshotState
 from inventory.tasks import snapshot_now
+from simulator.serving import ServedArray, SimulatedEstate
+from simulator.world import Simulation
 
 LARGE_RULE_ENTRIES = 10_000
 

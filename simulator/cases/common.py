@@ -1,8 +1,8 @@
 """Small builders the cases share."""
 
-from .. import shapes
-from ..shapes import container, mount, owner_ref
-from ..workloads import RESTRICTED_CONTAINER
+from simulator import shapes
+from simulator.shapes import container, mount, owner_ref
+from simulator.workloads import RESTRICTED_CONTAINER
 
 NAS_LIF = "192.0.2.31"  # the nas-legacy backend's data LIF
 

@@ -1,8 +1,8 @@
 """Cases that exist for part of the simulated month only (the timeline starts and ends them)."""
 
-from ..platform import PLATFORM_ADMINS
-from ..shapes import container, mount, subject
-from .manifest import Cases, ref
+from simulator.cases.manifest import Cases, ref
+from simulator.platform import PLATFORM_ADMINS
+from simulator.shapes import container, mount, subject
 
 AUDITORS_NARROW, AUDITORS_WIDE = "auditors-admins-only", "auditors-everyone"
 

@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from ..kinds import KIND_NAMES, TRIDENT_KINDS
-from . import cases, platform, shapes, timeline, trident
-from .names import (
+from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
+from simulator import cases, platform, shapes, timeline, trident
+from simulator.names import (
     CASE_TENANTS,
     Ids,
     generated_tenant,
@@ -33,8 +33,8 @@ from .names import (
     pod_ip,
     timestamp,
 )
-from .trident import BACKEND_VARIANTS, Backend
-from .workloads import add_tenant_namespace
+from simulator.trident import BACKEND_VARIANTS, Backend
+from simulator.workloads import add_tenant_namespace
 
 # Workload namespaces per scale (platform namespaces come on top).
 SCALES: dict[str, int] = {"demo": 8, "small": 200, "bench": 2000}

@@ -9,13 +9,13 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from .element_api import ElementApiServer
-from .k8s_api import KubernetesApiServer
-from .ontap_api import OntapApiServer
-from .ontap_array import ontap_arrays
-from .solidfire_array import solidfire_arrays
-from .tls import TlsMaterial
-from .world import Simulation
+from simulator.element_api import ElementApiServer
+from simulator.k8s_api import KubernetesApiServer
+from simulator.ontap_api import OntapApiServer
+from simulator.ontap_array import ontap_arrays
+from simulator.solidfire_array import solidfire_arrays
+from simulator.tls import TlsMaterial
+from simulator.world import Simulation
 
 
 @dataclass

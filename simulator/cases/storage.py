@@ -1,10 +1,10 @@
 """Guideline 1: shared, inline, unclaimed, released, annotated-share and orphaned volumes."""
 
-from .. import shapes
-from ..shapes import SHARE_FROM, SHARE_TO
-from ..workloads import add_deployment
-from .common import NAS_LIF, app_pod, case_created, claim_volume, static_claim, static_nfs_pv
-from .manifest import Cases
+from simulator import shapes
+from simulator.cases.common import NAS_LIF, app_pod, case_created, claim_volume, static_claim, static_nfs_pv
+from simulator.cases.manifest import Cases
+from simulator.shapes import SHARE_FROM, SHARE_TO
+from simulator.workloads import add_deployment
 
 
 def seed(sim, cases: Cases) -> None:

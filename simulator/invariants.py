@@ -4,8 +4,8 @@
 References the case manifest marks as deliberately dangling are not violations.
 """
 
-from ..kinds import KIND_NAMES
-from .shapes import SHARE_TO, TRIDENT_DRIVER, TRIDENT_NAMESPACE
+from inventory.kinds import KIND_NAMES
+from simulator.shapes import SHARE_TO, TRIDENT_DRIVER, TRIDENT_NAMESPACE
 
 
 def _key(obj: dict) -> tuple[str, str]:

@@ -1,11 +1,11 @@
 """Who may see or write PVs, Trident objects and namespaces; tenants with cluster scope."""
 
-from .. import shapes
-from ..platform import PLATFORM_ADMINS
-from ..shapes import rule, subject
-from .common import case_created
-from .manifest import Cases
-from .transient import AUDITORS_NARROW
+from simulator import shapes
+from simulator.cases.common import case_created
+from simulator.cases.manifest import Cases
+from simulator.cases.transient import AUDITORS_NARROW
+from simulator.platform import PLATFORM_ADMINS
+from simulator.shapes import rule, subject
 
 
 def seed(sim, cases: Cases) -> None:

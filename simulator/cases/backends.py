@@ -1,7 +1,7 @@
 """Guideline 3: Trident backends and the volumes the array-side rules will judge."""
 
-from .common import app_pod, case_created, claim_volume
-from .manifest import Cases
+from simulator.cases.common import app_pod, case_created, claim_volume
+from simulator.cases.manifest import Cases
 
 
 def seed(sim, cases: Cases) -> None:

@@ -11,7 +11,7 @@ import base64
 from datetime import datetime
 from functools import lru_cache
 
-from .names import timestamp
+from simulator.names import timestamp
 
 TRIDENT_DRIVER = "csi.trident.netapp.io"
 SHARE_TO = "trident.netapp.io/shareToNamespace"  # on a source PVC: namespaces (or "*") it is shared into

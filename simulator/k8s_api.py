@@ -26,8 +26,8 @@ import orjson
 import yaml
 
 from inventory.kinds import KINDS, TRIDENT_GROUP, KindInfo
-from inventory.simulator.control import RecordedRequest
-from inventory.simulator.http_base import SimulatedServer, SimulatorHandler
+from simulator.control import RecordedRequest
+from simulator.http_base import SimulatedServer, SimulatorHandler
 
 SERVER_VERSION = {
     "major": "1",

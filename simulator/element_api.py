@@ -16,10 +16,10 @@ the query, never credentials.
 import json
 import re
 
-from .control import RecordedRequest
-from .http_base import SimulatedServer, SimulatorHandler, basic_auth_matches, json_object
-from .solidfire_array import SUPPORTED_VERSIONS, ElementError, SolidFireArray
-from .tls import TlsMaterial
+from simulator.control import RecordedRequest
+from simulator.http_base import SimulatedServer, SimulatorHandler, basic_auth_matches, json_object
+from simulator.solidfire_array import SUPPORTED_VERSIONS, ElementError, SolidFireArray
+from simulator.tls import TlsMaterial
 
 # The API version that introduced each method served (Element API reference; the SDK's `since`).
 METHOD_SINCE = {

@@ -8,9 +8,9 @@ Cases live in the first eight namespaces (tenants acme, globex, initech, umbrell
 tenant-less sandbox-jdoe), at every scale.
 """
 
-from . import backends, network, pods, rbac, storage
-from .manifest import Cases, ref
-from .transient import transient_privileged_pod, widen_trident_readers
+from simulator.cases import backends, network, pods, rbac, storage
+from simulator.cases.manifest import Cases, ref
+from simulator.cases.transient import transient_privileged_pod, widen_trident_readers
 
 __all__ = ["Cases", "ref", "seed", "transient_privileged_pod", "widen_trident_readers"]
 

@@ -21,7 +21,7 @@ import urllib.parse
 from dataclasses import asdict
 from typing import Self
 
-from .control import Fault, FaultInjector, RequestLog
+from simulator.control import Fault, FaultInjector, RequestLog
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ Sized by the scale's ratios (bench: 25 PVCs, 50 pods and 10 role bindings per na
 
 from datetime import datetime, timedelta
 
-from . import shapes
-from .shapes import container, mount, owner_ref, rule, subject
+from simulator import shapes
+from simulator.shapes import container, mount, owner_ref, rule, subject
 
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

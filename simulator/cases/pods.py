@@ -1,10 +1,10 @@
 """Guideline 2: privileged pods, host paths, host namespaces, host network, Pod Security levels."""
 
-from .. import shapes
-from ..shapes import container
-from ..workloads import RESTRICTED_CONTAINER
-from .common import app_pod, case_created
-from .manifest import Cases
+from simulator import shapes
+from simulator.cases.common import app_pod, case_created
+from simulator.cases.manifest import Cases
+from simulator.shapes import container
+from simulator.workloads import RESTRICTED_CONTAINER
 
 
 def seed(sim, cases: Cases) -> None:

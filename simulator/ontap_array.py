@@ -29,10 +29,9 @@ from datetime import timedelta
 from functools import lru_cache
 
 from inventory.sources.arrays import ONTAP_COLLECTIONS
-
-from . import shapes
-from .names import NODE_CIDR, internal_volume_name
-from .trident import Backend
+from simulator import shapes
+from simulator.names import NODE_CIDR, internal_volume_name
+from simulator.trident import Backend
 
 ONTAP_VERSION = {"full": "NetApp Release 9.14.1P4: Thu Mar 14 2024", "generation": 9, "major": 14, "minor": 1}
 

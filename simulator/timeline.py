@@ -10,10 +10,10 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import cases as case_events
-from . import shapes
-from .names import pod_ip, timestamp
-from .workloads import add_deployment, add_tenant_namespace
+from simulator import cases as case_events
+from simulator import shapes
+from simulator.names import pod_ip, timestamp
+from simulator.workloads import add_deployment, add_tenant_namespace
 
 RESTARTS_PER_POD_DAY = 0.01  # a tenth of pods restart about every ten days
 TRANSIENT_TENANT = "hooli"

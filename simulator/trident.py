@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import shapes
-from .names import DOCKER_BRIDGE_IP, internal_volume_name, pod_gateway_ip
+from simulator import shapes
+from simulator.names import DOCKER_BRIDGE_IP, internal_volume_name, pod_gateway_ip
 
 if TYPE_CHECKING:
-    from .world import NodeFacts
+    from simulator.world import NodeFacts
 
 
 @dataclass(frozen=True)

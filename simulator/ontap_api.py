@@ -18,11 +18,11 @@ import urllib.parse
 
 import orjson
 
-from inventory.simulator.control import RecordedRequest
-from inventory.simulator.http_base import SimulatedServer, SimulatorHandler, basic_auth_matches
-from inventory.simulator.ontap_array import OntapArray
-from inventory.simulator.tls import TlsMaterial
 from inventory.sources.arrays import ONTAP_SINGLE_OBJECTS
+from simulator.control import RecordedRequest
+from simulator.http_base import SimulatedServer, SimulatorHandler, basic_auth_matches
+from simulator.ontap_array import OntapArray
+from simulator.tls import TlsMaterial
 
 # ONTAP's expensive fields: returned only when named in `fields`, never by `*`.
 EXPENSIVE_FIELDS: dict[str, frozenset[str]] = {

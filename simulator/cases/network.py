@@ -1,9 +1,9 @@
 """Egress NetworkPolicies that do, and do not, keep pods off the storage network."""
 
-from .. import shapes
-from ..workloads import deny_egress_except_dns
-from .common import case_created
-from .manifest import Cases
+from simulator import shapes
+from simulator.cases.common import case_created
+from simulator.cases.manifest import Cases
+from simulator.workloads import deny_egress_except_dns
 
 
 def seed(sim, cases: Cases) -> None:

@@ -18,10 +18,10 @@ import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import shapes
-from .names import SECRET_MARKER, timestamp
-from .trident import Backend
-from .world import NodeFacts, Simulation
+from simulator import shapes
+from simulator.names import SECRET_MARKER, timestamp
+from simulator.trident import Backend
+from simulator.world import NodeFacts, Simulation
 
 ELEMENT_VERSION = "12.3"
 SUPPORTED_VERSIONS = (

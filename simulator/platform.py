@@ -6,8 +6,8 @@ by design): the rules treat them as platform, not as violations.
 
 from datetime import timedelta
 
-from . import shapes
-from .shapes import container, mount, owner_ref, rule, subject
+from simulator import shapes
+from simulator.shapes import container, mount, owner_ref, rule, subject
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 NODE_AGENT_NAMESPACES = ("trident", "calico-system", "logging")  # Trident, the CNI, the log shipper
