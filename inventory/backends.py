@@ -8,17 +8,10 @@ dialled.
 
 from dataclasses import dataclass, field
 
+from inventory.constants import SOLIDFIRE_SAN_DRIVER
 from inventory.fields import as_text as _text
 from inventory.sources.arrays import ONTAP, SOLIDFIRE
 
-CLOUD_DRIVERS = {
-    "azure-netapp-files",
-    "google-cloud-netapp-volumes",
-    "google-cloud-netapp-volumes-san",
-    "gcp-cvs",
-}
-NAS_DRIVERS = {"ontap-nas", "ontap-nas-economy", "ontap-nas-flexgroup"}
-ONTAP_SAN_DRIVERS = {"ontap-san", "ontap-san-economy"}
 DEFAULT_STORAGE_PREFIX = "trident_"
 
 
@@ -80,7 +73,7 @@ def backend_info(backend: dict) -> BackendInfo:
         return BackendInfo(
             name,
             uuid,
-            _text(solidfire.get("storageDriverName")) or "solidfire-san",
+            _text(solidfire.get("storageDriverName")) or SOLIDFIRE_SAN_DRIVER,
             SOLIDFIRE,
             management_address=host_of(solidfire.get("SVIP")),
             storage_prefix="",  # Trident forces an empty prefix on SolidFire

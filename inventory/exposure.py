@@ -15,8 +15,8 @@ from collections import defaultdict
 import orjson
 
 from inventory.analysis.context import Context
-from inventory.analysis.engine import evaluate
 from inventory.analysis.settings import AnalysisSettings
+from inventory.engine import evaluate
 from inventory.findings import reconcile
 from inventory.grades import record_grades
 from inventory.history import StoredObject, write_versions

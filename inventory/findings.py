@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from inventory.analysis.context import Context
-from inventory.analysis.engine import Evaluation
+from inventory.engine import Evaluation
 from inventory.kept_fields import digest
 from inventory.models import Finding, FindingEvent, FindingNamespace, Snapshot, Suppression
 from inventory.rules import RULES, Hit, Rule

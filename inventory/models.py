@@ -14,10 +14,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
+from inventory.constants import DEFAULT_KUBELET_ROOT, DEFAULT_TRIDENT_NAMESPACE, SEVERITY_CHOICES
 from inventory.scope import Scope
 
-DEFAULT_KUBELET_ROOT = "/var/lib/kubelet"
-DEFAULT_TRIDENT_NAMESPACE = "trident"
 # A cluster's name is a URL segment, a file name in dumps and a Celery lock key: a DNS label keeps it
 # safe in all three (no dots, slashes, spaces or capitals).
 CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -424,9 +423,6 @@ class Grant(models.Model):
         who = self.user or self.group
         what = f"namespace {self.namespace}" if self.namespace else f"tenant {self.tenant}"
         return f"{who} → {self.cluster.name}: {what}"
-
-
-SEVERITY_CHOICES = [(s, s) for s in ("info", "low", "medium", "high", "critical")]
 
 
 class RuleSetting(models.Model):

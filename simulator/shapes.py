@@ -11,12 +11,13 @@ import base64
 from datetime import datetime
 from functools import lru_cache
 
+from inventory.constants import DEFAULT_TRIDENT_NAMESPACE, TRIDENT_CSI_DRIVER
 from simulator.names import timestamp
 
-TRIDENT_DRIVER = "csi.trident.netapp.io"
+TRIDENT_DRIVER = TRIDENT_CSI_DRIVER
 SHARE_TO = "trident.netapp.io/shareToNamespace"  # on a source PVC: namespaces (or "*") it is shared into
 SHARE_FROM = "trident.netapp.io/shareFromPVC"  # on the subordinate PVC: "<namespace>/<pvc>"
-TRIDENT_NAMESPACE = "trident"
+TRIDENT_NAMESPACE = DEFAULT_TRIDENT_NAMESPACE
 TRIDENT_VERSION = "25.02.1"  # before 26.06: TridentVolumes still hold SolidFire CHAP secrets in clear
 KUBERNETES_VERSION = "v1.30.6"
 

@@ -72,8 +72,8 @@ def test_the_demo_stale_case_fires_once_the_node_has_left(tmp_path):
     from datetime import timedelta
 
     from inventory.analysis.context import Context
-    from inventory.analysis.engine import evaluate
     from inventory.analysis.settings import AnalysisSettings
+    from inventory.engine import evaluate
     from inventory.models import Cluster
     from inventory.rules import RULES
     from inventory.storage.state import SnapshotState

@@ -2,7 +2,7 @@
 
 import pytest
 
-from inventory.analysis.engine import Evaluation
+from inventory.engine import Evaluation
 from inventory.rules import Hit
 from tests.cases.runner import CASES, case_folders, load_case, mismatches, run_case
 from tests.path_checks import dangling_refs, unexplained

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 
 from inventory.analysis.context import Context
-from inventory.analysis.engine import evaluate
 from inventory.analysis.settings import AnalysisSettings
+from inventory.engine import evaluate
 from inventory.models import Array, Cluster, Finding, Snapshot
 from inventory.rules import RULES
 from inventory.storage.state import SnapshotState

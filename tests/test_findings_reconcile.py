@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from inventory.analysis.engine import Evaluation
 from inventory.analysis.paths import Actor, ExposurePath, Hop
+from inventory.engine import Evaluation
 from inventory.findings import depends_on, reconcile
 from inventory.models import Cluster, Finding, Snapshot
 from inventory.rules import RULES, Hit

@@ -186,7 +186,7 @@ def test_a_rule_that_fails_makes_the_snapshot_exit_non_zero_and_shows(tmp_path, 
         raise KeyError("broken rule")
 
     monkeypatch.setitem(RULES, rule.slug, dataclasses.replace(rule, evaluate=broken))
-    monkeypatch.setattr("inventory.analysis.engine.ALL_RULES", [RULES[r.slug] for r in ALL_RULES])
+    monkeypatch.setattr("inventory.engine.ALL_RULES", [RULES[r.slug] for r in ALL_RULES])
     code, out = import_golden(tmp_path)
     snapshot = Cluster.objects.get(name="offline-a").latest_visible_snapshot()
     assert code != 0, out

@@ -26,10 +26,10 @@ import pytest
 import yaml
 
 from inventory.analysis.context import Context
-from inventory.analysis.engine import evaluate
 from inventory.analysis.settings import AnalysisSettings
 from inventory.array_kinds import ARRAY_KINDS
 from inventory.array_reading import summarize_backends
+from inventory.engine import evaluate
 from inventory.history import prepare, prepare_array_records
 from inventory.rules import ALL_RULES
 from inventory.sources.arrays import SOLIDFIRE
@@ -265,7 +265,7 @@ def run(objects, arrays, facts, batch, rules=None) -> dict[str, tuple[str, str]]
     """slug -> (where it raised, what) for the rules that fail with `batch` applied."""
     undo = [apply(data, path, value) for data, _, path, value in batch]
     handler = _RuleFailures()
-    engine_log = logging.getLogger("inventory.analysis.engine")
+    engine_log = logging.getLogger("inventory.engine")
     engine_log.addHandler(handler)
     engine_log.propagate = False  # thousands of expected tracebacks would drown the test's output
     try:

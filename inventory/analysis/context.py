@@ -13,13 +13,12 @@ from inventory.analysis.paths import Actor, array_ref, k8s_ref, parse_ref
 from inventory.analysis.settings import AnalysisSettings
 from inventory.analysis.tenancy import Tenancy
 from inventory.analysis.workloads import MountedVolume, PodView, node_mounts, pod_view
+from inventory.constants import DEFAULT_TRIDENT_NAMESPACE
 from inventory.fields import as_mapping
 from inventory.storage.admission import Admissions, node_set_of
 from inventory.storage.join import join_snapshot
 from inventory.storage.node_set import NodeSet
 from inventory.storage.state import DERIVED_SCOPE, SnapshotState
-
-DEFAULT_TRIDENT_NAMESPACE = "trident"
 
 
 class Context:

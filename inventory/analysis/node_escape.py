@@ -13,9 +13,10 @@ they only decide severity (another tenant's volume mounted beside the pod) and t
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from inventory.analysis.hits import Hit
 from inventory.analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, k8s_ref
 from inventory.analysis.workloads import PodView
-from inventory.rules.base import Hit
+from inventory.constants import DEFAULT_KUBELET_ROOT
 
 # The API server's Pod Security levels, most permissive first.
 PSA_LEVELS = ("privileged", "baseline", "restricted")
@@ -102,7 +103,7 @@ def is_within(path: str, directory: str) -> bool:
 
 def host_path_reach(path: str, kubelet_root: str) -> str:
     """Why a normalised host path reaches the node's volume mounts, or "" when it does not."""
-    root = normalise_host_path(kubelet_root) or "/var/lib/kubelet"
+    root = normalise_host_path(kubelet_root) or DEFAULT_KUBELET_ROOT
     if path == "/":
         return "the node's root filesystem"
     if is_within(path, root):

@@ -6,8 +6,8 @@ settings), never from the cluster: trust is declared by the admin, not by tenant
 
 from dataclasses import dataclass, field
 
+from inventory.constants import DEFAULT_KUBELET_ROOT
 from inventory.kept_fields import digest
-from inventory.models import DEFAULT_KUBELET_ROOT
 
 # Kubernetes' own bookkeeping namespaces: nobody runs workloads there, they are nobody's tenant.
 KUBERNETES_SYSTEM_NAMESPACES = frozenset({"kube-public", "kube-node-lease"})

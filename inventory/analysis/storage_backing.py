@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from inventory.analysis.paths import Hop, array_ref, k8s_ref
 from inventory.analysis.workloads import PodView
 from inventory.backends import backend_info, host_of
+from inventory.constants import TRIDENT_CSI_DRIVER
 from inventory.fields import as_mapping as _mapping
 
-TRIDENT_DRIVER = "csi.trident.netapp.io"
 # Inline volume kinds that mount storage directly (rules.md, inline-storage-volume), besides CSI.
 INLINE_STORAGE_KINDS = ("nfs", "iscsi", "cephfs", "rbd", "fc", "glusterfs")
 
@@ -125,7 +125,7 @@ def record_object_ref(ctx, record: dict | None) -> str:
 def tvol_of_pv(ctx, pv: dict) -> tuple[str, dict | None]:
     """(name, data) of the TridentVolume behind a Trident CSI PV (name "" when not Trident)."""
     csi = _mapping(_mapping(pv.get("spec")).get("csi"))
-    if csi.get("driver") != TRIDENT_DRIVER:
+    if csi.get("driver") != TRIDENT_CSI_DRIVER:
         return "", None
     handle = str(csi.get("volumeHandle") or _mapping(pv.get("metadata")).get("name") or "")
     return handle, ctx.state.get("TridentVolume", handle.lower(), ctx.trident_namespace)

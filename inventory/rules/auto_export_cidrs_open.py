@@ -19,7 +19,7 @@ from inventory.analysis.array_exposure import (
     uses_of_backend,
 )
 from inventory.analysis.paths import OUTSIDE, Actor, ExposurePath, Hop
-from inventory.backends import NAS_DRIVERS
+from inventory.constants import NAS_DRIVERS
 from inventory.rules.base import Hit, Rule
 
 SLUG = "auto-export-cidrs-open"

@@ -8,15 +8,15 @@ platform workloads are kept as paths but raise no violation.
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from inventory.analysis.paths import ExposurePath
+from inventory.analysis.hits import Hit
+from inventory.constants import SEVERITIES, SEVERITY_RANK
 
 if TYPE_CHECKING:
     from inventory.analysis.context import Context
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 # Kinds several rules rest on (a rule's `reads`): unread, their findings are held open.
 RBAC_KINDS = ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
@@ -28,27 +28,10 @@ NODE_ESCAPE_KINDS = (
     "TridentVolumePublication",
 )
 ARRAY_GATE_KINDS = ("PersistentVolume", "TridentBackend", "TridentVolume", "Node", "TridentNode")
-SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 
 def worst(*severities: str) -> str:
     return max(severities, key=SEVERITY_RANK.__getitem__)
-
-
-@dataclass
-class Hit:
-    """One situation a rule found in one snapshot, before it becomes (or continues) a finding."""
-
-    identity: tuple[str, ...]  # the stable identities it is about: the fingerprint is rule + these
-    severity: str
-    title: str
-    namespaces: list[str]  # the namespaces it is attributed to; [] means the cluster as a whole
-    evidence: dict  # the facts of the rule's evidence key: a change here is a different situation
-    paths: list[ExposurePath]
-    objects: list[str]  # references of the objects that make it true (for "at least since")
-    arrays: set[str] = field(default_factory=set)  # arrays whose records it rests on
-    detail: str = ""  # why, in a sentence or two, beyond the rule's text
-    violation: bool = True  # False: paths worth showing (inside a tenant, platform), no finding
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ import re
 
 from inventory.analysis.paths import ExposurePath, Hop, k8s_ref
 from inventory.analysis.rbac import ADMIN, ORDINARY, grant_hops, inside_tenant, rbac_of, subject_actor
+from inventory.constants import SOLIDFIRE_SAN_DRIVER
 from inventory.kinds import TRIDENT_GROUP
 from inventory.rules.base import Hit, Rule
 
 SLUG = "chap-secrets-readable"
 READ = ("get", "list", "watch")
-DRIVER = "solidfire-san"
 FIXED_IN = (26, 6)
 
 
@@ -49,7 +49,7 @@ def solidfire_backends(ctx) -> dict[str, tuple[str, str]]:
         sections = config.values() if isinstance(config, dict) else []
         drivers = [s.get("storageDriverName") for s in sections if isinstance(s, dict)]
         uuid = data.get("backendUUID") if isinstance(data, dict) else None
-        if DRIVER in drivers and isinstance(uuid, str) and uuid:
+        if SOLIDFIRE_SAN_DRIVER in drivers and isinstance(uuid, str) and uuid:
             found[uuid] = (str(data.get("backendName") or name), k8s_ref("TridentBackend", name, namespace))
     return found
 
@@ -59,7 +59,7 @@ def solidfire_volumes(ctx, backends) -> list[tuple[str, str, str]]:
     uuid_of = {name: uuid for uuid, (name, _) in backends.items()}
     volumes = []
     for pv, record in sorted(ctx.volume_access.items()):
-        if not isinstance(record, dict) or record.get("driver") != DRIVER:
+        if not isinstance(record, dict) or record.get("driver") != SOLIDFIRE_SAN_DRIVER:
             continue
         if ctx.state.get("PersistentVolume", pv) is None:
             continue
@@ -126,7 +126,8 @@ def evaluate(ctx):
         actor = subject_actor(ctx, grant.subject, kind, [grant.namespace] if grant.namespace else [])
         backend_refs = sorted({backends[uuid][1] for _, _, uuid in exposed if uuid in backends})
         hops = grant_hops(grant, granted) + [
-            Hop(ref, f"{DRIVER}: each TridentVolume holds the account's CHAP secrets") for ref in backend_refs
+            Hop(ref, f"{SOLIDFIRE_SAN_DRIVER}: each TridentVolume holds the account's CHAP secrets")
+            for ref in backend_refs
         ]
         by_namespace: dict[str, list[str]] = {}
         for namespace, pv, _ in exposed:

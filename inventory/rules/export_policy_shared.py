@@ -17,7 +17,7 @@ Judgements:
 
 from inventory.analysis.array_exposure import backends, objects_of, volume_uses
 from inventory.analysis.paths import OUTSIDE, Actor, ExposurePath, Hop, array_ref
-from inventory.backends import NAS_DRIVERS
+from inventory.constants import NAS_DRIVERS
 from inventory.rules.base import Hit, Rule
 from inventory.storage.export_policy import ExportPolicy
 

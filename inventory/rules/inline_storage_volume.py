@@ -14,13 +14,13 @@ as storage (other CSI drivers, e.g. a secrets store, are not storage).  Judgemen
 from inventory.analysis.paths import ExposurePath, Hop
 from inventory.analysis.storage_backing import (
     INLINE_STORAGE_KINDS,
-    TRIDENT_DRIVER,
     data_lifs,
     group_of,
     iscsi_targets,
     record_object_ref,
 )
 from inventory.backends import host_of
+from inventory.constants import TRIDENT_CSI_DRIVER
 from inventory.rules.base import Hit, Rule
 
 SLUG = "inline-storage-volume"
@@ -31,7 +31,7 @@ def _storage_kind(ctx, volume: dict) -> str:
         if isinstance(volume.get(kind), dict):
             return kind
     csi = volume.get("csi")
-    if isinstance(csi, dict) and csi.get("driver") in (TRIDENT_DRIVER, *ctx.settings.storage_drivers):
+    if isinstance(csi, dict) and csi.get("driver") in (TRIDENT_CSI_DRIVER, *ctx.settings.storage_drivers):
         return "csi"
     return ""
 

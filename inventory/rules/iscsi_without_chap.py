@@ -14,7 +14,7 @@ from inventory.analysis.array_exposure import (
     uses_of_backend,
 )
 from inventory.analysis.paths import OUTSIDE, Actor, ExposurePath, Hop
-from inventory.backends import ONTAP_SAN_DRIVERS
+from inventory.constants import ONTAP_SAN_DRIVERS
 from inventory.rules.base import Hit, Rule
 
 SLUG = "iscsi-without-chap"

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 
 from inventory.analysis.network_policy import EgressEvaluator, as_address, policies_by_namespace
 from inventory.analysis.paths import ACCESS_LEVELS, ExposurePath, Hop, array_ref, k8s_ref
-from inventory.backends import NAS_DRIVERS, ONTAP_SAN_DRIVERS, backend_info, host_of
+from inventory.backends import backend_info, host_of
+from inventory.constants import NAS_DRIVERS, ONTAP_SAN_DRIVERS, SOLIDFIRE_SAN_DRIVER
 from inventory.fields import as_list as _list
 from inventory.fields import as_mapping as _mapping
 from inventory.rules.base import Hit, Rule
@@ -119,7 +120,7 @@ def storage_targets(ctx) -> list[Target]:
             targets.add(
                 info.data_lif, {ISCSI}, ref, f"dataLIF of backend {info.name}", array, info.svm, info.name
             )
-        elif info.driver == "solidfire-san":
+        elif info.driver == SOLIDFIRE_SAN_DRIVER:
             svip = info.config.get("SVIP")
             targets.add(svip, {ISCSI}, ref, f"SVIP of backend {info.name}", array, "", info.name)
     for (namespace, name), tvol in sorted(ctx.state.of_kind("TridentVolume").items()):

@@ -19,14 +19,14 @@ import posixpath
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from inventory.backends import CLOUD_DRIVERS, NAS_DRIVERS, BackendInfo, backend_info, host_of
+from inventory.backends import BackendInfo, backend_info, host_of
+from inventory.constants import CLOUD_DRIVERS, NAS_DRIVERS, SOLIDFIRE_SAN_DRIVER, TRIDENT_CSI_DRIVER
 from inventory.fields import as_list as _list
 from inventory.fields import as_mapping as _mapping
 from inventory.fields import as_text as _text
 from inventory.fields import dig as _get
 from inventory.storage.state import ArrayRecords, SnapshotState
 
-TRIDENT_CSI_DRIVER = "csi.trident.netapp.io"
 # Trident's ANF/GCNV drivers create their one rule with read-write and root access.
 CLOUD_DEFAULT_EXPORT_RULE = "0.0.0.0/0"
 
@@ -195,7 +195,7 @@ class _Joiner:
         access = _mapping(config.get("accessInformation"))
         if backend.driver in NAS_DRIVERS:
             return self.nas_object(res, records, backend, internal_name, internal_id)
-        if backend.driver == "solidfire-san":
+        if backend.driver == SOLIDFIRE_SAN_DRIVER:
             return self.solidfire_object(res, records, internal_name or volume_name)
         if access.get("nvmeNamespaceUUID") or (backend.config.get("sanType") == "nvme"):
             return self.nvme_object(res, records, backend, internal_name, access)

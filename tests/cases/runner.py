@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from inventory.analysis.context import Context
-from inventory.analysis.engine import Evaluation, evaluate
 from inventory.analysis.settings import AnalysisSettings
+from inventory.engine import Evaluation, evaluate
 from inventory.importing import import_dump
 from inventory.models import Cluster, RuleSetting
 from inventory.rules import RULES
