@@ -12,9 +12,17 @@ SEVERITY_CHOICES = [(s, s) for s in SEVERITIES]
 # Where the kubelet keeps pod volumes unless the admin says otherwise; Trident's usual namespace.
 DEFAULT_KUBELET_ROOT = "/var/lib/kubelet"
 DEFAULT_TRIDENT_NAMESPACE = "trident"
+# Platform namespaces unless the admin lists them (Trident's is added, as found); Kubernetes' own
+# bookkeeping namespaces, where nobody runs workloads: nobody's tenant.
+DEFAULT_PLATFORM_NAMESPACES = ("kube-system",)
+KUBERNETES_SYSTEM_NAMESPACES = frozenset({"kube-public", "kube-node-lease"})
 
 # Trident's CSI driver name, on PVs, inline volumes and StorageClasses.
 TRIDENT_CSI_DRIVER = "csi.trident.netapp.io"
+
+# The array families the product reads (Array.kind, a backend's family, an endpoint's kind).
+ONTAP = "ontap"
+SOLIDFIRE = "solidfire"
 
 # Trident backend drivers, by what the product reads behind them.
 CLOUD_DRIVERS = frozenset(

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from inventory.models import Array, Cluster
+from arrays.models import Array
+from inventory.models import Cluster
 from inventory.snapshotting import queue_snapshot
 from inventory.tasks import snapshot_now
 

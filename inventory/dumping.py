@@ -12,11 +12,11 @@ from pathlib import Path
 
 import orjson
 
-from inventory.array_kinds import BY_SOURCE_KEY
+from arrays.array_kinds import BY_SOURCE_KEY
+from arrays.sources.backend_dump import write_backend
 from inventory.history import prepare, prepare_array_records
 from inventory.kinds import BY_KIND
 from inventory.sources import Collection
-from inventory.sources.backend_dump import write_backend
 from inventory.sources.dump_files import private_folder, write_private
 
 

@@ -5,13 +5,13 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from inventory.array_reading import attach_dumped_arrays
+from arrays.array_reading import attach_dumped_arrays
+from arrays.sources.backend_dump import read_backends
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.snapshotting import queue_snapshot
 from inventory.sources import SourceError
-from inventory.sources.backend_dump import read_backends
 from inventory.sources.dump import read_dump
-from inventory.storage.state import DERIVED_SCOPE
+from inventory.state import DERIVED_SCOPE
 from inventory.tasks import snapshot_now
 
 

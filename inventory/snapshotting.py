@@ -15,17 +15,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from inventory.array_kinds import ARRAY_KINDS
-from inventory.array_reading import backends_unread
-from inventory.exposure import analyse
+from arrays.array_kinds import ARRAY_KINDS
+from arrays.array_reading import backends_unread
+from arrays.volume_access import derive as derive_volume_access
+from exposure.analyse import analyse
 from inventory.history import WriteStats, prepare, prepare_array_records, undo_snapshot_writes, write_versions
 from inventory.kept_fields import SCHEMA_VERSION
 from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.sources import Collection, SourceError
+from inventory.state import DERIVED_SCOPE
 from inventory.storable import nul_warning, storable
-from inventory.storage.state import DERIVED_SCOPE
-from inventory.volume_access import derive as derive_volume_access
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from inventory.array_reading import read_arrays
+from arrays.array_reading import read_arrays
 from inventory.history import undo_snapshot_writes
 from inventory.lease import ClusterBusy, cluster_lease
 from inventory.models import Cluster, ClusterLease, Snapshot

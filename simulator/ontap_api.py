@@ -18,7 +18,7 @@ import urllib.parse
 
 import orjson
 
-from inventory.sources.arrays import ONTAP_SINGLE_OBJECTS
+from arrays.sources.contract import ONTAP_SINGLE_OBJECTS
 from simulator.control import RecordedRequest
 from simulator.http_base import SimulatedServer, SimulatorHandler, basic_auth_matches
 from simulator.ontap_array import OntapArray

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 
-from inventory.sources.arrays import ONTAP_COLLECTIONS
+from arrays.sources.contract import ONTAP_COLLECTIONS
 from simulator import shapes
 from simulator.names import NODE_CIDR, internal_volume_name
 from simulator.trident import Backend

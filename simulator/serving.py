@@ -34,7 +34,7 @@ class ServedArray:
         return host.strip("[]"), int(port)
 
     def array_settings(self) -> dict:
-        """The fields of an `inventory.models.Array` an admin would configure for this array."""
+        """The fields of an `arrays.models.Array` an admin would configure for this array."""
         host, port = self.host_and_port
         return {
             "name": self.name,

@@ -11,12 +11,14 @@ from datetime import timedelta
 
 import pytest
 
-from inventory.analysis.context import Context
-from inventory.analysis.settings import AnalysisSettings
-from inventory.engine import evaluate
-from inventory.models import Array, Cluster, Finding, Snapshot
-from inventory.rules import RULES
-from inventory.storage.state import SnapshotState
+from arrays.models import Array
+from exposure.analysis.context import Context
+from exposure.analysis.settings import AnalysisSettings
+from exposure.engine import evaluate
+from exposure.models import Finding
+from exposure.rules import RULES
+from inventory.models import Cluster, Snapshot
+from inventory.state import SnapshotState
 from simulator.serving import SimulatedEstate
 from simulator.world import Simulation
 from tests.path_checks import dangling_refs, unexplained

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from inventory.models import Array, Cluster, InventoryObject, Snapshot
+from arrays.models import Array
+from arrays.volume_access import VOLUME_ACCESS
+from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.tasks import snapshot_now
-from inventory.volume_access import VOLUME_ACCESS
 from simulator.serving import SimulatedEstate
 from simulator.world import Simulation
 

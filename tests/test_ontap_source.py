@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from inventory.sources.arrays import ONTAP, ONTAP_COLLECTIONS, ArrayEndpoint
-from inventory.sources.ontap import collect_ontap
+from arrays.sources.contract import ONTAP_COLLECTIONS, ArrayEndpoint
+from arrays.sources.ontap import collect_ontap
+from inventory.constants import ONTAP
 from simulator.names import SECRET_MARKER
 from simulator.ontap_api import OntapApiServer
 from simulator.ontap_array import ontap_arrays

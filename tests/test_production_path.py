@@ -23,9 +23,11 @@ from django.db import connection
 from django.db.models import Count, F
 from django.utils import timezone
 
+from arrays.models import Array
 from dashboard.celery import app as celery_app
+from exposure.models import Finding
 from inventory.kinds import KIND_NAMES
-from inventory.models import Array, Cluster, ClusterLease, Finding, InventoryObject, Snapshot
+from inventory.models import Cluster, ClusterLease, InventoryObject, Snapshot
 from inventory.snapshotting import queue_snapshot
 from inventory.tasks import snapshot_cluster
 from simulator.control import SimulatorControl
