@@ -1,7 +1,7 @@
 """What the array-side rules of Guideline 3 share: each access gate with the PVs behind it and the
 parties it admits, and each Trident backend with its Kubernetes objects.
 
-The join and ONTAP's evaluation are done already (inventory/storage, arrays/volume_access.py):
+The join and ONTAP's evaluation are done already (arrays/join.py, export_policy.py, arrays/volume_access.py):
 every PV's access record names its gates and its admitted parties, each with a verdict.  This
 module only regroups those records, by gate (an export policy, a cloud backend's `exportRule`, an
 igroup, an NVMe subsystem, a SolidFire access group), so that a rule reports one finding per gate

@@ -1,7 +1,8 @@
 """`export-allows-foreign-hosts`: an export rule on a PV's policy admits hosts outside the node set.
 
 The evaluation (first match, `never`, protocols, junction-path narrowing, `a.b.c.d/255.255.0.0`,
-`::ffff:` forms) is inventory/storage's; this rule judges the parties it admitted.  Judgements:
+`::ffff:` forms) is the arrays app's (arrays/client_match.py, export_policy.py); this rule judges
+the parties it admitted.  Judgements:
 - Foreign, wildcard, unverifiable (hostnames, `.domain`, `@netgroup`: named as such, never guessed)
   and unparseable client entries all fire; a departed node's address is `stale-node-access`'s, not
   counted here (rules.md: a stale client is not also counted foreign).
