@@ -5,7 +5,7 @@ Admins (superusers, or holders of the `tenancy.view_all_namespaces` permission) 
 being staff is not enough.  Everyone else sees exactly the namespaces granted to them or to one of
 their groups, by namespace name or by tenant, and the namespaces they own (tenancy/ownership.py:
 owner keys on Namespace objects, admin RoleBindings, the manual mapping).  A tenant is what
-`analysis.tenancy.tenant_of_namespace` says, read from the latest visible snapshot's Namespace
+`tenancy.boundaries.tenant_of_namespace` says, read from the latest visible snapshot's Namespace
 objects: the same definition the rules use.
 """
 
