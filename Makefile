@@ -26,9 +26,11 @@ run: $(VENV)/.installed
 system-deps:
 	tools/system-deps.sh $(VENV)
 
+# ruff, then the import contracts of .importlinter (the layering of ARCHITECTURE.md).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 test: $(VENV)/.installed system-deps lint
 	$(VENV)/bin/pytest -m "not production"

@@ -1,5 +1,5 @@
 """The Django project: settings, URLs, the Celery app, and what people see."""
 
-from .celery import app as celery_app
+from dashboard.celery import app as celery_app
 
 __all__ = ["celery_app"]

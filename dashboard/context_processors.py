@@ -3,7 +3,7 @@
 
 def reader(request):
     """`reader_is_admin`: whether the reader's scope is everything (not whether they are staff)."""
-    from inventory.access import scope_of  # lazily: context processors load before apps in some commands
+    from tenancy.access import scope_of  # lazily: context processors load before apps in some commands
 
     user = getattr(request, "user", None)
     return {"reader_is_admin": bool(user and user.is_authenticated and scope_of(user).admin)}
@@ -12,8 +12,8 @@ def reader(request):
 def demo_banner(request):
     # Imported lazily: context processors load before apps are ready in some commands.
     from inventory import demo
-    from inventory.access import scope_of
     from inventory.models import Cluster
+    from tenancy.access import scope_of
 
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}

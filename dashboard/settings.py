@@ -53,7 +53,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # Along the data flow (ARCHITECTURE.md): each app imports only the ones above it here.
     "inventory",
+    "arrays",
+    "exposure",
+    "tenancy",
     "dashboard",
 ]
 
@@ -217,7 +221,7 @@ DEMO_ENABLED = _env_bool("DEMO_ENABLED", True)
 # The largest file an offline dump may hold (inventory/sources/dump_files.py); bigger ones are refused.
 DUMP_MAX_FILE_BYTES = int(os.environ.get("DUMP_MAX_FILE_BYTES", str(1 << 30)))
 
-# Where array credential references may point (inventory/credentials.py): `env:PREFIX` only for
+# Where array credential references may point (arrays/credentials.py): `env:PREFIX` only for
 # these prefixes, never the product's own secrets; `file:DIR` only inside this folder.
 ARRAY_CREDENTIAL_ENV_PREFIXES = _env_list("ARRAY_CREDENTIAL_ENV_PREFIXES", "ARRAY_")
 ARRAY_CREDENTIALS_DIR = Path(os.environ.get("ARRAY_CREDENTIALS_DIR") or DATA_DIR / "credentials").resolve()

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
-from . import views
-from .converters import ObjectNameConverter
+from dashboard import views
+from dashboard.converters import ObjectNameConverter
 
 register_converter(ObjectNameConverter, "name")
 

@@ -1,13 +1,11 @@
-"""Pages.  Every read goes through the reader's scope (inventory.access.scope_of) and
-inventory.queries, which restricts and redacts by it."""
+"""Pages.  Every read goes through the reader's scope (tenancy.access.scope_of) and
+dashboard.queries, which restricts and redacts by it."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
-from inventory.access import scope_of
-from inventory.models import Snapshot
-from inventory.queries import (
+from dashboard.queries import (
     backend_rows,
     current_grades,
     namespace_contents,
@@ -18,6 +16,8 @@ from inventory.queries import (
     open_finding_counts,
     visible_clusters,
 )
+from inventory.models import Snapshot
+from tenancy.access import scope_of
 
 
 @login_required

@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from .models import Array, Cluster
-from .snapshotting import queue_snapshot
-from .tasks import snapshot_now
+from arrays.models import Array
+from inventory.models import Cluster
+from inventory.snapshotting import queue_snapshot
+from inventory.tasks import snapshot_now
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,8 @@ class Demo:
         days: int = BACKFILL_DAYS,
         step: timedelta = BACKFILL_STEP,
     ):
-        from .simulator.serving import SimulatedEstate
-        from .simulator.world import Simulation
+        from simulator.serving import SimulatedEstate
+        from simulator.world import Simulation
 
         self.now = now or timezone.now()
         self.step = step

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import orjson
 
-from .array_kinds import BY_SOURCE_KEY
-from .history import prepare, prepare_array_records
-from .kinds import BY_KIND
-from .sources import Collection
-from .sources.backend_dump import write_backend
-from .sources.dump_files import private_folder, write_private
+from arrays.array_kinds import BY_SOURCE_KEY
+from arrays.sources.backend_dump import write_backend
+from inventory.history import prepare, prepare_array_records
+from inventory.kinds import BY_KIND
+from inventory.sources import Collection
+from inventory.sources.dump_files import private_folder, write_private
 
 
 def write_dump(collection: Collection, directory: str | Path) -> list[Path]:

@@ -9,13 +9,16 @@ undone by `undo_snapshot_writes` before the next run of that cluster starts.
 """
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from .array_kinds import ArrayKind
-from .kept_fields import SCHEMA_VERSION, canonical_json, digest, digest_of, keep
-from .models import InventoryObject
-from .storable import NUL_IN_JSON, storable
+from inventory.kept_fields import SCHEMA_VERSION, canonical_json, digest, digest_of, keep
+from inventory.models import InventoryObject
+from inventory.storable import NUL_IN_JSON, storable
+
+if TYPE_CHECKING:  # a type only: the store keeps array records without knowing the arrays layer
+    from arrays.array_kinds import ArrayKind
 
 BATCH_SIZE = 2000
 
@@ -53,7 +56,7 @@ def prepare(kind: str, raw_objects: list[dict]) -> dict[ObjectKey, StoredObject]
     return prepared
 
 
-def prepare_array_records(array_kind: ArrayKind, records: list[dict]) -> dict[ObjectKey, StoredObject]:
+def prepare_array_records(array_kind: "ArrayKind", records: list[dict]) -> dict[ObjectKey, StoredObject]:
     """Reduce an array's records to their stored form, keyed by ("", array-scoped name)."""
     prepared: dict[ObjectKey, StoredObject] = {}
     for record in records:

@@ -5,14 +5,14 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from .array_reading import attach_dumped_arrays
-from .models import Cluster, InventoryObject, Snapshot
-from .snapshotting import queue_snapshot
-from .sources import SourceError
-from .sources.backend_dump import read_backends
-from .sources.dump import read_dump
-from .storage.state import DERIVED_SCOPE
-from .tasks import snapshot_now
+from arrays.array_reading import attach_dumped_arrays
+from arrays.sources.backend_dump import read_backends
+from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.snapshotting import queue_snapshot
+from inventory.sources import SourceError
+from inventory.sources.dump import read_dump
+from inventory.state import DERIVED_SCOPE
+from inventory.tasks import snapshot_now
 
 
 def import_dump(cluster_name: str, directory: str | Path, taken_at: datetime | None = None) -> Snapshot:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from .secrets import LABEL_MAPS, without_secrets
+from inventory.secrets import LABEL_MAPS, without_secrets
 
 SCHEMA_VERSION = 2  # 2: secrets judged by pattern (inventory/secrets.py); array records' odd shapes kept
 
@@ -258,7 +258,7 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
 }
 
 # Array records (stored kind -> kept fields).  Kinds are named after the array family; the
-# registry in inventory/array_kinds.py says which REST path or JSON-RPC method each comes from.
+# registry in arrays/array_kinds.py says which REST path or JSON-RPC method each comes from.
 _ONTAP_SVM = _f("svm.name", IDENTITY)
 ARRAY_KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
     "ontap.Cluster": (_f("name", IDENTITY), _f("uuid", IDENTITY), _f("version.full", DISPLAY)),

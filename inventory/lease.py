@@ -25,7 +25,7 @@ from django.db import connection, connections
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import ClusterLease
+from inventory.models import ClusterLease
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import threading
 
 from django.db import close_old_connections
 
-from .tasks import dispatch_due_snapshots
+from inventory.tasks import dispatch_due_snapshots
 
 logger = logging.getLogger(__name__)
 

@@ -15,17 +15,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .array_kinds import ARRAY_KINDS
-from .array_reading import backends_unread
-from .exposure import analyse
-from .history import WriteStats, prepare, prepare_array_records, undo_snapshot_writes, write_versions
-from .kept_fields import SCHEMA_VERSION
-from .kinds import KIND_NAMES, TRIDENT_KINDS
-from .models import Cluster, InventoryObject, Snapshot
-from .sources import Collection, SourceError
-from .storable import nul_warning, storable
-from .storage.state import DERIVED_SCOPE
-from .volume_access import derive as derive_volume_access
+from arrays.array_kinds import ARRAY_KINDS
+from arrays.array_reading import backends_unread
+from arrays.volume_access import derive as derive_volume_access
+from exposure.analyse import analyse
+from inventory.history import WriteStats, prepare, prepare_array_records, undo_snapshot_writes, write_versions
+from inventory.kept_fields import SCHEMA_VERSION
+from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
+from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.sources import Collection, SourceError
+from inventory.state import DERIVED_SCOPE
+from inventory.storable import nul_warning, storable
 
 logger = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from .array_reading import read_arrays
-from .history import undo_snapshot_writes
-from .lease import ClusterBusy, cluster_lease
-from .models import Cluster, ClusterLease, Snapshot
-from .snapshotting import queue_snapshot, run_snapshot
+from arrays.array_reading import read_arrays
+from inventory.history import undo_snapshot_writes
+from inventory.lease import ClusterBusy, cluster_lease
+from inventory.models import Cluster, ClusterLease, Snapshot
+from inventory.snapshotting import queue_snapshot, run_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ UNFINISHED = (Snapshot.Status.QUEUED, Snapshot.Status.RUNNING)
 def live_source(cluster: Cluster):
     """The callable that reads a registered cluster through its Kubernetes API, then the arrays
     its Trident backends use (only those an admin configured)."""
-    from .sources.kubernetes import api_client_from_kubeconfig, collect_kubernetes
+    from inventory.sources.kubernetes import api_client_from_kubeconfig, collect_kubernetes
 
     def read():
         client = api_client_from_kubeconfig(

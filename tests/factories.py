@@ -49,5 +49,7 @@ def dashboard_admin(username: str = "root"):
     from django.contrib.auth.models import Permission, User
 
     user = User.objects.create_user(username, is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_all_namespaces"))
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="tenancy", codename="view_all_namespaces")
+    )
     return User.objects.get(pk=user.pk)  # a fresh object: Django caches permissions per instance

@@ -6,12 +6,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from inventory.array_reading import read_arrays, read_live_array, unreadable
-from inventory.credentials import CredentialsError, resolve
-from inventory.models import Array, Cluster, InventoryObject, Snapshot
+from arrays.array_reading import read_arrays, read_live_array, unreadable
+from arrays.credentials import CredentialsError, resolve
+from arrays.models import Array
+from arrays.sources.contract import ONTAP_COLLECTIONS
+from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.snapshotting import queue_snapshot, run_snapshot
 from inventory.sources import Collection
-from inventory.sources.arrays import ONTAP_COLLECTIONS
 from tests.factories import collection, obj
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]

@@ -4,8 +4,8 @@ helpers that regroup the derived access records."""
 
 import pytest
 
-from inventory.analysis.array_exposure import _party_key, config_flag
-from inventory.rules.auto_export_cidrs_open import _catch_all
+from exposure.analysis.array_exposure import _party_key, config_flag
+from exposure.rules.auto_export_cidrs_open import _catch_all
 from tests.cases.runner import CASES, case_folders, run_case
 
 SLUGS = (
@@ -71,15 +71,15 @@ def test_the_demo_stale_case_fires_once_the_node_has_left(tmp_path):
     """The demo seeds `stale-node-access` on nas-legacy for after day 20, when worker-retiring leaves."""
     from datetime import timedelta
 
-    from inventory.analysis.context import Context
-    from inventory.analysis.engine import evaluate
-    from inventory.analysis.settings import AnalysisSettings
+    from exposure.analysis.context import Context
+    from exposure.analysis.settings import AnalysisSettings
+    from exposure.engine import evaluate
+    from exposure.rules import RULES
     from inventory.models import Cluster
-    from inventory.rules import RULES
-    from inventory.simulator.serving import SimulatedEstate
-    from inventory.simulator.world import Simulation
-    from inventory.storage.state import SnapshotState
+    from inventory.state import SnapshotState
     from inventory.tasks import snapshot_now
+    from simulator.serving import SimulatedEstate
+    from simulator.world import Simulation
     from tests.test_join import START, register_arrays
 
     simulation = Simulation(seed=0, start=START)

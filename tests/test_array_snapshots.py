@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
-from inventory.models import Array, Cluster, InventoryObject, Snapshot
-from inventory.simulator.names import SECRET_MARKER
-from inventory.simulator.serving import SimulatedEstate
-from inventory.simulator.tls import TlsMaterial
-from inventory.simulator.world import Simulation
+from arrays.models import Array
+from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.tasks import snapshot_now
+from simulator.names import SECRET_MARKER
+from simulator.serving import SimulatedEstate
+from simulator.tls import TlsMaterial
+from simulator.world import Simulation
 from tests.factories import dashboard_admin
 from tests.test_join import register_arrays, snapshot_of
 
@@ -179,7 +180,7 @@ def test_secrets_kept_by_pattern_reach_neither_the_database_nor_a_dump(estate, t
     except SystemExit as exit_:
         assert exit_.code == 0
     database = io.StringIO()
-    call_command("dumpdata", "inventory", stdout=database)
+    call_command("dumpdata", "inventory", "arrays", "exposure", "tenancy", stdout=database)
     files = [p for p in (tmp_path / "dump").rglob("*") if p.is_file()]
     dumped = "".join(p.read_text() for p in files)
     assert '"example.com/chap-secret"' not in dumped and "chapSecret" not in dumped
@@ -260,7 +261,7 @@ def test_a_quiet_cluster_costs_no_rows_and_keeps_its_access_records(estate):
 
 
 def test_only_volumes_whose_inputs_changed_are_evaluated_again(estate, monkeypatch):
-    from inventory.storage.admission import Admissions
+    from arrays.admission import Admissions
 
     register_arrays(estate)
     snapshot_of(estate)

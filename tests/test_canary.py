@@ -19,8 +19,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 
+from exposure.models import Finding
 from inventory.importing import import_dump
-from inventory.models import Cluster, Finding, Grant, InventoryObject
+from inventory.models import Cluster, InventoryObject
+from tenancy.models import Grant
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
 from tests.factories import dashboard_admin
 
@@ -124,7 +126,7 @@ def _values(parameter: str, parts) -> list[str]:
     if parameter == "content_type_id":
         return [str(ContentType.objects.get_for_model(Finding).pk)]
     if parameter == "app_label":
-        return ["inventory", "auth"]
+        return ["inventory", "arrays", "exposure", "tenancy", "auth"]
     if parameter == "url":
         return ["nowhere/"]
     raise AssertionError(f"the canary crawl cannot fill <{parameter}> in {parts}: teach _values() about it")

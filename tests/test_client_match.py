@@ -4,8 +4,8 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
-from inventory.storage.address_set import AddressSet
-from inventory.storage.client_match import (
+from arrays.address_set import AddressSet
+from arrays.client_match import (
     MAX_MATCH_LENGTH,
     client_address,
     entry_matches_address,

@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 
 from inventory.kinds import KIND_NAMES
 from inventory.models import Cluster, InventoryObject, Snapshot
-from inventory.simulator.control import SimulatorControl
+from simulator.control import SimulatorControl
 
 pytestmark = pytest.mark.django_db
 

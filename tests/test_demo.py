@@ -62,7 +62,7 @@ def test_demo_does_not_start_when_a_real_cluster_is_registered(tmp_path):
 
 
 def test_the_demo_is_retired_once_a_real_cluster_is_registered(tmp_path):
-    from inventory.models import Array
+    from arrays.models import Array
 
     demo = demo_module.Demo(tmp_path, now=NOW, days=1, step=timedelta(hours=12)).start()
     assert demo_module.progress.finished.wait(60)

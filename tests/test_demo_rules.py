@@ -1,7 +1,7 @@
 """The demo's seeded cases against the rules: every rule fires on its firing cases and stays quiet on
 its near misses, on the simulated cluster and arrays read over loopback by the real clients.
 
-A manifest entry (inventory/simulator/cases) names its key object first; a firing entry is met by a
+A manifest entry (simulator/cases) names its key object first; a firing entry is met by a
 violation of its rule that refers to that object (identity, objects or paths) and, when the entry
 names a namespace, is attributed to it.  A near miss is broken by any violation of its rule whose
 identity or objects hold its key object.
@@ -11,14 +11,16 @@ from datetime import timedelta
 
 import pytest
 
-from inventory.analysis.context import Context
-from inventory.analysis.engine import evaluate
-from inventory.analysis.settings import AnalysisSettings
-from inventory.models import Array, Cluster, Finding, Snapshot
-from inventory.rules import RULES
-from inventory.simulator.serving import SimulatedEstate
-from inventory.simulator.world import Simulation
-from inventory.storage.state import SnapshotState
+from arrays.models import Array
+from exposure.analysis.context import Context
+from exposure.analysis.settings import AnalysisSettings
+from exposure.engine import evaluate
+from exposure.models import Finding
+from exposure.rules import RULES
+from inventory.models import Cluster, Snapshot
+from inventory.state import SnapshotState
+from simulator.serving import SimulatedEstate
+from simulator.world import Simulation
 from tests.path_checks import dangling_refs, unexplained
 from tests.rules_md import rule_slugs
 from tests.test_join import START, register_arrays

@@ -10,8 +10,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from arrays.sources.backend_dump import read_backends
 from inventory.kinds import BY_KIND, KIND_NAMES
-from inventory.sources.backend_dump import read_backends
 from inventory.sources.dump import DumpError, read_dump
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -6,8 +6,8 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
-from inventory.storage.address_set import AddressSet
-from inventory.storage.export_policy import (
+from arrays.address_set import AddressSet
+from arrays.export_policy import (
     Access,
     ExportPolicy,
     ExportRule,
@@ -381,7 +381,7 @@ def test_growing_address_set_agrees_with_set_arithmetic():
     import random
     from ipaddress import ip_network
 
-    from inventory.storage.address_set import AddressSet, GrowingAddressSet
+    from arrays.address_set import AddressSet, GrowingAddressSet
 
     rng = random.Random(11)
     for _ in range(200):
@@ -403,7 +403,7 @@ def test_growing_address_set_agrees_with_set_arithmetic():
 def test_a_rule_with_thousands_of_entries_is_hashed_once_not_once_per_admitted_entry(monkeypatch):
     """Each admitted entry keyed its party by the whole rule, hashing every entry of the rule again:
     quadratic (10k entries took minutes).  Entry hashes must now grow linearly with the entries."""
-    from inventory.storage.client_match import ClientEntry
+    from arrays.client_match import ClientEntry
 
     entries = 2000
     pol = policy(rule(1, [f"10.1.{i // 256}.{i % 256}" for i in range(entries)]))

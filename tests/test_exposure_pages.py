@@ -6,9 +6,9 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
-from inventory.findings import by_status
+from exposure.findings import by_status
+from exposure.models import Finding
 from inventory.importing import import_dump
-from inventory.models import Finding
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
 from tests.factories import dashboard_admin
 

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from inventory.models import Finding
-from inventory.rules import ALL_RULES
+from exposure.models import Finding
+from exposure.rules import ALL_RULES
 from tests.cases.runner import CASES, assemble, configure_cluster
 from tests.rules_md import rule_slugs
 

@@ -5,12 +5,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from inventory.analysis.engine import Evaluation
-from inventory.analysis.paths import Actor, ExposurePath, Hop
-from inventory.findings import depends_on, reconcile
-from inventory.models import Cluster, Finding, Snapshot
-from inventory.rules import RULES, Hit
-from inventory.rules.base import ARRAY_GATE_KINDS
+from exposure.analysis.paths import Actor, ExposurePath, Hop
+from exposure.engine import Evaluation
+from exposure.findings import depends_on, reconcile
+from exposure.models import Finding
+from exposure.rules import RULES, Hit
+from exposure.rules.base import ARRAY_GATE_KINDS
+from inventory.models import Cluster, Snapshot
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 3, 1, tzinfo=UTC)

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from inventory.models import Array, Cluster, InventoryObject, Snapshot
-from inventory.simulator.serving import SimulatedEstate
-from inventory.simulator.world import Simulation
+from arrays.models import Array
+from arrays.volume_access import VOLUME_ACCESS
+from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.tasks import snapshot_now
-from inventory.volume_access import VOLUME_ACCESS
+from simulator.serving import SimulatedEstate
+from simulator.world import Simulation
 
 pytestmark = pytest.mark.django_db
 

@@ -4,11 +4,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from inventory.storage.admission import Admissions
-from inventory.storage.join import join_snapshot
-from inventory.storage.node_set import NodeSet
-from inventory.storage.state import ArrayRecords, SnapshotState
-from inventory.volume_access import record
+from arrays.admission import Admissions
+from arrays.join import join_snapshot
+from arrays.node_set import NodeSet
+from arrays.volume_access import record
+from inventory.state import ArrayRecords, SnapshotState
 
 NODE_IQN = "iqn.1994-05.com.redhat:worker-1"
 
@@ -305,7 +305,7 @@ def test_export_rules_that_cannot_be_read_admit_unknown_clients():
 def test_an_empty_client_match_is_warned_of(caplog):
     rules = [{"index": 1, "clients": [{"match": ""}, {"match": "10.20.0.5"}], "ro_rule": ["sys"]}]
     resolution = join_snapshot(nfs_state(rules)).volumes["nfs"]
-    with caplog.at_level("WARNING", logger="inventory.storage.admission"):
+    with caplog.at_level("WARNING", logger="arrays.admission"):
         [party] = Admissions(nodes()).of(resolution)
     assert party["verdict"] == "node"
     assert party["warnings"] == ["client 1 has an empty match: it matches no one"]

@@ -17,8 +17,8 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
 from inventory.kinds import BY_KIND, KINDS
-from inventory.simulator.control import SimulatorControl
-from inventory.simulator.k8s_api import (
+from simulator.control import SimulatorControl
+from simulator.k8s_api import (
     CONTINUE_EXPIRED_MESSAGE,
     KubernetesApiServer,
     StaticStore,

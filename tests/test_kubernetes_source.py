@@ -6,7 +6,6 @@ import logging
 import pytest
 
 from inventory.kinds import BY_KIND, KINDS, TRIDENT_KINDS
-from inventory.simulator.k8s_api import KubernetesApiServer, StaticStore
 from inventory.sources import SourceError
 from inventory.sources.kubernetes import (
     MAX_RETRY_AFTER_SECONDS,
@@ -14,6 +13,7 @@ from inventory.sources.kubernetes import (
     collect_kubernetes,
     iter_list_pages,
 )
+from simulator.k8s_api import KubernetesApiServer, StaticStore
 from tests.kube_objects import every_kind, make_pod, secret
 
 TOKEN = "source-test-token-9b7e2d"

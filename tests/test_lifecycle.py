@@ -8,10 +8,11 @@ import pytest
 import yaml
 from django.utils import timezone
 
-from inventory.findings import by_status, suppress
-from inventory.grades import current_counts, grade_of, timeline
+from exposure.findings import by_status, suppress
+from exposure.grades import current_counts, grade_of, timeline
+from exposure.models import Finding, FindingEvent, NamespaceStatus
 from inventory.importing import import_dump
-from inventory.models import Finding, FindingEvent, NamespaceStatus, Snapshot
+from inventory.models import Snapshot
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
 
 pytestmark = pytest.mark.django_db

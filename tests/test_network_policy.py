@@ -1,11 +1,11 @@
-"""NetworkPolicy egress semantics (inventory/analysis/network_policy.py)."""
+"""NetworkPolicy egress semantics (exposure/analysis/network_policy.py)."""
 
 import shutil
 from pathlib import Path
 
 import pytest
 
-from inventory.analysis.network_policy import (
+from exposure.analysis.network_policy import (
     EgressEvaluator,
     parse_policy,
     policies_by_namespace,

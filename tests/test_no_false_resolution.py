@@ -15,13 +15,15 @@ import yaml
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from arrays.models import Array
+from arrays.sources.contract import ONTAP_COLLECTIONS, SOLIDFIRE_METHODS
+from exposure.models import Finding
+from exposure.rules import ALL_RULES, RULES
 from inventory.kinds import KINDS, TRIDENT_KINDS
-from inventory.models import Array, Cluster, Finding, InventoryObject, Snapshot
-from inventory.rules import ALL_RULES, RULES
-from inventory.simulator.serving import SimulatedEstate
-from inventory.simulator.world import Simulation
-from inventory.sources.arrays import ONTAP_COLLECTIONS, SOLIDFIRE_METHODS
+from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.tasks import snapshot_now
+from simulator.serving import SimulatedEstate
+from simulator.world import Simulation
 from tests.test_join import register_arrays, snapshot_of
 
 pytestmark = pytest.mark.django_db
@@ -186,7 +188,7 @@ def test_a_rule_that_fails_makes_the_snapshot_exit_non_zero_and_shows(tmp_path, 
         raise KeyError("broken rule")
 
     monkeypatch.setitem(RULES, rule.slug, dataclasses.replace(rule, evaluate=broken))
-    monkeypatch.setattr("inventory.analysis.engine.ALL_RULES", [RULES[r.slug] for r in ALL_RULES])
+    monkeypatch.setattr("exposure.engine.ALL_RULES", [RULES[r.slug] for r in ALL_RULES])
     code, out = import_golden(tmp_path)
     snapshot = Cluster.objects.get(name="offline-a").latest_visible_snapshot()
     assert code != 0, out

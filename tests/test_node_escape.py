@@ -5,12 +5,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from inventory.analysis.context import Context
-from inventory.analysis.node_escape import host_path_reach, normalise_capability, normalise_host_path
-from inventory.analysis.settings import AnalysisSettings
-from inventory.rules import RULES
-from inventory.rules.namespace_admits_privileged import enforce_level
-from inventory.storage.state import SnapshotState
+from exposure.analysis.context import Context
+from exposure.analysis.node_escape import host_path_reach, normalise_capability, normalise_host_path
+from exposure.analysis.settings import AnalysisSettings
+from exposure.rules import RULES
+from exposure.rules.namespace_admits_privileged import enforce_level
+from inventory.state import SnapshotState
 from tests.cases.runner import CASES, run_case
 
 NODE_RULES = (

@@ -4,10 +4,10 @@ from ipaddress import ip_network
 
 import pytest
 
-from inventory.storage.address_set import AddressSet
-from inventory.storage.client_match import parse_client_entry
-from inventory.storage.export_policy import ExportPolicy
-from inventory.storage.node_set import NodeSet, chap_account_verdict, initiator_key
+from arrays.address_set import AddressSet
+from arrays.client_match import parse_client_entry
+from arrays.export_policy import ExportPolicy
+from arrays.node_set import NodeSet, chap_account_verdict, initiator_key
 
 DOCKER0 = "172.17.0.1"
 

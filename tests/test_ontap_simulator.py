@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from inventory.simulator.control import SimulatorControl
-from inventory.simulator.ontap_api import OntapApiServer
-from inventory.simulator.ontap_array import (
+from simulator.control import SimulatorControl
+from simulator.ontap_api import OntapApiServer
+from simulator.ontap_array import (
     ALL_NODES_IGROUP,
     FOREIGN_IQN,
     OntapArray,
     filter_ips,
     ontap_arrays,
 )
-from inventory.simulator.world import Simulation
+from simulator.world import Simulation
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 PASSWORD = "test-password"  # noqa: S105

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from inventory.simulator.names import SECRET_MARKER
-from inventory.simulator.ontap_api import OntapApiServer
-from inventory.simulator.ontap_array import ontap_arrays
-from inventory.simulator.tls import TlsMaterial
-from inventory.simulator.world import Simulation
-from inventory.sources.arrays import ONTAP, ONTAP_COLLECTIONS, ArrayEndpoint
-from inventory.sources.ontap import collect_ontap
+from arrays.sources.contract import ONTAP_COLLECTIONS, ArrayEndpoint
+from arrays.sources.ontap import collect_ontap
+from inventory.constants import ONTAP
+from simulator.names import SECRET_MARKER
+from simulator.ontap_api import OntapApiServer
+from simulator.ontap_array import ontap_arrays
+from simulator.tls import TlsMaterial
+from simulator.world import Simulation
 from tests.listeners import ConnectionRecorder
 
 PASSWORD = "ontap-test-password-xyzzy"  # noqa: S105

@@ -4,10 +4,10 @@ wins), each with where it came from; and how owners become what a dashboard user
 import pytest
 from django.contrib.auth.models import Group, User
 
-from inventory.access import granted_namespaces
 from inventory.importing import import_dump
-from inventory.models import NamespaceOwner
-from inventory.ownership import Owner, owned_namespaces, owners_of
+from tenancy.access import granted_namespaces
+from tenancy.models import NamespaceOwner
+from tenancy.ownership import Owner, owned_namespaces, owners_of
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
 
 pytestmark = pytest.mark.django_db

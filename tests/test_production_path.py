@@ -23,15 +23,17 @@ from django.db import connection
 from django.db.models import Count, F
 from django.utils import timezone
 
+from arrays.models import Array
 from dashboard.celery import app as celery_app
+from exposure.models import Finding
 from inventory.kinds import KIND_NAMES
-from inventory.models import Array, Cluster, ClusterLease, Finding, InventoryObject, Snapshot
-from inventory.simulator.control import SimulatorControl
-from inventory.simulator.k8s_api import KubernetesApiServer, StaticStore
-from inventory.simulator.serving import SimulatedEstate
-from inventory.simulator.world import Simulation
+from inventory.models import Cluster, ClusterLease, InventoryObject, Snapshot
 from inventory.snapshotting import queue_snapshot
 from inventory.tasks import snapshot_cluster
+from simulator.control import SimulatorControl
+from simulator.k8s_api import KubernetesApiServer, StaticStore
+from simulator.serving import SimulatedEstate
+from simulator.world import Simulation
 from tests.celery_processes import CeleryProcesses, PrivateRedis, database_url_for
 from tests.factories import obj, pod
 

@@ -1,10 +1,10 @@
-"""The RBAC evaluator (inventory/analysis/rbac.py) against Kubernetes' own authorization semantics."""
+"""The RBAC evaluator (exposure/analysis/rbac.py) against Kubernetes' own authorization semantics."""
 
 from types import SimpleNamespace
 
 import pytest
 
-from inventory.analysis.rbac import (
+from exposure.analysis.rbac import (
     ADMIN,
     CONTROL_PLANE,
     ORDINARY,
@@ -17,7 +17,7 @@ from inventory.analysis.rbac import (
     selector_matches,
     subject_of,
 )
-from inventory.analysis.settings import AnalysisSettings
+from exposure.analysis.settings import AnalysisSettings
 
 KINDS = {"ClusterRole": "", "Role": None, "ClusterRoleBinding": "", "RoleBinding": None}
 
@@ -294,7 +294,7 @@ def test_odd_objects_never_raise():
 
 
 def test_memoised_per_context():
-    from inventory.analysis.rbac import rbac_of
+    from exposure.analysis.rbac import rbac_of
 
     memo = {}
     ctx = SimpleNamespace(

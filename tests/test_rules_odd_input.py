@@ -25,15 +25,15 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from inventory.analysis.context import Context
-from inventory.analysis.engine import evaluate
-from inventory.analysis.settings import AnalysisSettings
-from inventory.array_kinds import ARRAY_KINDS
-from inventory.array_reading import summarize_backends
+from arrays.array_kinds import ARRAY_KINDS
+from arrays.array_reading import summarize_backends
+from exposure.analysis.context import Context
+from exposure.analysis.settings import AnalysisSettings
+from exposure.engine import evaluate
+from exposure.rules import ALL_RULES
+from inventory.constants import SOLIDFIRE
 from inventory.history import prepare, prepare_array_records
-from inventory.rules import ALL_RULES
-from inventory.sources.arrays import SOLIDFIRE
-from inventory.storage.state import ArrayRecords, SnapshotState
+from inventory.state import ArrayRecords, SnapshotState
 
 CASES = Path(__file__).resolve().parent / "cases"
 SOURCE_CASES = (
@@ -265,7 +265,7 @@ def run(objects, arrays, facts, batch, rules=None) -> dict[str, tuple[str, str]]
     """slug -> (where it raised, what) for the rules that fail with `batch` applied."""
     undo = [apply(data, path, value) for data, _, path, value in batch]
     handler = _RuleFailures()
-    engine_log = logging.getLogger("inventory.analysis.engine")
+    engine_log = logging.getLogger("exposure.engine")
     engine_log.addHandler(handler)
     engine_log.propagate = False  # thousands of expected tracebacks would drown the test's output
     try:
@@ -388,6 +388,6 @@ def test_a_dump_with_odd_volume_fields_imports_and_keeps_them(tmp_path):
 @pytest.mark.parametrize("block", [{"cidr": True}, {"cidr": 7}, {"cidr": "10.0.0.0/8", "except": [True]}])
 def test_an_ip_block_of_numbers_is_malformed_not_an_address(block):
     """ip_network(True) is 0.0.0.1/32 and ip_network(7) is 0.0.0.7/32: never read a number as a peer."""
-    from inventory.analysis.network_policy import _peer
+    from exposure.analysis.network_policy import _peer
 
     assert _peer({"ipBlock": block}).malformed

@@ -9,9 +9,9 @@ import orjson
 import pytest
 
 from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
-from inventory.simulator.invariants import check_invariants
-from inventory.simulator.names import SECRET_MARKER
-from inventory.simulator.world import Simulation, sizes_for
+from simulator.invariants import check_invariants
+from simulator.names import SECRET_MARKER
+from simulator.world import Simulation, sizes_for
 from tests.rules_md import rule_slugs
 
 START = datetime(2026, 1, 5, tzinfo=UTC)

@@ -18,9 +18,9 @@ from django.utils import timezone
 from inventory import tasks
 from inventory.lease import ClusterBusy, LeaseLost, lease_alive, try_acquire
 from inventory.models import Cluster, ClusterLease, InventoryObject, Snapshot
-from inventory.simulator.k8s_api import KubernetesApiServer, StaticStore
 from inventory.snapshotting import queue_snapshot
 from inventory.tasks import dispatch_due_snapshots, snapshot_cluster, snapshot_now
+from simulator.k8s_api import KubernetesApiServer, StaticStore
 from tests.factories import collection, obj, pod
 
 pytestmark = [pytest.mark.postgres_too]

@@ -19,18 +19,18 @@ from cryptography import x509
 from solidfire.common import ApiConnectionError
 from solidfire.factory import ElementFactory
 
-from inventory.simulator.control import SimulatorControl
-from inventory.simulator.element_api import ElementApiServer
-from inventory.simulator.names import SECRET_MARKER
-from inventory.simulator.solidfire_array import (
+from simulator.control import SimulatorControl
+from simulator.element_api import ElementApiServer
+from simulator.names import SECRET_MARKER
+from simulator.solidfire_array import (
     FOREIGN_IQN,
     LEGACY_ACCESS_GROUP,
     LEGACY_ACCOUNT,
     ElementError,
     solidfire_arrays,
 )
-from inventory.simulator.tls import TlsMaterial
-from inventory.simulator.world import Simulation
+from simulator.tls import TlsMaterial
+from simulator.world import Simulation
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 RETIRED = "worker-retiring"

@@ -9,14 +9,15 @@ import socket
 import orjson
 import pytest
 
+from arrays.sources.contract import SOLIDFIRE_METHODS, ArrayEndpoint
+from arrays.sources.solidfire import collect_solidfire
+from inventory.constants import SOLIDFIRE
 from inventory.secrets import is_secret_key, without_secrets
-from inventory.simulator.element_api import ElementApiServer
-from inventory.simulator.names import SECRET_MARKER
-from inventory.simulator.solidfire_array import solidfire_arrays
-from inventory.simulator.tls import TlsMaterial
-from inventory.simulator.world import Simulation
-from inventory.sources.arrays import SOLIDFIRE, SOLIDFIRE_METHODS, ArrayEndpoint
-from inventory.sources.solidfire import collect_solidfire
+from simulator.element_api import ElementApiServer
+from simulator.names import SECRET_MARKER
+from simulator.solidfire_array import solidfire_arrays
+from simulator.tls import TlsMaterial
+from simulator.world import Simulation
 from tests.listeners import ConnectionRecorder
 
 EVERY_METHOD = set(SOLIDFIRE_METHODS)
@@ -107,7 +108,7 @@ def test_chap_secrets_reach_neither_the_collection_nor_any_log(array, server, en
     assert SECRET_MARKER.encode() in raw_accounts  # the array does hand them out
     # Whatever an operator configured: every logger, the SDK's included, at DEBUG.
     caplog.set_level(logging.DEBUG)
-    for name in ("solidfire", "solidfire.Element", "urllib3", "requests", "inventory"):
+    for name in ("solidfire", "solidfire.Element", "urllib3", "requests", "inventory", "arrays"):
         logging.getLogger(name).setLevel(logging.DEBUG)
     collections = [collect_solidfire(endpoint), collect_solidfire(endpoint, page_size=1)]
     # A garbled answer full of secrets, to a method read after others succeeded.

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from inventory.analysis.storage_backing import ancestors, clean_path, is_nested, world_accessible
-from inventory.rules.volume_shared_by_annotation import share_targets
+from exposure.analysis.storage_backing import ancestors, clean_path, is_nested, world_accessible
+from exposure.rules.volume_shared_by_annotation import share_targets
 from tests.cases.runner import CASES, run_case
 
 STORAGE_SLUGS = (

@@ -3,9 +3,10 @@
 import pytest
 from django.contrib.auth.models import Group, User
 
-from inventory.access import granted_namespaces, scope_of
-from inventory.models import Cluster, Grant, InventoryObject
+from inventory.models import Cluster, InventoryObject
 from inventory.snapshotting import queue_snapshot, run_snapshot
+from tenancy.access import granted_namespaces, scope_of
+from tenancy.models import Grant
 from tests.factories import collection, dashboard_admin, obj, pod
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +133,7 @@ def test_tenant_grants_ignore_a_snapshot_still_being_written(cluster, alice):
 
 
 def test_the_grant_form_offers_the_clusters_namespaces_and_tenants(cluster, alice):
-    from inventory.admin import GrantForm
+    from dashboard.admin import GrantForm
 
     form = GrantForm()
     namespaces = dict(form.fields["namespace"].choices)["prod"]
@@ -179,8 +180,8 @@ def test_the_admin_site_is_for_dashboard_admins_only(client, cluster):
     staff = User.objects.create_user("staff", is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_finding"))
     client.force_login(staff)
-    assert client.get("/admin/inventory/finding/").status_code == 302  # to the admin's login
+    assert client.get("/admin/exposure/finding/").status_code == 302  # to the admin's login
     admin = dashboard_admin()
     admin.user_permissions.add(Permission.objects.get(codename="view_finding"))
     client.force_login(admin)
-    assert client.get("/admin/inventory/finding/").status_code == 200
+    assert client.get("/admin/exposure/finding/").status_code == 200

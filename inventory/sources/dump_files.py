@@ -19,7 +19,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import SourceError
+from inventory.sources import SourceError
 
 DEFAULT_MAX_FILE_BYTES = 1 << 30  # 1 GiB: a raw `kubectl get --raw` of ~70,000 pods fits in one file
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import yaml
 
-from inventory.analysis.context import Context
-from inventory.analysis.engine import Evaluation, evaluate
-from inventory.analysis.settings import AnalysisSettings
+from exposure.analysis.context import Context
+from exposure.analysis.settings import AnalysisSettings
+from exposure.engine import Evaluation, evaluate
+from exposure.models import RuleSetting
+from exposure.rules import RULES
 from inventory.importing import import_dump
-from inventory.models import Cluster, RuleSetting
-from inventory.rules import RULES
-from inventory.storage.state import SnapshotState
+from inventory.models import Cluster
+from inventory.state import SnapshotState
 
 CASES = Path(__file__).resolve().parent
 BASE = CASES / "base"

@@ -9,8 +9,9 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from inventory.constants import DEFAULT_KUBELET_ROOT
 from inventory.management.options import cluster_name, csv_list, validation_messages
-from inventory.models import DEFAULT_KUBELET_ROOT, Cluster
+from inventory.models import Cluster
 
 
 class Command(BaseCommand):

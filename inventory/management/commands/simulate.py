@@ -34,8 +34,8 @@ class Command(BaseCommand):
         parser.add_argument("--kubeconfig-out", metavar="PATH", help="default: simulated-PORT.kubeconfig")
 
     def handle(self, port, scale, seed, kubeconfig_out=None, **options):
-        from inventory.simulator.serving import SimulatedEstate  # building is the slow part: import on use
-        from inventory.simulator.world import Simulation
+        from simulator.serving import SimulatedEstate  # building is the slow part: import on use
+        from simulator.world import Simulation
 
         started = time.monotonic()
         simulation = Simulation(seed=seed, scale=scale)

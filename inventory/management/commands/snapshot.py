@@ -16,13 +16,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
+from exposure.findings import by_status
+from exposure.models import Finding
+from exposure.rules import ALL_RULES, SEVERITIES
 from inventory.demo import Demo, real_cluster_registered
-from inventory.findings import by_status
 from inventory.importing import import_dump
 from inventory.lease import ClusterBusy
 from inventory.management.options import cluster_name
-from inventory.models import Cluster, Finding, Snapshot
-from inventory.rules import ALL_RULES, SEVERITIES
+from inventory.models import Cluster, Snapshot
 from inventory.sources import SourceError
 from inventory.tasks import snapshot_now
 

@@ -1,0 +1,138 @@
+"""Who each volume's access control admits, and what each admitted party is to the cluster.
+
+For an NFS volume, the parties are those of its own export policy narrowed by every policy its
+junction path traverses (ONTAP's evaluation: first match, `never`, protocols, flavors); for a
+LUN the initiators of the igroups it is mapped to (nested igroups expanded); for an NVMe
+namespace its subsystem's hosts; for a SolidFire volume its access groups' initiators and the
+CHAP account that admits whoever holds the account's secret.  Each party gets a verdict against
+the cluster's node set: node, stale-node, foreign, wildcard, chap-account, unverifiable or
+unparseable.
+"""
+
+import logging
+
+import orjson
+
+from arrays.export_policy import ExportPolicy, admitted_along_path
+from arrays.join import Gate, Resolution
+from arrays.node_set import NodeSet, Verdict, chap_account_verdict, unreadable_verdict
+from inventory.state import SnapshotState
+
+logger = logging.getLogger(__name__)
+
+MAX_NETWORKS_SHOWN = 8
+POLICY_GATES = ("export-policy", "cloud-rule")
+INITIATOR_GATES = ("igroup", "nvme-subsystem", "access-group")
+
+
+def node_set_of(state: SnapshotState) -> NodeSet:
+    departed = state.departed_nodes.values()
+    return NodeSet.from_objects(
+        state.of_kind("Node").values(),
+        state.of_kind("TridentNode").values(),
+        earlier_nodes=[d["Node"] for d in departed if "Node" in d],
+        earlier_trident_nodes=[d["TridentNode"] for d in departed if "TridentNode" in d],
+    )
+
+
+class Admissions:
+    """Admitted parties of a snapshot's volumes.  Many volumes share their policies (the SVM root's,
+    a backend's, a static one): each chain of policies is evaluated once per snapshot."""
+
+    def __init__(self, nodes: NodeSet):
+        self.nodes = nodes
+        self._chains: dict[tuple, list[dict]] = {}
+        self._policies: dict[tuple[str, bytes], ExportPolicy] = {}
+
+    def of(self, resolution: Resolution) -> list[dict]:
+        parties = []
+        own = [g for g in resolution.gates if g.kind in POLICY_GATES]
+        if own:
+            # A traversal policy whose rules cannot be read may let anyone through: it narrows nothing.
+            traversal = [g for g in resolution.gates if g.kind == "traversal-policy" and not g.unreadable]
+            key = tuple((g.where, g.role, g.name, orjson.dumps(g.rules)) for g in (own[0], *traversal))
+            if key not in self._chains:
+                policies = [self._policy(g) for g in (*reversed(traversal), own[0])]
+                self._chains[key] = _policy_parties(own[0], policies, self.nodes)
+            parties += self._chains[key]
+            parties += [
+                _unreadable_party(own[0], f"{_policy_via(own[0])}unreadable", r) for r in own[0].unreadable
+            ]
+        for gate in resolution.gates:
+            if gate.kind in INITIATOR_GATES:
+                parties += [_initiator_party(gate, initiator, self.nodes) for initiator in gate.initiators]
+                parties += [_unreadable_party(gate, _initiator_via(gate), r) for r in gate.unreadable]
+            elif gate.kind == "chap-account":
+                verdict = chap_account_verdict(gate.name)
+                parties.append(
+                    _party(gate.name, f"{gate.where} account {gate.name} (CHAP)", "write", (), verdict)
+                )
+        return parties
+
+    def _policy(self, gate: Gate) -> ExportPolicy:
+        key = (gate.name, orjson.dumps(gate.rules))
+        if key not in self._policies:
+            self._policies[key] = policy = ExportPolicy.from_records(gate.rules, gate.name)
+            for rule in policy.rules:  # once per policy and snapshot, however many volumes use it
+                for warning in rule.warnings:
+                    logger.warning(
+                        "%s export policy %s, rule %s: %s", gate.where, gate.name, rule.index, warning
+                    )
+        return self._policies[key]
+
+
+def _policy_parties(own: Gate, policies: list[ExportPolicy], nodes: NodeSet) -> list[dict]:
+    """`policies` run from the SVM root to the volume's own, the order ONTAP checks them in."""
+    parties = []
+    for party in admitted_along_path(policies):
+        via = f"{_policy_via(own)}{party.rule.index}"
+        networks = [str(n) for n in party.networks]
+        if len(networks) > MAX_NETWORKS_SHOWN:
+            networks = networks[:MAX_NETWORKS_SHOWN] + [f"… {len(networks) - MAX_NETWORKS_SHOWN} more"]
+        entry = _party(party.entry.text, via, party.grant.label, party.protocols, nodes.verdict(party))
+        entry["addresses"] = networks
+        if party.may_be_preempted_by:
+            entry["note"] = "an earlier rule naming hosts by name may decide first: " + ", ".join(
+                f"rule {rule.index}" for rule in party.may_be_preempted_by
+            )
+        if party.rule.warnings:
+            entry["warnings"] = list(party.rule.warnings)
+        parties.append(entry)
+    return parties
+
+
+def _policy_via(gate: Gate) -> str:
+    """How a policy party names its gate; the rule's index follows (analysis/array_exposure.py reads it)."""
+    return f"{gate.where} {gate.role} {gate.name}, rule "
+
+
+def _initiator_via(gate: Gate) -> str:
+    return f"{gate.where} {gate.kind.replace('-', ' ')} {gate.name}"
+
+
+def _unreadable_party(gate: Gate, via: str, reason: str) -> dict:
+    """Whoever an unreadable part of a gate admits: unknown, so unverifiable (never "no one")."""
+    party = "(unreadable)" if gate.kind in INITIATOR_GATES else "(unreadable rules)"
+    access = "write" if gate.kind in INITIATOR_GATES else "unknown"
+    return _party(party, via, access, (), unreadable_verdict(reason))
+
+
+def _initiator_party(gate: Gate, initiator: str, nodes: NodeSet) -> dict:
+    via = _initiator_via(gate)
+    if gate.via.get(initiator) not in (None, gate.name):
+        via += f" (through nested igroup {gate.via[initiator]})"
+    return _party(initiator, via, "write", (), nodes.verdict_for_initiator(initiator))
+
+
+def _party(party: str, via: str, access: str, protocols, verdict: Verdict) -> dict:
+    return {
+        "party": party,
+        "via": via,
+        "access": access,
+        "protocols": list(protocols),
+        "verdict": verdict.kind,
+        "nodes": list(verdict.nodes),
+        "stale_nodes": list(verdict.stale_nodes),
+        "foreign_addresses": verdict.foreign_addresses,
+        "detail": verdict.detail,
+    }

@@ -1,0 +1,150 @@
+"""Each snapshot's derived record of every volume's access: array object, gates, admitted parties.
+
+Computed once per snapshot from its inventory (the join, then ONTAP's evaluation and the verdicts)
+and stored like inventory, under the scope "derived": an unchanged volume costs no row, and
+pages, the API and the rules read the same record.  Kinds: `VolumeAccess` (one per PV, in the
+namespace of its claim) and `InlineVolumeAccess` (one per inline pod volume, in the pod's).
+"""
+
+from dataclasses import dataclass
+
+from arrays.admission import Admissions, node_set_of
+from arrays.join import Resolution, join_snapshot
+from inventory.history import StoredObject, WriteStats, write_versions
+from inventory.kept_fields import digest
+from inventory.models import InventoryObject, Snapshot
+from inventory.state import DERIVED_SCOPE, SnapshotState
+
+VOLUME_ACCESS = "VolumeAccess"
+INLINE_VOLUME_ACCESS = "InlineVolumeAccess"
+# Bump when the join, the evaluation or the record shape changes: the next snapshot then derives anew.
+DERIVATION_VERSION = 3
+
+
+def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
+    return {
+        "inputs": inputs,
+        "subject": resolution.subject,
+        "namespaces": resolution.namespaces,
+        "path": resolution.path,
+        "backend": resolution.backend,
+        "driver": resolution.driver,
+        "array": resolution.array,
+        "array_status": resolution.array_status,
+        "object": {"kind": resolution.object_kind, "name": resolution.object_name}
+        if resolution.object_name
+        else None,
+        "protocol": resolution.protocol,
+        "problem": resolution.problem,
+        "gates": [
+            {
+                "kind": g.kind,
+                "name": g.name,
+                "where": g.where,
+                "role": g.role,
+                "rules": len(g.rules),
+                "unread": g.unread,
+                "unreadable": g.unreadable,
+            }
+            for g in resolution.gates
+        ],
+        # Some gate was not read, or not readably: who it admits is unknown (never "admits no one").
+        "unknown": any(g.unread or g.unreadable for g in resolution.gates),
+        "admitted": parties,
+    }
+
+
+@dataclass
+class Derivation:
+    stats: WriteStats
+    # When derived (not skipped): the loaded state and the records, so the rules reuse both.
+    state: SnapshotState | None = None
+    records: dict[str, dict] | None = None  # kind -> (namespace, name) -> record
+
+
+def derive(snapshot: Snapshot, inventory_changed: bool = True) -> Derivation:
+    """Derive and store the snapshot's access records.
+
+    The records are a function of the inventory alone, so when this snapshot wrote no inventory
+    row (a quiet cluster) the previous records stand as they are: nothing is computed or written.
+    """
+    previous = (
+        Snapshot.objects.filter(
+            cluster_id=snapshot.cluster_id, seq__lt=snapshot.seq, status__in=Snapshot.VISIBLE
+        )
+        .order_by("-seq")
+        .first()
+    )
+    if not inventory_changed and previous and (previous.facts or {}).get("derivation") == DERIVATION_VERSION:
+        snapshot.facts = {
+            **(snapshot.facts or {}),
+            "join": previous.facts.get("join"),
+            "derivation": DERIVATION_VERSION,
+        }
+        return Derivation(WriteStats())
+    state = SnapshotState.load(snapshot)
+    joined = join_snapshot(state)
+    nodes = node_set_of(state)
+    deriver = _Deriver(snapshot.cluster_id, Admissions(nodes), _node_inputs(state))
+    volumes = {}
+    for pv_name, resolution in joined.volumes.items():
+        namespace = resolution.namespaces[0] if resolution.namespaces else ""
+        volumes[(namespace, pv_name)] = deriver.stored(VOLUME_ACCESS, (namespace, pv_name), resolution)
+    inline = {}
+    for resolution in joined.inline:
+        key = (resolution.namespaces[0], resolution.subject.removeprefix("Pod/").split("/", 1)[1])
+        inline[key] = deriver.stored(INLINE_VOLUME_ACCESS, key, resolution)
+    snapshot.facts = {
+        **(snapshot.facts or {}),
+        "join": {"unbacked": joined.unbacked, "broken_links": joined.broken_links},
+        "derivation": DERIVATION_VERSION,
+    }
+    stats = write_versions(snapshot.cluster_id, snapshot.seq, VOLUME_ACCESS, volumes, scope=DERIVED_SCOPE)
+    stats += write_versions(
+        snapshot.cluster_id, snapshot.seq, INLINE_VOLUME_ACCESS, inline, scope=DERIVED_SCOPE
+    )
+    records = {
+        VOLUME_ACCESS: {key: stored.data for key, stored in volumes.items()},
+        INLINE_VOLUME_ACCESS: {key: stored.data for key, stored in inline.items()},
+    }
+    return Derivation(stats, state, records)
+
+
+def _node_inputs(state: SnapshotState) -> str:
+    """What every verdict depends on besides the volume's own gates: the nodes, current and gone."""
+    departed = sorted(state.departed_nodes.items())
+    return digest(
+        {
+            "nodes": sorted(map(list, state.of_kind("Node").items())),
+            "trident": sorted(map(list, state.of_kind("TridentNode").items())),
+            "departed": departed,
+        }
+    )
+
+
+class _Deriver:
+    """Evaluates a volume only when its inputs changed; otherwise its previous record stands.
+
+    A record is a function of the volume's resolution (object, gates with their rules and
+    initiators) and of the node set, so their digest says whether the evaluation would differ.
+    """
+
+    def __init__(self, cluster_id: int, admissions: Admissions, node_inputs: str):
+        self.admissions, self.node_inputs = admissions, node_inputs
+        self.previous = {
+            (kind, namespace, name): data
+            for kind, namespace, name, data in InventoryObject.objects.current()
+            .filter(cluster_id=cluster_id, scope=DERIVED_SCOPE)
+            .values_list("kind", "namespace", "name", "data")
+            .iterator(chunk_size=2000)
+        }
+
+    def stored(self, kind: str, key: tuple[str, str], resolution: Resolution) -> StoredObject:
+        # orjson serialises the dataclass natively: dataclasses.asdict would deep-copy every rule.
+        inputs = digest(
+            {"derivation": DERIVATION_VERSION, "resolution": resolution, "nodes": self.node_inputs}
+        )
+        data = self.previous.get((kind, *key))
+        if data is None or data.get("inputs") != inputs:
+            data = record(resolution, self.admissions.of(resolution), inputs)
+        return StoredObject("", data, digest(data))

@@ -1,0 +1,177 @@
+"""Read-side queries over the versioned inventory, shared by pages, exports, the API and the digest.
+
+Every function takes the reader's `Scope` (tenancy.access.scope_of) and reads through
+`.restrict(scope)`; paths and findings that reach beyond the reader's namespaces go through
+tenancy/redaction.py.  There is no reader here that takes no scope.
+"""
+
+from django.db.models import Count
+
+from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
+from exposure.analyse import EXPOSURE_PATHS
+from exposure.findings import SUPPRESSED, by_status, in_namespace, summary, with_suppression
+from exposure.models import Finding, NamespaceStatus
+from exposure.rules import SEVERITIES, SEVERITY_RANK
+from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.state import DERIVED_SCOPE
+from tenancy.access import namespace_tenants
+from tenancy.boundaries import tenant_of_namespace
+from tenancy.ownership import owners_of
+from tenancy.redaction import Reader, redact_finding, redact_subject, visible_paths
+from tenancy.scope import Scope
+
+
+def visible_clusters(scope: Scope):
+    return Cluster.objects.restrict(scope)
+
+
+def reader_for(scope: Scope, cluster: Cluster) -> Reader:
+    return Reader.of(scope, cluster.pk, {} if scope.admin else namespace_tenants(cluster))
+
+
+def namespace_exists(snapshot: Snapshot, namespace: str, scope: Scope) -> bool:
+    """Whether the reader may see `namespace` and it exists as of `snapshot`: else a page is a 404."""
+    return (
+        InventoryObject.objects.as_of(snapshot)
+        .restrict(scope)
+        .filter(scope="", kind="Namespace", name=namespace)
+        .exists()
+        if scope.sees(snapshot.cluster_id, namespace)
+        else False
+    )
+
+
+def namespace_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
+    """The namespaces of `snapshot` the reader may see, with their tenant and object counts."""
+    cluster = snapshot.cluster
+    state = InventoryObject.objects.as_of(snapshot).restrict(scope).filter(scope="")
+    names = {name: data for name, data in state.filter(kind="Namespace").values_list("name", "data")}
+    names = {name: data for name, data in names.items() if scope.sees(cluster.pk, name)}
+    # Counted by the database: a large cluster has a hundred thousand pods.
+    counted = (
+        state.filter(namespace__in=list(names), kind__in=["PersistentVolumeClaim", "Pod"])
+        .values_list("namespace", "kind")
+        .annotate(n=Count("pk"))
+    )
+    counts = {(namespace, kind): n for namespace, kind, n in counted}
+    return [
+        {
+            "name": name,
+            "tenant": tenant_of_namespace(name, data, cluster.tenant_label),
+            "created": ((data or {}).get("metadata") or {}).get("creationTimestamp")
+            if isinstance(data, dict)
+            else None,
+            "pvcs": counts.get((name, "PersistentVolumeClaim"), 0),
+            "pods": counts.get((name, "Pod"), 0),
+        }
+        for name, data in sorted(names.items())
+    ]
+
+
+def namespace_contents(snapshot: Snapshot, namespace: str, scope: Scope) -> dict:
+    """PVCs, the PVs claimed by them, pods, and each volume's access record, as of `snapshot`."""
+    state = InventoryObject.objects.as_of(snapshot).restrict(scope)
+    kubernetes = state.filter(scope="")
+    claimed = kubernetes.filter(kind="PersistentVolume", data__spec__claimRef__namespace=namespace)
+    access = (
+        state.filter(scope=DERIVED_SCOPE, kind__in=[VOLUME_ACCESS, INLINE_VOLUME_ACCESS], namespace=namespace)
+        .order_by("kind", "name")
+        .values_list("name", "data")
+    )
+    return {
+        "pvcs": list(kubernetes.filter(kind="PersistentVolumeClaim", namespace=namespace).order_by("name")),
+        "pvs": list(claimed.order_by("name")),
+        "pods": list(kubernetes.filter(kind="Pod", namespace=namespace).order_by("name")),
+        "volume_access": [{"name": name, **data} for name, data in access],
+    }
+
+
+def backend_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
+    """Each Trident backend of the snapshot and where its access control was read from (admins:
+    backends serve every tenant, so they are the cluster's, not a namespace's)."""
+    if not scope.admin:
+        return []
+    rows = []
+    backends = (snapshot.facts or {}).get("backends") or {}
+    for uuid, backend in sorted(backends.items(), key=lambda item: item[1].get("name", "")):
+        if backend.get("access_rules"):
+            status = backend["access_rules"]
+        elif backend.get("array"):
+            failed = [key for key in snapshot.unread if key.startswith(f"{backend['array']}:")]
+            status = f"read from {backend['array']}" + (
+                f" ({len(failed)} collections not read)" if failed else ""
+            )
+        elif backend.get("unread"):  # a dump without this backend's array answers
+            status = f"array not read: {backend['unread']}"
+        else:
+            status = "array not read (not configured)"
+        rows.append({**backend, "uuid": uuid, "status": status})
+    return rows
+
+
+def current_grades(cluster: Cluster, scope: Scope) -> dict[str, NamespaceStatus]:
+    """namespace -> its current grade and open-violation counts ("" is the cluster as a whole: admins)."""
+    statuses = NamespaceStatus.objects.restrict(scope).filter(cluster=cluster, valid_to=None)
+    return {s.namespace: s for s in statuses}
+
+
+def finding_summaries(findings, reader: Reader) -> list[dict]:
+    """Findings as `summary` shapes, redacted for the reader."""
+    return [
+        redact_finding({**summary(f), "refs": f.refs}, reader) for f in findings.select_related("cluster")
+    ]
+
+
+def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict:
+    """The namespace's grade, its findings (open and suppressed first, then resolved) and every exposure
+    path into its data as of `snapshot` (inside its tenant and from platform workloads included)."""
+    cluster = snapshot.cluster
+    reader = reader_for(scope, cluster)
+    findings = in_namespace(
+        with_suppression(Finding.objects.restrict(scope).filter(cluster=cluster)), namespace
+    )
+    items = sorted(
+        finding_summaries(findings, reader),
+        key=lambda f: (f["status"] == "resolved", f["status"] == SUPPRESSED, -SEVERITY_RANK[f["severity"]]),
+    )
+    record = (
+        InventoryObject.objects.as_of(snapshot)
+        .restrict(scope)
+        .filter(scope=DERIVED_SCOPE, kind=EXPOSURE_PATHS, namespace=namespace)
+        .values_list("data", flat=True)
+        .first()
+    )
+    paths = visible_paths((record or {}).get("paths") or [], reader)
+    status = current_grades(cluster, scope).get(namespace)
+    return {
+        "grade": status.grade if status else "",
+        "grade_counts": status.counts if status else {},
+        "grade_since": status.valid_from_at if status else None,
+        "findings": items,
+        "outside_paths": [p for p in paths if not (p["inside_tenant"] or p["platform"])],
+        "other_paths": [p for p in paths if p["inside_tenant"] or p["platform"]],
+    }
+
+
+def open_finding_counts(cluster: Cluster, scope: Scope) -> list[tuple[str, int]]:
+    """(severity, open unsuppressed findings) worst first, over what the reader may see of `cluster`."""
+    findings = by_status(Finding.objects.restrict(scope).filter(cluster=cluster), "open")
+    counted = dict(findings.order_by().values_list("severity").annotate(n=Count("pk", distinct=True)))
+    return [(severity, counted[severity]) for severity in reversed(SEVERITIES) if counted.get(severity)]
+
+
+def namespace_owners(cluster: Cluster, namespace: str, scope: Scope) -> list[dict]:
+    """The namespace's owners, where each came from, and who could have forged it (redacted)."""
+    if not scope.sees(cluster.pk, namespace):
+        return []
+    reader = reader_for(scope, cluster)
+    return [
+        {
+            "kind": owner.kind,
+            "name": owner.name,
+            "source": owner.source,
+            "trusted": owner.trusted,
+            "forgeable_by": [redact_subject(subject, reader) for subject in owner.forgeable_by],
+        }
+        for owner in owners_of(cluster).get(namespace, [])
+    ]

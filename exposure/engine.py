@@ -1,0 +1,51 @@
+"""Run every enabled rule over one snapshot's context: the hits, and the rules that failed.
+
+A rule that raises on odd input does not stop the others; it is reported, and its findings are not
+resolved by this snapshot (no false all-clear).
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from exposure.analysis.context import Context
+from exposure.rules import ALL_RULES, Hit, Rule
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Evaluation:
+    hits: dict[str, list[Hit]] = field(default_factory=dict)  # slug -> hits
+    failed: dict[str, str] = field(default_factory=dict)  # slug -> what went wrong
+    skipped: list[str] = field(default_factory=list)  # disabled by the admin
+    seconds: dict[str, float] = field(default_factory=dict)  # slug -> time spent (the bench reports it)
+
+    def all_hits(self) -> list[tuple[Rule, Hit]]:
+        by_slug = {rule.slug: rule for rule in ALL_RULES}
+        return [(by_slug[slug], hit) for slug, hits in self.hits.items() for hit in hits]
+
+
+def evaluate(context: Context, rules: list[Rule] | None = None) -> Evaluation:
+    evaluation = Evaluation()
+    settings = context.settings
+    for rule in rules or ALL_RULES:
+        if rule.slug in settings.disabled_rules:
+            evaluation.skipped.append(rule.slug)
+            continue
+        started = time.monotonic()
+        try:
+            hits = list(rule.evaluate(context))
+        except Exception as error:  # one rule's bug or odd input must not blind the others
+            logger.exception("rule %s failed", rule.slug)
+            evaluation.failed[rule.slug] = f"{type(error).__name__}: {error}"
+            continue
+        finally:
+            evaluation.seconds[rule.slug] = round(time.monotonic() - started, 3)
+        override = settings.severity_overrides.get(rule.slug)
+        if override:
+            for hit in hits:
+                if hit.violation:
+                    hit.severity = override
+        evaluation.hits[rule.slug] = hits
+    return evaluation

@@ -1,0 +1,264 @@
+"""Findings with a life: hits of one snapshot reconciled with the cluster's findings.
+
+- The same fingerprint (rule + stable identities) in the next snapshot is the same finding; an open
+  finding is not written again unless what it says changed (evidence, severity, paths, title…).
+- A finding no longer hit is resolved only by a snapshot that read everything it rests on: its
+  rule's kinds and the arrays it names.  A partial snapshot, or a rule that failed, holds it open.
+- A resolved finding hit again reopens: same row, `first_seen` kept, the history in its events.
+- Suppression is read, not written per snapshot: a finding is suppressed while an unlifted
+  suppression has not expired and was made for the evidence key the finding has now.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from exposure.analysis.context import Context
+from exposure.engine import Evaluation
+from exposure.models import Finding, FindingEvent, FindingNamespace, Suppression
+from exposure.rules import RULES, Hit, Rule
+from exposure.rules.base import ARRAY_GATE_KINDS
+from inventory.kept_fields import digest
+from inventory.models import Snapshot
+
+SUPPRESSED = "suppressed"
+STATUSES = ("open", "resolved", SUPPRESSED, "all")
+MAX_STORED_PATHS = 50
+
+
+def fingerprint(slug: str, identity: tuple[str, ...]) -> str:
+    return hashlib.sha256("\0".join((slug, *identity)).encode()).hexdigest()[:40]
+
+
+def unread_sources(snapshot: Snapshot) -> set[str]:
+    """What this snapshot failed to read, as the tokens findings depend on: kinds and `array:NAME`."""
+    tokens = set()
+    for key in snapshot.unread or {}:
+        array, sep, _ = key.partition(":")
+        tokens.add(f"array:{array}" if sep else key)
+    return tokens
+
+
+def depends_on(rule: Rule, hit: Hit) -> list[str]:
+    """What a finding rests on: its rule's kinds, the arrays its hit names and, for a rule on array
+    records, the kinds the join picks those records by (backends, volumes, nodes)."""
+    joined = ARRAY_GATE_KINDS if rule.reads_arrays else ()
+    return sorted({*rule.reads, *joined, *(f"array:{a}" for a in hit.arrays)})
+
+
+def at_least_since(context: Context, refs: list[str]) -> datetime | None:
+    """The oldest creationTimestamp among the objects that make the finding true."""
+    stamps = [parse_datetime(stamp) for ref in refs if (stamp := context.created(ref))]
+    stamps = [stamp for stamp in stamps if stamp is not None]
+    return min(stamps) if stamps else None
+
+
+@dataclass
+class Reconciliation:
+    opened: int = 0
+    reopened: int = 0
+    changed: int = 0
+    resolved: int = 0
+    held: list[str] = field(default_factory=list)  # fingerprints kept open: what they rest on was not read
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "held": len(self.held)}
+
+
+def reconcile(snapshot: Snapshot, context: Context, evaluation: Evaluation) -> Reconciliation:
+    result = Reconciliation()
+    when, seq = snapshot.taken_at, snapshot.seq
+    existing = {f.fingerprint: f for f in Finding.objects.filter(cluster_id=snapshot.cluster_id)}
+    unread = unread_sources(snapshot)
+    seen: set[str] = set()
+    events: list[FindingEvent] = []
+    with transaction.atomic():
+        for rule, hit in evaluation.all_hits():
+            if not hit.violation:
+                continue
+            key = fingerprint(rule.slug, hit.identity)
+            if key in seen:  # a rule reporting one situation twice: the first says it
+                continue
+            seen.add(key)
+            fields = _fields(rule, hit, context)
+            finding = existing.get(key)
+            if finding is None:
+                finding = Finding.objects.create(
+                    cluster_id=snapshot.cluster_id,
+                    rule=rule.slug,
+                    fingerprint=key,
+                    identity=list(hit.identity),
+                    first_seen=when,
+                    first_seen_seq=seq,
+                    changed_seq=seq,
+                    **fields,
+                )
+                _attribute(finding, finding.namespaces)
+                events.append(_event(finding, seq, when, "opened", {"severity": finding.severity}))
+                result.opened += 1
+                continue
+            if finding.status == Finding.Status.OPEN and finding.at_least_since:
+                # A rollout replaces the objects with newer ones; what was true since then still is.
+                newer = fields["at_least_since"]
+                fields["at_least_since"] = (
+                    min(finding.at_least_since, newer) if newer else finding.at_least_since
+                )
+            changes = {name: value for name, value in fields.items() if getattr(finding, name) != value}
+            if finding.status == Finding.Status.RESOLVED:
+                changes.update(status=Finding.Status.OPEN, resolved_at=None, resolved_seq=None)
+                events.append(
+                    _event(finding, seq, when, "reopened", {"resolved_at": _iso(finding.resolved_at)})
+                )
+                result.reopened += 1
+            elif changes:
+                result.changed += 1
+            if "evidence_key" in changes:
+                events.append(
+                    _event(finding, seq, when, "evidence-changed", {"evidence": fields["evidence"]})
+                )
+                Suppression.objects.filter(finding=finding, lifted_at__isnull=True).update(lifted_at=when)
+            if "severity" in changes:
+                events.append(_event(finding, seq, when, "severity-changed", {"from": finding.severity}))
+            if "namespaces" in changes:
+                FindingNamespace.objects.filter(finding=finding).delete()
+                _attribute(finding, changes["namespaces"])
+            if changes:
+                for name, value in changes.items():
+                    setattr(finding, name, value)
+                finding.changed_seq = seq
+                finding.save(update_fields=[*changes, "changed_seq"])
+        for key, finding in existing.items():
+            if key in seen or finding.status != Finding.Status.OPEN:
+                continue
+            if finding.rule in evaluation.failed or unread.intersection(finding.depends):
+                result.held.append(key)  # no false all-clear: it rests on something not read
+                continue
+            why = "rule disabled" if finding.rule in evaluation.skipped else "no longer seen"
+            finding.status, finding.resolved_at, finding.resolved_seq = Finding.Status.RESOLVED, when, seq
+            finding.changed_seq = seq
+            finding.save(update_fields=["status", "resolved_at", "resolved_seq", "changed_seq"])
+            events.append(_event(finding, seq, when, "resolved", {"why": why}))
+            result.resolved += 1
+        FindingEvent.objects.bulk_create(events)
+    return result
+
+
+def _fields(rule: Rule, hit: Hit, context: Context) -> dict:
+    return {
+        "severity": hit.severity,
+        "title": hit.title,
+        "detail": hit.detail,
+        "namespaces": sorted(set(hit.namespaces)),
+        "evidence": hit.evidence,
+        "evidence_key": digest(hit.evidence),
+        # Every path is in the namespace's exposure view; the finding keeps enough to explain itself.
+        "paths": [path.as_dict() for path in hit.paths[:MAX_STORED_PATHS]],
+        "path_count": len(hit.paths),
+        "refs": list(hit.objects),
+        "depends": depends_on(rule, hit),
+        "at_least_since": at_least_since(context, hit.objects),
+    }
+
+
+def _attribute(finding: Finding, namespaces: list[str]) -> None:
+    FindingNamespace.objects.bulk_create(
+        [FindingNamespace(finding=finding, namespace=ns) for ns in namespaces]
+    )
+
+
+def _event(finding: Finding, seq: int, when: datetime, kind: str, detail: dict) -> FindingEvent:
+    return FindingEvent(finding=finding, seq=seq, at=when, kind=kind, detail=detail)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def active_suppressions(now: datetime | None = None) -> QuerySet:
+    """Suppressions in force: not lifted, not expired, made for the finding's current evidence."""
+    return Suppression.objects.filter(
+        finding=OuterRef("pk"),
+        lifted_at__isnull=True,
+        expires_at__gt=now or timezone.now(),
+        evidence_key=OuterRef("evidence_key"),
+    )
+
+
+def with_suppression(findings: QuerySet, now: datetime | None = None) -> QuerySet:
+    return findings.annotate(suppressed=Exists(active_suppressions(now)))
+
+
+def by_status(findings: QuerySet, status: str, now: datetime | None = None) -> QuerySet:
+    """open (and not suppressed) | resolved | suppressed (open, accepted) | all."""
+    findings = with_suppression(findings, now)
+    if status == "open":
+        return findings.filter(status=Finding.Status.OPEN, suppressed=False)
+    if status == SUPPRESSED:
+        return findings.filter(status=Finding.Status.OPEN, suppressed=True)
+    if status == "resolved":
+        return findings.filter(status=Finding.Status.RESOLVED)
+    return findings
+
+
+def in_namespace(findings: QuerySet, namespace: str) -> QuerySet:
+    """Findings attributed to `namespace`."""
+    return findings.filter(attributions__namespace=namespace)
+
+
+def effective_status(finding: Finding) -> str:
+    if finding.status == Finding.Status.OPEN and getattr(finding, "suppressed", False):
+        return SUPPRESSED
+    return finding.status
+
+
+def summary(finding: Finding) -> dict:
+    """The shape the command line prints and the REST API serves."""
+    rule = RULES.get(finding.rule)
+    return {
+        "id": finding.pk,
+        "rule": finding.rule,
+        "severity": finding.severity,
+        "status": effective_status(finding),
+        "cluster": finding.cluster.name,
+        "namespaces": finding.namespaces,
+        "title": finding.title,
+        "detail": finding.detail,
+        "evidence": finding.evidence,
+        "evidence_key": finding.evidence_key,
+        "remediation": rule.remediation if rule else "",
+        "guideline": rule.guideline if rule else "",
+        "first_seen": _iso(finding.first_seen),
+        "at_least_since": _iso(finding.at_least_since),
+        "resolved_at": _iso(finding.resolved_at),
+        "paths": finding.paths,
+        "path_count": finding.path_count,
+    }
+
+
+def suppress(finding: Finding, reason: str, expires_at: datetime, user=None) -> Suppression:
+    if not reason.strip():
+        raise ValueError("a suppression needs a reason")
+    if expires_at <= timezone.now():
+        raise ValueError("a suppression's expiry must be in the future")
+    suppression = Suppression.objects.create(
+        finding=finding,
+        reason=reason,
+        expires_at=expires_at,
+        evidence_key=finding.evidence_key,
+        created_by=user,
+    )
+    FindingEvent.objects.create(
+        finding=finding,
+        at=timezone.now(),
+        kind="suppressed",
+        detail={"reason": reason, "expires_at": expires_at.isoformat(), "by": getattr(user, "username", "")},
+    )
+    return suppression

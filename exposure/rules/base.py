@@ -1,0 +1,50 @@
+"""What a rule is, and what it reports.
+
+A rule module (one per rule in rules.md) defines `RULE = Rule(...)`: its slug, default severity, the
+guideline it enforces in our words, remediation, its evidence key, the kinds it reads, and a
+function from a snapshot's analysis context to `Hit`s.  A hit is one situation the rule found,
+with the exposure paths that explain it; hits whose paths are all inside one tenant or from
+platform workloads are kept as paths but raise no violation.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from exposure.analysis.hits import Hit
+from inventory.constants import SEVERITIES, SEVERITY_RANK
+
+if TYPE_CHECKING:
+    from exposure.analysis.context import Context
+
+
+# Kinds several rules rest on (a rule's `reads`): unread, their findings are held open.
+RBAC_KINDS = ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+NODE_ESCAPE_KINDS = (
+    "Pod",
+    "Namespace",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "TridentVolumePublication",
+)
+ARRAY_GATE_KINDS = ("PersistentVolume", "TridentBackend", "TridentVolume", "Node", "TridentNode")
+
+
+def worst(*severities: str) -> str:
+    return max(severities, key=SEVERITY_RANK.__getitem__)
+
+
+@dataclass(frozen=True)
+class Rule:
+    slug: str
+    severity: str  # the default; a hit may say worse or better as rules.md describes
+    guideline: str  # what it enforces, in our words
+    remediation: str
+    evidence_key: str  # which facts make it a different situation (a suppression reopens on change)
+    reads: tuple[str, ...]  # Kubernetes kinds it depends on: unread, its findings are not resolved
+    evaluate: Callable[["Context"], Iterable[Hit]]
+    reads_arrays: bool = False  # it also rests on array records (each hit names its arrays)
+    attributed_to: str = ""  # whose data it concerns, in rules.md's words
+
+    def __post_init__(self):
+        assert self.severity in SEVERITIES, self.severity

@@ -1,0 +1,194 @@
+"""`host-network`: a pod that speaks with its node's address.
+
+With `hostNetwork: true` network policies do not apply and the array sees a trusted node: a root
+process in the pod can speak NFS from user space as the node (AUTH_SYS trusts the address; a
+container holds `NET_BIND_SERVICE` for a reserved port by default), with no `privileged` needed.
+
+Judgements:
+- High when, on a node where one of the workload's pods runs now, an export rule of another
+  tenant's volume admits that node's address, else medium.  Export rules are the address gates:
+  parties admitted by an export policy (or a cloud backend's `exportRule`) that name the node,
+  and wildcard rules (`0.0.0.0/0`, `::/0`), which admit it too.  Initiator lists (igroups, access
+  groups) are not counted: an initiator name is asserted by the client, not carried by the address,
+  so hostNetwork gains nothing there (`san-foreign-initiator` and `iscsi-without-chap` judge them).
+- Attributed to the pod's namespace and each tenant's namespace whose exports admit the node;
+  exports of the pod's own tenant are kept as paths inside the tenant.
+- `hostPort` without `hostNetwork` keeps the pod's own address: not this rule.
+- One finding per top controller; the node is kept out of identity and evidence.
+"""
+
+from exposure.analysis.node_escape import MAX_LISTED, node_ref, workloads
+from exposure.analysis.paths import ACCESS_LEVELS, ExposurePath, Hop
+from exposure.rules.base import Hit, Rule
+from inventory.refs import array_ref
+
+SLUG = "host-network"
+
+
+def _is_address_party(party: dict) -> bool:
+    """A party of an export policy or cloud export rule (initiator parties carry no `addresses`)."""
+    return isinstance(party, dict) and "addresses" in party
+
+
+def admitting(ctx, node: str) -> list[tuple[str, dict, dict]]:
+    """(PV, access record, party) for every export rule that admits the node's address."""
+
+    def wildcard_parties():
+        return [
+            (pv, record, party)
+            for pv, record in sorted(ctx.volume_access.items())
+            for party in record.get("admitted") or []
+            if _is_address_party(party) and party.get("verdict") == "wildcard"
+        ]
+
+    wildcards = ctx.memo("host_network.wildcards", wildcard_parties)
+    named = [item for item in ctx.exports_admitting.get(node) or [] if _is_address_party(item[2])]
+    return named + [item for item in wildcards if node not in (item[2].get("nodes") or [])]
+
+
+def admitted_by_owner(ctx, node: str) -> dict[str, tuple[dict, set[str]]]:
+    """owner namespace -> ({PV: (record, party)}, access levels) of the exports admitting `node`.
+
+    Once per node for every host-network workload there (DaemonSets share the nodes)."""
+    cache = ctx.memo("host_network.by_owner", dict)
+    if node not in cache:
+        by_owner: dict[str, tuple[dict, set[str]]] = {}
+        for pv, record, party in admitting(ctx, node):
+            owners = [n for n in record.get("namespaces") or [] if isinstance(n, str) and n]
+            access = _access(party)
+            if not owners or not access:
+                continue
+            for owner in owners:
+                data, levels = by_owner.setdefault(owner, ({}, set()))
+                data.setdefault(pv, (record, party))
+                levels.add(access)
+        cache[node] = by_owner
+    return cache[node]
+
+
+def _access(party: dict) -> str:
+    level = str(party.get("access") or "").split(" ", 1)[0]
+    return level if level in ACCESS_LEVELS else ""
+
+
+def _export_hops(ctx, record: dict, party: dict) -> list[Hop]:
+    """The export policy record the party comes from, when it names one of the snapshot."""
+    array, found = record.get("array") or "", (record.get("object") or {}).get("name") or ""
+    svm = found.split("/", 1)[0]
+    hops = []
+    for gate in record.get("gates") or []:
+        if isinstance(gate, dict) and gate.get("kind") == "export-policy" and array and svm:
+            ref = array_ref(array, "ontap.ExportPolicy", f"{svm}/{gate.get('name')}")
+            if ctx.lookup(ref) is not None:
+                hops.append(Hop(ref, f"{party.get('via') or ''}: clients {party.get('party') or ''}".strip()))
+            break
+    return hops
+
+
+def evaluate(ctx):
+    tenancy = ctx.tenancy
+    for workload, pods in workloads(ctx).items():
+        speaking = [pod for pod in pods if pod.host_network]
+        if not speaking:
+            continue
+        exposed, arrays = set(), set()
+        namespace = speaking[0].namespace
+        on_nodes = {}  # node ref -> the first pod there
+        for pod in speaking:
+            node = node_ref(ctx, pod.node) if pod.live else ""
+            if node:
+                on_nodes.setdefault(node, pod)
+        pod = next(iter(on_nodes.values()), speaking[0])
+        actor = ctx.pod_actor(pod)
+        paths = [
+            ExposurePath(
+                actor=actor,
+                hops=[Hop(pod.ref, "spec.hostNetwork: true")],
+                data=sorted(on_nodes)[:MAX_LISTED] or [pod.ref],
+                namespace="",
+                access="metadata",
+                rule=SLUG,
+                severity="info" if pod.platform else "medium",
+                platform=pod.platform,
+                mitigations=["network policies do not apply to host-network pods"],
+            )
+        ]
+        # Grouped per namespace whose exports admit one of its nodes: a DaemonSet on every node, each
+        # admitted to every volume, would otherwise make nodes × volumes paths.
+        reach: dict[str, dict] = {}
+        for node, node_pod in sorted(on_nodes.items()):
+            for owner, (data, access) in admitted_by_owner(ctx, node_pod.node).items():
+                entry = reach.setdefault(owner, {"node": node, "pod": node_pod, "data": {}, "access": set()})
+                for pv, found in data.items():
+                    entry["data"].setdefault(pv, found)
+                entry["access"] |= access
+        for owner, entry in sorted(reach.items()):
+            data = [ref for pv, (record, _) in entry["data"].items() for ref in ctx.volume_data(pv, record)]
+            if not data:
+                continue
+            inside = tenancy.same_tenant(namespace, owner)
+            other = not inside and tenancy.is_tenant_namespace(owner)
+            record, party = next(iter(entry["data"].values()))
+            node_pod, node = entry["pod"], entry["node"]
+            paths.append(
+                ExposurePath(
+                    actor=actor,
+                    hops=[
+                        Hop(node_pod.ref, f"spec.hostNetwork: true (speaks as node {node_pod.node})"),
+                        Hop(node, f"its address is admitted ({party.get('verdict')})"),
+                        *_export_hops(ctx, record, party),
+                    ],
+                    data=data,
+                    namespace=owner,
+                    access=max(entry["access"], key=ACCESS_LEVELS.index),
+                    rule=SLUG,
+                    severity="info" if inside or pod.platform else ("high" if other else "medium"),
+                    inside_tenant=inside,
+                    platform=pod.platform,
+                    mitigations=[party["note"]] if party.get("note") else [],
+                )
+            )
+            if other:
+                exposed.add(owner)
+                arrays.update(r.get("array") or "" for r, _ in entry["data"].values())
+        nodes = sorted({p.node for p in speaking if p.node and p.live})
+        yield Hit(
+            identity=(workload, "hostNetwork"),
+            severity="high" if exposed else "medium",
+            title=f"{workload} uses its node's network"
+            + (" and the node is admitted by other tenants' exports" if exposed else ""),
+            namespaces=[namespace] + sorted(exposed - {namespace}),
+            evidence={"hostNetwork": True},
+            paths=paths,
+            objects=[pod.ref for pod in speaking],
+            arrays=arrays - {""},
+            detail=(
+                f"speaks as {', '.join(nodes) or 'its node'}; "
+                + (
+                    f"exports of {', '.join(sorted(exposed))} admit that address"
+                    if exposed
+                    else "no other tenant's export admits that address now"
+                )
+            ),
+            violation=not all(pod.platform for pod in speaking),
+        )
+
+
+RULE = Rule(
+    slug=SLUG,
+    severity="medium",
+    guideline=(
+        "Pods must not reach volume mounts on worker nodes: a host-network pod speaks with its node's "
+        "address, which the arrays' export rules trust."
+    ),
+    remediation=(
+        "Remove hostNetwork from the pod spec (a Service or hostPort exposes a port without it), and "
+        "enforce Pod Security `baseline` or `restricted` on the namespace, which refuses it. If it is a "
+        "node agent, have an administrator mark it as platform."
+    ),
+    evidence_key="the workload and spec.hostNetwork (not the node it runs on)",
+    reads=("Pod", "Namespace", "Node", "TridentNode", "PersistentVolume", "PersistentVolumeClaim"),
+    evaluate=evaluate,
+    reads_arrays=True,
+    attributed_to="the pod's namespace, and each tenant whose exports admit that node",
+)

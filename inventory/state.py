@@ -1,0 +1,85 @@
+"""A snapshot's inventory loaded once and indexed the ways the join and the rules look things up.
+
+`SnapshotState.load(snapshot)` reads the cluster as of that snapshot (one query), plus the names of
+nodes seen earlier and gone now (stale nodes).  Kubernetes objects are indexed by kind and
+(namespace, name); each array's records by kind and name, under the array's name.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from inventory.models import InventoryObject, Snapshot
+
+DERIVED_SCOPE = "derived"  # rows computed from the inventory (arrays/volume_access.py), not read
+
+
+@dataclass
+class ArrayRecords:
+    name: str
+    by_kind: dict[str, dict[str, dict]] = field(default_factory=lambda: defaultdict(dict))
+
+    @property
+    def family(self) -> str:
+        return next(iter(self.by_kind), "ontap.").split(".", 1)[0]
+
+    def get(self, kind: str, name: str) -> dict | None:
+        return self.by_kind.get(kind, {}).get(name) if isinstance(name, str) else None
+
+    def all(self, kind: str) -> dict[str, dict]:
+        return self.by_kind.get(kind, {})
+
+
+@dataclass
+class SnapshotState:
+    snapshot: Snapshot
+    objects: dict[str, dict[tuple[str, str], dict]]  # kind -> (namespace, name) -> kept data
+    arrays: dict[str, ArrayRecords]
+    departed_nodes: dict[str, dict]  # node name -> its last kept Node data, for nodes gone since
+
+    @classmethod
+    def load(cls, snapshot: Snapshot) -> "SnapshotState":
+        objects: dict[str, dict[tuple[str, str], dict]] = defaultdict(dict)
+        arrays: dict[str, ArrayRecords] = {}
+        rows = (
+            InventoryObject.objects.as_of(snapshot)
+            .exclude(scope=DERIVED_SCOPE)
+            .values_list("scope", "kind", "namespace", "name", "data")
+        )
+        for scope, kind, namespace, name, data in rows.iterator(chunk_size=2000):
+            if scope:
+                arrays.setdefault(scope, ArrayRecords(scope)).by_kind[kind][name] = data
+            else:
+                objects[kind][(namespace, name)] = data
+        return cls(snapshot, dict(objects), arrays, cls._departed(snapshot, objects))
+
+    @staticmethod
+    def _departed(snapshot: Snapshot, objects) -> dict[str, dict]:
+        current = {name for _, name in objects.get("Node", {})}
+        departed = {}
+        for prefix in ("Node", "TridentNode"):
+            ended = InventoryObject.objects.filter(
+                cluster_id=snapshot.cluster_id, kind=prefix, valid_to__lte=snapshot.seq
+            ).order_by("valid_to")
+            for name, data in ended.values_list("name", "data"):
+                if name not in current:
+                    departed.setdefault(name, {})[prefix] = data
+        return departed
+
+    def of_kind(self, kind: str) -> dict[tuple[str, str], dict]:
+        return self.objects.get(kind, {})
+
+    def get(self, kind: str, name: str, namespace: str = "") -> dict | None:
+        """None too for a name or namespace that is not text (read from some other object's field)."""
+        if not isinstance(name, str) or not isinstance(namespace, str):
+            return None
+        return self.objects.get(kind, {}).get((namespace, name))
+
+    @property
+    def facts(self) -> dict:
+        return self.snapshot.facts or {}
+
+    def array_for_backend(self, backend_uuid: str) -> str | None:
+        backends = self.facts.get("backends")
+        summary = backends.get(backend_uuid) if isinstance(backends, dict) else None
+        array = summary.get("array") if isinstance(summary, dict) else None
+        return array if isinstance(array, str) else None

@@ -1,1 +1,0 @@
-"""Storage-array access control as pure logic: ONTAP client matches, export policies, node verdicts."""

@@ -1,0 +1,148 @@
+"""Who owns each namespace, and where each owner came from.
+
+Sources, in the order a page lists them:
+- the admin-declared owner keys on the Namespace object (an annotation or label holding an email or
+  user name, or a group).  A key is read as a group when declared `group:<key>` or when its name says
+  group (`owner.example.com/group`); `user:<key>` forces a user.  Values may be comma-separated.
+- RoleBindings inside the namespace to an admin-like role (`admin`, `cluster-admin`, or a role
+  granting every verb on every resource): their User and Group subjects.
+- the admin's manual mapping (NamespaceOwner rows), which wins: when a namespace has one, it replaces
+  the others.
+The cluster-derived owners are computed with each analysed snapshot (they are in its facts); the
+manual mapping is read live.  Kubernetes names map to dashboard users and groups through the
+cluster's `identity_mapping`, else by the same name (a user also by email).
+
+Ownership from a label or annotation must not be self-granted: whoever may change the Namespace
+(the `namespace-labels-writable` rule's subjects) could write themselves in.  Each such owner
+carries the subjects that could have forged it, and the cluster's `owner_label_trust` decides:
+`admin-only` (the default) trusts it only on namespaces that no one but administrators may change,
+which is to say created and last changed by administrators (Kubernetes records no author, RBAC
+says who could have been one); `always` trusts it anyway; `off` never reads owners from labels.
+"""
+
+from dataclasses import asdict, dataclass
+
+from inventory.fields import as_list, as_mapping, as_text
+from inventory.models import Cluster
+from inventory.state import SnapshotState
+from tenancy.models import NamespaceOwner
+
+ADMIN_LIKE_ROLES = frozenset({"admin", "cluster-admin"})
+
+
+TRUST_ADMIN_ONLY, TRUST_ALWAYS, TRUST_OFF = "admin-only", "always", "off"
+
+
+@dataclass(frozen=True)
+class Owner:
+    kind: str  # user | group
+    name: str  # as Kubernetes (or the admin) names it
+    source: str  # "annotation owner.example.com/email", "RoleBinding team-a/admins (admin)", "manual"
+    forgeable_by: tuple[str, ...] = ()  # subjects that may change the label or annotation it came from
+    trusted: bool = True  # False: shown with why, but it grants no access (owner_label_trust)
+
+    @classmethod
+    def from_facts(cls, data: dict) -> "Owner":
+        return cls(**{**data, "forgeable_by": tuple(data.get("forgeable_by") or ())})
+
+
+def _key_kind(declared: str) -> tuple[str, str]:
+    prefix, sep, key = declared.partition(":")
+    if sep and prefix in ("user", "group"):
+        return prefix, key
+    return ("group" if "group" in declared.rsplit("/", 1)[-1].lower() else "user"), declared
+
+
+def _grants_everything(role: dict) -> bool:
+    return any(
+        "*" in as_list(rule.get("verbs")) and "*" in as_list(rule.get("resources"))
+        for rule in as_list(role.get("rules"))
+        if isinstance(rule, dict)
+    )
+
+
+def derived_owners(
+    state: SnapshotState,
+    owner_keys: list[str],
+    forgers: dict[str, list[str]] | None = None,
+    trust: str = TRUST_ADMIN_ONLY,
+) -> dict[str, list[dict]]:
+    """namespace -> owners read from the cluster's objects (as dicts, for a snapshot's facts).
+    `forgers`: namespace -> the non-admin subjects that may change it (namespace-labels-writable)."""
+    owners: dict[str, list[Owner]] = {}
+    forgers = forgers or {}
+    for (_, namespace), data in state.of_kind("Namespace").items():
+        metadata = as_mapping(data.get("metadata"))
+        found = []
+        forgeable_by = tuple(sorted(forgers.get(namespace) or ()))
+        trusted = trust == TRUST_ALWAYS or (trust == TRUST_ADMIN_ONLY and not forgeable_by)
+        for declared in owner_keys if trust != TRUST_OFF else ():
+            kind, key = _key_kind(declared)
+            for where in ("annotations", "labels"):
+                value = as_mapping(metadata.get(where)).get(key)
+                if isinstance(value, str):
+                    where_text = where[:-1]
+                    found += [
+                        Owner(kind, v.strip(), f"{where_text} {key}", forgeable_by, trusted)
+                        for v in value.split(",")
+                        if v.strip()
+                    ]
+        owners[namespace] = found
+    for (namespace, name), binding in state.of_kind("RoleBinding").items():
+        ref = as_mapping(binding.get("roleRef"))
+        role_name = as_text(ref.get("name"))
+        role = (
+            state.get("Role", role_name, namespace)
+            if ref.get("kind") == "Role"
+            else state.get("ClusterRole", role_name)
+        )
+        if not (role_name in ADMIN_LIKE_ROLES and ref.get("kind") == "ClusterRole") and not (
+            role and _grants_everything(role)
+        ):
+            continue
+        for subject in as_list(binding.get("subjects")):
+            if (
+                isinstance(subject, dict)
+                and subject.get("kind") in ("User", "Group")
+                and as_text(subject.get("name"))
+            ):
+                owners.setdefault(namespace, []).append(
+                    Owner(
+                        subject["kind"].lower(),
+                        subject["name"],
+                        f"RoleBinding {namespace}/{name} ({role_name})",
+                    )
+                )
+    return {ns: [asdict(o) for o in dict.fromkeys(found)] for ns, found in owners.items() if found}
+
+
+def owners_of(cluster: Cluster) -> dict[str, list[Owner]]:
+    """namespace -> owners, the manual mapping winning, as of the latest analysed snapshot."""
+    latest = cluster.latest_visible_snapshot()
+    facts = ((latest.facts or {}).get("analysis") or {}) if latest else {}
+    owners = {ns: [Owner.from_facts(o) for o in found] for ns, found in (facts.get("owners") or {}).items()}
+    manual: dict[str, list[Owner]] = {}
+    for row in NamespaceOwner.objects.filter(cluster=cluster):
+        manual.setdefault(row.namespace, []).append(Owner(row.kind, row.name, "manual"))
+    owners.update(manual)
+    return owners
+
+
+def dashboard_name(cluster: Cluster, owner: Owner) -> str:
+    mapping = (cluster.identity_mapping or {}).get("users" if owner.kind == "user" else "groups") or {}
+    return mapping.get(owner.name, owner.name)
+
+
+def owned_namespaces(user, cluster: Cluster) -> set[str]:
+    """The namespaces of `cluster` whose owners include `user` or one of the user's groups."""
+    names = {user.get_username()} | ({user.email} if user.email else set())
+    groups = set(user.groups.values_list("name", flat=True))
+    owned = set()
+    for namespace, owners in owners_of(cluster).items():
+        for owner in owners:
+            if not owner.trusted:
+                continue
+            mapped = dashboard_name(cluster, owner)
+            if (owner.kind == "user" and mapped in names) or (owner.kind == "group" and mapped in groups):
+                owned.add(namespace)
+    return owned
