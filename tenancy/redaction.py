@@ -79,8 +79,13 @@ def redact_subject(key: str, reader: Reader) -> str:
 
 
 def _hidden_ref(ref: str, reader: Reader) -> bool:
-    scope, _kind, namespace, _name = parse_ref(ref)
-    return not scope and bool(namespace) and not reader.sees(namespace)
+    """An object of a namespace the reader does not see, or such a Namespace itself."""
+    scope, kind, namespace, name = parse_ref(ref)
+    if scope:
+        return False
+    if kind == "Namespace" and not namespace:
+        namespace = name  # cluster-scoped: the Namespace's name is the namespace
+    return bool(namespace) and not reader.sees(namespace)
 
 
 def redact_path(path: dict, reader: Reader) -> dict:

@@ -72,3 +72,42 @@ def test_the_demo_is_retired_once_a_real_cluster_is_registered(tmp_path):
     assert demo_module.retire()
     assert not Cluster.objects.filter(source=Cluster.Source.DEMO).exists()
     assert list(Array.objects.values_list("name", flat=True)) == ["real-array"]
+
+
+def test_a_tenant_sees_no_other_tenants_names_on_its_demo_page(running_demo, client):
+    """Issue 9's leak: a user granted only umbrella-lab saw 34 PVCs of 7 other tenants' namespaces and
+    the full paths into them.  Every other tenant's namespace name must now be absent from the page."""
+    import re
+
+    from django.contrib.auth.models import User
+
+    from tenancy.boundaries import tenant_of_namespace
+    from tenancy.models import Grant
+
+    cluster = Cluster.objects.get(name="demo")
+    latest = cluster.latest_visible_snapshot()
+    namespaces = dict(
+        InventoryObject.objects.as_of(latest).filter(kind="Namespace").values_list("name", "data")
+    )
+    tenants = {
+        name: tenant_of_namespace(name, data, cluster.tenant_label) for name, data in namespaces.items()
+    }
+    own = tenants["umbrella-lab"]
+    platform = set(cluster.effective_platform_namespaces())
+    others = [n for n, t in tenants.items() if t != own and n not in platform]
+    assert len(others) >= 5
+    user = User.objects.create_user("umbrella-dev")
+    Grant.objects.create(user=user, cluster=cluster, namespace="umbrella-lab")
+    client.force_login(user)
+    page = client.get("/clusters/demo/namespaces/umbrella-lab/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "umbrella-lab" in html
+
+    def named(namespace: str) -> bool:
+        if namespace == "default":  # an everyday word (service accounts, policies): its references only
+            return bool(re.search(r"Namespace/default\b|/default/", html))
+        return bool(re.search(rf"(?<![\w-]){re.escape(namespace)}(?![\w-])", html))
+
+    leaked = [n for n in others if named(n)]
+    assert leaked == [], f"other tenants' namespaces named on umbrella-lab's page: {leaked}"
