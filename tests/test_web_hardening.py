@@ -1,7 +1,11 @@
 """Web hardening: the stylesheet that is loaded, security headers, error pages, login throttling,
 the secret key, the production server and `check --deploy`."""
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -33,3 +37,134 @@ def test_the_loaded_stylesheet_holds_the_grade_and_severity_styles(client):
         assert selector in css, selector
     # No second, unloaded stylesheet left behind for styles to drift into.
     assert finders.find("dashboard.css") is None
+
+
+# --- Security headers -------------------------------------------------------------------------
+
+STRICT_CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "frame-ancestors": "'none'",
+    "form-action": "'self'",
+}
+
+
+def _csp(response) -> dict[str, str]:
+    header = response.headers.get("Content-Security-Policy", "")
+    return {d.split()[0]: " ".join(d.split()[1:]) for d in header.split(";") if d.strip()}
+
+
+def test_every_response_carries_the_strict_csp_and_the_browser_headers(client):
+    client.force_login(dashboard_admin())
+    for url in ["/", "/admin/", "/no-such-page/", "/static/css/dashboard.css", "/healthz"]:
+        response = client.get(url)
+        policy = _csp(response)
+        for directive, sources in STRICT_CSP.items():
+            assert policy.get(directive) == sources, (url, directive, policy)
+        assert not any("unsafe" in sources for sources in policy.values()), url
+        assert response.headers["X-Content-Type-Options"] == "nosniff", url
+        assert response.headers["Referrer-Policy"] == "same-origin", url
+    assert client.get("/").headers["X-Frame-Options"] == "DENY"
+    client.logout()
+    assert _csp(client.get("/login/"))["script-src"] == "'self'"
+
+
+def test_logged_in_pages_are_never_stored(client):
+    client.force_login(dashboard_admin())
+    for url in ["/", "/admin/"]:
+        assert client.get(url).headers["Cache-Control"] == "private, no-store", url
+
+
+def test_templates_hold_no_inline_script_style_or_handler():
+    """What the CSP would refuse must not be written in the first place."""
+    from django.conf import settings
+
+    inline = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)|<style|\sstyle=|\son[a-z]+=", re.I)
+    for folder in settings.TEMPLATES[0]["DIRS"]:
+        for template in folder.rglob("*.html"):
+            assert not inline.search(template.read_text()), template
+
+
+def test_pages_are_compressed(client):
+    client.force_login(dashboard_admin())
+    response = client.get("/admin/", HTTP_ACCEPT_ENCODING="gzip")
+    assert response.headers.get("Content-Encoding") == "gzip"
+
+
+# --- Settings: production vs the embedded mode -------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# README's production section, on loopback addresses nothing listens on (nothing connects).
+PRODUCTION_ENV = {
+    "DATABASE_URL": "postgres://dashboard@127.0.0.1:9/dashboard",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:9/0",
+    "CACHE_URL": "redis://127.0.0.1:9/1",
+    "SECRET_KEY": "k3Jx9-not-a-real-key_" + "Qv7pL2mZr8sT4wN6yB0cD5fH1jK" * 2,
+    "ALLOWED_HOSTS": "dashboard.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://dashboard.example.com",
+    "DEMO_ENABLED": "false",
+    "HTTPS": "true",
+    "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+}
+
+
+def _manage(tmp_path, *args, **env) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=tmp_path,
+        env={**base, "DASHBOARD_DATA_DIR": str(tmp_path), "STATIC_ROOT": str(tmp_path / "static"), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
+    result = _manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path):
+    env = {**PRODUCTION_ENV, "SECRET_KEY": ""}
+    result = _manage(tmp_path, "check", **env)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr and "DATABASE_URL is set" in result.stderr
+    assert not (tmp_path / ".dashboard-secret-key").exists()
+
+
+def test_the_embedded_mode_generates_one_key_for_processes_starting_together(tmp_path, monkeypatch):
+    """Eight starts at once, each slow to make its key (the window between "no key yet" and a
+    written key held open): every one ends with the same, complete key."""
+    import secrets
+    import threading
+    import time
+
+    from dashboard import settings as project_settings
+
+    make_key = secrets.token_urlsafe
+
+    def slow_key(n):
+        time.sleep(0.2)
+        return make_key(n)
+
+    monkeypatch.setattr(secrets, "token_urlsafe", slow_key)
+    monkeypatch.setattr(project_settings, "DATA_DIR", tmp_path)
+    keys = []
+    starts = [
+        threading.Thread(target=lambda: keys.append(project_settings._local_secret_key())) for _ in range(8)
+    ]
+    for start in starts:
+        start.start()
+    for start in starts:
+        start.join(30)
+    assert len(keys) == 8 and len(set(keys)) == 1 and len(keys[0]) >= 50
+    key_file = tmp_path / ".dashboard-secret-key"
+    assert key_file.read_text().strip() == keys[0]
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert [p.name for p in tmp_path.iterdir()] == [key_file.name], "no draft left behind"
