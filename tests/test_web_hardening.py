@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 from django.contrib.staticfiles import finders
+from django.test import RequestFactory
 
 from tests.factories import dashboard_admin
 
@@ -168,3 +170,35 @@ def test_the_embedded_mode_generates_one_key_for_processes_starting_together(tmp
     assert key_file.read_text().strip() == keys[0]
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
     assert [p.name for p in tmp_path.iterdir()] == [key_file.name], "no draft left behind"
+
+
+# --- Error pages ------------------------------------------------------------------------------
+
+
+def test_not_found_is_styled_and_says_nothing_of_what_was_asked(client):
+    client.force_login(User.objects.create_user("alice", password="pw-alice-1"))
+    marker = "zq-marker-7731"
+    for url in [f"/clusters/{marker}/", f"/clusters/{marker}/namespaces/{marker}/", f"/{marker}"]:
+        response = client.get(url)
+        page = response.content.decode()
+        assert response.status_code == 404
+        assert _stylesheets(page) == ["/static/css/dashboard.css"] and "Not found" in page
+        assert marker not in page and "no such namespace" not in page
+
+
+def test_server_error_is_styled_and_standalone(client, settings):
+    from django.views import defaults
+
+    response = defaults.server_error(RequestFactory().get("/"))
+    page = response.content.decode()
+    assert response.status_code == 500
+    assert _stylesheets(page) == ["/static/css/dashboard.css"] and "Server error" in page
+
+
+def test_a_refused_form_is_answered_by_a_page_the_csp_allows():
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/login/", {"username": "a", "password": "b"})
+    page = response.content.decode()
+    assert response.status_code == 403 and "This form has expired" in page
+    assert "<style" not in page and _stylesheets(page) == ["/static/css/dashboard.css"]
