@@ -202,3 +202,103 @@ def test_a_refused_form_is_answered_by_a_page_the_csp_allows():
     page = response.content.decode()
     assert response.status_code == 403 and "This form has expired" in page
     assert "<style" not in page and _stylesheets(page) == ["/static/css/dashboard.css"]
+
+
+# --- Login throttling -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def throttle(settings):
+    """Small limits, and this test's counters removed from the cache before and after (Redis in
+    the production pass is shared with other tests: no flush)."""
+    from django.core.cache import cache
+
+    settings.LOGIN_THROTTLE_USER_FAILURES = 3
+    settings.LOGIN_THROTTLE_ADDRESS_FAILURES = 6
+    settings.LOGIN_THROTTLE_WINDOW_SECONDS = 60
+
+    def forget():
+        cache.delete_many([k for k in _throttle_keys()])
+
+    forget()
+    yield
+    forget()
+
+
+def _throttle_keys():
+    import hashlib
+
+    names = ["carol", "dave", *[f"guess-{i}" for i in range(10)]]
+    users = [f"login-failures:user:{hashlib.sha256(n.encode()).hexdigest()}" for n in names]
+    return users + [f"login-failures:addr:{a}" for a in ["192.0.2.10", "192.0.2.11", "198.51.100.7"]]
+
+
+def _login(client, username, password, address="192.0.2.10", **extra):
+    return client.post("/login/", {"username": username, "password": password}, REMOTE_ADDR=address, **extra)
+
+
+@pytest.mark.postgres_too  # the production pass: the same counters in Redis
+def test_wrong_passwords_for_one_username_are_throttled_with_a_clear_message(client, throttle):
+    User.objects.create_user("carol", password="pw-carol-1")
+    for _ in range(3):
+        response = _login(client, "carol", "wrong")
+        assert response.status_code == 200 and "correct username and password" in response.content.decode()
+    # From now on even the right password is refused, from any address, and says why.
+    for address in ["192.0.2.10", "192.0.2.11"]:
+        refused = _login(client, "carol", "pw-carol-1", address)
+        assert refused.status_code == 429
+        assert "Too many failed sign-ins" in refused.content.decode()
+        assert "_auth_user_id" not in client.session
+    # Another username from the same address still gets its tries.
+    User.objects.create_user("dave", password="pw-dave-1")
+    assert _login(client, "dave", "pw-dave-1").status_code == 302
+
+
+@pytest.mark.postgres_too
+def test_one_address_guessing_many_usernames_is_throttled(client, throttle):
+    User.objects.create_user("carol", password="pw-carol-1")
+    for i in range(6):
+        assert _login(client, f"guess-{i}", "wrong", "198.51.100.7").status_code == 200
+    assert _login(client, "carol", "pw-carol-1", "198.51.100.7").status_code == 429
+    # Another address is unaffected.
+    assert _login(client, "carol", "pw-carol-1", "192.0.2.11").status_code == 302
+
+
+def test_the_window_passes_and_a_success_clears_the_usernames_count(client, throttle, settings):
+    from django.core.cache import cache
+
+    User.objects.create_user("carol", password="pw-carol-1")
+    for _ in range(2):
+        _login(client, "carol", "wrong")
+    assert _login(client, "carol", "pw-carol-1").status_code == 302
+    client.logout()
+    for _ in range(2):  # counted afresh: two more do not reach the limit of three
+        _login(client, "carol", "wrong")
+    assert _login(client, "carol", "pw-carol-1").status_code == 302
+    client.logout()
+    for _ in range(3):
+        _login(client, "carol", "wrong", "192.0.2.11")
+    assert _login(client, "carol", "pw-carol-1").status_code == 429
+    cache.delete_many(_throttle_keys())  # what the window's end does
+    assert _login(client, "carol", "pw-carol-1").status_code == 302
+
+
+def test_http_basic_on_the_api_is_throttled_too(rf, throttle):
+    from django.contrib.auth import authenticate
+
+    User.objects.create_user("carol", password="pw-carol-1")
+    request = rf.get("/", REMOTE_ADDR="192.0.2.10")
+    for _ in range(3):
+        assert authenticate(request, username="carol", password="wrong") is None
+    assert (
+        authenticate(rf.get("/", REMOTE_ADDR="192.0.2.11"), username="carol", password="pw-carol-1") is None
+    )
+
+
+def test_behind_proxies_the_client_address_is_the_one_the_proxy_saw(rf, settings):
+    from dashboard.login_throttle import client_address
+
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
+    assert client_address(request) == "10.0.0.1"
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_address(request) == "203.0.113.9", "not the address the client wrote itself"
