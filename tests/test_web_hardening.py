@@ -3,8 +3,13 @@ the secret key, the production server and `check --deploy`."""
 
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -302,3 +307,134 @@ def test_behind_proxies_the_client_address_is_the_one_the_proxy_saw(rf, settings
     assert client_address(request) == "10.0.0.1"
     settings.TRUSTED_PROXY_COUNT = 1
     assert client_address(request) == "203.0.113.9", "not the address the client wrote itself"
+
+
+# --- `make run`: gunicorn, static files, the demo and the scheduler in one process ---------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _raw_get(port: int, path: str, headers: str = "") -> tuple[int, dict[str, str], bytes]:
+    """One request exactly as written (no client normalising `..` or percent-escapes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), fields, body
+
+
+class Served:
+    """`manage.py serve` in a process group of its own, as `make run` starts it."""
+
+    def __init__(self, tmp_path, *args):
+        assert _manage(tmp_path, "migrate", "--noinput").returncode == 0
+        admin = _manage(tmp_path, "ensure_admin", DJANGO_SUPERUSER_PASSWORD="pw-served-admin-1")
+        assert admin.returncode == 0, admin.stderr
+        self.port = _free_port()
+        self.log = tmp_path / "serve.log"
+        base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(self.port), *args],
+            cwd=tmp_path,
+            env={**base, "DASHBOARD_DATA_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"},
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.output()
+            try:
+                if _raw_get(self.port, "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("serve did not answer: " + self.output())
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            assert time.monotonic() < deadline and self.process.poll() is None, self.output()
+            time.sleep(0.2)
+
+    def stop(self) -> int:
+        """Ctrl-C, as a terminal sends it: to the whole process group."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return self.process.returncode
+
+
+@pytest.fixture
+def served(tmp_path):
+    server = Served(tmp_path, "--no-demo")
+    yield server
+    server.stop()
+
+
+TRAVERSALS = [
+    "/static/../settings.py",
+    "/static/../dashboard/settings.py",
+    "/static/%2e%2e/dashboard/settings.py",
+    "/static/..%2fdashboard%2fsettings.py",
+    "/static/css/..%2f..%2fdashboard/settings.py",
+    "/static/%2e%2e%2f%2e%2e%2fmanage.py",
+    "/static/..%5c..%5cmanage.py",
+    "/static/%252e%252e/manage.py",
+    "/static/css/%00",
+]
+
+
+@pytest.mark.slow
+def test_make_run_serves_with_gunicorn_and_static_files_and_no_traversal(served):
+    status, headers, body = _raw_get(served.port, "/static/css/dashboard.css")
+    assert status == 200 and b".grade-F" in body
+    status, headers, _ = _raw_get(served.port, "/login/")
+    assert status == 200 and "frame-ancestors 'none'" in headers["content-security-policy"]
+    for path in TRAVERSALS:
+        status, _, body = _raw_get(served.port, path)
+        assert status == 404, (path, status)
+        assert b"SECRET_KEY" not in body and b"DJANGO_SETTINGS_MODULE" not in body, path
+    assert "gunicorn" in _raw_get(served.port, "/healthz")[1].get("server", "").lower()
+    _, headers, _ = _raw_get(served.port, "/login/", "Accept-Encoding: gzip\r\n")
+    assert headers.get("content-encoding") == "gzip"
+    assert "embedded scheduler" in served.output()
+    assert served.stop() == 0
+
+
+@pytest.mark.slow
+def test_make_run_starts_the_demo_once_and_ctrl_c_stops_it(tmp_path):
+    server = Served(tmp_path)
+    try:
+        server.wait_for("embedded scheduler")
+        output = server.output()
+        assert output.count("demo cluster: simulated Kubernetes API on") == 1, output
+        assert output.count("embedded scheduler: snapshots run in-process") == 1, output
+        api = re.search(r"simulated Kubernetes API on (http://127\.0\.0\.1:(\d+))", output)
+        # The page, through gunicorn, shows the demo (its history filling).
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        base = f"http://127.0.0.1:{server.port}"
+        login = opener.open(f"{base}/login/").read().decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login).group(1)
+        form = {"csrfmiddlewaretoken": token, "username": "admin", "password": "pw-served-admin-1"}
+        page = opener.open(f"{base}/login/", urllib.parse.urlencode(form).encode()).read().decode()
+        assert "Simulated data" in page and "demo" in page
+    finally:
+        assert server.stop() == 0, server.output()
+    with pytest.raises(OSError):  # the demo's simulated API went with it
+        socket.create_connection(("127.0.0.1", int(api.group(2))), timeout=2).close()
