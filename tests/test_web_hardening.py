@@ -438,3 +438,28 @@ def test_make_run_starts_the_demo_once_and_ctrl_c_stops_it(tmp_path):
         assert server.stop() == 0, server.output()
     with pytest.raises(OSError):  # the demo's simulated API went with it
         socket.create_connection(("127.0.0.1", int(api.group(2))), timeout=2).close()
+
+
+def test_the_proxy_ssl_header_is_read_from_the_environment_as_django_needs_it(tmp_path):
+    from dashboard.settings import _proxy_ssl_header
+
+    assert _proxy_ssl_header("") is None
+    assert _proxy_ssl_header("X-Forwarded-Proto") == ("HTTP_X_FORWARDED_PROTO", "https")
+    assert _proxy_ssl_header("X-Forwarded-Ssl: on") == ("HTTP_X_FORWARDED_SSL", "on")
+    code = (
+        "from django.conf import settings as s; print(s.SECURE_PROXY_SSL_HEADER, s.SESSION_COOKIE_SECURE, "
+        "s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS)"
+    )
+    result = _manage(tmp_path, "shell", "-c", code, **PRODUCTION_ENV)
+    assert result.stdout.splitlines()[-1].split() == [
+        "('HTTP_X_FORWARDED_PROTO',",
+        "'https')",
+        "True",
+        "True",
+        "True",
+        "31536000",
+    ]
+    embedded = _manage(tmp_path, "shell", "-c", code)
+    assert embedded.stdout.splitlines()[-1].split() == ["None", "False", "False", "False", "0"], (
+        "make run is plain HTTP"
+    )
