@@ -7,6 +7,8 @@ PORT ?= 8000
 # The production pass of the tests: real PostgreSQL and Redis (see .ci/run for starting them).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dashboard
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# With DATABASE_URL set the settings require a SECRET_KEY (outside the embedded mode): this one is the tests'.
+TEST_SECRET_KEY ?= production-pass-of-the-tests-not-a-secret
 # Debian's kubectl, unpacked by tools/system-deps.sh: the conformance client for the simulator.
 export KUBECTL := $(abspath $(VENV))/debian/kubernetes-client/usr/bin/kubectl
 
@@ -34,7 +36,7 @@ lint: $(VENV)/.installed
 
 test: $(VENV)/.installed system-deps lint
 	$(VENV)/bin/pytest -m "not production"
-	DATABASE_URL=$(TEST_DATABASE_URL) CACHE_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
+	DATABASE_URL=$(TEST_DATABASE_URL) CACHE_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) SECRET_KEY=$(TEST_SECRET_KEY) \
 	  $(VENV)/bin/pytest -m "production or postgres_too"
 
 # A throwaway SQLite database under .bench/ unless DATABASE_URL points elsewhere.

@@ -1,9 +1,10 @@
 """Settings, read from the environment.
 
-With nothing set, the embedded defaults apply: SQLite in the working directory (WAL, short
-transactions), tasks run in-process without a broker, and a secret key generated once and
-kept in a local file.  Production sets DATABASE_URL, CELERY_BROKER_URL, CACHE_URL,
-SECRET_KEY, ALLOWED_HOSTS and the EMAIL_* variables (see README).
+The embedded mode is the one without DATABASE_URL (what `make run` starts): SQLite in the data
+folder (WAL, short transactions), tasks in-process without a broker, plain HTTP on loopback and a
+secret key generated once into the data folder.  Anything with DATABASE_URL is a production
+deployment: it sets SECRET_KEY (refused without it), CELERY_BROKER_URL, CACHE_URL, ALLOWED_HOSTS,
+the EMAIL_* variables and, behind TLS, HTTPS and SECURE_PROXY_SSL_HEADER (see README).
 """
 
 import os
@@ -11,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Where the embedded defaults keep their files (SQLite database, generated secret key).
@@ -29,18 +31,39 @@ def _env_list(name: str, default: str = "") -> list[str]:
 
 
 def _local_secret_key() -> str:
-    """A key generated once per installation and kept beside the database, never in the repo."""
+    """A key generated once per installation and kept beside the database, never in the repo.
+
+    Created with O_EXCL, written in full under a temporary name first: of processes starting
+    together (the web server and a management command), exactly one creates it, and every one
+    reads the same complete key."""
     path = DATA_DIR / ".dashboard-secret-key"
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_urlsafe(50)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(key)
-    return key
+    if not path.exists():
+        draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, path)  # fails if another process got there first: theirs is kept
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secret_key()
+# The embedded mode (`make run`, the tests' SQLite pass): no database server configured.
+EMBEDDED = not os.environ.get("DATABASE_URL")
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip()
+if not SECRET_KEY:
+    if not EMBEDDED:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. DATABASE_URL is set, so this is a production deployment: set "
+            "SECRET_KEY to a long random value shared by every process (web, workers, beat), e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`. Only the embedded mode "
+            "(no DATABASE_URL) generates one into DASHBOARD_DATA_DIR."
+        )
+    SECRET_KEY = _local_secret_key()
 DEBUG = _env_bool("DEBUG", False)
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS")
@@ -63,8 +86,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Serves collected static files in production without a separate web server.
+    # The CSP on every response (static files too), no-store on logged-in pages.
+    "dashboard.security_headers.SecurityHeadersMiddleware",
+    # Serves static files (collected in production, from the source folders otherwise) without a
+    # separate web server; unknown paths (`/static/../x`) fall through to the URLs: 404.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages, not static files (above it, WhiteNoise answers first).  BREACH needs a secret in a
+    # compressed body beside text the attacker chooses: the pages hold no secret but the CSRF
+    # token, which Django masks afresh on every response; sessions live in cookies, not bodies.
+    "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -92,6 +122,52 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Web security -----------------------------------------------------------------------------
+# HTTPS=true: the dashboard is reached over TLS (directly or through a proxy; README's production
+# setup sets it, `check --deploy` asks for it).  Off unless set: `make run` serves plain HTTP on
+# loopback, and a deployment without TLS must not redirect to a port no one listens on.  It makes
+# cookies Secure, redirects HTTP to HTTPS (SECURE_SSL_REDIRECT) and sends HSTS (SECURE_HSTS_SECONDS).
+HTTPS = _env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's plain-HTTP health check
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or (31536000 if HTTPS else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", False)
+# Preloading is the domain owner's decision (and a submission to browsers' lists), not this app's.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+
+def _proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """`X-Forwarded-Proto` (or `Header: value`, value https by default) → Django's WSGI name and value.
+    Set it only when the proxy in front always sets (or strips) that header."""
+    if not value.strip():
+        return None
+    name, _, expected = value.partition(":")
+    return ("HTTP_" + name.strip().upper().replace("-", "_"), expected.strip() or "https")
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# dashboard/security_headers.py sends it on every response.  No inline script or style, no eval:
+# scripts are same-origin files (the charts' strict plotly.js build), data reaches them through
+# json_script (a <script type="application/json">, which is data, not script).
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
 
 # --- Database -------------------------------------------------------------------------------
 if os.environ.get("DATABASE_URL"):
@@ -177,6 +253,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# dashboard/login_throttle.py first: it refuses, before any password is checked, a username or a
+# client address with too many failed sign-ins in the window (counted in the cache).
+AUTHENTICATION_BACKENDS = [
+    "dashboard.login_throttle.ThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_THROTTLE_USER_FAILURES = int(os.environ.get("LOGIN_THROTTLE_USER_FAILURES", "5"))
+LOGIN_THROTTLE_ADDRESS_FAILURES = int(os.environ.get("LOGIN_THROTTLE_ADDRESS_FAILURES", "20"))
+LOGIN_THROTTLE_WINDOW_SECONDS = int(os.environ.get("LOGIN_THROTTLE_WINDOW_SECONDS", "900"))
+# How many reverse proxies in front append to X-Forwarded-For (0: REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"

@@ -4,6 +4,7 @@ from django.urls import path, register_converter
 
 from dashboard import views
 from dashboard.converters import ObjectNameConverter
+from dashboard.login_throttle import ThrottledLoginView
 
 register_converter(ObjectNameConverter, "name")
 
@@ -11,7 +12,7 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("clusters/<name:cluster>/", views.cluster_detail, name="cluster"),
     path("clusters/<name:cluster>/namespaces/<name:namespace>/", views.namespace_detail, name="namespace"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from django.conf import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 CELERY = Path(sys.executable).with_name("celery")
 GUARD_SITECUSTOMIZE = "from tests import loopback_guard\n\nloopback_guard.install()\n"
@@ -104,6 +106,7 @@ class CeleryProcesses:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "dashboard.settings",
             "DATABASE_URL": database_url,
+            "SECRET_KEY": settings.SECRET_KEY,  # required with DATABASE_URL; the same as the tests'
             "CELERY_BROKER_URL": broker_url,
             # The embedded defaults write files (the generated secret key) here, not into the tree.
             "DASHBOARD_DATA_DIR": str(workdir),

@@ -36,6 +36,7 @@ def test_the_rules_import_and_run_without_a_database():
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         "DATABASE_URL": "postgres://nobody@127.0.0.1:9/nowhere",
+        "SECRET_KEY": "rules-without-a-database",  # a production-shaped environment requires one
     }
     done = subprocess.run(
         [sys.executable, "-c", RULES_WITHOUT_A_DATABASE], cwd=ROOT, env=env, capture_output=True, text=True

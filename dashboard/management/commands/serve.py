@@ -1,47 +1,115 @@
 """`manage.py serve`: what `make run` starts.
 
-Serves the dashboard on 127.0.0.1:PORT.  With the embedded defaults (no broker) it also runs the
-in-process scheduler, and while no real cluster is registered it starts the built-in demo
-cluster (the simulator, served over HTTP on loopback) with a month of backfilled history.
-Ctrl-C stops everything it started.
+Serves the dashboard on 127.0.0.1:PORT with gunicorn (a production server, not Django's development
+server), static files through WhiteNoise.  With the embedded defaults (no broker) it also runs the
+in-process scheduler, and while no real cluster is registered it starts the built-in demo cluster
+(the simulator, served over HTTP on loopback) with a month of backfilled history.  Ctrl-C stops
+everything it started.
+
+Exactly one process runs the demo and the scheduler: gunicorn's single worker (threads serve the
+requests), which starts them once it is up.  In that process the backfill's progress (the banner)
+and the in-memory cache (login throttling) are the pages' own; gunicorn's master forks the worker
+before any thread of ours exists.
 """
 
 import os
+import threading
 
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections, connections
+from gunicorn.app.base import BaseApplication
 
 from inventory import demo as demo_module
 from inventory.scheduler import EmbeddedScheduler
 
+# Requests are served by threads of the one worker; a slow page (SQLite waiting for the scheduler's
+# write) never gets the worker killed: gthread's heartbeat does not wait on requests.
+THREADS = 8
+
+
+class EmbeddedServices:
+    """The demo cluster and the embedded scheduler, started in the serving process."""
+
+    def __init__(self, stdout, *, demo: bool):
+        self.stdout = stdout
+        self.want_demo = demo
+        self.demo = None
+        self.scheduler = None
+
+    def start(self) -> None:
+        try:
+            if self.want_demo and settings.DEMO_ENABLED and not demo_module.real_cluster_registered():
+                self.demo = demo_module.Demo(settings.DATA_DIR).start()
+                self.stdout.write(
+                    f"demo cluster: simulated Kubernetes API on {self.demo.server.url}, backfilling "
+                    f"{len(self.demo.backfill_times())} snapshots over {demo_module.BACKFILL_DAYS} days"
+                )
+            elif demo_module.real_cluster_registered() and demo_module.retire():
+                self.stdout.write(
+                    "a real cluster is registered: the demo cluster and its arrays were removed"
+                )
+            if settings.CELERY_TASK_ALWAYS_EAGER:
+                self.scheduler = EmbeddedScheduler().start()
+                self.stdout.write("embedded scheduler: snapshots run in-process (no broker configured)")
+        finally:
+            close_old_connections()
+
+    def stop(self) -> None:
+        if self.scheduler:
+            self.scheduler.stop()
+        if self.demo:
+            self.demo.stop()
+
+
+class DashboardServer(BaseApplication):
+    """gunicorn, configured here rather than from its command line or a config file."""
+
+    def __init__(self, port: int, services: EmbeddedServices):
+        self.port = port
+        self.services = services
+        super().__init__()
+
+    def load_config(self):
+        services = self.services
+
+        def post_worker_init(worker):
+            # In a thread: the demo's first steps (removing the previous demo's history) take a
+            # while, and the worker answers meanwhile (the banner says the history is filling).
+            threading.Thread(target=services.start, name="embedded-services", daemon=True).start()
+
+        def worker_exit(server, worker):
+            services.stop()
+
+        for name, value in {
+            "bind": [f"127.0.0.1:{self.port}"],
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": THREADS,
+            "timeout": 120,
+            "graceful_timeout": 10,
+            "control_socket_disable": True,
+            "post_worker_init": post_worker_init,
+            "worker_exit": worker_exit,
+        }.items():
+            self.cfg.set(name, value)
+
+    def load(self):
+        from django.core.wsgi import get_wsgi_application
+
+        return get_wsgi_application()
+
 
 class Command(BaseCommand):
-    help = "Serve the dashboard (with the embedded scheduler and demo cluster when applicable)."
+    help = "Serve the dashboard with gunicorn (with the embedded scheduler and demo cluster when applicable)."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-demo", action="store_true", help="do not start the demo cluster")
 
     def handle(self, *args, port, no_demo, **options):
-        demo = None
-        if settings.DEMO_ENABLED and not no_demo and not demo_module.real_cluster_registered():
-            demo = demo_module.Demo(settings.DATA_DIR).start()
-            self.stdout.write(
-                f"demo cluster: simulated Kubernetes API on {demo.server.url}, "
-                f"backfilling {len(demo.backfill_times())} snapshots over {demo_module.BACKFILL_DAYS} days"
-            )
-        elif demo_module.real_cluster_registered() and demo_module.retire():
-            self.stdout.write("a real cluster is registered: the demo cluster and its arrays were removed")
-        scheduler = None
-        if settings.CELERY_TASK_ALWAYS_EAGER:
-            scheduler = EmbeddedScheduler().start()
-            self.stdout.write("embedded scheduler: snapshots run in-process (no broker configured)")
+        services = EmbeddedServices(self.stdout, demo=not no_demo)
         self.stdout.write(f"dashboard: http://127.0.0.1:{port}/")
-        try:
-            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, insecure_serving=True)
-        finally:
-            if scheduler:
-                scheduler.stop()
-            if demo:
-                demo.stop()
+        # Nothing open to inherit across gunicorn's fork: the worker opens its own connections.
+        connections.close_all()
+        DashboardServer(port, services).run()
