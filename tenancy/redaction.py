@@ -148,3 +148,19 @@ def redact_finding(finding: dict, reader: Reader) -> dict:
             redacted=True,
         )
     return redacted
+
+
+def redact_event(detail: dict, reader: Reader, finding_redacted: bool) -> dict:
+    """A finding event's detail (exposure.models.FindingEvent) as the reader may see it: the evidence
+    it carries only when the finding itself is shown unredacted; its texts (a reason, why it
+    resolved) scrubbed of the other tenant's names; anything else dropped."""
+    if reader.admin:
+        return detail
+    shown = {}
+    for key, value in (detail or {}).items():
+        if key == "evidence":
+            if not finding_redacted:
+                shown[key] = value
+        elif isinstance(value, str):
+            shown[key] = scrub(value, reader)
+    return shown
