@@ -171,8 +171,10 @@ def active_suppression(finding: Finding, scope: Scope) -> dict | None:
     if suppression is None:
         return None
     reader = reader_for(scope, finding.cluster)
+    involves_other_tenant = redact_finding({**summary(finding), "refs": finding.refs}, reader).get("redacted")
     return {
-        "reason": scrub(suppression.reason, reader),
+        # An admin's free text may name anything: not shown beside a finding that involves another tenant.
+        "reason": "" if involves_other_tenant else scrub(suppression.reason, reader),
         "expires_at": suppression.expires_at,
         "created_at": suppression.created_at,
         "by": suppression.created_by.get_username() if suppression.created_by else "",

@@ -99,6 +99,18 @@ def _listed(findings, filters: FindingFilter, scope):
         yield {**row, "tenants": filters.tenants_of(row["cluster_id"], row["namespaces"])}
 
 
+NAMESPACES_PER_ROW = 5  # a cluster-wide finding is attributed to every namespace: the page names a few
+
+
+def _page_rows(findings, filters: FindingFilter, scope) -> list[dict]:
+    rows = []
+    for row in _listed(findings, filters, scope):
+        namespaces = row["namespaces"]
+        rows.append({**row, "shown_namespaces": namespaces[:NAMESPACES_PER_ROW]})
+        rows[-1]["more_namespaces"] = len(namespaces) - len(rows[-1]["shown_namespaces"])
+    return rows
+
+
 @login_required
 def findings(request):
     scope = scope_of(request.user)
@@ -109,7 +121,7 @@ def findings(request):
     context = {
         "filters": filters,
         "page": page,
-        "rows": list(_listed(page.object_list, filters, scope)),
+        "rows": _page_rows(page.object_list, filters, scope),
         "severity_counts": [(s, counted[s]) for s in reversed(SEVERITIES) if counted.get(s)],
         "sort": filters.value("sort"),
     }

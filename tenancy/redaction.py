@@ -152,15 +152,15 @@ def redact_finding(finding: dict, reader: Reader) -> dict:
 
 def redact_event(detail: dict, reader: Reader, finding_redacted: bool) -> dict:
     """A finding event's detail (exposure.models.FindingEvent) as the reader may see it: the evidence
-    it carries only when the finding itself is shown unredacted; its texts (a reason, why it
-    resolved) scrubbed of the other tenant's names; anything else dropped."""
+    and an admin's free-text reason only when the finding itself is shown unredacted; other texts
+    (why it resolved, dates) scrubbed of the other tenant's names; anything else dropped."""
     if reader.admin:
         return detail
     shown = {}
     for key, value in (detail or {}).items():
-        if key == "evidence":
+        if key in ("evidence", "reason"):
             if not finding_redacted:
-                shown[key] = value
+                shown[key] = scrub(value, reader) if isinstance(value, str) else value
         elif isinstance(value, str):
             shown[key] = scrub(value, reader)
     return shown

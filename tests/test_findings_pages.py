@@ -13,8 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dashboard.exports import cell
+from exposure.findings import suppress
 from exposure.models import Finding, FindingEvent, FindingNamespace, Suppression
 from inventory.importing import import_dump
+from tenancy.access import scope_of
 from tenancy.models import Grant
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
 from tests.factories import dashboard_admin
@@ -225,11 +227,14 @@ def test_a_finding_spanning_tenants_shows_each_side_only_its_own(client, cluster
         kind="evidence-changed",
         detail={"evidence": {"ns": ["beta-jobs"]}},
     )
+    suppress(spanning, "beta-jobs asked for it", timezone.now() + timedelta(days=3), admin)
     client.force_login(alice)
     page = client.get(f"/findings/{spanning.pk}/").content.decode()
     assert "alpha-db" in page and "beta-jobs" not in page and "beta-app" not in page
     assert "evidence-changed" in page, "the history is shown, its evidence is not"
+    assert "suppressed" in page and "asked for it" not in page, "an admin's reason may name the other side"
     rows = {int(r["id"]): r for r in exported(client, alice, "?status=all")}
+    assert spanning.pk in rows
     assert rows[spanning.pk]["namespaces"] == "alpha-db" and "beta" not in str(rows[spanning.pk])
     listing = client.get("/findings/?status=all").content.decode()
     assert "beta-jobs" not in listing
@@ -306,3 +311,20 @@ def test_a_non_admin_never_sees_the_form_and_cannot_post_it(client, clusters, al
     assert client.post(f"/findings/{own.pk}/lift/").status_code == 403
     assert not Suppression.objects.exists()
     assert client.get(f"/findings/{own.pk}/suppress/").status_code == 405
+
+
+def test_attributions_restrict_to_the_readers_namespaces(clusters, alice):
+    """What the namespace and tenant filters select through (it raised a FieldError for non-admins)."""
+    seen = FindingNamespace.objects.restrict(scope_of(alice))
+    assert set(seen.values_list("namespace", flat=True)) == {"alpha-web", "alpha-db"}
+    assert FindingNamespace.objects.restrict(scope_of(User.objects.create_user("nobody"))).count() == 0
+
+
+def test_a_row_names_a_few_of_many_namespaces(client, clusters, admin):
+    (wide,) = _many("prod", "alpha-web", 1)
+    Finding.objects.filter(pk=wide.pk).update(namespaces=[f"ns-{n:02}" for n in range(12)])
+    client.force_login(admin)
+    page = client.get("/findings/?cluster=prod&severity=low").content.decode()
+    assert "/namespaces/ns-04/" in page and "/namespaces/ns-05/" not in page and "and 7 more" in page
+    (row,) = [r for r in exported(client, admin, "?cluster=prod&severity=low") if int(r["id"]) == wide.pk]
+    assert row["namespaces"].split() == [f"ns-{n:02}" for n in range(12)], "the export names them all"
