@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from dashboard.exports import FINDING_COLUMNS, csv_lines
@@ -102,11 +103,19 @@ def _listed(findings, filters: FindingFilter, scope):
 NAMESPACES_PER_ROW = 5  # a cluster-wide finding is attributed to every namespace: the page names a few
 
 
+DATES = ("first_seen", "at_least_since", "resolved_at")
+
+
+def _dated(row: dict) -> dict:
+    """A summary's ISO times as datetimes, for the templates to format (the CSV keeps ISO)."""
+    return {**row, **{key: parse_datetime(row[key]) if row.get(key) else None for key in DATES}}
+
+
 def _page_rows(findings, filters: FindingFilter, scope) -> list[dict]:
     rows = []
     for row in _listed(findings, filters, scope):
         namespaces = row["namespaces"]
-        rows.append({**row, "shown_namespaces": namespaces[:NAMESPACES_PER_ROW]})
+        rows.append({**_dated(row), "shown_namespaces": namespaces[:NAMESPACES_PER_ROW]})
         rows[-1]["more_namespaces"] = len(namespaces) - len(rows[-1]["shown_namespaces"])
     return rows
 
@@ -146,7 +155,7 @@ def findings_csv(request):
 def _finding_page(request, finding, scope, suppress_form=None, status=200):
     shown = next(redacted_findings([finding], scope))
     context = {
-        "finding": shown,
+        "finding": _dated(shown),
         "cluster": finding.cluster,
         "evidence": [(key, _text(value)) for key, value in sorted((shown["evidence"] or {}).items())],
         "history": finding_history(finding, shown, scope),

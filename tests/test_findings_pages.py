@@ -257,6 +257,9 @@ def test_a_findings_page_shows_evidence_remediation_guideline_and_history(client
     ):
         assert text in page, text
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    assert "2026-06-01 12:00 UTC" in page and "2026-06-01T12:00" not in page, "dates are read, not ISO"
+    listing = client.get("/findings/").content.decode()
+    assert "2026-06-01 12:00" in listing and "T12:00" not in listing
     # The namespace page links to it, and the navigation to the list.
     ns_page = client.get("/clusters/prod/namespaces/sandbox/").content.decode()
     assert f'href="/findings/{finding.pk}/"' in ns_page and 'href="/findings/"' in ns_page
