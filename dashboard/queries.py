@@ -155,8 +155,8 @@ def finding_history(finding: Finding, shown: dict, scope: Scope) -> list[dict]:
     ]
 
 
-def active_suppression(finding: Finding, scope: Scope) -> dict | None:
-    """The suppression in force on the finding (reason scrubbed for the reader), if any."""
+def active_suppression(finding: Finding, shown: dict, scope: Scope) -> dict | None:
+    """The suppression in force on the finding (`shown`: its redacted summary), if any."""
     suppression = (
         Suppression.objects.restrict(scope)
         .filter(
@@ -170,11 +170,11 @@ def active_suppression(finding: Finding, scope: Scope) -> dict | None:
     )
     if suppression is None:
         return None
-    reader = reader_for(scope, finding.cluster)
-    involves_other_tenant = redact_finding({**summary(finding), "refs": finding.refs}, reader).get("redacted")
     return {
         # An admin's free text may name anything: not shown beside a finding that involves another tenant.
-        "reason": "" if involves_other_tenant else scrub(suppression.reason, reader),
+        "reason": ""
+        if shown.get("redacted")
+        else scrub(suppression.reason, reader_for(scope, finding.cluster)),
         "expires_at": suppression.expires_at,
         "created_at": suppression.created_at,
         "by": suppression.created_by.get_username() if suppression.created_by else "",

@@ -92,18 +92,14 @@ def namespace_detail(request, cluster, namespace):
 
 
 FINDINGS_PER_PAGE = 50
+NAMESPACES_PER_ROW = 5  # a cluster-wide finding is attributed to every namespace: a row names a few
+DATES = ("first_seen", "at_least_since", "resolved_at")
 
 
 def _listed(findings, filters: FindingFilter, scope):
-    """Redacted rows, each with the tenants of the namespaces the reader may see."""
+    """Redacted rows (the CSV's), each with the tenants of the namespaces the reader may see."""
     for row in redacted_findings(findings, scope):
         yield {**row, "tenants": filters.tenants_of(row["cluster_id"], row["namespaces"])}
-
-
-NAMESPACES_PER_ROW = 5  # a cluster-wide finding is attributed to every namespace: the page names a few
-
-
-DATES = ("first_seen", "at_least_since", "resolved_at")
 
 
 def _dated(row: dict) -> dict:
@@ -111,13 +107,9 @@ def _dated(row: dict) -> dict:
     return {**row, **{key: parse_datetime(row[key]) if row.get(key) else None for key in DATES}}
 
 
-def _page_rows(findings, filters: FindingFilter, scope) -> list[dict]:
-    rows = []
-    for row in _listed(findings, filters, scope):
-        namespaces = row["namespaces"]
-        rows.append({**_dated(row), "shown_namespaces": namespaces[:NAMESPACES_PER_ROW]})
-        rows[-1]["more_namespaces"] = len(namespaces) - len(rows[-1]["shown_namespaces"])
-    return rows
+def _page_row(row: dict) -> dict:
+    shown = row["namespaces"][:NAMESPACES_PER_ROW]
+    return {**_dated(row), "shown_namespaces": shown, "more_namespaces": len(row["namespaces"]) - len(shown)}
 
 
 @login_required
@@ -130,7 +122,7 @@ def findings(request):
     context = {
         "filters": filters,
         "page": page,
-        "rows": _page_rows(page.object_list, filters, scope),
+        "rows": [_page_row(row) for row in _listed(page.object_list, filters, scope)],
         "severity_counts": [(s, counted[s]) for s in reversed(SEVERITIES) if counted.get(s)],
         "sort": filters.value("sort"),
     }
@@ -159,7 +151,7 @@ def _finding_page(request, finding, scope, suppress_form=None, status=200):
         "cluster": finding.cluster,
         "evidence": [(key, _text(value)) for key, value in sorted((shown["evidence"] or {}).items())],
         "history": finding_history(finding, shown, scope),
-        "suppression": active_suppression(finding, scope),
+        "suppression": active_suppression(finding, shown, scope),
         "suppress_form": (suppress_form or SuppressForm.default()) if scope.admin else None,
         "suppressed": shown["status"] == SUPPRESSED,
     }
