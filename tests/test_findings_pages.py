@@ -161,6 +161,9 @@ def test_paginated_and_counted(client, clusters, admin):
     first = client.get("/findings/?cluster=prod").content.decode()
     on_prod = Finding.objects.filter(cluster__name="prod").count()
     assert f"{on_prod} findings" in first
+    by_severity = dict(re.findall(r'<span class="sev sev-(\w+)">(\d+) \w+</span>', first))
+    expected = Finding.objects.filter(cluster__name="prod").values_list("severity", flat=True)
+    assert {s: int(n) for s, n in by_severity.items()} == {s: list(expected).count(s) for s in set(expected)}
     assert len(re.findall(r'<a href="/findings/(\d+)/">', first)) == 50
     assert 'href="?cluster=prod&amp;page=2" rel="next"' in first
     seen = set()
