@@ -6,18 +6,19 @@ tenancy/redaction.py.  There is no reader here that takes no scope.
 """
 
 from django.db.models import Count
+from django.utils import timezone
 
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 from exposure.analyse import EXPOSURE_PATHS
 from exposure.findings import SUPPRESSED, by_status, in_namespace, summary, with_suppression
-from exposure.models import Finding, NamespaceStatus
+from exposure.models import Finding, FindingEvent, NamespaceStatus, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.state import DERIVED_SCOPE
 from tenancy.access import namespace_tenants
 from tenancy.boundaries import tenant_of_namespace
 from tenancy.ownership import owners_of
-from tenancy.redaction import Reader, redact_finding, redact_subject, visible_paths
+from tenancy.redaction import Reader, redact_event, redact_finding, redact_subject, scrub, visible_paths
 from tenancy.scope import Scope
 
 
@@ -113,6 +114,71 @@ def current_grades(cluster: Cluster, scope: Scope) -> dict[str, NamespaceStatus]
     """namespace -> its current grade and open-violation counts ("" is the cluster as a whole: admins)."""
     statuses = NamespaceStatus.objects.restrict(scope).filter(cluster=cluster, valid_to=None)
     return {s.namespace: s for s in statuses}
+
+
+def visible_findings(scope: Scope):
+    """The findings the reader may see (attributed to one of their namespaces), with their suppression."""
+    return with_suppression(Finding.objects.restrict(scope))
+
+
+def finding_arrays(scope: Scope) -> list[str]:
+    """The arrays the reader's findings rest on (`array:NAME` in their `depends`)."""
+    arrays = set()
+    for depends in Finding.objects.restrict(scope).order_by().values_list("depends", flat=True).distinct():
+        arrays.update(token[len("array:") :] for token in depends or [] if token.startswith("array:"))
+    return sorted(arrays)
+
+
+def redacted_findings(findings, scope: Scope):
+    """Each finding (of any cluster) as a `summary`, redacted for the reader: for lists and exports.
+    One reader per cluster, so the cost does not grow with the findings."""
+    readers: dict[int, Reader] = {}
+    for finding in findings:
+        if finding.cluster_id not in readers:
+            readers[finding.cluster_id] = reader_for(scope, finding.cluster)
+        shown = redact_finding({**summary(finding), "refs": finding.refs}, readers[finding.cluster_id])
+        yield {**shown, "cluster_id": finding.cluster_id}
+
+
+def finding_history(finding: Finding, shown: dict, scope: Scope) -> list[dict]:
+    """The finding's events, oldest first, redacted like the finding (`shown`: its redacted summary)."""
+    reader = reader_for(scope, finding.cluster)
+    events = FindingEvent.objects.restrict(scope).filter(finding=finding).order_by("at", "pk")
+    return [
+        {
+            "at": e.at,
+            "seq": e.seq,
+            "kind": e.kind,
+            "detail": redact_event(e.detail, reader, shown.get("redacted", False)),
+        }
+        for e in events
+    ]
+
+
+def active_suppression(finding: Finding, shown: dict, scope: Scope) -> dict | None:
+    """The suppression in force on the finding (`shown`: its redacted summary), if any."""
+    suppression = (
+        Suppression.objects.restrict(scope)
+        .filter(
+            finding=finding,
+            lifted_at__isnull=True,
+            evidence_key=finding.evidence_key,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("created_by")
+        .first()
+    )
+    if suppression is None:
+        return None
+    return {
+        # An admin's free text may name anything: not shown beside a finding that involves another tenant.
+        "reason": ""
+        if shown.get("redacted")
+        else scrub(suppression.reason, reader_for(scope, finding.cluster)),
+        "expires_at": suppression.expires_at,
+        "created_at": suppression.created_at,
+        "by": suppression.created_by.get_username() if suppression.created_by else "",
+    }
 
 
 def finding_summaries(findings, reader: Reader) -> list[dict]:

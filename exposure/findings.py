@@ -262,3 +262,13 @@ def suppress(finding: Finding, reason: str, expires_at: datetime, user=None) -> 
         detail={"reason": reason, "expires_at": expires_at.isoformat(), "by": getattr(user, "username", "")},
     )
     return suppression
+
+
+def lift_suppression(finding: Finding, user=None) -> int:
+    """End the finding's suppressions now; how many were in place."""
+    now = timezone.now()
+    lifted = Suppression.objects.filter(finding=finding, lifted_at__isnull=True).update(lifted_at=now)
+    FindingEvent.objects.create(
+        finding=finding, at=now, kind="unsuppressed", detail={"by": getattr(user, "username", "")}
+    )
+    return lifted

@@ -24,6 +24,15 @@ class FindingQuerySet(RestrictedQuerySet):
         )
 
 
+class AttributionQuerySet(RestrictedQuerySet):
+    """A finding's attributions to the namespaces the reader sees (the cluster is the finding's)."""
+
+    def scope_condition(self, scope):
+        return per_cluster(
+            scope, lambda cluster_id, names: Q(finding__cluster_id=cluster_id, namespace__in=names)
+        )
+
+
 class ThroughFindingQuerySet(RestrictedQuerySet):
     """Events and suppressions: seen with their finding."""
 
@@ -104,7 +113,7 @@ class FindingNamespace(models.Model):
     finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="attributions")
     namespace = models.CharField(max_length=253)
 
-    objects = PerNamespaceQuerySet.as_manager()
+    objects = AttributionQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["finding", "namespace"], name="one_attribution")]

@@ -148,3 +148,19 @@ def redact_finding(finding: dict, reader: Reader) -> dict:
             redacted=True,
         )
     return redacted
+
+
+def redact_event(detail: dict, reader: Reader, finding_redacted: bool) -> dict:
+    """A finding event's detail (exposure.models.FindingEvent) as the reader may see it: the evidence
+    and an admin's free-text reason only when the finding itself is shown unredacted; other texts
+    (why it resolved, dates) scrubbed of the other tenant's names; anything else dropped."""
+    if reader.admin:
+        return detail
+    shown = {}
+    for key, value in (detail or {}).items():
+        if key in ("evidence", "reason"):
+            if not finding_redacted:
+                shown[key] = scrub(value, reader) if isinstance(value, str) else value
+        elif isinstance(value, str):
+            shown[key] = scrub(value, reader)
+    return shown

@@ -127,6 +127,8 @@ def _values(parameter: str, parts) -> list[str]:
         return [str(ContentType.objects.get_for_model(Finding).pk)]
     if parameter == "app_label":
         return ["inventory", "arrays", "exposure", "tenancy", "auth"]
+    if parameter == "finding":  # every finding, B's included: those must answer 404 to A
+        return [str(pk) for pk in Finding.objects.values_list("pk", flat=True)] + ["999999"]
     if parameter == "url":
         return ["nowhere/"]
     raise AssertionError(f"the canary crawl cannot fill <{parameter}> in {parts}: teach _values() about it")
@@ -161,21 +163,58 @@ def _expand(parts) -> list[str]:
     return ["/" + url.lstrip("/") for url in urls]
 
 
+def _filter_queries() -> list[str]:
+    """Query strings that name B (its namespace, its tenant, both clusters), for the filtered lists."""
+    queries = ["", "?status=all"]
+    for cluster, (_, canary) in CANARY.items():
+        for status in ("open", "all"):
+            queries.append(f"?namespace={canary}&status={status}")
+            queries.append(f"?cluster={cluster}&namespace={canary}&status={status}")
+        queries.append(f"?tenant=beta-{MARKER}&status=all")
+        queries.append(f"?cluster={cluster}&tenant=beta-{MARKER}&status=all")
+        queries.append(f"?cluster={cluster}&tenant=beta&status=all")
+    return queries
+
+
+FILTERED = {"findings", "findings_csv"}  # URL names whose query string filters what they list
+
+
 def crawl(client) -> dict[str, int]:
-    """URL -> status, for every URL of the URL configuration."""
+    """URL -> status, for every URL of the URL configuration (and the filtered lists with query
+    strings that name tenant B)."""
     statuses = {}
-    for parts, _name in _leaf_patterns(get_resolver().url_patterns):
+    for parts, name in _leaf_patterns(get_resolver().url_patterns):
         urls = _expand(parts)
         assert urls, f"the crawl reached no URL of {parts}"
+        if name in FILTERED:
+            urls = [url + query for url in urls for query in _filter_queries()]
         for url in urls:
-            response = client.get(url)
-            body = response.content.decode("utf-8", "replace") if response.content else ""
-            # The login redirect echoes the URL the reader asked for (`?next=`): that is theirs.
-            location = unquote(response.get("Location", "")).replace(url, "")
-            assert MARKER not in body and MARKER not in location, f"{url} shows tenant B's marker"
+            status, body, location = _get(client, url)
+            if MARKER in url.partition("?")[2]:
+                # A filter form shows back what the reader typed: B's name is echoed, so the answer
+                # must be exactly the one for a name that exists nowhere.
+                twin_status, twin_body, _ = _get(client, url.replace(MARKER, UNKNOWN))
+                assert (status, body.replace(MARKER, UNKNOWN)) == (twin_status, twin_body), (
+                    f"{url} answers differently for tenant B's name than for a name that exists nowhere"
+                )
+            else:
+                assert MARKER not in body and MARKER not in location, f"{url} shows tenant B's marker"
             assert "onerror=" not in body, f"{url} shows the HTML payload unescaped"
-            statuses[url] = response.status_code
+            statuses[url] = status
     return statuses
+
+
+UNKNOWN = "nx0q"  # a marker-shaped name of nothing
+CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
+
+
+def _get(client, url) -> tuple[int, str, str]:
+    """Status, body (CSRF tokens blanked: they differ per response) and Location, minus the echo of
+    the URL asked for (the login redirect's `?next=` is the reader's own)."""
+    response = client.get(url)
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    body = CSRF_TOKEN.sub('name="csrfmiddlewaretoken" value=""', content.decode("utf-8", "replace"))
+    return response.status_code, body, unquote(response.get("Location", "")).replace(url, "")
 
 
 def test_tenant_a_never_sees_tenant_b_on_any_url(world, client):

@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from exposure.findings import suppress
-from exposure.models import Finding, FindingEvent, Suppression
+from exposure.findings import lift_suppression, suppress
+from exposure.models import Finding
 
 
 class Command(BaseCommand):
@@ -32,10 +32,7 @@ class Command(BaseCommand):
         if target is None:
             raise CommandError(f"no finding {finding}")
         if lift:
-            lifted = Suppression.objects.filter(finding=target, lifted_at__isnull=True).update(
-                lifted_at=timezone.now()
-            )
-            FindingEvent.objects.create(finding=target, at=timezone.now(), kind="unsuppressed", detail={})
+            lifted = lift_suppression(target)
             self.stdout.write(f"finding {finding}: {lifted} suppression(s) lifted")
             return
         expires = timezone.now() + timedelta(days=days)
