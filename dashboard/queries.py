@@ -13,6 +13,7 @@ from exposure.analyse import EXPOSURE_PATHS
 from exposure.findings import SUPPRESSED, by_status, in_namespace, summary, with_suppression
 from exposure.models import Finding, FindingEvent, NamespaceStatus, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
+from inventory.fields import as_mapping
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.state import DERIVED_SCOPE
 from tenancy.access import namespace_tenants
@@ -33,12 +34,11 @@ def reader_for(scope: Scope, cluster: Cluster) -> Reader:
 def namespace_exists(snapshot: Snapshot, namespace: str, scope: Scope) -> bool:
     """Whether the reader may see `namespace` and it exists as of `snapshot`: else a page is a 404."""
     return (
-        InventoryObject.objects.as_of(snapshot)
+        scope.sees(snapshot.cluster_id, namespace)
+        and InventoryObject.objects.as_of(snapshot)
         .restrict(scope)
         .filter(scope="", kind="Namespace", name=namespace)
         .exists()
-        if scope.sees(snapshot.cluster_id, namespace)
-        else False
     )
 
 
@@ -46,8 +46,8 @@ def namespace_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
     """The namespaces of `snapshot` the reader may see, with their tenant and object counts."""
     cluster = snapshot.cluster
     state = InventoryObject.objects.as_of(snapshot).restrict(scope).filter(scope="")
-    names = {name: data for name, data in state.filter(kind="Namespace").values_list("name", "data")}
-    names = {name: data for name, data in names.items() if scope.sees(cluster.pk, name)}
+    # restrict() already keeps only the Namespaces the reader sees.
+    names = dict(state.filter(kind="Namespace").values_list("name", "data"))
     # Counted by the database: a large cluster has a hundred thousand pods.
     counted = (
         state.filter(namespace__in=list(names), kind__in=["PersistentVolumeClaim", "Pod"])
@@ -59,9 +59,7 @@ def namespace_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
         {
             "name": name,
             "tenant": tenant_of_namespace(name, data, cluster.tenant_label),
-            "created": ((data or {}).get("metadata") or {}).get("creationTimestamp")
-            if isinstance(data, dict)
-            else None,
+            "created": as_mapping(as_mapping(data).get("metadata")).get("creationTimestamp"),
             "pvcs": counts.get((name, "PersistentVolumeClaim"), 0),
             "pods": counts.get((name, "Pod"), 0),
         }
