@@ -78,13 +78,18 @@ def redact_subject(key: str, reader: Reader) -> str:
     return key
 
 
-def _hidden_ref(ref: str, reader: Reader) -> bool:
-    """An object of a namespace the reader does not see, or such a Namespace itself."""
+def _namespace_of(ref: str) -> str:
+    """The namespace an object belongs to: a Namespace is its own (it is cluster-scoped); array
+    records and other cluster-scoped objects belong to none ("")."""
     scope, kind, namespace, name = parse_ref(ref)
     if scope:
-        return False
-    if kind == "Namespace" and not namespace:
-        namespace = name  # cluster-scoped: the Namespace's name is the namespace
+        return ""
+    return name if kind == "Namespace" and not namespace else namespace
+
+
+def _hidden_ref(ref: str, reader: Reader) -> bool:
+    """An object of a namespace the reader does not see, or such a Namespace itself."""
+    namespace = _namespace_of(ref)
     return bool(namespace) and not reader.sees(namespace)
 
 
@@ -126,7 +131,7 @@ def visible_paths(paths: list[dict], reader: Reader) -> list[dict]:
 def _involves_hidden(finding: dict, reader: Reader) -> bool:
     namespaces = set(finding.get("namespaces") or [])
     for ref in finding.get("refs") or []:
-        namespaces.add(parse_ref(ref)[2])
+        namespaces.add(_namespace_of(ref))
     for path in finding.get("paths") or []:
         namespaces.add(path.get("namespace", ""))
     return any(n and not reader.sees(n) for n in namespaces)
