@@ -1,5 +1,4 @@
-"""Pages.  Every read goes through the reader's scope (tenancy.access.scope_of) and
-dashboard.queries, which restricts and redacts by it."""
+"""The findings list, its CSV, a finding's page, and admins' suppress and lift."""
 
 import json
 
@@ -7,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
@@ -15,81 +14,10 @@ from django.views.decorators.http import require_POST
 from dashboard.exports import FINDING_COLUMNS, csv_lines
 from dashboard.filters import FindingFilter
 from dashboard.forms import SuppressForm
-from dashboard.queries import (
-    active_suppression,
-    backend_rows,
-    current_grades,
-    finding_history,
-    namespace_contents,
-    namespace_exists,
-    namespace_exposure,
-    namespace_owners,
-    namespace_rows,
-    open_finding_counts,
-    redacted_findings,
-    visible_clusters,
-    visible_findings,
-)
+from dashboard.queries import active_suppression, finding_history, redacted_findings, visible_findings
 from exposure.findings import SUPPRESSED, lift_suppression, suppress
 from exposure.rules import SEVERITIES
-from inventory.models import Snapshot
 from tenancy.access import scope_of
-
-
-@login_required
-def overview(request):
-    scope = scope_of(request.user)
-    clusters = []
-    for cluster in visible_clusters(scope):
-        latest = cluster.latest_visible_snapshot()
-        clusters.append(
-            {
-                "cluster": cluster,
-                "latest": latest,
-                "snapshot_count": cluster.snapshots.filter(status__in=Snapshot.VISIBLE).count(),
-                "first": cluster.snapshots.filter(status__in=Snapshot.VISIBLE).order_by("seq").first(),
-                "open_findings": open_finding_counts(cluster, scope),
-                "running": cluster.snapshots.filter(
-                    status__in=[Snapshot.Status.QUEUED, Snapshot.Status.RUNNING]
-                )
-                .order_by("-seq")
-                .first(),
-            }
-        )
-    return render(request, "dashboard/overview.html", {"clusters": clusters})
-
-
-@login_required
-def cluster_detail(request, cluster):
-    scope = scope_of(request.user)
-    cluster = get_object_or_404(visible_clusters(scope), name=cluster)
-    latest = cluster.latest_visible_snapshot()
-    namespaces = namespace_rows(latest, scope) if latest else []
-    snapshots = cluster.snapshots.restrict(scope).order_by("-seq")[:50] if scope.admin else []
-    grades = current_grades(cluster, scope)
-    for row in namespaces:
-        row["grade"] = grades.get(row["name"])
-    context = {"cluster": cluster, "latest": latest, "namespaces": namespaces, "snapshots": snapshots}
-    context["cluster_grade"] = grades.get("")  # the cluster as a whole: only admins' scope holds it
-    if latest:
-        context["backends"] = backend_rows(latest, scope)
-        context["join"] = (latest.facts.get("join") or {}) if scope.admin else {}
-    return render(request, "dashboard/cluster.html", context)
-
-
-@login_required
-def namespace_detail(request, cluster, namespace):
-    scope = scope_of(request.user)
-    cluster = get_object_or_404(visible_clusters(scope), name=cluster)
-    latest = cluster.latest_visible_snapshot()
-    if latest is None or not namespace_exists(latest, namespace, scope):
-        raise Http404("no such namespace")
-    context = {"cluster": cluster, "latest": latest, "namespace": namespace}
-    context["owners"] = namespace_owners(cluster, namespace, scope)
-    context.update(namespace_contents(latest, namespace, scope))
-    context.update(namespace_exposure(latest, namespace, scope))
-    return render(request, "dashboard/namespace.html", context)
-
 
 FINDINGS_PER_PAGE = 50
 NAMESPACES_PER_ROW = 5  # a cluster-wide finding is attributed to every namespace: a row names a few
@@ -195,7 +123,3 @@ def finding_lift(request, finding):
         raise PermissionDenied("only dashboard admins lift suppressions")
     lift_suppression(target, request.user)
     return redirect("finding", finding=target.pk)
-
-
-def healthz(request):
-    return JsonResponse({"ok": True})

@@ -1,0 +1,60 @@
+"""The overview of every cluster the reader may see, one cluster's page, and the health check."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from dashboard.queries import (
+    backend_rows,
+    current_grades,
+    namespace_rows,
+    open_finding_counts,
+    visible_clusters,
+)
+from inventory.models import Snapshot
+from tenancy.access import scope_of
+
+
+@login_required
+def overview(request):
+    scope = scope_of(request.user)
+    clusters = []
+    for cluster in visible_clusters(scope):
+        latest = cluster.latest_visible_snapshot()
+        clusters.append(
+            {
+                "cluster": cluster,
+                "latest": latest,
+                "snapshot_count": cluster.snapshots.filter(status__in=Snapshot.VISIBLE).count(),
+                "first": cluster.snapshots.filter(status__in=Snapshot.VISIBLE).order_by("seq").first(),
+                "open_findings": open_finding_counts(cluster, scope),
+                "running": cluster.snapshots.filter(
+                    status__in=[Snapshot.Status.QUEUED, Snapshot.Status.RUNNING]
+                )
+                .order_by("-seq")
+                .first(),
+            }
+        )
+    return render(request, "dashboard/overview.html", {"clusters": clusters})
+
+
+@login_required
+def cluster_detail(request, cluster):
+    scope = scope_of(request.user)
+    cluster = get_object_or_404(visible_clusters(scope), name=cluster)
+    latest = cluster.latest_visible_snapshot()
+    namespaces = namespace_rows(latest, scope) if latest else []
+    snapshots = cluster.snapshots.restrict(scope).order_by("-seq")[:50] if scope.admin else []
+    grades = current_grades(cluster, scope)
+    for row in namespaces:
+        row["grade"] = grades.get(row["name"])
+    context = {"cluster": cluster, "latest": latest, "namespaces": namespaces, "snapshots": snapshots}
+    context["cluster_grade"] = grades.get("")  # the cluster as a whole: only admins' scope holds it
+    if latest:
+        context["backends"] = backend_rows(latest, scope)
+        context["join"] = (latest.facts.get("join") or {}) if scope.admin else {}
+    return render(request, "dashboard/cluster.html", context)
+
+
+def healthz(request):
+    return JsonResponse({"ok": True})
