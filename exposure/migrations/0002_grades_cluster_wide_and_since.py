@@ -22,7 +22,7 @@ def mark_cluster_wide(apps, schema_editor):
 def fill_grade_since(apps, schema_editor):
     """Since = the start of the unbroken run of intervals with the same letter (a gap starts anew)."""
     NamespaceStatus = apps.get_model("exposure", "NamespaceStatus")
-    previous = None
+    previous, batch = None, []
     rows = NamespaceStatus.objects.order_by("cluster_id", "namespace", "valid_from").only(
         "cluster_id", "namespace", "grade", "valid_from", "valid_to", "valid_from_at"
     )
@@ -36,10 +36,12 @@ def fill_grade_since(apps, schema_editor):
         row.grade_since, row.grade_since_at = (
             (previous.grade_since, previous.grade_since_at) if carried else (row.valid_from, row.valid_from_at)
         )
-        NamespaceStatus.objects.filter(pk=row.pk).update(
-            grade_since=row.grade_since, grade_since_at=row.grade_since_at
-        )
+        batch.append(row)
+        if len(batch) >= 1000:
+            NamespaceStatus.objects.bulk_update(batch, ["grade_since", "grade_since_at"])
+            batch = []
         previous = row
+    NamespaceStatus.objects.bulk_update(batch, ["grade_since", "grade_since_at"])
 
 
 class Migration(migrations.Migration):
