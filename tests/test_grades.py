@@ -19,7 +19,7 @@ from tenancy.scope import Scope
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster, run_case, violations
 from tests.factories import dashboard_admin
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]  # queries and the upgrade, on both
 
 PATCHERS = CASES / "tenancy" / "subject-patches-namespaces"  # platform-team cluster-wide; bea in beta-jobs
 ONE_NAMESPACE = """apiVersion: v1
