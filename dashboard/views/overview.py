@@ -6,10 +6,12 @@ from django.shortcuts import get_object_or_404, render
 
 from dashboard.queries import (
     backend_rows,
-    current_grades,
+    cluster_grade,
     namespace_rows,
+    namespaces_unread,
     open_finding_counts,
     visible_clusters,
+    worst_namespace,
 )
 from inventory.models import Snapshot
 from tenancy.access import scope_of
@@ -43,13 +45,13 @@ def cluster_detail(request, cluster):
     scope = scope_of(request.user)
     cluster = get_object_or_404(visible_clusters(scope), name=cluster)
     latest = cluster.latest_visible_snapshot()
-    namespaces = namespace_rows(latest, scope) if latest else []
+    namespaces = namespace_rows(latest, scope) if latest else []  # ranked by their own exposure
     snapshots = cluster.snapshots.restrict(scope).order_by("-seq")[:50] if scope.admin else []
-    grades = current_grades(cluster, scope)
-    for row in namespaces:
-        row["grade"] = grades.get(row["name"])
     context = {"cluster": cluster, "latest": latest, "namespaces": namespaces, "snapshots": snapshots}
-    context["cluster_grade"] = grades.get("")  # the cluster as a whole: only admins' scope holds it
+    context["cluster_grade"] = cluster_grade(cluster, scope)
+    context["worst"] = worst_namespace(namespaces)
+    context["open_findings"] = open_finding_counts(cluster, scope)
+    context["namespaces_unread"] = bool(latest) and namespaces_unread(latest)
     if latest:
         context["backends"] = backend_rows(latest, scope)
         context["join"] = (latest.facts.get("join") or {}) if scope.admin else {}
