@@ -4,10 +4,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 
+from dashboard.namespace_list import cluster_rows, first_page
 from dashboard.queries import (
     backend_rows,
     current_grades,
-    namespace_rows,
     open_finding_counts,
     visible_clusters,
 )
@@ -43,11 +43,10 @@ def cluster_detail(request, cluster):
     scope = scope_of(request.user)
     cluster = get_object_or_404(visible_clusters(scope), name=cluster)
     latest = cluster.latest_visible_snapshot()
-    namespaces = namespace_rows(latest, scope) if latest else []
     snapshots = cluster.snapshots.restrict(scope).order_by("-seq")[:50] if scope.admin else []
     grades = current_grades(cluster, scope)
-    for row in namespaces:
-        row["grade"] = grades.get(row["name"])
+    # The first page of the namespaces list (its own page filters, sorts and pages on).
+    namespaces = first_page(cluster, cluster_rows(latest, scope) if latest else [])
     context = {"cluster": cluster, "latest": latest, "namespaces": namespaces, "snapshots": snapshots}
     context["cluster_grade"] = grades.get("")  # the cluster as a whole: only admins' scope holds it
     if latest:
