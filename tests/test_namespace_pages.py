@@ -295,7 +295,9 @@ def test_paths_are_grouped_by_actor_and_rule(client, cases, admin):
     group = _section(html, "group-any-namespace")
     assert "Any namespace" in group and "volume-shared-by-annotation" in group and "every namespace" in group
     assert "Who outside its trust boundary" in html
+    assert "Trust boundary: namespace sandbox." in html  # no tenant label: its own
     alpha = get(client, admin, "/clusters/prod/namespaces/alpha-web/")
+    assert "Trust boundary: tenant alpha." in alpha
     subjects = _section(alpha, "group-subjects")
     assert "anyone who may create PVCs in beta-app" in subjects and "<details" in subjects
     db = get(client, admin, "/clusters/prod/namespaces/alpha-db/")

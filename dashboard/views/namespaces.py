@@ -21,6 +21,7 @@ from dashboard.queries import (
 )
 from exposure.grades import CLUSTER_WIDE
 from tenancy.access import scope_of
+from tenancy.boundaries import tenant_label_text
 
 
 @login_required
@@ -55,7 +56,7 @@ def namespace_detail(request, cluster, namespace):
     if latest is None or not namespace_exists(latest, namespace, scope):
         raise Http404("no such namespace")
     context = {"cluster": cluster, "latest": latest, "namespace": namespace}
-    context["tenant"] = namespace_tenant(latest, namespace, scope)
+    context["trust_boundary"] = tenant_label_text(namespace_tenant(latest, namespace, scope))
     context["cluster_grade"] = current_grades(cluster, scope).get(CLUSTER_WIDE)  # admins' scope holds it
     context["owners"] = namespace_owners(cluster, namespace, scope)
     contents = namespace_contents(latest, namespace, scope)
