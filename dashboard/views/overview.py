@@ -4,10 +4,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 
+from dashboard.namespace_list import cluster_rows, first_page
 from dashboard.queries import (
     backend_rows,
     cluster_grade,
-    namespace_rows,
     namespaces_unread,
     open_finding_counts,
     visible_clusters,
@@ -45,11 +45,13 @@ def cluster_detail(request, cluster):
     scope = scope_of(request.user)
     cluster = get_object_or_404(visible_clusters(scope), name=cluster)
     latest = cluster.latest_visible_snapshot()
-    namespaces = namespace_rows(latest, scope) if latest else []  # ranked by their own exposure
     snapshots = cluster.snapshots.restrict(scope).order_by("-seq")[:50] if scope.admin else []
+    rows = cluster_rows(latest, scope) if latest else []  # ranked by their own exposure, worst first
+    # The first page of the namespaces list (its own page filters, sorts and pages on).
+    namespaces = first_page(cluster, rows)
     context = {"cluster": cluster, "latest": latest, "namespaces": namespaces, "snapshots": snapshots}
     context["cluster_grade"] = cluster_grade(cluster, scope)
-    context["worst"] = worst_namespace(namespaces)
+    context["worst"] = worst_namespace(rows)
     context["open_findings"] = open_finding_counts(cluster, scope)
     context["namespaces_unread"] = bool(latest) and namespaces_unread(latest)
     if latest:
