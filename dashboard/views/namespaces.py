@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
+from dashboard.charts import namespace_charts
 from dashboard.queries import (
     namespace_contents,
     namespace_exists,
@@ -25,4 +26,5 @@ def namespace_detail(request, cluster, namespace):
     context["owners"] = namespace_owners(cluster, namespace, scope)
     context.update(namespace_contents(latest, namespace, scope))
     context.update(namespace_exposure(latest, namespace, scope))
+    context.update(namespace_charts(cluster, namespace, scope))  # dashboard/parts/namespace_timelines.html
     return render(request, "dashboard/namespace.html", context)
