@@ -229,6 +229,11 @@ def test_tenant_a_never_sees_tenant_b_on_any_url(world, client):
     # A still learns that another tenant reaches its data, and how: redacted, not dropped.
     page = client.get("/clusters/hostile-share/namespaces/alpha-web/").content.decode()
     assert "another tenant" in page
+    # The pages' chart data (json_script) was crawled too, with findings that involve B: redacted.
+    charts = dict(
+        re.findall(r'<script id="(chart-[\w-]+)" type="application/json">(.*?)</script>', page, re.S)
+    )
+    assert "another tenant" in charts["chart-namespace-lives"]
 
 
 def test_nobody_logged_out_sees_anything_on_any_url(world, client):
