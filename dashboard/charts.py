@@ -70,14 +70,12 @@ def _layout(height: int, **extra) -> dict:
     return layout
 
 
-def _date_axis(window: Window) -> dict:
-    return {
-        "type": "date",
-        "range": [_when(window.start), _when(window.end)],
-        "gridcolor": GRID,
-        "hoverformat": "%Y-%m-%d %H:%M",
-        "automargin": True,
-    }
+def _date_axis(window: Window | None) -> dict:
+    """A date axis over the window (or over what is drawn); times are UTC, as everywhere on the pages."""
+    axis = {"type": "date", "gridcolor": GRID, "hoverformat": "%Y-%m-%d %H:%M UTC", "automargin": True}
+    if window is not None:
+        axis["range"] = [_when(window.start), _when(window.end)]
+    return axis
 
 
 def _chart(chart_id: str, title: str, data: list, layout: dict, summary: str) -> dict:
@@ -227,7 +225,7 @@ def _span_traces(rows: list[tuple[str, list[Span], str, str]]) -> list[dict]:
                     "width": 0.6,
                     "hovertemplate": (
                         f"%{{customdata.about}}<br>{name}"
-                        "<br>%{customdata.from} → %{customdata.to}<extra></extra>"
+                        "<br>%{customdata.from} → %{customdata.to} (UTC)<extra></extra>"
                     ),
                 }
             trace = traces[key]
@@ -258,19 +256,16 @@ def finding_life_chart(spans: list[Span], chart_id: str = "chart-finding-life") 
     data = _span_traces([(state, [s for s in spans if s.state == state], "", "") for state in states])
     for trace in data:
         trace["hovertemplate"] = trace["hovertemplate"].replace("%{customdata.about}<br>", "")
-    window = Window(spans[0].start, spans[-1].end) if spans else None
-    xaxis = _date_axis(window) if window else {"type": "date"}
-    xaxis.pop("range", None)  # the bars decide it
     layout = _layout(
         70 + 40 * max(len(states), 1),
-        xaxis=xaxis,
+        xaxis=_date_axis(None),  # from its first sight until now: the bars decide the range
         yaxis={"type": "category", "categoryarray": states, "autorange": "reversed", "fixedrange": True},
         barmode="overlay",
         hovermode="closest",
     )
     layout["legend"] = TOP_LEGEND
     layout["margin"] = {**layout["margin"], "l": 90, "t": 30}
-    summary = "; ".join(_span_text(span) for span in spans) + "." if spans else "No history recorded."
+    summary = "; ".join(_span_text(span) for span in spans) + " (UTC)." if spans else "No history recorded."
     return _chart(
         chart_id, "Its life: open, suppressed and resolved", data, layout, summary[:1].upper() + summary[1:]
     )
