@@ -77,7 +77,7 @@ def _drawn_volumes(reached: dict[int, list[str]]) -> tuple[set[str], str]:
     return set(kept), f"{len(counts) - len(kept)} more volumes"
 
 
-def sankey(paths: list[dict], namespace: str, chart_id: str = "exposure-sankey") -> dict | None:
+def sankey(paths: list[dict], namespace: str, chart_id: str = "chart-exposure-sankey") -> dict | None:
     """The chart (see templates/dashboard/parts/chart.html) of the paths from outside the namespace's
     trust boundary, or None when there is none.  Link values count (path, volume) pairs."""
     outside = [p for p in paths if group_of(p).violation]

@@ -365,11 +365,11 @@ def test_what_sets_the_grade_and_the_diagram(client, admin):
     # A namespace nothing reaches from outside draws no diagram and loads no chart script.
     quiet = built("quiet", nodes() + tenant_namespace("calm", "alpha", "worker-1"))
     calm = get(client, admin, f"/clusters/{quiet.name}/namespaces/calm/")
-    assert "exposure-sankey" not in calm and "plotly-strict" not in calm
+    assert "chart-exposure-sankey" not in calm
 
 
 def _figure(html: str) -> dict:
-    found = re.search(r'<script id="exposure-sankey" type="application/json">(.*?)</script>', html, re.S)
+    found = re.search(r'<script id="chart-exposure-sankey" type="application/json">(.*?)</script>', html, re.S)
     return json.loads(found.group(1))
 
 

@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
+from dashboard.charts import namespace_charts
 from dashboard.exposure_diagram import sankey
 from dashboard.namespace_data import data_tree, namespace_tenant
 from dashboard.namespace_list import NAMESPACES_PER_PAGE, NamespaceFilter, sort_links, visible_rows
@@ -66,4 +67,5 @@ def namespace_detail(request, cluster, namespace):
     context["grade_setting"] = grade_setting(exposure["findings"], namespace, exposure["grade"])
     context["findings"] = with_own_paths(exposure["findings"], namespace)
     context["data"] = data_tree(contents, namespace, exposure["outside_paths"], reader_for(scope, cluster))
+    context.update(namespace_charts(cluster, namespace, scope))  # dashboard/parts/namespace_timelines.html
     return render(request, "dashboard/namespace.html", context)

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 
+from dashboard.charts import cluster_charts
 from dashboard.namespace_list import cluster_rows, first_page
 from dashboard.queries import (
     backend_rows,
@@ -35,6 +36,7 @@ def overview(request):
                 )
                 .order_by("-seq")
                 .first(),
+                "charts": cluster_charts(cluster, scope) if latest else None,
             }
         )
     return render(request, "dashboard/overview.html", {"clusters": clusters})
