@@ -245,7 +245,9 @@ def test_tenant_a_diagram_names_nothing_of_tenant_b(world, client):
     reaches it, from the redacted paths only (its JSON is crawled above as part of the page, too)."""
     client.force_login(world)
     page = client.get("/clusters/hostile-share/namespaces/alpha-web/").content.decode()
-    found = re.search(r'<script id="chart-exposure-sankey" type="application/json">(.*?)</script>', page, re.S)
+    found = re.search(
+        r'<script id="chart-exposure-sankey" type="application/json">(.*?)</script>', page, re.S
+    )
     assert found, "A's namespace is reached from outside its trust boundary: the diagram is drawn"
     labels = json.loads(found.group(1))["data"][0]["node"]["label"]
     assert "RBAC subjects" in labels and "volume-shared-by-annotation" in labels

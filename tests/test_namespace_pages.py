@@ -369,7 +369,9 @@ def test_what_sets_the_grade_and_the_diagram(client, admin):
 
 
 def _figure(html: str) -> dict:
-    found = re.search(r'<script id="chart-exposure-sankey" type="application/json">(.*?)</script>', html, re.S)
+    found = re.search(
+        r'<script id="chart-exposure-sankey" type="application/json">(.*?)</script>', html, re.S
+    )
     return json.loads(found.group(1))
 
 
