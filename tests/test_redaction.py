@@ -199,6 +199,7 @@ def _snapshot(cluster, objects):
 
 
 @pytest.mark.django_db
+@pytest.mark.postgres_too  # JSON keys read and DISTINCT over them, on both databases
 def test_a_readers_own_volumes_are_their_namespaces_pvs_then_and_now_and_the_unclaimed(
     django_assert_num_queries,
 ):
