@@ -35,7 +35,7 @@ _READERS = "_dashboard_readers"  # on a Cluster instance: its readers, built onc
 def reader_for(scope: Scope, cluster: Cluster) -> Reader:
     """The reader's view of `cluster` for tenancy/redaction.py: the tenants of the namespaces they see
     and their own volumes, as of its latest visible snapshot.  Read once per page (one Cluster
-    instance) and per snapshot: the first call costs three queries, any later one one."""
+    instance) and per snapshot: the first call costs four queries, any later one one."""
     if scope.admin:
         return Reader.of(scope, cluster.pk, {}, frozenset())
     latest = cluster.latest_visible_snapshot()
@@ -43,7 +43,7 @@ def reader_for(scope: Scope, cluster: Cluster) -> Reader:
     key = (latest.pk if latest else None, cluster.tenant_label, visible)
     readers = vars(cluster).setdefault(_READERS, {})
     if key not in readers:
-        tenants = namespace_tenants(cluster, latest) if latest else {}
+        tenants = namespace_tenants(cluster) if latest else {}
         volumes = own_volumes(latest, visible) if latest else frozenset()
         readers[key] = Reader.of(scope, cluster.pk, tenants, volumes)
     return readers[key]

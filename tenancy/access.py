@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from django.db.models import Q
 
-from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.models import Cluster, InventoryObject
 from tenancy.boundaries import tenant_of_namespace
 from tenancy.models import Grant
 from tenancy.ownership import owned_namespaces
@@ -32,10 +32,9 @@ def is_admin(user) -> bool:
     )
 
 
-def namespace_tenants(cluster: Cluster, latest: Snapshot | None = None) -> dict[str, str]:
-    """namespace -> tenant, as of the cluster's latest visible snapshot (never one still being written;
-    `latest` when the caller has read it already)."""
-    latest = latest or cluster.latest_visible_snapshot()
+def namespace_tenants(cluster: Cluster) -> dict[str, str]:
+    """namespace -> tenant, as of the cluster's latest visible snapshot (never one still being written)."""
+    latest = cluster.latest_visible_snapshot()
     if latest is None:
         return {}
     namespaces = InventoryObject.objects.as_of(latest).filter(scope="", kind="Namespace")

