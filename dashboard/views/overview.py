@@ -5,12 +5,12 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 
 from dashboard.queries import (
-    backend_rows,
     current_grades,
     namespace_rows,
     open_finding_counts,
     visible_clusters,
 )
+from dashboard.snapshot_history import TextFor, analysis_problems
 from inventory.models import Snapshot
 from tenancy.access import scope_of
 
@@ -28,6 +28,7 @@ def overview(request):
                 "snapshot_count": cluster.snapshots.filter(status__in=Snapshot.VISIBLE).count(),
                 "first": cluster.snapshots.filter(status__in=Snapshot.VISIBLE).order_by("seq").first(),
                 "open_findings": open_finding_counts(cluster, scope),
+                "problems": analysis_problems(latest, TextFor(cluster, scope)) if latest else {},
                 "running": cluster.snapshots.filter(
                     status__in=[Snapshot.Status.QUEUED, Snapshot.Status.RUNNING]
                 )
@@ -44,15 +45,15 @@ def cluster_detail(request, cluster):
     cluster = get_object_or_404(visible_clusters(scope), name=cluster)
     latest = cluster.latest_visible_snapshot()
     namespaces = namespace_rows(latest, scope) if latest else []
-    snapshots = cluster.snapshots.restrict(scope).order_by("-seq")[:50] if scope.admin else []
     grades = current_grades(cluster, scope)
     for row in namespaces:
         row["grade"] = grades.get(row["name"])
-    context = {"cluster": cluster, "latest": latest, "namespaces": namespaces, "snapshots": snapshots}
+    context = {"cluster": cluster, "latest": latest, "namespaces": namespaces}
     context["cluster_grade"] = grades.get("")  # the cluster as a whole: only admins' scope holds it
     if latest:
-        context["backends"] = backend_rows(latest, scope)
-        context["join"] = (latest.facts.get("join") or {}) if scope.admin else {}
+        text = TextFor(cluster, scope)
+        context["problems"] = analysis_problems(latest, text)
+        context["unread"] = [(what, text(why)) for what, why in sorted((latest.unread or {}).items())]
     return render(request, "dashboard/cluster.html", context)
 
 
