@@ -36,9 +36,9 @@ def test_source_text_names_only_what_the_reader_sees():
     from tenancy.redaction import source_text_scrubber
 
     scrub = source_text_scrubber(READER, TENANTS)
-    hidden = "(a name of another tenant)"
-    assert scrub("403: cannot list pods in namespace beta-app.") == f"403: cannot list pods in namespace {hidden}."
-    assert scrub("tenant beta, namespaces beta and sandbox") == f"tenant {hidden}, namespaces {hidden} and {hidden}"
+    x = "(a name of another tenant)"
+    assert scrub("403: cannot list pods in namespace beta-app.") == f"403: cannot list pods in namespace {x}."
+    assert scrub("tenant beta, namespaces beta and sandbox") == f"tenant {x}, namespaces {x} and {x}"
     assert scrub("KeyError: 'beta-app/db-0'") == "KeyError: 'an object of another tenant'"
     # The reader's own names stay, and a hidden name inside a longer word or a host name is not one.
     assert scrub("alpha-web (tenant alpha) on beta.example.com, betamax") == (
