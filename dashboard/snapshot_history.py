@@ -49,7 +49,7 @@ def _analysis(snapshot: Snapshot) -> dict:
 
 class TextFor:
     """The free text of one cluster's snapshots as the reader may read it; the cluster's namespaces
-    are read (one query) only when a non-admin reader meets some text."""
+    are read (two queries) only when a non-admin reader meets some text."""
 
     def __init__(self, cluster: Cluster, scope: Scope):
         self.cluster, self.scope = cluster, scope
@@ -105,10 +105,11 @@ def snapshot_row(snapshot: Snapshot, scope: Scope, text: TextFor) -> dict:
     }
     if scope.admin:
         row["warnings"] = [str(w) for w in snapshot.warnings or []]
+        # A quiet snapshot reuses the previous analysis, counts included: it changed no finding.
         row["findings"] = [
             (analysis[key], FINDING_COUNTS[key])
             for key in FINDING_COUNTS
-            if isinstance(analysis.get(key), int) and analysis[key]
+            if isinstance(analysis.get(key), int) and analysis[key] and not analysis.get("reused")
         ]
     return row
 

@@ -77,6 +77,11 @@ def test_the_history_shows_status_what_was_not_read_duration_and_counts(client, 
     inserted = snapshot.rows_written["inserted"]
     assert inserted > 0 and f"+{inserted} / −0" in first
     assert page.index('id="snapshot-3"') < page.index('id="snapshot-1"'), "newest first"
+    opened = snapshot.facts["analysis"]["opened"]
+    assert opened > 0 and f"{opened} findings opened" in first
+    second = Snapshot.objects.get(cluster=prod, seq=2)
+    assert second.facts["analysis"].get("reused"), "nothing changed: the analysis is reused"
+    assert "findings opened" not in partial, "a reused analysis' counts are the previous snapshot's"
 
 
 def test_the_history_is_paginated_at_a_cost_that_does_not_grow(client, prod):
