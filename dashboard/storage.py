@@ -156,6 +156,7 @@ def array_rows(snapshot: Snapshot, scope: Scope, held: dict[tuple[str, str], int
     volumes: dict[str, int] = defaultdict(int)
     for (array, _), n in held.items():
         volumes[array] += n
+    own_backends = {backend for (_, backend) in held}
     configured = {a.name: a for a in Array.objects.restrict(scope).filter(name__in=list(arrays))}
     rows = []
     for name, row in sorted(arrays.items()):
@@ -170,7 +171,7 @@ def array_rows(snapshot: Snapshot, scope: Scope, held: dict[tuple[str, str], int
                 "records": row["records"],
                 "record_total": sum(n for _, n in row["records"]),
                 "unread": row["unread"],
-                "backends": sorted(row["backends"]),
+                "backends": sorted(b for b in row["backends"] if scope.admin or b in own_backends),
                 "facts": sorted((str(k), str(v)) for k, v in (facts.get(name) or {}).items()),
                 "volumes": volumes.get(name, 0),
                 "configured": configured.get(name),  # admins only: Array is admins' table

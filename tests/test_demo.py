@@ -147,6 +147,12 @@ def test_the_new_pages_name_no_other_tenant_either(running_demo, client):
 
     own = sum(volumes_held(latest, scope_of(user)).values())
     assert 0 < own < sum(volumes_held(latest, Scope.everything()).values())
+    # Nor are the backends that hold none of its volumes named.
+    holding = {backend for (_, backend) in volumes_held(latest, scope_of(user)) if backend}
+    others = {b["name"] for b in latest.facts["backends"].values()} - holding
+    assert holding and others
+    page = client.get("/clusters/demo/arrays/").content.decode()
+    assert [b for b in others if re.search(rf"(?<![\w-]){re.escape(b)}(?![\w-])", page)] == []
 
 
 def test_the_log_says_one_line_per_snapshot_and_when_the_history_is_complete(tmp_path, caplog):
