@@ -13,6 +13,8 @@ from exposure.models import RuleSetting
 from tenancy.scope import Scope
 
 _CODE = re.compile(r"`([^`]+)`")
+# The catalog's texts, whose `code` the page shows as code.
+SHOWN_AS_TEXT = ("title", "guideline", "fires_when", "attributed_to", "evidence_key", "remediation")
 
 
 def code_segments(text: str) -> list[tuple[bool, str]]:
@@ -52,7 +54,7 @@ def catalog_rows(scope: Scope) -> list[dict]:
         rows.append(
             {
                 **row,
-                "fires_when": code_segments(row["fires_when"]),
+                **{key: code_segments(row[key]) for key in SHOWN_AS_TEXT},
                 "clusters": on_clusters,
                 "as_default": all(c["enabled"] and not c["overridden"] for c in on_clusters),
                 "open_findings": counted.get(row["slug"], 0),
