@@ -5,7 +5,7 @@ Every function takes the reader's `Scope` (tenancy.access.scope_of) and reads th
 tenancy/redaction.py.  There is no reader here that takes no scope.
 """
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
@@ -16,6 +16,7 @@ from exposure.models import Finding, FindingEvent, NamespaceStatus, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
 from inventory.fields import as_mapping
 from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.refs import array_ref, k8s_ref
 from inventory.state import DERIVED_SCOPE
 from tenancy.access import namespace_tenants
 from tenancy.boundaries import tenant_of_namespace
@@ -28,8 +29,59 @@ def visible_clusters(scope: Scope):
     return Cluster.objects.restrict(scope)
 
 
+_READERS = "_dashboard_readers"  # on a Cluster instance: its readers, built once per page
+
+
 def reader_for(scope: Scope, cluster: Cluster) -> Reader:
-    return Reader.of(scope, cluster.pk, {} if scope.admin else namespace_tenants(cluster))
+    """The reader's view of `cluster` for tenancy/redaction.py: the tenants of the namespaces they see
+    and their own volumes, as of its latest visible snapshot.  Read once per page (one Cluster
+    instance) and per snapshot: the first call costs four queries, any later one one."""
+    if scope.admin:
+        return Reader.of(scope, cluster.pk, {}, frozenset())
+    latest = cluster.latest_visible_snapshot()
+    visible = scope.visible_in(cluster.pk)
+    key = (latest.pk if latest else None, cluster.tenant_label, visible)
+    readers = vars(cluster).setdefault(_READERS, {})
+    if key not in readers:
+        tenants = namespace_tenants(cluster) if latest else {}
+        volumes = own_volumes(latest, visible) if latest else frozenset()
+        readers[key] = Reader.of(scope, cluster.pk, tenants, volumes)
+    return readers[key]
+
+
+def own_volumes(snapshot: Snapshot, namespaces: frozenset[str]) -> frozenset[str]:
+    """The volumes the reader may see named (tenancy/redaction.py), from the derived access records
+    (one per PV, kept in its claim's namespace; one per inline volume, in its pod's): the PVs ever
+    claimed in one of `namespaces` up to `snapshot` and the array objects behind them or behind those
+    namespaces' inline volumes (the reader's data, today's and what their findings' history names),
+    and the PVs no namespace claims as of `snapshot`, with the array objects behind them (the
+    cluster's).  One query on the namespace index: it grows with the reader's namespaces, not the
+    cluster."""
+    records = (
+        InventoryObject.objects.filter(
+            cluster_id=snapshot.cluster_id,
+            scope=DERIVED_SCOPE,
+            kind__in=[VOLUME_ACCESS, INLINE_VOLUME_ACCESS],
+            valid_from__lte=snapshot.seq,
+        )
+        .filter(
+            Q(namespace__in=sorted(namespaces))
+            | (
+                Q(namespace="", kind=VOLUME_ACCESS)
+                & (Q(valid_to__isnull=True) | Q(valid_to__gt=snapshot.seq))
+            )
+        )
+        .order_by()
+        .values_list("kind", "name", "data__array", "data__object__kind", "data__object__name")
+        .distinct()
+    )
+    refs = set()
+    for kind, name, array, object_kind, object_name in records:
+        if kind == VOLUME_ACCESS:
+            refs.add(k8s_ref("PersistentVolume", name))
+        if all(isinstance(v, str) and v for v in (array, object_kind, object_name)):
+            refs.add(array_ref(array, object_kind, object_name))
+    return frozenset(refs)
 
 
 def namespace_exists(snapshot: Snapshot, namespace: str, scope: Scope) -> bool:
