@@ -13,18 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=("table", "json"), default="table")
 
     def handle(self, *args, **options):
-        rows = [
-            {
-                "slug": r.slug,
-                "severity": r.severity,
-                "guideline": r.guideline,
-                "evidence_key": r.evidence_key,
-                "attributed_to": r.attributed_to,
-                "reads": list(r.reads) + (["array records"] if r.reads_arrays else []),
-                "remediation": r.remediation,
-            }
-            for r in ALL_RULES
-        ]
+        rows = [r.describe() for r in ALL_RULES]  # the REST API's shape (Rule.describe)
         if options["format"] == "json":
             self.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
             return

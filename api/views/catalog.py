@@ -1,0 +1,63 @@
+"""rules/, arrays/ and backends/: what the dashboard judges by, and what it reads."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+
+from api import params
+from api.pagination import Key
+from api.serializers import ArrayOut, BackendOut, RuleOut
+from arrays.models import Array
+from dashboard.queries import backend_rows
+from exposure.rules import ALL_RULES
+from tenancy.access import scope_of
+
+
+class RuleViewSet(viewsets.GenericViewSet):
+    serializer_class = RuleOut
+
+    @extend_schema(responses=RuleOut(many=True))
+    def list(self, request):
+        """Every rule: slug, default severity, the guideline it enforces, its evidence key and remediation."""
+        page = self.paginate_queryset([rule.describe() for rule in ALL_RULES])
+        return self.get_paginated_response(RuleOut(page, many=True).data)
+
+
+class ArrayViewSet(viewsets.GenericViewSet):
+    orderings = {"name": (Key("name", kind=str),)}
+    default_ordering = "name"
+    serializer_class = ArrayOut
+
+    @extend_schema(responses=ArrayOut(many=True))
+    def list(self, request):
+        """The configured arrays (dashboard admins; an empty list for others: arrays serve every tenant)."""
+        page = self.paginate_queryset(Array.objects.restrict(scope_of(request.user)))
+        return self.get_paginated_response(
+            ArrayOut(
+                [
+                    {
+                        "name": a.name,
+                        "kind": a.kind,
+                        "endpoint": f"{a.scheme}://{a.host}" + (f":{a.port}" if a.port else ""),
+                        "enabled": a.enabled,
+                    }
+                    for a in page
+                ],
+                many=True,
+            ).data
+        )
+
+
+class BackendViewSet(viewsets.GenericViewSet):
+    serializer_class = BackendOut
+
+    @extend_schema(parameters=[params.CLUSTER, params.AS_OF], responses=BackendOut(many=True))
+    def list(self, request):
+        """Each cluster's Trident backends and where their access control was read from (dashboard
+        admins; an empty list for others: a backend serves every tenant)."""
+        scope = scope_of(request.user)
+        rows = []
+        for snapshot in params.snapshots(request, scope, params.clusters(request, scope)):
+            for row in backend_rows(snapshot, scope):
+                rows.append({**row, "cluster": snapshot.cluster.name, "snapshot": snapshot.pk})
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(BackendOut(page, many=True).data)
