@@ -13,6 +13,8 @@ from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
 from tests.factories import dashboard_admin
 
 API = "/api/v1/"
+# The fixtures, for `from tests.api_support import *` in the API's test modules.
+__all__ = ["admin", "admin_api", "alice", "alice_api", "clusters"]
 
 
 @pytest.fixture
