@@ -1,13 +1,14 @@
 """/api/v1/: the router's resources, the two-part namespace URLs, the schema and its docs page.
 
 Lookups are path converters (no regexes), so each URL names what it takes (`<name:cluster>`,
-`<int:finding>`) and the canary crawl (tests/test_canary.py) fills every one.  The `name` converter
-is the project's (dashboard/converters.py, registered by dashboard/urls.py, which includes this).
+`<int:finding>`) and the canary crawl (tests/test_canary.py) fills every one.  `name` is the
+project's converter (dashboard/converters.py): any object name as one segment.
 """
 
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
+import dashboard.converters  # noqa: F401  (registers `<name:…>`, whoever loads first)
 from api.errors import not_found
 from api.views import catalog, clusters, docs, findings, namespaces, timeline
 

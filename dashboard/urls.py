@@ -1,12 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, register_converter
+from django.urls import include, path
 
-from dashboard.converters import ObjectNameConverter
+import dashboard.converters  # noqa: F401  (registers `<name:…>`)
 from dashboard.login_throttle import ThrottledLoginView
 from dashboard.views import findings, namespaces, overview
-
-register_converter(ObjectNameConverter, "name")
 
 urlpatterns = [
     path("", overview.overview, name="overview"),

@@ -21,7 +21,7 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 
 from exposure.models import Finding
 from inventory.importing import import_dump
-from inventory.models import Cluster, InventoryObject
+from inventory.models import Cluster, InventoryObject, Snapshot
 from tenancy.models import Grant
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
 from tests.factories import dashboard_admin
@@ -55,6 +55,11 @@ def _plant_canary(dump: Path, original: str, canary: str) -> None:
             )
             item["metadata"]["annotations"] = {"owner.example.com/email": f"{MARKER}@b.example"}
     listing.write_text(yaml.safe_dump(namespaces), encoding="utf-8")
+
+
+@pytest.fixture(autouse=True)
+def _no_api_rate_limit(settings):
+    settings.API_THROTTLE_RATE = None  # the crawl asks hundreds of URLs in a few seconds
 
 
 @pytest.fixture
@@ -129,6 +134,8 @@ def _values(parameter: str, parts) -> list[str]:
         return ["inventory", "arrays", "exposure", "tenancy", "auth"]
     if parameter == "finding":  # every finding, B's included: those must answer 404 to A
         return [str(pk) for pk in Finding.objects.values_list("pk", flat=True)] + ["999999"]
+    if parameter == "snapshot":  # the API's snapshots/<id>/: every snapshot, of both clusters
+        return [str(pk) for pk in Snapshot.objects.values_list("pk", flat=True)] + ["999999"]
     if parameter == "url":
         return ["nowhere/"]
     raise AssertionError(f"the canary crawl cannot fill <{parameter}> in {parts}: teach _values() about it")
@@ -176,7 +183,15 @@ def _filter_queries() -> list[str]:
     return queries
 
 
-FILTERED = {"findings", "findings_csv"}  # URL names whose query string filters what they list
+# URL names whose query string filters what they list (the pages' and the API's lists).
+FILTERED = {
+    "findings",
+    "findings_csv",
+    "api-finding-list",
+    "api-namespace-list",
+    "api-volume-list",
+    "api-timeline-list",
+}
 
 
 def crawl(client) -> dict[str, int]:
@@ -226,6 +241,8 @@ def test_tenant_a_never_sees_tenant_b_on_any_url(world, client):
     assert "/clusters/policy-shared/namespaces/alpha-db/" in ok
     for name, (_, canary) in CANARY.items():
         assert statuses[f"/clusters/{name}/namespaces/{canary}/"] == 404
+        assert statuses[f"/api/v1/namespaces/{name}/{canary}/"] == 404
+    assert statuses["/api/v1/namespaces/hostile-share/alpha-web/paths/"] == 200
     # A still learns that another tenant reaches its data, and how: redacted, not dropped.
     page = client.get("/clusters/hostile-share/namespaces/alpha-web/").content.decode()
     assert "another tenant" in page
