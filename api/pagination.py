@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.utils.urls import replace_query_param
 
 NOT_A_CURSOR = "Not a cursor this list gave."
 NOT_OFFERED = "Not one of the values offered here."
@@ -210,7 +210,3 @@ class CursorPagination(BasePagination):
 
 def _value(row, field: str):
     return row[field] if isinstance(row, dict) else getattr(row, field)
-
-
-def without_cursor(url: str) -> str:
-    return remove_query_param(url, CursorPagination.cursor_query_param)

@@ -60,7 +60,8 @@ def test_a_wrong_expired_revoked_or_inactive_users_token_is_refused_alike(db):
     ApiToken.objects.filter(name="old").update(expires_at=timezone.now() - timedelta(seconds=1))
     _, revoked = issue(user, "revoked")
     ApiToken.objects.filter(name="revoked").update(revoked_at=timezone.now())
-    assert Api(good).get("rules/")[0] == 200
+    answer = Api(good).response("get", "rules/")
+    assert answer.status_code == 200 and answer["Cache-Control"] == "private, no-store"
     assert ApiToken.objects.get(name="good").last_used_at is not None
     answers = set()
     for key in (good + "x", expired, revoked, "sed_nothing", "Z" * 500):
