@@ -143,16 +143,22 @@ def test_every_error_status_has_the_one_shape(clusters, alice, alice_api, admin,
     assert error_of(cases[405].json())["code"] == "method_not_allowed"
 
 
-def test_rate_limits_count_per_token_in_the_shared_cache(db, settings):
+@pytest.mark.postgres_too  # and so on Redis, the production pass's cache
+def test_rate_limits_count_per_token_in_the_shared_cache(db, settings, monkeypatch):
     from django.core.cache import cache
 
+    monkeypatch.setattr("api.throttling.time.time", lambda: 1_800_000_030.0)  # 30 s into a window
     settings.API_THROTTLE_RATE = "3/minute"
     user = User.objects.create_user("fred")
     first, second = Api(issue(user, "one")[1]), Api(issue(user, "two")[1])
-    assert [first.get("rules/")[0] for _ in range(4)] == [200, 200, 200, 429]
+    answers = [first.response("get", "rules/") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[-1]["Retry-After"] == "30"
     assert second.get("rules/")[0] == 200, "another token of the same user has its own count"
-    token = ApiToken.objects.get(name="one")
-    keys = [k for k in cache._cache if f"api-throttle:token:{token.pk}:" in k]  # LocMemCache's store
-    assert len(keys) == 1, "the count lives in the cache (Redis in production), not in the process"
-    cache.delete(keys[0].split(":", 2)[2])  # what the window's end does
+    # The count lives in the cache (Redis in production: every web process sees the same one).
+    key = f"api-throttle:token:{ApiToken.objects.get(name='one').pk}:1800000000"
+    assert cache.get(key) == 4
+    cache.delete(key)  # what the window's end does
     assert first.get("rules/")[0] == 200
+    monkeypatch.setattr("api.throttling.time.time", lambda: 1_800_000_060.0)  # the next window
+    assert [first.get("rules/")[0] for _ in range(4)] == [200, 200, 200, 429]
