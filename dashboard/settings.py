@@ -317,7 +317,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Storage Exposure Dashboard API",
     "DESCRIPTION": "What the dashboard shows, for tools: scoped and redacted for the token's user as "
-    'the pages are for them. Errors: `{"error": {"code", "message", "details"}}`.',
+    "the pages are for them. Authenticate with `Authorization: Token <key>` (`manage.py api_token`). "
+    'Errors: `{"error": {"code", "message", "details"}}`. Requests are limited per token '
+    "(API_THROTTLE_RATE, 600/minute by default): over it, 429 with Retry-After.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
