@@ -14,8 +14,8 @@ from api.pagination import Key
 from api.serializers import NamespaceDetailOut, NamespaceOut, PathOut, VolumeOut, severity_counts
 from dashboard.queries import (
     grades_as_of,
-    inventory_as_of,
     namespace_exists,
+    namespace_objects,
     namespace_owners,
     namespace_paths,
     namespace_rows,
@@ -65,8 +65,7 @@ class NamespaceViewSet(viewsets.GenericViewSet):
         scope = scope_of(request.user)
         snapshots = params.snapshots(request, scope, params.clusters(request, scope))
         namespaces = (
-            inventory_as_of(snapshots, scope)
-            .filter(scope="", kind="Namespace")
+            namespace_objects(snapshots, scope)
             .annotate(cluster_name=F("cluster__name"))
             .only("cluster_id", "name")
         )

@@ -1,6 +1,6 @@
 """timeline/: each namespace's grade and open findings per severity over time.
 
-A minimal reader over the grade intervals (exposure.models.NamespaceStatus, restricted to the
+A minimal reader over the grade intervals (dashboard.queries.grade_intervals, restricted to the
 caller): one row per interval that overlaps [since, until).  The pages' timeline readers
 (dashboard/timelines.py, in the works) are to serve this endpoint too once they land.
 """
@@ -11,7 +11,7 @@ from rest_framework import viewsets
 from api import params
 from api.pagination import Key
 from api.serializers import TimelineIntervalOut, severity_counts
-from exposure.models import NamespaceStatus
+from dashboard.queries import grade_intervals
 from tenancy.access import scope_of
 
 
@@ -38,13 +38,14 @@ class TimelineViewSet(viewsets.GenericViewSet):
         severities), by cluster and namespace, oldest first."""
         scope = scope_of(request.user)
         clusters = {c.pk: c for c in params.clusters(request, scope)}
-        rows = NamespaceStatus.objects.restrict(scope).filter(cluster_id__in=sorted(clusters))
-        if "namespace" in request.query_params:
-            rows = rows.filter(namespace=request.query_params["namespace"])
-        if since := request.query_params.get("since"):
-            rows = rows.exclude(valid_to_at__lte=params.parse_time(since, "since"))
-        if until := request.query_params.get("until"):
-            rows = rows.filter(valid_from_at__lt=params.parse_time(until, "until"))
+        since, until = request.query_params.get("since"), request.query_params.get("until")
+        rows = grade_intervals(
+            list(clusters.values()),
+            scope,
+            namespace=request.query_params.get("namespace"),
+            since=params.parse_time(since, "since") if since else None,
+            until=params.parse_time(until, "until") if until else None,
+        )
         page = self.paginate_queryset(rows)
         shaped = [
             {
