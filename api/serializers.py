@@ -121,7 +121,7 @@ class OwnerOut(serializers.Serializer):
 
 
 class NamespaceDetailOut(NamespaceOut):
-    grade_since = serializers.DateTimeField(allow_null=True)
+    grade_since = serializers.DateTimeField(allow_null=True, help_text="Since when it has this grade.")
     owners = OwnerOut(many=True)
     paths_url = serializers.CharField()
     volumes_url = serializers.CharField()
@@ -258,6 +258,9 @@ class FindingOut(serializers.Serializer):
     cluster = serializers.CharField()
     namespaces = serializers.ListField(
         child=serializers.CharField(), help_text="The namespaces it concerns that the caller may see."
+    )
+    cluster_wide = serializers.BooleanField(
+        help_text="It concerns the cluster as a whole (every namespace), not some namespaces' own data."
     )
     title = serializers.CharField()
     detail = serializers.CharField(allow_blank=True)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 from exposure.analyse import EXPOSURE_PATHS
 from exposure.findings import SUPPRESSED, by_status, for_summary, in_namespace, summary
+from exposure.grades import CLUSTER_WIDE, exposure_rank, grade_of, graded_findings
 from exposure.models import Finding, FindingEvent, NamespaceStatus, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
 from inventory.fields import as_mapping
@@ -34,19 +35,26 @@ def reader_for(scope: Scope, cluster: Cluster) -> Reader:
 
 
 def namespace_exists(snapshot: Snapshot, namespace: str, scope: Scope) -> bool:
-    """Whether the reader may see `namespace` and it exists as of `snapshot`: else a page is a 404."""
-    return (
-        scope.sees(snapshot.cluster_id, namespace)
-        and InventoryObject.objects.as_of(snapshot)
-        .restrict(scope)
-        .filter(scope="", kind="Namespace", name=namespace)
-        .exists()
-    )
+    """Whether the reader may see `namespace` and it exists as of `snapshot`: else a page is a 404.
+    When the snapshot did not read Namespaces, a namespace its objects are in exists too."""
+    if not scope.sees(snapshot.cluster_id, namespace):
+        return False
+    state = InventoryObject.objects.as_of(snapshot).restrict(scope).filter(scope="")
+    if state.filter(kind="Namespace", name=namespace).exists():
+        return True
+    return namespaces_unread(snapshot) and state.filter(namespace=namespace).exists()
+
+
+def namespaces_unread(snapshot: Snapshot) -> bool:
+    """The snapshot did not read Namespace objects (a partial dump): namespaces are known from the
+    objects in them, without labels, so without tenant, owners or Pod Security level."""
+    return "Namespace" in (snapshot.unread or {})
 
 
 def namespace_rows(snapshot: Snapshot, scope: Scope, only: list[str] | None = None) -> list[dict]:
     """The namespaces of `snapshot` the reader may see (`only` these, for one page of a list), with
-    their tenant and object counts."""
+    their tenant and object counts, and their current grade (own exposure), ranked worst first by it;
+    then by name."""
     cluster = snapshot.cluster
     state = InventoryObject.objects.as_of(snapshot).restrict(scope).filter(scope="")
     # restrict() already keeps only the Namespaces the reader sees.
@@ -54,6 +62,13 @@ def namespace_rows(snapshot: Snapshot, scope: Scope, only: list[str] | None = No
     if only is not None:
         namespaces = namespaces.filter(name__in=only)
     names = dict(namespaces.values_list("name", "data"))
+    unread = set()
+    if namespaces_unread(snapshot):
+        found = state.exclude(namespace="").order_by().values_list("namespace", flat=True).distinct()
+        if only is not None:
+            found = found.filter(namespace__in=only)
+        unread = {name for name in found if name not in names}
+        names.update(dict.fromkeys(unread))
     # Counted by the database: a large cluster has a hundred thousand pods.
     counted = (
         state.filter(namespace__in=list(names), kind__in=["PersistentVolumeClaim", "Pod"])
@@ -61,16 +76,24 @@ def namespace_rows(snapshot: Snapshot, scope: Scope, only: list[str] | None = No
         .annotate(n=Count("pk"))
     )
     counts = {(namespace, kind): n for namespace, kind, n in counted}
-    return [
+    grades = current_grades(cluster, scope)
+    rows = [
         {
             "name": name,
-            "tenant": tenant_of_namespace(name, data, cluster.tenant_label),
+            "tenant": "" if name in unread else tenant_of_namespace(name, data, cluster.tenant_label),
+            "namespace_unread": name in unread,
             "created": as_mapping(as_mapping(data).get("metadata")).get("creationTimestamp"),
             "pvcs": counts.get((name, "PersistentVolumeClaim"), 0),
             "pods": counts.get((name, "Pod"), 0),
+            "grade": grades.get(name),
         }
         for name, data in sorted(names.items())
     ]
+    return sorted(rows, key=lambda row: _rank(row["grade"]))
+
+
+def _rank(status: NamespaceStatus | None) -> tuple:
+    return exposure_rank(status.grade, status.counts) if status else (1,)  # ungraded last
 
 
 def namespace_contents(snapshot: Snapshot, namespace: str, scope: Scope) -> dict:
@@ -146,8 +169,8 @@ def grade_intervals(
     clusters: list[Cluster], scope: Scope, namespace: str | None = None, since=None, until=None
 ):
     """The intervals of each namespace's grade and open counts (NamespaceStatus) the reader may see,
-    of `clusters`, overlapping [since, until): a timeline to page through.  (The pages' timeline
-    readers, dashboard/timelines.py, are to serve the API too once they land: one reader.)"""
+    of `clusters`, overlapping [since, until): a timeline to page through.  (The pages' series,
+    dashboard/timelines.py, are built from findings' lives: one reader for both is still to do.)"""
     rows = NamespaceStatus.objects.restrict(scope).filter(cluster_id__in=sorted(c.pk for c in clusters))
     if namespace is not None:
         rows = rows.filter(namespace=namespace)
@@ -230,9 +253,39 @@ def grades_as_of(
 
 
 def current_grades(cluster: Cluster, scope: Scope) -> dict[str, NamespaceStatus]:
-    """namespace -> its current grade and open-violation counts ("" is the cluster as a whole: admins)."""
+    """namespace -> its current grade and counts of its own exposure, with `grade_since_at` (when the
+    grade took its letter).  "" (CLUSTER_WIDE) is the cluster's: admins only."""
     statuses = NamespaceStatus.objects.restrict(scope).filter(cluster=cluster, valid_to=None)
     return {s.namespace: s for s in statuses}
+
+
+def cluster_wide_counts(cluster: Cluster, scope: Scope, namespace: str | None = None) -> dict[str, int]:
+    """severity -> open, unsuppressed cluster-wide findings (actors that reach every namespace) the
+    reader may see, those that reach `namespace` when given: shown beside a namespace's own grade,
+    which does not count them.  One query."""
+    findings = graded_findings(cluster.pk).restrict(scope).filter(cluster_wide=True)
+    if namespace is not None:
+        findings = in_namespace(findings, namespace)
+    counted = dict(findings.order_by().values_list("severity").annotate(n=Count("pk", distinct=True)))
+    return {severity: counted[severity] for severity in reversed(SEVERITIES) if counted.get(severity)}
+
+
+def cluster_grade(cluster: Cluster, scope: Scope, grades: dict | None = None) -> dict:
+    """The cluster's grade as the reader may see it: for admins the cluster's own row (cluster-wide
+    findings and those attributed to no namespace, with since when); for anyone else the cluster-wide
+    findings that reach their namespaces (no date: the cluster's history is admins')."""
+    if scope.admin:
+        status = (grades if grades is not None else current_grades(cluster, scope)).get(CLUSTER_WIDE)
+        if status is None:
+            return {}
+        return {"grade": status.grade, "counts": status.counts, "since": status.grade_since_at}
+    counts = cluster_wide_counts(cluster, scope)
+    return {"grade": grade_of(counts), "counts": counts, "since": None}
+
+
+def worst_namespace(rows: list[dict]) -> dict | None:
+    """The first graded row of `namespace_rows` (ranked worst first), if any."""
+    return next((row for row in rows if row["grade"] is not None), None)
 
 
 def visible_findings(scope: Scope):
@@ -320,10 +373,14 @@ def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
     )
     paths = namespace_paths(snapshot, namespace, scope, reader)
     status = current_grades(cluster, scope).get(namespace)
+    cluster_wide = cluster_wide_counts(cluster, scope, namespace)
     return {
         "grade": status.grade if status else "",
         "grade_counts": status.counts if status else {},
-        "grade_since": status.valid_from_at if status else None,
+        "grade_since": status.grade_since_at if status else None,
+        # Cluster-wide exposure that reaches this namespace: shown beside its grade, not in it.
+        "cluster_wide_counts": cluster_wide,
+        "cluster_wide_grade": grade_of(cluster_wide),
         "findings": items,
         "outside_paths": [p for p in paths if not (p["inside_tenant"] or p["platform"])],
         "other_paths": [p for p in paths if p["inside_tenant"] or p["platform"]],

@@ -278,6 +278,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production runs `collectstatic` into STATIC_ROOT; without it, WhiteNoise serves from the app folders.
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
+# Files browsers ask for at the site's root (favicon.ico: every page, the admin's included, would
+# otherwise log a 404 in the console and the server log).
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,8 @@ from dashboard.views import findings, namespaces, overview
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("clusters/<name:cluster>/", overview.cluster_detail, name="cluster"),
+    path("namespaces/", namespaces.namespace_list, name="namespaces"),
+    path("clusters/<name:cluster>/namespaces/", namespaces.namespace_list, name="cluster_namespaces"),
     path(
         "clusters/<name:cluster>/namespaces/<name:namespace>/", namespaces.namespace_detail, name="namespace"
     ),

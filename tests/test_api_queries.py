@@ -100,6 +100,8 @@ def grow(cluster: Cluster, upto: int, start: int = 0) -> None:
                 counts={"high": 2},
                 valid_from=1,
                 valid_from_at=TAKEN_AT,
+                grade_since=1,
+                grade_since_at=TAKEN_AT,
             )
             for i in range(start, upto)
         ]

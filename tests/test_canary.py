@@ -7,6 +7,7 @@ configuration is requested with real ids, enumerated from the resolver: a page a
 without editing this test, and a URL whose parameters the crawl cannot fill fails it.
 """
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -180,6 +181,8 @@ def _filter_queries() -> list[str]:
         queries.append(f"?tenant=beta-{MARKER}&status=all")
         queries.append(f"?cluster={cluster}&tenant=beta-{MARKER}&status=all")
         queries.append(f"?cluster={cluster}&tenant=beta&status=all")
+        queries.append(f"?q={canary}")  # the namespaces list's text search
+        queries.append(f"?cluster={cluster}&q={MARKER}&sort=name")
     return queries
 
 
@@ -187,6 +190,8 @@ def _filter_queries() -> list[str]:
 FILTERED = {
     "findings",
     "findings_csv",
+    "namespaces",
+    "cluster_namespaces",
     "api-finding-list",
     "api-namespace-list",
     "api-volume-list",
@@ -246,6 +251,25 @@ def test_tenant_a_never_sees_tenant_b_on_any_url(world, client):
     # A still learns that another tenant reaches its data, and how: redacted, not dropped.
     page = client.get("/clusters/hostile-share/namespaces/alpha-web/").content.decode()
     assert "another tenant" in page
+    # The pages' chart data (json_script) was crawled too, with findings that involve B: redacted.
+    charts = dict(
+        re.findall(r'<script id="(chart-[\w-]+)" type="application/json">(.*?)</script>', page, re.S)
+    )
+    assert "another tenant" in charts["chart-namespace-lives"]
+
+
+def test_tenant_a_diagram_names_nothing_of_tenant_b(world, client):
+    """B's volume is shared into A's namespace: A's exposure diagram shows that another tenant
+    reaches it, from the redacted paths only (its JSON is crawled above as part of the page, too)."""
+    client.force_login(world)
+    page = client.get("/clusters/hostile-share/namespaces/alpha-web/").content.decode()
+    found = re.search(
+        r'<script id="chart-exposure-sankey" type="application/json">(.*?)</script>', page, re.S
+    )
+    assert found, "A's namespace is reached from outside its trust boundary: the diagram is drawn"
+    labels = json.loads(found.group(1))["data"][0]["node"]["label"]
+    assert "RBAC subjects" in labels and "volume-shared-by-annotation" in labels
+    assert MARKER not in found.group(1) and "beta" not in found.group(1)
 
 
 def test_nobody_logged_out_sees_anything_on_any_url(world, client):

@@ -98,7 +98,7 @@ class NamespaceDetailViewSet(viewsets.GenericViewSet):
         row = _shape(snapshot, namespace_rows(snapshot, scope, only=[namespace])[0], grade, request)
         here = {"cluster": cluster, "namespace": namespace}
         row.update(
-            grade_since=grade.valid_from_at if grade else None,
+            grade_since=grade.grade_since_at if grade else None,  # when it took this letter
             owners=namespace_owners(snapshot.cluster, namespace, scope),
             paths_url=request.build_absolute_uri(reverse("api-namespace-paths", kwargs=here)),
             volumes_url=request.build_absolute_uri(

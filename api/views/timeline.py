@@ -2,7 +2,7 @@
 
 A minimal reader over the grade intervals (dashboard.queries.grade_intervals, restricted to the
 caller): one row per interval that overlaps [since, until).  The pages' timeline readers
-(dashboard/timelines.py, in the works) are to serve this endpoint too once they land.
+(dashboard/timelines.py, findings' lives) are to serve this endpoint too: left for the merge.
 """
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
