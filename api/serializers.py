@@ -2,7 +2,7 @@
 pages use) and these serializers write them out: the schema documents exactly what is sent.
 
 A finding's shape is exposure.findings.summary (the CLI's `findings --format json` too), redacted by
-tenancy.redaction.redact_finding; a rule's is Rule.describe (`rules --format json`).
+tenancy.redaction.redact_finding; a rule's is exposure.catalog.catalog's (`rules --format json`).
 """
 
 from rest_framework import serializers
@@ -225,15 +225,20 @@ class BackendOut(serializers.Serializer):
         allow_blank=True, allow_null=True, help_text="The configured array it links to."
     )
     status = serializers.CharField(help_text="Where its access control was read from, or why not.")
+    unread = serializers.BooleanField(help_text="Its access control was read from no array nor config.")
+    volumes = serializers.IntegerField(help_text="How many of the caller's volumes it holds.")
 
 
 class RuleOut(serializers.Serializer):
     slug = serializers.CharField()
+    title = serializers.CharField()
     severity = severity_field()
     guideline = serializers.CharField()
-    evidence_key = serializers.CharField()
+    section = serializers.CharField(allow_blank=True, help_text="The section of docs/rules.md that lists it.")
+    fires_when = serializers.CharField(allow_blank=True)
     attributed_to = serializers.CharField()
     reads = serializers.ListField(child=serializers.CharField())
+    evidence_key = serializers.CharField()
     remediation = serializers.CharField()
 
 

@@ -114,29 +114,6 @@ def namespace_contents(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
     }
 
 
-def backend_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
-    """Each Trident backend of the snapshot and where its access control was read from (admins:
-    backends serve every tenant, so they are the cluster's, not a namespace's)."""
-    if not scope.admin:
-        return []
-    rows = []
-    backends = (snapshot.facts or {}).get("backends") or {}
-    for uuid, backend in sorted(backends.items(), key=lambda item: item[1].get("name", "")):
-        if backend.get("access_rules"):
-            status = backend["access_rules"]
-        elif backend.get("array"):
-            failed = [key for key in snapshot.unread if key.startswith(f"{backend['array']}:")]
-            status = f"read from {backend['array']}" + (
-                f" ({len(failed)} collections not read)" if failed else ""
-            )
-        elif backend.get("unread"):  # a dump without this backend's array answers
-            status = f"array not read: {backend['unread']}"
-        else:
-            status = "array not read (not configured)"
-        rows.append({**backend, "uuid": uuid, "status": status})
-    return rows
-
-
 def visible_snapshot(cluster: Cluster, scope: Scope, as_of: int | datetime | None = None) -> Snapshot | None:
     """The cluster as the reader asks for it: its latest visible (complete or partial) snapshot, the
     visible snapshot with id `as_of`, or the latest visible one taken at or before the time `as_of`."""

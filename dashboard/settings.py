@@ -296,6 +296,12 @@ LOGGING = {
         "kubernetes": {"level": "WARNING"},
     },
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # Tasks run in-process (the embedded mode): each snapshot logs its own summary line, so Celery's
+    # "Task … succeeded" line (the task's whole return value) would only repeat it.
+    LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}
+    # No broker, so no broker host: kombu's "No hostname was supplied" warning is about nothing.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 
 # --- REST API (api/, under /api/v1/) ---------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar", "api"]

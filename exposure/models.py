@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from inventory.constants import SEVERITY_CHOICES
 from inventory.models import Cluster
-from tenancy.restrict import PerNamespaceQuerySet, RestrictedQuerySet, per_cluster
+from tenancy.restrict import PerClusterQuerySet, PerNamespaceQuerySet, RestrictedQuerySet, per_cluster
 
 
 class FindingQuerySet(RestrictedQuerySet):
@@ -41,7 +41,9 @@ class ThroughFindingQuerySet(RestrictedQuerySet):
 
 
 class RuleSetting(models.Model):
-    """An admin's decision about one rule on one cluster: another severity, or off."""
+    """An admin's decision about one rule on one cluster: another severity, or off.  Seen with the
+    cluster (like its snapshots): it decides how every reader's findings there are judged and names
+    no tenant."""
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="rule_settings")
     rule = models.CharField(max_length=64)
@@ -50,7 +52,7 @@ class RuleSetting(models.Model):
     )
     enabled = models.BooleanField(default=True)
 
-    objects = RestrictedQuerySet.as_manager()
+    objects = PerClusterQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cluster", "rule"], name="one_setting_per_rule")]

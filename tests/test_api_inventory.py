@@ -8,6 +8,7 @@ import pytest
 import yaml
 from django.urls import reverse
 
+from exposure.catalog import catalog
 from exposure.rules import ALL_RULES
 from inventory.importing import import_dump
 from inventory.models import Cluster, InventoryObject, Snapshot
@@ -198,7 +199,7 @@ def test_a_tenant_sees_its_clusters_snapshots_without_the_admins_details(cluster
     assert alice_api.get(f"snapshots/{theirs.pk}/")[0] == 404
 
 
-def test_arrays_and_backends_are_admins_rules_are_everyones(clusters, admin_api, alice_api):
+def test_arrays_are_admins_backends_as_the_storage_page_rules_everyones(clusters, admin_api, alice_api):
     from arrays.models import Array
 
     Array.objects.create(name="nas-1", kind="ontap", host="127.0.0.1", port=8443, credentials="env:ARRAY_X")
@@ -209,10 +210,12 @@ def test_arrays_and_backends_are_admins_rules_are_everyones(clusters, admin_api,
     assert alice_api.every("arrays/") == []
     backends = admin_api.every("backends/", cluster="shared")
     assert backends and all(b["cluster"] == "shared" and b["status"] for b in backends)
-    assert alice_api.every("backends/") == []
+    hers = alice_api.every("backends/")  # the backends holding her volumes, as on the storage page
+    assert hers and all(b["volumes"] > 0 for b in hers)
+    assert {b["uuid"] for b in hers} < {b["uuid"] for b in admin_api.every("backends/")}
     rules = alice_api.every("rules/", page_size="5")
     assert [r["slug"] for r in rules] == [r.slug for r in ALL_RULES]
-    assert rules[0] == ALL_RULES[0].describe()
+    assert rules == catalog(), "the CLI's and the rules page's rows"
 
 
 def test_timeline_gives_grades_and_open_counts_over_time(second_snapshot, admin_api, alice_api):

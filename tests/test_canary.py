@@ -71,9 +71,21 @@ def world(tmp_path):
         cluster = configure_cluster(name, {"cluster": {"owner_keys": ["owner.example.com/email"]}})
         dump = assemble(folder, tmp_path / name, {})
         _plant_canary(dump, *CANARY[name])
-        assert import_dump(cluster.name, dump, taken_at=TAKEN_AT).is_visible
+        snapshot = import_dump(cluster.name, dump, taken_at=TAKEN_AT)
+        assert snapshot.is_visible
+        _plant_in_what_the_snapshot_says(snapshot, CANARY[name][1])
         Grant.objects.create(user=tenant_a, cluster=cluster, tenant="alpha")
     return tenant_a
+
+
+def _plant_in_what_the_snapshot_says(snapshot, canary: str) -> None:
+    """Sources and rules write free text that may quote any name: B's, in why something was not read,
+    why a rule failed and a warning."""
+    snapshot.unread = {**snapshot.unread, "TridentVolumeReference": f"403: cannot list in namespace {canary}"}
+    analysis = {**snapshot.facts["analysis"], "failed": {"host-network": f"KeyError: '{canary}/app-0'"}}
+    snapshot.facts = {**snapshot.facts, "analysis": analysis}
+    snapshot.warnings = [*snapshot.warnings, f"skipped {canary}-notes.txt"]
+    snapshot.save()
 
 
 def test_the_canary_is_planted_and_shares_with_tenant_a(world, client):
@@ -95,6 +107,10 @@ def test_the_canary_is_planted_and_shares_with_tenant_a(world, client):
     assert page.status_code == 200 and MARKER in page.content.decode()
     page = client.get("/clusters/hostile-share/namespaces/alpha-web/")
     assert MARKER in page.content.decode(), "A's page, seen by an admin, names B: redaction is per reader"
+    for name in CANARY:
+        page = client.get(f"/clusters/{name}/snapshots/").content.decode()
+        assert page.count(MARKER) == 3, "why it was not read, why a rule failed, a warning: all name B"
+        assert MARKER in client.get(f"/clusters/{name}/").content.decode()
 
 
 # --- the crawl ------------------------------------------------------------------------------------
@@ -247,7 +263,13 @@ def test_tenant_a_never_sees_tenant_b_on_any_url(world, client):
     for name, (_, canary) in CANARY.items():
         assert statuses[f"/clusters/{name}/namespaces/{canary}/"] == 404
         assert statuses[f"/api/v1/namespaces/{name}/{canary}/"] == 404
+        # A's cluster-level pages answer, with B's names taken out (not the whole page refused).
+        for page in ("", "snapshots/", "arrays/"):
+            assert statuses[f"/clusters/{name}/{page}"] == 200
     assert statuses["/api/v1/namespaces/hostile-share/alpha-web/paths/"] == 200
+    assert statuses["/rules/"] == 200 and statuses["/settings/"] == 404
+    history = client.get("/clusters/hostile-share/snapshots/").content.decode()
+    assert "in namespace (a name of another tenant)" in history and "rule host-network failed" in history
     # A still learns that another tenant reaches its data, and how: redacted, not dropped.
     page = client.get("/clusters/hostile-share/namespaces/alpha-web/").content.decode()
     assert "another tenant" in page

@@ -178,3 +178,67 @@ def test_the_demo_month_tells_a_story(tmp_path):
         for before, after in zip(rows, rows[1:], strict=False):
             if before["to"] == after["from"] and before["grade"] == after["grade"]:
                 assert after["grade_since"] == before["grade_since"]
+
+
+def test_the_new_pages_name_no_other_tenant_either(running_demo, client):
+    """The arrays, snapshot history and rules pages of a tenant of the demo: the arrays and backends
+    holding its volumes, none of the others' namespaces."""
+    import re
+
+    from django.contrib.auth.models import User
+
+    from tenancy.models import Grant
+    from tenancy.scope import Scope
+
+    cluster = Cluster.objects.get(name="demo")
+    latest = cluster.latest_visible_snapshot()
+    namespaces = set(
+        InventoryObject.objects.as_of(latest).filter(kind="Namespace").values_list("name", flat=True)
+    )
+    user = User.objects.create_user("umbrella-dev")
+    Grant.objects.create(user=user, cluster=cluster, namespace="umbrella-lab")
+    client.force_login(user)
+    from tenancy.access import scope_of
+
+    visible = scope_of(user).visible_in(cluster.pk)
+    others = namespaces - visible - {"default"} - set(cluster.effective_platform_namespaces())
+    assert visible and len(others) >= 5
+    for url in ("/clusters/demo/arrays/", "/clusters/demo/snapshots/", "/rules/", "/clusters/demo/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        leaked = [n for n in others if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", html)]
+        assert leaked == [], (url, leaked)
+    # The arrays page shows the tenant's own volumes' gates, and fewer than an admin sees.
+    from dashboard.storage import volumes_held
+
+    own = sum(volumes_held(latest, scope_of(user)).values())
+    assert 0 < own < sum(volumes_held(latest, Scope.everything()).values())
+    # Nor are the backends that hold none of its volumes named.
+    holding = {backend for (_, backend) in volumes_held(latest, scope_of(user)) if backend}
+    others = {b["name"] for b in latest.facts["backends"].values()} - holding
+    assert holding and others
+    page = client.get("/clusters/demo/arrays/").content.decode()
+    assert [b for b in others if re.search(rf"(?<![\w-]){re.escape(b)}(?![\w-])", page)] == []
+
+
+def test_the_log_says_one_line_per_snapshot_and_when_the_history_is_complete(tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="arrays.sources.ontap")
+    demo = demo_module.Demo(tmp_path, now=NOW, days=2, step=timedelta(hours=8)).start()
+    try:
+        assert demo_module.progress.finished.wait(60)
+    finally:
+        demo.stop()
+    ours = [
+        r for r in caplog.records if r.name.split(".")[0] in {"inventory", "arrays", "exposure", "simulator"}
+    ]
+    said = [r.getMessage() for r in ours if r.levelno == logging.INFO]
+    summaries = [m for m in said if m.startswith("snapshot demo#")]
+    assert len(summaries) == 6 and all("complete" in m and "ontap-a" in m for m in summaries), said
+    assert said[-1] == "demo history complete: 6 snapshots over 2 days"
+    assert len(said) == 7, f"one line per snapshot, then the end of the history: {said}"
+    details = [r.getMessage() for r in ours if r.levelno == logging.DEBUG]
+    assert any(m.startswith("read ONTAP array") for m in details), "the sources' details are at DEBUG"

@@ -7,8 +7,8 @@ from api import params
 from api.pagination import Key
 from api.serializers import ArrayOut, BackendOut, RuleOut
 from arrays.models import Array
-from dashboard.queries import backend_rows
-from exposure.rules import ALL_RULES
+from dashboard.storage import backend_rows, volumes_held
+from exposure.catalog import catalog
 from tenancy.access import scope_of
 
 
@@ -17,8 +17,8 @@ class RuleViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses=RuleOut(many=True))
     def list(self, request):
-        """Every rule: slug, default severity, the guideline it enforces, its evidence key and remediation."""
-        page = self.paginate_queryset([rule.describe() for rule in ALL_RULES])
+        """Every rule, as `manage.py rules --format json` and the rules page show it (exposure/catalog.py)."""
+        page = self.paginate_queryset(catalog())
         return self.get_paginated_response(RuleOut(page, many=True).data)
 
 
@@ -52,12 +52,13 @@ class BackendViewSet(viewsets.GenericViewSet):
 
     @extend_schema(parameters=[params.CLUSTER, params.AS_OF], responses=BackendOut(many=True))
     def list(self, request):
-        """Each cluster's Trident backends and where their access control was read from (dashboard
-        admins; an empty list for others: a backend serves every tenant)."""
+        """Each cluster's Trident backends, the array each links to and where its access control was
+        read from (as the arrays and backends page shows them: a tenant sees the backends that hold
+        their volumes)."""
         scope = scope_of(request.user)
         rows = []
         for snapshot in params.snapshots(request, scope, params.clusters(request, scope)):
-            for row in backend_rows(snapshot, scope):
+            for row in backend_rows(snapshot, scope, volumes_held(snapshot, scope)):
                 rows.append({**row, "cluster": snapshot.cluster.name, "snapshot": snapshot.pk})
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(BackendOut(page, many=True).data)

@@ -48,15 +48,3 @@ class Rule:
 
     def __post_init__(self):
         assert self.severity in SEVERITIES, self.severity
-
-    def describe(self) -> dict:
-        """The rule as `manage.py rules --format json` prints it and the REST API serves it."""
-        return {
-            "slug": self.slug,
-            "severity": self.severity,
-            "guideline": self.guideline,
-            "evidence_key": self.evidence_key,
-            "attributed_to": self.attributed_to,
-            "reads": list(self.reads) + (["array records"] if self.reads_arrays else []),
-            "remediation": self.remediation,
-        }
