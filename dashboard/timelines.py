@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.queries import current_grades, redacted_findings
-from exposure.findings import with_suppression
+from exposure.findings import for_summary
 from exposure.models import Finding, FindingEvent, FindingNamespace, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
 from inventory.models import Cluster, Snapshot
@@ -303,8 +303,9 @@ def namespace_lives(
     """The lives of the findings attributed to `namespace` over the window, open and worst first, at
     most `limit`; and how many there are in all.  Titles are redacted for the reader."""
     window = window or window_of(cluster, scope)
-    findings = with_suppression(_in_window(_namespace_findings(cluster, namespace, scope), window))
-    listed = list(findings.select_related("cluster"))
+    # for_summary: what the redacted summaries read (suppression, last seen), in a fixed number of queries.
+    findings = for_summary(_in_window(_namespace_findings(cluster, namespace, scope), window))
+    listed = list(findings)
     if not listed:
         return [], 0
     events, held = _history(findings, scope)

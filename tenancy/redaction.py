@@ -233,13 +233,18 @@ def redact_finding(finding: dict, reader: Reader) -> dict:
     paths = visible_paths(finding.get("paths") or [], reader)
     redacted = {**finding, "namespaces": own, "paths": paths, "path_count": len(paths)}
     redacted.pop("refs", None)
-    if _involves_hidden(finding, reader):
+    hidden = _involves_hidden(finding, reader)
+    if hidden:
         redacted.update(
             title=f"{finding['rule']} in {', '.join(own)}, involving namespaces of {ANOTHER_TENANT}",
             detail="",
             evidence={},
             redacted=True,
         )
+    if finding.get("suppression"):
+        # An admin's free text may name anything: not shown beside a finding that involves another tenant.
+        reason = "" if hidden else scrub(finding["suppression"].get("reason") or "", reader)
+        redacted["suppression"] = {**finding["suppression"], "reason": reason}
     return redacted
 
 

@@ -24,7 +24,7 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 
 from exposure.models import Finding
 from inventory.importing import import_dump
-from inventory.models import Cluster, InventoryObject
+from inventory.models import Cluster, InventoryObject, Snapshot
 from tenancy.models import Grant
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
 from tests.factories import dashboard_admin
@@ -101,6 +101,11 @@ def _plant_pv(dump: Path, namespace: str) -> None:
     ]
     document = {"apiVersion": "v1", "kind": "List", "items": objects}
     (dump / "kubernetes" / "canary-pv.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+
+
+@pytest.fixture(autouse=True)
+def _no_api_rate_limit(settings):
+    settings.API_THROTTLE_RATE = None  # the crawl asks hundreds of URLs in a few seconds
 
 
 @pytest.fixture
@@ -199,6 +204,8 @@ def _values(parameter: str, parts) -> list[str]:
         return ["inventory", "arrays", "exposure", "tenancy", "auth"]
     if parameter == "finding":  # every finding, B's included: those must answer 404 to A
         return [str(pk) for pk in Finding.objects.values_list("pk", flat=True)] + ["999999"]
+    if parameter == "snapshot":  # the API's snapshots/<id>/: every snapshot, of both clusters
+        return [str(pk) for pk in Snapshot.objects.values_list("pk", flat=True)] + ["999999"]
     if parameter == "url":
         return ["nowhere/"]
     raise AssertionError(f"the canary crawl cannot fill <{parameter}> in {parts}: teach _values() about it")
@@ -248,8 +255,17 @@ def _filter_queries() -> list[str]:
     return queries
 
 
-# URL names whose query string filters what they list
-FILTERED = {"findings", "findings_csv", "namespaces", "cluster_namespaces"}
+# URL names whose query string filters what they list (the pages' and the API's lists).
+FILTERED = {
+    "findings",
+    "findings_csv",
+    "namespaces",
+    "cluster_namespaces",
+    "api-finding-list",
+    "api-namespace-list",
+    "api-volume-list",
+    "api-timeline-list",
+}
 
 
 def crawl(client) -> dict[str, int]:
@@ -299,9 +315,11 @@ def test_tenant_a_never_sees_tenant_b_on_any_url(world, client):
     assert "/clusters/policy-shared/namespaces/alpha-db/" in ok
     for name, (_, canary) in CANARY.items():
         assert statuses[f"/clusters/{name}/namespaces/{canary}/"] == 404
+        assert statuses[f"/api/v1/namespaces/{name}/{canary}/"] == 404
         # A's cluster-level pages answer, with B's names taken out (not the whole page refused).
         for page in ("", "snapshots/", "arrays/"):
             assert statuses[f"/clusters/{name}/{page}"] == 200
+    assert statuses["/api/v1/namespaces/hostile-share/alpha-web/paths/"] == 200
     assert statuses["/rules/"] == 200 and statuses["/settings/"] == 404
     history = client.get("/clusters/hostile-share/snapshots/").content.decode()
     assert "in namespace (a name of another tenant)" in history and "rule host-network failed" in history
