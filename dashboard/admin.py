@@ -1,5 +1,10 @@
+from collections import Counter
+
 from django import forms
 from django.contrib import admin
+from django.db import router
+from django.db.models.deletion import Collector, ProtectedError
+from django.utils.text import capfirst
 
 from arrays.models import Array
 from exposure.models import Finding, RuleSetting, Suppression
@@ -8,6 +13,40 @@ from inventory.models import Cluster, Snapshot
 from tenancy.access import namespace_tenants
 from tenancy.boundaries import SOLO_PREFIX
 from tenancy.models import Grant, NamespaceOwner
+
+
+class CountedDeletion:
+    """The delete confirmation counts what goes with the object, model by model, instead of listing
+    every row: a cluster's history holds hundreds of thousands of rows at scale (Django's listing
+    loads and renders each one), a cluster-wide finding one attribution per namespace.  The counts
+    come from the collector the deletion itself uses, which loads no row it can delete by query."""
+
+    def get_deleted_objects(self, objs, request):
+        objs = list(objs)
+        collector = Collector(using=router.db_for_write(self.model), origin=objs)
+        try:
+            collector.collect(objs)
+        except ProtectedError as error:  # nothing of ours protects; shown as Django shows it
+            return [], {}, set(), [str(obj) for obj in error.protected_objects]
+        counts = Counter()
+        for model, instances in collector.data.items():
+            counts[model] += len(instances)
+        for queryset in collector.fast_deletes:
+            counts[queryset.model] += queryset.count()
+        counts = {model: n for model, n in counts.items() if n}
+        perms_needed = {
+            model._meta.verbose_name
+            for model in counts
+            if self.admin_site.is_registered(model)
+            and not self.admin_site.get_model_admin(model).has_delete_permission(request)
+        }
+        listed = [f"{capfirst(self.model._meta.verbose_name)}: {obj}" for obj in objs]
+        listed += [
+            f"{n:,} {model._meta.verbose_name_plural}"
+            for model, n in counts.items()
+            if model is not self.model
+        ]
+        return listed, {model._meta.verbose_name_plural: n for model, n in counts.items()}, perms_needed, []
 
 
 class RuleSettingInline(admin.TabularInline):
@@ -30,7 +69,7 @@ class NamespaceOwnerInline(admin.TabularInline):
 
 
 @admin.register(Cluster)
-class ClusterAdmin(admin.ModelAdmin):
+class ClusterAdmin(CountedDeletion, admin.ModelAdmin):
     list_display = (
         "name",
         "source",
@@ -123,6 +162,7 @@ class GrantForm(forms.ModelForm):
 class GrantAdmin(admin.ModelAdmin):
     form = GrantForm
     list_display = ("__str__", "cluster", "namespace", "tenant")
+    list_select_related = ("user", "group", "cluster")  # __str__ names them: not a query per row
     list_filter = ("cluster",)
 
 
@@ -157,7 +197,7 @@ class SuppressionInline(admin.TabularInline):
 
 
 @admin.register(Finding)
-class FindingAdmin(admin.ModelAdmin):
+class FindingAdmin(CountedDeletion, admin.ModelAdmin):
     """Findings are computed, never typed in; their suppressions are listed (and may be lifted) here."""
 
     list_display = ("rule", "severity", "status", "cluster", "title", "first_seen", "resolved_at")
