@@ -5,12 +5,12 @@ Every function takes the reader's `Scope` (tenancy.access.scope_of) and reads th
 tenancy/redaction.py.  There is no reader here that takes no scope.
 """
 
-from django.db.models import Count
+from django.db.models import Case, Count, IntegerField, Value, When
 from django.utils import timezone
 
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 from exposure.analyse import EXPOSURE_PATHS
-from exposure.findings import SUPPRESSED, by_status, in_namespace, summary, with_suppression
+from exposure.findings import by_status, in_namespace, summary, with_suppression
 from exposure.models import Finding, FindingEvent, NamespaceStatus, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
 from inventory.fields import as_mapping
@@ -21,6 +21,19 @@ from tenancy.boundaries import tenant_of_namespace
 from tenancy.ownership import owners_of
 from tenancy.redaction import Reader, redact_event, redact_finding, redact_subject, scrub, visible_paths
 from tenancy.scope import Scope
+
+# The namespace page lists its worst findings; the findings page, filtered by namespace, lists them all
+# (a large cluster attributes a namespace findings from all over it: storage networks, shared nodes).
+NAMESPACE_FINDINGS_SHOWN = 50
+
+
+def severity_rank():
+    """A finding's severity as a number the database sorts by, the worst highest."""
+    return Case(
+        *(When(severity=s, then=Value(rank)) for s, rank in SEVERITY_RANK.items()),
+        default=Value(-1),
+        output_field=IntegerField(),
+    )
 
 
 def visible_clusters(scope: Scope):
@@ -180,23 +193,24 @@ def active_suppression(finding: Finding, shown: dict, scope: Scope) -> dict | No
 
 
 def finding_summaries(findings, reader: Reader) -> list[dict]:
-    """Findings as `summary` shapes, redacted for the reader."""
-    return [
-        redact_finding({**summary(f), "refs": f.refs}, reader) for f in findings.select_related("cluster")
-    ]
+    """Findings (their cluster selected with them) as `summary` shapes, redacted for the reader."""
+    return [redact_finding({**summary(f), "refs": f.refs}, reader) for f in findings]
 
 
 def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict:
-    """The namespace's grade, its findings (open and suppressed first, then resolved) and every exposure
-    path into its data as of `snapshot` (inside its tenant and from platform workloads included)."""
+    """The namespace's grade, its NAMESPACE_FINDINGS_SHOWN worst findings (open, then suppressed, then
+    resolved; the worst first) and how many it has, and every exposure path into its data as of
+    `snapshot` (inside its tenant and from platform workloads included)."""
     cluster = snapshot.cluster
     reader = reader_for(scope, cluster)
     findings = in_namespace(
         with_suppression(Finding.objects.restrict(scope).filter(cluster=cluster)), namespace
     )
-    items = sorted(
-        finding_summaries(findings, reader),
-        key=lambda f: (f["status"] == "resolved", f["status"] == SUPPRESSED, -SEVERITY_RANK[f["severity"]]),
+    # "open" sorts before "resolved", unsuppressed before suppressed.
+    worst = (
+        findings.select_related("cluster")
+        .annotate(severity_rank=severity_rank())
+        .order_by("status", "suppressed", "-severity_rank", "pk")
     )
     record = (
         InventoryObject.objects.as_of(snapshot)
@@ -211,7 +225,8 @@ def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
         "grade": status.grade if status else "",
         "grade_counts": status.counts if status else {},
         "grade_since": status.valid_from_at if status else None,
-        "findings": items,
+        "findings": finding_summaries(worst[:NAMESPACE_FINDINGS_SHOWN], reader),
+        "findings_total": findings.count(),
         "outside_paths": [p for p in paths if not (p["inside_tenant"] or p["platform"])],
         "other_paths": [p for p in paths if p["inside_tenant"] or p["platform"]],
     }

@@ -1,4 +1,4 @@
-"""No page's query count grows with the cluster.
+"""No page's query count grows with the cluster, and what a page lists from all over it is bounded.
 
 Every URL of the URL configuration (enumerated from the resolver with real ids, as the canary crawls
 them: tests/url_crawl.py) is requested by a dashboard admin and by a tenant on a simulated cluster
@@ -7,7 +7,9 @@ fourfold (namespaces, the tenant's own among them, PVCs, pods, nodes, findings, 
 snapshots, grants) and every URL must answer as before with no more queries.  A page added later is
 measured without editing this test; a URL parameter the crawl cannot fill fails it.
 
-Times are the benchmark's to measure (`make bench`), not a test's: timed assertions flake.
+What a page lists from all over a large cluster is bounded: a namespace's worst findings (a large
+cluster attributes a namespace findings from everywhere), a delete confirmation's counts.  Times are
+the benchmark's to measure (`make bench`), not a test's: timed assertions flake.
 """
 
 import re
@@ -24,8 +26,10 @@ from django.test import Client
 from django.utils import timezone
 
 from arrays.models import Array
+from dashboard.queries import NAMESPACE_FINDINGS_SHOWN, namespace_exposure
 from exposure.findings import in_namespace, suppress
 from exposure.models import Finding, Suppression
+from exposure.rules import SEVERITY_RANK
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.snapshotting import queue_snapshot, run_snapshot
 from inventory.tasks import snapshot_now
@@ -35,6 +39,7 @@ from simulator.workloads import add_statefulset, add_tenant_namespace
 from simulator.world import OWNER_EMAIL_ANNOTATION, OWNER_GROUP_LABEL, TENANT_LABEL, NodeFacts, Simulation
 from tenancy.access import scope_of
 from tenancy.models import Grant
+from tenancy.scope import Scope
 from tests.factories import collection, obj, pod
 from tests.url_crawl import expand, leaf_patterns, url_values
 
@@ -265,3 +270,41 @@ def test_a_clusters_delete_confirmation_counts_its_history_instead_of_listing_it
     assert client.post(url, {"post": "yes"}).status_code == 302
     assert not Cluster.objects.filter(name="doomed").exists()
     assert not InventoryObject.objects.filter(cluster_id=cluster.pk).exists()
+
+
+def test_a_namespace_page_lists_its_worst_findings_and_how_many_it_has(client):
+    """Open ones first (the worst first), then suppressed, then resolved; the rest are one link away."""
+    cluster = Cluster.objects.create(name="busy", source=Cluster.Source.OFFLINE)
+    snapshot = run_snapshot(queue_snapshot(cluster), lambda: collection([obj("Namespace", "team-a")]))
+    severities = ["low", "critical", "medium", "info", "high"]
+    statuses = ["open"] * 45 + ["suppressed"] * 2 + ["resolved"] * (NAMESPACE_FINDINGS_SHOWN + 10 - 47)
+    for i, status in enumerate(statuses):
+        finding = Finding.objects.create(
+            cluster=cluster,
+            rule="privileged-container",
+            fingerprint=f"f{i}",
+            identity={},
+            severity=severities[i % len(severities)],
+            title=f"finding {i}",
+            namespaces=["team-a"],
+            evidence_key="k",
+            first_seen=timezone.now(),
+            first_seen_seq=1,
+            changed_seq=1,
+            status="resolved" if status == "resolved" else "open",
+        )
+        finding.attributions.create(namespace="team-a")
+        if status == "suppressed":
+            suppress(finding, "accepted", timezone.now() + timedelta(days=1))
+
+    total = in_namespace(Finding.objects.all(), "team-a").count()  # the snapshot's own ones too
+    assert total >= len(statuses)
+    exposure = namespace_exposure(snapshot, "team-a", Scope.everything())
+    shown = [(f["status"], SEVERITY_RANK[f["severity"]]) for f in exposure["findings"]]
+    assert exposure["findings_total"] == total and len(shown) == NAMESPACE_FINDINGS_SHOWN
+    order = {"open": 0, "suppressed": 1, "resolved": 2}
+    assert shown == sorted(shown, key=lambda item: (order[item[0]], -item[1]))
+    assert [status for status, _ in shown].count("suppressed") == 2 and shown[-1][0] == "resolved"
+    client.force_login(User.objects.create_superuser("root"))
+    page = client.get("/clusters/busy/namespaces/team-a/").content.decode()
+    assert f"The {NAMESPACE_FINDINGS_SHOWN} worst of its {total} findings." in page
