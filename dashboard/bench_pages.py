@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from django.db import connection
 from django.test import Client
 from django.test.utils import override_settings
-from django.urls import URLResolver, get_resolver, reverse
+from django.urls import NoReverseMatch, URLResolver, get_resolver, reverse
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,18 @@ def named_patterns(patterns=None, namespace: str = "", parameters: tuple = ()):
 
 def page_urls(value: Callable[[str, str], str | None]) -> tuple[dict[str, str], dict[str, str]]:
     """name -> URL for every named pattern whose parameters `value(parameter, name)` fills, and
-    name -> the first parameter it could not fill for the others."""
+    name -> why not for the others."""
     urls, unfilled = {}, {}
     for name, parameters in named_patterns():
         values = {parameter: value(parameter, name) for parameter in parameters}
         missing = [parameter for parameter, filled in values.items() if filled is None]
         if missing:
-            unfilled[name] = missing[0]
-        else:
+            unfilled[name] = f"no value for <{missing[0]}>"
+            continue
+        try:
             urls[name] = reverse(name, kwargs=values)
+        except NoReverseMatch:
+            unfilled[name] = f"no URL for {values}"
     return urls, unfilled
 
 

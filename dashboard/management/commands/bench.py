@@ -308,8 +308,8 @@ class Command(BaseCommand):
                 if t
             ]
             out.write(f"{name:<44} " + "   ".join(cells))
-        for name, parameter in pages["not_measured"].items():
-            out.write(f"NOT MEASURED: {name} (the bench has no value for <{parameter}>)")
+        for name, why in pages["not_measured"].items():
+            out.write(f"NOT MEASURED: {name} ({why}: teach bench.py _page_value())")
 
     def _print_growth(self, first, last, growth):
         out = self.stdout
