@@ -64,7 +64,7 @@ class FindingFilter(forms.Form):
         self.scope = scope
         self.clusters = {c.name: c for c in visible_clusters(scope).order_by("name")}
         self.tenants_by_cluster = {  # cluster id -> namespace -> tenant, of the namespaces the reader sees
-            c.pk: {ns: t for ns, t in namespace_tenants(c).items() if scope.sees(c.pk, ns)}
+            c.pk: namespace_tenants(c, None if scope.admin else scope.visible_in(c.pk))
             for c in self.clusters.values()
         }
         tenants = sorted({t for names in self.tenants_by_cluster.values() for t in names.values()})

@@ -41,7 +41,10 @@ def visible_clusters(scope: Scope):
 
 
 def reader_for(scope: Scope, cluster: Cluster) -> Reader:
-    return Reader.of(scope, cluster.pk, {} if scope.admin else namespace_tenants(cluster))
+    # The tenants of the reader's own namespaces are all a Reader asks for.
+    return Reader.of(
+        scope, cluster.pk, {} if scope.admin else namespace_tenants(cluster, scope.visible_in(cluster.pk))
+    )
 
 
 def namespace_exists(snapshot: Snapshot, namespace: str, scope: Scope) -> bool:

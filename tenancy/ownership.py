@@ -23,7 +23,7 @@ says who could have been one); `always` trusts it anyway; `off` never reads owne
 from dataclasses import asdict, dataclass
 
 from inventory.fields import as_list, as_mapping, as_text
-from inventory.models import Cluster
+from inventory.models import Cluster, Snapshot
 from inventory.state import SnapshotState
 from tenancy.models import NamespaceOwner
 
@@ -118,9 +118,14 @@ def derived_owners(
 
 def owners_of(cluster: Cluster) -> dict[str, list[Owner]]:
     """namespace -> owners, the manual mapping winning, as of the latest analysed snapshot."""
-    latest = cluster.latest_visible_snapshot()
-    facts = ((latest.facts or {}).get("analysis") or {}) if latest else {}
-    owners = {ns: [Owner.from_facts(o) for o in found] for ns, found in (facts.get("owners") or {}).items()}
+    # Only the owners of the snapshot's facts: the whole document is large on a large cluster.
+    derived = (
+        cluster.snapshots.filter(status__in=Snapshot.VISIBLE)
+        .order_by("-seq")
+        .values_list("facts__analysis__owners", flat=True)
+        .first()
+    )
+    owners = {ns: [Owner.from_facts(o) for o in found] for ns, found in (derived or {}).items()}
     manual: dict[str, list[Owner]] = {}
     for row in NamespaceOwner.objects.filter(cluster=cluster):
         manual.setdefault(row.namespace, []).append(Owner(row.kind, row.name, "manual"))
