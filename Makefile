@@ -28,8 +28,7 @@ $(PLOTLY_JS): package-lock.json
 
 run: $(VENV)/.installed $(PLOTLY_JS)
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py ensure_admin
-	$(PY) manage.py serve --port $(PORT)
+	$(PY) manage.py serve --ensure-admin --port $(PORT)
 
 system-deps:
 	tools/system-deps.sh $(VENV)

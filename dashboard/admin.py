@@ -1,15 +1,24 @@
+"""The admin site's tables.  Configuration (clusters, grants, arrays, rule settings) is edited here;
+what the snapshots recorded (snapshots, inventory, findings with their events and suppressions) is
+only viewed: it is never added, changed or deleted one row at a time, and goes only with its cluster.
+A finding changes through suppress and lift on its page, which record the event."""
+
+import json
 from collections import Counter
 
 from django import forms
 from django.contrib import admin
 from django.db import router
 from django.db.models.deletion import Collector, ProtectedError
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import capfirst
 
 from arrays.models import Array
-from exposure.models import Finding, RuleSetting, Suppression
+from dashboard.snapshot_history import with_analysis
+from exposure.models import Finding, FindingEvent, RuleSetting, Suppression
 from exposure.rules import ALL_RULES
-from inventory.models import Cluster, Snapshot
+from inventory.models import Cluster, InventoryObject, Snapshot
 from tenancy.access import namespace_tenants
 from tenancy.boundaries import SOLO_PREFIX
 from tenancy.models import Grant, NamespaceOwner
@@ -18,8 +27,8 @@ from tenancy.models import Grant, NamespaceOwner
 class CountedDeletion:
     """The delete confirmation counts what goes with the object, model by model, instead of listing
     every row: a cluster's history holds hundreds of thousands of rows at scale (Django's listing
-    loads and renders each one), a cluster-wide finding one attribution per namespace.  The counts
-    come from the collector the deletion itself uses, which loads no row it can delete by query."""
+    loads and renders each one).  The counts come from the collector the deletion itself uses, which
+    loads no row it can delete by query."""
 
     def get_deleted_objects(self, objs, request):
         objs = list(objs)
@@ -42,7 +51,7 @@ class CountedDeletion:
         }
         listed = [f"{capfirst(self.model._meta.verbose_name)}: {obj}" for obj in objs]
         listed += [
-            f"{n:,} {model._meta.verbose_name_plural}"
+            f"{capfirst(model._meta.verbose_name_plural)}: {n:,}"
             for model, n in counts.items()
             if model is not self.model
         ]
@@ -103,16 +112,107 @@ class ClusterAdmin(CountedDeletion, admin.ModelAdmin):
     inlines = (RuleSettingInline, NamespaceOwnerInline)
 
 
-@admin.register(Snapshot)
-class SnapshotAdmin(admin.ModelAdmin):
-    list_display = ("cluster", "seq", "status", "origin", "taken_at", "duration_seconds")
-    list_filter = ("cluster", "status", "origin")
+def pretty_json(value) -> str:
+    """A JSON value readable: indented, keys sorted, every character escaped."""
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    return format_html("<pre>{}</pre>", text)
 
-    def has_add_permission(self, request):
-        return False  # snapshots are taken, not typed in
+
+def _json_display(name: str):
+    @admin.display(description=name.replace("_", " "))
+    def shown(self, obj):
+        return pretty_json(getattr(obj, name))
+
+    return shown
+
+
+# Deleting a cluster (its page's delete button, or the clusters list's action) takes its history.
+CLUSTER_DELETION = {"inventory_cluster_delete", "inventory_cluster_changelist"}
+
+
+def deleting_a_cluster(request) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.url_name in CLUSTER_DELETION
+
+
+class RecordedAdmin(admin.ModelAdmin):
+    """What a snapshot recorded: viewed (JSON fields pretty and escaped), never added, changed or
+    deleted on its own."""
+
+    json_fields: tuple[str, ...] = ()
+    extra_fields: tuple[str, ...] = ()  # read-only displays shown after the fields
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in cls.json_fields:
+            setattr(cls, f"{name}_shown", _json_display(name))
+
+    def get_fields(self, request, obj=None):
+        plain = [f.name for f in self.model._meta.fields if f.name not in self.json_fields and f.name != "id"]
+        return plain + [f"{name}_shown" for name in self.json_fields] + list(self.extra_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return deleting_a_cluster(request) and super().has_delete_permission(request, obj)
+
+
+class RecordedInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return deleting_a_cluster(request) and super().has_delete_permission(request, obj)
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(RecordedAdmin):
+    list_display = (
+        "__str__",
+        "taken_at",
+        "status",
+        "origin",
+        "duration_seconds",
+        "objects",
+        "not_read",
+        "analysis",
+    )
+    list_filter = ("cluster", "status", "origin")
+    list_select_related = ("cluster",)
+    date_hierarchy = "taken_at"
+    json_fields = ("counts", "unread", "rows_written", "warnings", "facts")
+
+    def get_queryset(self, request):
+        # The list shows a few facts of the analysis, not the facts (large at scale).
+        return with_analysis(super().get_queryset(request))
+
+    @admin.display(description="objects read")
+    def objects(self, obj):
+        return sum(n for n in (obj.counts or {}).values() if isinstance(n, int))
+
+    @admin.display(description="not read")
+    def not_read(self, obj):
+        return len(obj.unread or {}) or ""
+
+    @admin.display(description="analysis")
+    def analysis(self, obj):
+        if obj.analysis_error:
+            return "failed"
+        failed = obj.analysis_failed if isinstance(obj.analysis_failed, dict) else {}
+        return f"rules failed: {', '.join(sorted(failed))}" if failed else ""
 
 
 class GrantForm(forms.ModelForm):
@@ -186,28 +286,48 @@ class ArrayAdmin(admin.ModelAdmin):
     filter_horizontal = ("clusters",)
 
 
-class SuppressionInline(admin.TabularInline):
-    model = Suppression
-    extra = 0
-    fields = ("reason", "expires_at", "evidence_key", "created_by", "created_at", "lifted_at")
-    readonly_fields = ("evidence_key", "created_by", "created_at")
+class SuppressionInline(RecordedInline):
+    """Suppressions are made and lifted on the finding's page (or `manage.py suppress`), which record
+    the event in the finding's history."""
 
-    def has_add_permission(self, request, obj=None):
-        return False  # `manage.py suppress` records the evidence it accepts; here they can be lifted
+    model = Suppression
+    fields = ("reason", "expires_at", "evidence_key", "created_by", "created_at", "lifted_at")
+    readonly_fields = fields
+
+
+class FindingEventInline(RecordedInline):
+    model = FindingEvent
+    fields = ("at", "seq", "kind", "detail_shown")
+    readonly_fields = fields
+    ordering = ("at", "pk")
+    detail_shown = _json_display("detail")
 
 
 @admin.register(Finding)
-class FindingAdmin(CountedDeletion, admin.ModelAdmin):
-    """Findings are computed, never typed in; their suppressions are listed (and may be lifted) here."""
+class FindingAdmin(RecordedAdmin):
+    """Findings are computed, never typed in: viewed here with their history; suppressed and lifted on
+    the finding's own page."""
 
     list_display = ("rule", "severity", "status", "cluster", "title", "first_seen", "resolved_at")
     list_filter = ("cluster", "status", "severity", "rule")
-    search_fields = ("title",)
-    inlines = (SuppressionInline,)
-    exclude = ("paths",)
+    list_select_related = ("cluster",)
+    search_fields = ("title", "fingerprint")
+    json_fields = ("namespaces", "identity", "evidence", "refs", "depends", "paths")
+    extra_fields = ("suppress_or_lift",)
+    inlines = (SuppressionInline, FindingEventInline)
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Finding._meta.fields if f.name != "paths"]
+    @admin.display(description="suppress or lift")
+    def suppress_or_lift(self, obj):
+        return format_html('<a href="{}">on the finding\'s page</a>', reverse("finding", args=[obj.pk]))
 
-    def has_add_permission(self, request):
-        return False
+
+@admin.register(InventoryObject)
+class InventoryObjectAdmin(RecordedAdmin):
+    """The versioned inventory, one row per version (valid from / to in snapshot numbers)."""
+
+    list_display = ("__str__", "cluster", "scope", "kind", "namespace", "name", "valid_from", "valid_to")
+    list_filter = ("cluster", "kind")
+    list_select_related = ("cluster",)
+    search_fields = ("name", "namespace")
+    show_full_result_count = False  # millions of rows at scale: no second count
+    json_fields = ("data",)

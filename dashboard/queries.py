@@ -9,8 +9,10 @@ from django.db.models import Case, Count, IntegerField, Value, When
 from django.utils import timezone
 
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
+from dashboard.path_groups import grade_severity
 from exposure.analyse import EXPOSURE_PATHS
 from exposure.findings import by_status, in_namespace, summary, with_suppression
+from exposure.grades import CLUSTER_WIDE, exposure_rank, grade_of, graded_findings
 from exposure.models import Finding, FindingEvent, NamespaceStatus, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
 from inventory.fields import as_mapping
@@ -42,28 +44,39 @@ def visible_clusters(scope: Scope):
 
 def reader_for(scope: Scope, cluster: Cluster) -> Reader:
     # The tenants of the reader's own namespaces are all a Reader asks for.
-    return Reader.of(
-        scope, cluster.pk, {} if scope.admin else namespace_tenants(cluster, scope.visible_in(cluster.pk))
-    )
+    own = {} if scope.admin else namespace_tenants(cluster, scope.visible_in(cluster.pk))
+    return Reader.of(scope, cluster.pk, own)
 
 
 def namespace_exists(snapshot: Snapshot, namespace: str, scope: Scope) -> bool:
-    """Whether the reader may see `namespace` and it exists as of `snapshot`: else a page is a 404."""
-    return (
-        scope.sees(snapshot.cluster_id, namespace)
-        and InventoryObject.objects.as_of(snapshot)
-        .restrict(scope)
-        .filter(scope="", kind="Namespace", name=namespace)
-        .exists()
-    )
+    """Whether the reader may see `namespace` and it exists as of `snapshot`: else a page is a 404.
+    When the snapshot did not read Namespaces, a namespace its objects are in exists too."""
+    if not scope.sees(snapshot.cluster_id, namespace):
+        return False
+    state = InventoryObject.objects.as_of(snapshot).restrict(scope).filter(scope="")
+    if state.filter(kind="Namespace", name=namespace).exists():
+        return True
+    return namespaces_unread(snapshot) and state.filter(namespace=namespace).exists()
+
+
+def namespaces_unread(snapshot: Snapshot) -> bool:
+    """The snapshot did not read Namespace objects (a partial dump): namespaces are known from the
+    objects in them, without labels, so without tenant, owners or Pod Security level."""
+    return "Namespace" in (snapshot.unread or {})
 
 
 def namespace_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
-    """The namespaces of `snapshot` the reader may see, with their tenant and object counts."""
+    """The namespaces of `snapshot` the reader may see, with their tenant and object counts, and their
+    current grade (own exposure), ranked worst first by it; then by name."""
     cluster = snapshot.cluster
     state = InventoryObject.objects.as_of(snapshot).restrict(scope).filter(scope="")
     # restrict() already keeps only the Namespaces the reader sees.
     names = dict(state.filter(kind="Namespace").values_list("name", "data"))
+    unread = set()
+    if namespaces_unread(snapshot):
+        found = state.exclude(namespace="").order_by().values_list("namespace", flat=True).distinct()
+        unread = {name for name in found if name not in names}
+        names.update(dict.fromkeys(unread))
     # Counted by the database: a large cluster has a hundred thousand pods.
     counted = (
         state.filter(namespace__in=list(names), kind__in=["PersistentVolumeClaim", "Pod"])
@@ -71,16 +84,24 @@ def namespace_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
         .annotate(n=Count("pk"))
     )
     counts = {(namespace, kind): n for namespace, kind, n in counted}
-    return [
+    grades = current_grades(cluster, scope)
+    rows = [
         {
             "name": name,
-            "tenant": tenant_of_namespace(name, data, cluster.tenant_label),
+            "tenant": "" if name in unread else tenant_of_namespace(name, data, cluster.tenant_label),
+            "namespace_unread": name in unread,
             "created": as_mapping(as_mapping(data).get("metadata")).get("creationTimestamp"),
             "pvcs": counts.get((name, "PersistentVolumeClaim"), 0),
             "pods": counts.get((name, "Pod"), 0),
+            "grade": grades.get(name),
         }
         for name, data in sorted(names.items())
     ]
+    return sorted(rows, key=lambda row: _rank(row["grade"]))
+
+
+def _rank(status: NamespaceStatus | None) -> tuple:
+    return exposure_rank(status.grade, status.counts) if status else (1,)  # ungraded last
 
 
 def namespace_contents(snapshot: Snapshot, namespace: str, scope: Scope) -> dict:
@@ -101,33 +122,40 @@ def namespace_contents(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
     }
 
 
-def backend_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
-    """Each Trident backend of the snapshot and where its access control was read from (admins:
-    backends serve every tenant, so they are the cluster's, not a namespace's)."""
-    if not scope.admin:
-        return []
-    rows = []
-    backends = (snapshot.facts or {}).get("backends") or {}
-    for uuid, backend in sorted(backends.items(), key=lambda item: item[1].get("name", "")):
-        if backend.get("access_rules"):
-            status = backend["access_rules"]
-        elif backend.get("array"):
-            failed = [key for key in snapshot.unread if key.startswith(f"{backend['array']}:")]
-            status = f"read from {backend['array']}" + (
-                f" ({len(failed)} collections not read)" if failed else ""
-            )
-        elif backend.get("unread"):  # a dump without this backend's array answers
-            status = f"array not read: {backend['unread']}"
-        else:
-            status = "array not read (not configured)"
-        rows.append({**backend, "uuid": uuid, "status": status})
-    return rows
-
-
 def current_grades(cluster: Cluster, scope: Scope) -> dict[str, NamespaceStatus]:
-    """namespace -> its current grade and open-violation counts ("" is the cluster as a whole: admins)."""
+    """namespace -> its current grade and counts of its own exposure, with `grade_since_at` (when the
+    grade took its letter).  "" (CLUSTER_WIDE) is the cluster's: admins only."""
     statuses = NamespaceStatus.objects.restrict(scope).filter(cluster=cluster, valid_to=None)
     return {s.namespace: s for s in statuses}
+
+
+def cluster_wide_counts(cluster: Cluster, scope: Scope, namespace: str | None = None) -> dict[str, int]:
+    """severity -> open, unsuppressed cluster-wide findings (actors that reach every namespace) the
+    reader may see, those that reach `namespace` when given: shown beside a namespace's own grade,
+    which does not count them.  One query."""
+    findings = graded_findings(cluster.pk).restrict(scope).filter(cluster_wide=True)
+    if namespace is not None:
+        findings = in_namespace(findings, namespace)
+    counted = dict(findings.order_by().values_list("severity").annotate(n=Count("pk", distinct=True)))
+    return {severity: counted[severity] for severity in reversed(SEVERITIES) if counted.get(severity)}
+
+
+def cluster_grade(cluster: Cluster, scope: Scope, grades: dict | None = None) -> dict:
+    """The cluster's grade as the reader may see it: for admins the cluster's own row (cluster-wide
+    findings and those attributed to no namespace, with since when); for anyone else the cluster-wide
+    findings that reach their namespaces (no date: the cluster's history is admins')."""
+    if scope.admin:
+        status = (grades if grades is not None else current_grades(cluster, scope)).get(CLUSTER_WIDE)
+        if status is None:
+            return {}
+        return {"grade": status.grade, "counts": status.counts, "since": status.grade_since_at}
+    counts = cluster_wide_counts(cluster, scope)
+    return {"grade": grade_of(counts), "counts": counts, "since": None}
+
+
+def worst_namespace(rows: list[dict]) -> dict | None:
+    """The first graded row of `namespace_rows` (ranked worst first), if any."""
+    return next((row for row in rows if row["grade"] is not None), None)
 
 
 def visible_findings(scope: Scope):
@@ -202,15 +230,16 @@ def finding_summaries(findings, reader: Reader) -> list[dict]:
 
 def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict:
     """The namespace's grade, its NAMESPACE_FINDINGS_SHOWN worst findings (open, then suppressed, then
-    resolved; the worst first) and how many it has, and every exposure path into its data as of
-    `snapshot` (inside its tenant and from platform workloads included)."""
+    resolved; the worst first) and how many it has, as many of the open findings that set its grade
+    and how many those are, and every exposure path into its data as of `snapshot` (inside its tenant
+    and from platform workloads included)."""
     cluster = snapshot.cluster
     reader = reader_for(scope, cluster)
     findings = in_namespace(
         with_suppression(Finding.objects.restrict(scope).filter(cluster=cluster)), namespace
     )
-    # "open" sorts before "resolved", unsuppressed before suppressed.
-    worst = (
+    # Sorted and cut by the database: "open" sorts before "resolved", unsuppressed before suppressed.
+    ranked = (
         findings.select_related("cluster")
         .annotate(severity_rank=severity_rank())
         .order_by("status", "suppressed", "-severity_rank", "pk")
@@ -224,12 +253,22 @@ def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
     )
     paths = visible_paths((record or {}).get("paths") or [], reader)
     status = current_grades(cluster, scope).get(namespace)
+    grade = status.grade if status else ""
+    # Its own (not cluster-wide) open findings of the severity that gives its grade.
+    severity = grade_severity(grade)
+    setting = ranked.filter(status="open", suppressed=False, cluster_wide=False, severity=severity)
+    cluster_wide = cluster_wide_counts(cluster, scope, namespace)
     return {
-        "grade": status.grade if status else "",
+        "grade": grade,
         "grade_counts": status.counts if status else {},
-        "grade_since": status.valid_from_at if status else None,
-        "findings": finding_summaries(worst[:NAMESPACE_FINDINGS_SHOWN], reader),
+        "grade_since": status.grade_since_at if status else None,
+        # Cluster-wide exposure that reaches this namespace: shown beside its grade, not in it.
+        "cluster_wide_counts": cluster_wide,
+        "cluster_wide_grade": grade_of(cluster_wide),
+        "findings": finding_summaries(ranked[:NAMESPACE_FINDINGS_SHOWN], reader),
         "findings_total": findings.count(),
+        "grade_findings": finding_summaries(setting[:NAMESPACE_FINDINGS_SHOWN], reader) if severity else [],
+        "grade_findings_total": setting.count() if severity else 0,
         "outside_paths": [p for p in paths if not (p["inside_tenant"] or p["platform"])],
         "other_paths": [p for p in paths if p["inside_tenant"] or p["platform"]],
     }

@@ -278,6 +278,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production runs `collectstatic` into STATIC_ROOT; without it, WhiteNoise serves from the app folders.
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
+# Files browsers ask for at the site's root (favicon.ico: every page, the admin's included, would
+# otherwise log a 404 in the console and the server log).
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -301,6 +304,12 @@ LOGGING = {
         "kubernetes": {"level": "WARNING"},
     },
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # Tasks run in-process (the embedded mode): each snapshot logs its own summary line, so Celery's
+    # "Task … succeeded" line (the task's whole return value) would only repeat it.
+    LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}
+    # No broker, so no broker host: kombu's "No hostname was supplied" warning is about nothing.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 
 # --- Product settings -------------------------------------------------------------------------
 # Serve the built-in simulated cluster while no real cluster is registered.

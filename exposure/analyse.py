@@ -30,7 +30,7 @@ from tenancy.ownership import derived_owners
 logger = logging.getLogger(__name__)
 
 # Bump when a rule or the path shape changes: the next snapshot then analyses anew.
-ANALYSIS_VERSION = 2  # 2: findings on array records rest on the join's kinds
+ANALYSIS_VERSION = 3  # 2: findings on array records rest on the join's kinds; 3: cluster-wide hits
 EXPOSURE_PATHS = "ExposurePaths"
 
 
@@ -54,7 +54,7 @@ def analyse(snapshot: Snapshot, derivation: Derivation) -> dict:
         context = Context(state, settings, derivation.records)
         evaluation = evaluate(context)
         reconciliation = reconcile(snapshot, context, evaluation)
-        namespaces = sorted(name for (_, name) in state.of_kind("Namespace"))
+        namespaces = state.namespace_names()
         path_rows = _store_paths(snapshot, evaluation, namespaces)
         facts = {
             "version": ANALYSIS_VERSION,

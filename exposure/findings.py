@@ -154,6 +154,7 @@ def _fields(rule: Rule, hit: Hit, context: Context) -> dict:
         "title": hit.title,
         "detail": hit.detail,
         "namespaces": sorted(set(hit.namespaces)),
+        "cluster_wide": hit.cluster_wide,
         "evidence": hit.evidence,
         "evidence_key": digest(hit.evidence),
         # Every path is in the namespace's exposure view; the finding keeps enough to explain itself.
@@ -229,6 +230,7 @@ def summary(finding: Finding) -> dict:
         "status": effective_status(finding),
         "cluster": finding.cluster.name,
         "namespaces": finding.namespaces,
+        "cluster_wide": finding.cluster_wide,
         "title": finding.title,
         "detail": finding.detail,
         "evidence": finding.evidence,

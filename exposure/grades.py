@@ -1,9 +1,21 @@
-"""Each namespace's grade and open-violation counts, kept as history that grows only with change.
+"""Each namespace's grade and open-violation counts, and the cluster's, kept as history that grows
+only with change.
 
-The grade is set by the worst open violation into the namespace's data that is not suppressed and
-not info: F critical, D high, C medium, B low, A none.  Violations are cross-tenant by construction
-(paths inside a tenant and from platform workloads raise none).  Namespace "" carries the findings
-attributed to the cluster as a whole.
+A grade is set by the worst open violation that is not suppressed and not info: F critical, D high,
+C medium, B low, A none.  Violations are cross-tenant by construction (paths inside a tenant and from
+platform workloads raise none).
+
+- A namespace's grade counts its own exposure: the findings attributed to it that are not
+  cluster-wide.
+- The cluster's grade (namespace "" = CLUSTER_WIDE) counts the findings attributed to no namespace
+  and the cluster-wide ones: those whose actor reaches every namespace by the nature of its grant
+  (`Finding.cluster_wide`, decided by the rule for each hit: a cluster-scoped resource, a power bound
+  cluster-wide or in a platform namespace).  The criterion is the grant's reach, never the number of
+  namespaces a finding happens to hit: in a cluster of one tenant namespace, a RoleBinding there is
+  still that namespace's own exposure.  A cluster-wide finding stays attributed to every namespace it
+  reaches, so each namespace's readers see it and the pages show it beside the namespace's grade.
+- A row is written only when a grade or its counts change; `grade_since` is when the grade took its
+  current letter (carried over while only the counts move; a namespace that reappears starts anew).
 """
 
 from collections import defaultdict
@@ -16,6 +28,7 @@ from inventory.models import Snapshot
 
 GRADE_BY_SEVERITY = {"critical": "F", "high": "D", "medium": "C", "low": "B"}
 GRADED_SEVERITIES = tuple(GRADE_BY_SEVERITY)
+GRADES = ("A", "B", "C", "D", "F")  # best first
 CLUSTER_WIDE = ""
 
 
@@ -26,12 +39,25 @@ def grade_of(counts: dict[str, int]) -> str:
     return "A"
 
 
+def exposure_rank(grade: str, counts: dict[str, int]) -> tuple:
+    """A sort key, worst first: the grade, then how many findings of each severity, worst first.
+    Lists rank namespaces by this over their own grade and counts (never the cluster-wide ones)."""
+    letter = GRADES.index(grade) if grade in GRADES else -1
+    return (-letter, *(-(counts or {}).get(severity, 0) for severity in GRADED_SEVERITIES))
+
+
+def graded_findings(cluster_id: int):
+    """The findings that set grades: open, not suppressed, not info."""
+    return by_status(Finding.objects.filter(cluster_id=cluster_id), "open").exclude(severity="info")
+
+
 def current_counts(cluster_id: int, namespaces: list[str]) -> dict[str, dict[str, int]]:
-    """namespace -> severity -> open, unsuppressed, graded findings (every namespace present)."""
+    """namespace -> severity -> its own graded findings (every namespace present); "" -> the cluster's
+    (attributed to no namespace, or cluster-wide)."""
     counts: dict[str, dict[str, int]] = {ns: {} for ns in [CLUSTER_WIDE, *namespaces]}
-    open_findings = by_status(Finding.objects.filter(cluster_id=cluster_id), "open").exclude(severity="info")
-    for severity, attributed in open_findings.values_list("severity", "namespaces"):
-        for namespace in attributed or [CLUSTER_WIDE]:
+    rows = graded_findings(cluster_id).values_list("severity", "namespaces", "cluster_wide")
+    for severity, attributed, cluster_wide in rows:
+        for namespace in [CLUSTER_WIDE] if cluster_wide or not attributed else attributed:
             per = counts.setdefault(namespace, {})
             per[severity] = per.get(severity, 0) + 1
     return counts
@@ -51,6 +77,7 @@ def record_grades(snapshot: Snapshot, namespaces: list[str]) -> int:
             continue
         if row is not None:
             to_close.append(row.pk)
+        same_letter = row is not None and row.grade == grade
         to_create.append(
             NamespaceStatus(
                 cluster_id=snapshot.cluster_id,
@@ -59,6 +86,8 @@ def record_grades(snapshot: Snapshot, namespaces: list[str]) -> int:
                 counts=per,
                 valid_from=snapshot.seq,
                 valid_from_at=snapshot.taken_at,
+                grade_since=row.grade_since if same_letter else snapshot.seq,
+                grade_since_at=row.grade_since_at if same_letter else snapshot.taken_at,
             )
         )
     to_close += [row.pk for row in current.values()]  # namespaces gone since
@@ -71,7 +100,8 @@ def record_grades(snapshot: Snapshot, namespaces: list[str]) -> int:
 
 
 def timeline(cluster_id: int, namespace: str | None = None, since=None) -> dict[str, list[dict]]:
-    """namespace -> its status intervals in time order (one query), optionally from `since` on."""
+    """namespace -> its status intervals in time order (one query), optionally from `since` on.
+    "" is the cluster's own (cluster-wide) grade."""
     rows = NamespaceStatus.objects.filter(cluster_id=cluster_id)
     if namespace is not None:
         rows = rows.filter(namespace=namespace)
@@ -80,6 +110,12 @@ def timeline(cluster_id: int, namespace: str | None = None, since=None) -> dict[
     result: dict[str, list[dict]] = defaultdict(list)
     for row in rows.order_by("namespace", "valid_from"):
         result[row.namespace].append(
-            {"grade": row.grade, "counts": row.counts, "from": row.valid_from_at, "to": row.valid_to_at}
+            {
+                "grade": row.grade,
+                "counts": row.counts,
+                "from": row.valid_from_at,
+                "to": row.valid_to_at,
+                "grade_since": row.grade_since_at,
+            }
         )
     return dict(result)

@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from inventory.constants import SEVERITY_CHOICES
 from inventory.models import Cluster
-from tenancy.restrict import PerNamespaceQuerySet, RestrictedQuerySet, per_cluster
+from tenancy.restrict import PerClusterQuerySet, PerNamespaceQuerySet, RestrictedQuerySet, per_cluster
 
 
 class FindingQuerySet(RestrictedQuerySet):
@@ -41,7 +41,9 @@ class ThroughFindingQuerySet(RestrictedQuerySet):
 
 
 class RuleSetting(models.Model):
-    """An admin's decision about one rule on one cluster: another severity, or off."""
+    """An admin's decision about one rule on one cluster: another severity, or off.  Seen with the
+    cluster (like its snapshots): it decides how every reader's findings there are judged and names
+    no tenant."""
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="rule_settings")
     rule = models.CharField(max_length=64)
@@ -50,7 +52,7 @@ class RuleSetting(models.Model):
     )
     enabled = models.BooleanField(default=True)
 
-    objects = RestrictedQuerySet.as_manager()
+    objects = PerClusterQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cluster", "rule"], name="one_setting_per_rule")]
@@ -78,6 +80,11 @@ class Finding(models.Model):
     title = models.TextField()
     detail = models.TextField(blank=True)
     namespaces = models.JSONField(default=list, help_text="Attributed namespaces; empty: the cluster.")
+    cluster_wide = models.BooleanField(
+        default=False,
+        help_text="Its actor reaches every namespace by the nature of its grant: graded as the cluster's "
+        "(still attributed to every namespace it reaches).",
+    )
     evidence = models.JSONField(default=dict)
     evidence_key = models.CharField(max_length=32, help_text="Digest of the evidence.")
     paths = models.JSONField(
@@ -164,8 +171,10 @@ class Suppression(models.Model):
 class NamespaceStatus(models.Model):
     """A namespace's grade and open-violation counts, stored as changes (valid from / valid to).
 
-    namespace "" holds the findings attributed to the cluster as a whole.  A quiet week writes
-    nothing; a year's timeline is one query over the rows that overlap it.
+    A namespace's row counts its own findings; namespace "" holds the cluster's: those attributed to
+    no namespace and the cluster-wide ones (exposure/grades.py).  A quiet week writes nothing; a
+    year's timeline is one query over the rows that overlap it.  `grade_since` is when the grade took
+    its current letter: a new row whose letter is unchanged (only the counts moved) carries it on.
     """
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="namespace_statuses")
@@ -176,6 +185,8 @@ class NamespaceStatus(models.Model):
     valid_to = models.PositiveIntegerField(null=True, blank=True)
     valid_from_at = models.DateTimeField()
     valid_to_at = models.DateTimeField(null=True, blank=True)
+    grade_since = models.PositiveIntegerField(help_text="Sequence number since which the letter is this one.")
+    grade_since_at = models.DateTimeField(help_text="When the grade took this letter.")
 
     objects = PerNamespaceQuerySet.as_manager()
 

@@ -76,6 +76,7 @@ class Demo:
         from simulator.world import Simulation
 
         self.now = now or timezone.now()
+        self.days = days
         self.step = step
         self.start_time = (self.now - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
         self.simulation = Simulation(seed=seed, scale=scale, start=self.start_time)
@@ -148,6 +149,7 @@ class Demo:
                 snapshot_now(self.cluster, queue_snapshot(self.cluster, taken_at=when))
                 progress.done += 1
             Cluster.objects.filter(pk=self.cluster.pk).update(enabled=True)
+            logger.info("demo history complete: %d snapshots over %d days", progress.done, self.days)
         except Exception:
             logger.exception("demo backfill failed")
         finally:

@@ -100,7 +100,36 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
     snapshot.finished_at = timezone.now()
     snapshot.duration_seconds = round(time.monotonic() - started, 3)
     snapshot.save()
+    if snapshot.is_visible:  # a failure was logged above, with its reason
+        logger.info("%s", summary_line(snapshot))
     return snapshot
+
+
+def summary_line(snapshot: Snapshot) -> str:
+    """One line per snapshot for the log: what was read, what not, what was written and found.  The
+    sources log their details at DEBUG."""
+    read = ", ".join(f"{source} {n}" for source, n in snapshot.count_summary())
+    parts = [
+        f"snapshot {snapshot.cluster.name}#{snapshot.seq} {snapshot.status} in {snapshot.duration_seconds} s"
+    ]
+    parts.append(f"read {read or 'nothing'}")
+    if snapshot.unread:
+        parts.append(f"not read: {', '.join(sorted(snapshot.unread))}")
+    written = snapshot.rows_written or {}
+    parts.append(f"rows +{written.get('inserted', 0)} -{written.get('closed', 0)}")
+    analysis = (snapshot.facts or {}).get("analysis") or {}
+    said = {"opened": "opened", "reopened": "reopened", "resolved": "resolved", "held": "held open"}
+    # A quiet snapshot reuses the previous analysis (its counts are that analysis'): nothing changed.
+    changes = (
+        []
+        if analysis.get("reused")
+        else [f"{analysis[key]} {w}" for key, w in said.items() if analysis.get(key)]
+    )
+    if changes:
+        parts.append("findings " + ", ".join(changes))
+    if snapshot.analysis_failure:
+        parts.append(f"analysis incomplete: {snapshot.analysis_failure}")
+    return "; ".join(parts)
 
 
 def distrust_absence(cluster_id: int, collection: Collection, before_seq: int | None = None) -> None:

@@ -68,6 +68,14 @@ class SnapshotState:
     def of_kind(self, kind: str) -> dict[tuple[str, str], dict]:
         return self.objects.get(kind, {})
 
+    def namespace_names(self) -> list[str]:
+        """The snapshot's namespaces: its Namespace objects and, when Namespaces were not read (a partial
+        dump), also the namespaces its objects are in: unread is not absent."""
+        names = {name for _, name in self.of_kind("Namespace")}
+        if "Namespace" in (self.snapshot.unread or {}):
+            names |= {namespace for objects in self.objects.values() for namespace, _ in objects if namespace}
+        return sorted(names)
+
     def get(self, kind: str, name: str, namespace: str = "") -> dict | None:
         """None too for a name or namespace that is not text (read from some other object's field)."""
         if not isinstance(name, str) or not isinstance(namespace, str):

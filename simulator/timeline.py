@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from simulator import cases as case_events
 from simulator import shapes
 from simulator.names import pod_ip, timestamp
+from simulator.ontap_array import FIXED, WIDENED
 from simulator.workloads import add_deployment, add_tenant_namespace
 
 RESTARTS_PER_POD_DAY = 0.01  # a tenth of pods restart about every ten days
@@ -63,8 +64,33 @@ class Timeline:
                     lambda: case_events.widen_trident_readers(sim, sim.cases, widen=False),
                     False,
                 ),
+                Event(
+                    sim.start + WIDENED,
+                    "export policy of the FlexGroup backend widened to 0.0.0.0/0 on the array",
+                    # The array derives the rule from the clock (simulator/ontap_array.py): the case only.
+                    lambda: case_events.flexgroup_export_widened(sim, sim.cases, widen=True),
+                    False,
+                ),
+                Event(
+                    sim.start + FIXED,
+                    "export policy of the FlexGroup backend narrowed again",
+                    lambda: case_events.flexgroup_export_widened(sim, sim.cases, widen=False),
+                    False,
+                ),
                 Event(at(18, 9), "PVC acme-db/reports-cache deleted", self._delete_reports_cache),
+                Event(
+                    at(19, 10),
+                    "storage automation binds PV and Trident backend writes to non-admins, cluster-wide",
+                    lambda: case_events.storage_automation_grants(sim, sim.cases, grant=True),
+                    False,
+                ),
                 Event(at(20, 3), "node worker-retiring leaves the cluster", self._retire_node),
+                Event(
+                    at(23, 16),
+                    "storage automation's cluster-wide grants revoked",
+                    lambda: case_events.storage_automation_grants(sim, sim.cases, grant=False),
+                    False,
+                ),
                 Event(at(25, 17), f"tenant {TRANSIENT_TENANT} deleted", self._delete_transient_tenant),
                 Event(
                     at(28, 10), "rollout of acme-web/storefront (new ReplicaSet)", self._rollout_storefront
@@ -117,7 +143,7 @@ class Timeline:
             1,
             sim.clock,
             claim=claim["metadata"]["name"],
-            nodes=[sim.workers()[0].name],
+            nodes=[sim.workers_for("acme-db")[0].name],
         )
 
     def _delete_reports_cache(self) -> None:
@@ -143,7 +169,13 @@ class Timeline:
         sim = self.sim
         for i, (purpose, psa) in enumerate((("app", "restricted"), ("data", "baseline"))):
             add_tenant_namespace(
-                sim, f"{TRANSIENT_TENANT}-{purpose}", TRANSIENT_TENANT, psa, 10_000 + i, sim.clock
+                sim,
+                f"{TRANSIENT_TENANT}-{purpose}",
+                TRANSIENT_TENANT,
+                psa,
+                10_000 + i,
+                sim.clock,
+                well_run=sim.sizes.well_run,
             )
 
     def _delete_transient_tenant(self) -> None:

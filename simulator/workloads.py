@@ -26,15 +26,28 @@ _RWO_CLASSES = (
     "anf-standard",
 )
 _RWX_CLASSES = ("nas-gold", "nas-economy", "nas-flexgroup", "anf-standard")
+# A well-run namespace's classes: each volume on an export policy or igroup of its own, with CHAP
+# (a FlexGroup's or Azure's policy admits every node; SolidFire's CHAP secrets sit in TridentVolumes).
+_WELL_RUN_RWO_CLASSES = ("nas-gold", "nas-gold", "san-gold", "nas-economy", "san-nvme")
+_WELL_RUN_RWX_CLASSES = ("nas-gold", "nas-economy")
 
 
-def add_tenant_namespace(sim, name: str, tenant: str | None, psa: str | None, index: int, created: datetime):
+def add_tenant_namespace(
+    sim,
+    name: str,
+    tenant: str | None,
+    psa: str | None,
+    index: int,
+    created: datetime,
+    well_run: bool = False,
+):
     owner = f"{tenant}-admins" if tenant else None
     sim.add_namespace(name, tenant, psa, created, owner)
     _bindings(sim, name, tenant, created)
-    if index % 4 == 0 and index >= 8:  # a quarter of the ordinary namespaces lock egress down
+    # A quarter of the ordinary namespaces lock egress down; a well-run one always does.
+    if well_run or (index % 4 == 0 and index >= 8):
         deny_egress_except_dns(sim, name, created)
-    add_workloads(sim, name, created + timedelta(hours=2))
+    add_workloads(sim, name, created + timedelta(hours=2), well_run=well_run)
 
 
 def _bindings(sim, namespace: str, tenant: str | None, created: datetime) -> None:
@@ -91,18 +104,20 @@ def deny_egress_except_dns(sim, namespace: str, created: datetime) -> None:
     sim.put(shapes.network_policy(sim.meta("allow-dns", namespace, created), {}, ["Egress"], egress=dns))
 
 
-def add_workloads(sim, namespace: str, created: datetime) -> None:
+def add_workloads(sim, namespace: str, created: datetime, well_run: bool = False) -> None:
     sizes, rng = sim.sizes, sim.ids.rng
+    rwo = _WELL_RUN_RWO_CLASSES if well_run else _RWO_CLASSES
+    rwx = _WELL_RUN_RWX_CLASSES if well_run else _RWX_CLASSES
     statefulsets = max(1, round(sizes.pvcs_per_namespace * 0.72 / 3))
     shared = max(0, sizes.pvcs_per_namespace - 3 * statefulsets)
     pods = 3 * statefulsets + 4 * shared
     for k in range(statefulsets):
-        add_statefulset(sim, namespace, f"db-{k}", 3, rng.choice(_RWO_CLASSES), created)
+        add_statefulset(sim, namespace, f"db-{k}", 3, rng.choice(rwo), created)
     for k in range(shared):
         claim, _ = sim.add_claim(
             namespace,
             f"web-{k}-content",
-            rng.choice(_RWX_CLASSES),
+            rng.choice(rwx),
             created,
             access_mode="ReadWriteMany",
             spread=rng.randrange(100),
@@ -130,7 +145,7 @@ def add_statefulset(
     created: datetime,
     pod_security: dict | None = None,
 ) -> list[dict]:
-    ids, workers = sim.ids, sim.workers()
+    ids, workers = sim.ids, sim.workers_for(namespace)
     owner = owner_ref("StatefulSet", name, ids.uid())
     revision = f"{name}-{ids.template_hash()}"
     first = ids.rng.randrange(len(workers))
@@ -186,7 +201,7 @@ def add_deployment(
     nodes: list[str] | None = None,
 ) -> list[dict]:
     """Pods of a Deployment's current ReplicaSet (`<name>-<pod-template-hash>`)."""
-    ids, workers = sim.ids, sim.workers()
+    ids, workers = sim.ids, sim.workers_for(namespace)
     template_hash = template_hash or ids.template_hash()
     replica_set = f"{name}-{template_hash}"
     owner = owner_ref("ReplicaSet", replica_set, ids.uid())
@@ -243,7 +258,7 @@ def add_cronjob_run(sim, namespace: str, cronjob: str, created: datetime) -> dic
         namespace,
         f"{job}-{ids.suffix()}",
         [container("report", "registry.example.com/tools/report:2.3", [], RESTRICTED_CONTAINER)],
-        sim.workers()[ids.rng.randrange(len(sim.workers()))].name,
+        sim.workers_for(namespace)[ids.rng.randrange(len(sim.workers_for(namespace)))].name,
         created,
         owner=owner,
         labels=labels,

@@ -37,8 +37,15 @@ from simulator.trident import BACKEND_VARIANTS, Backend
 from simulator.workloads import add_tenant_namespace
 
 # Workload namespaces per scale (platform namespaces come on top).
-SCALES: dict[str, int] = {"demo": 8, "small": 200, "bench": 2000}
+SCALES: dict[str, int] = {"demo": 18, "small": 200, "bench": 2000}
 MIN_NAMESPACES = 8  # the seeded cases need four tenants' namespaces and one without a tenant
+
+# Where the seeded cases run, so that their exposure lands where the story says: the lab node hosts
+# the namespaces whose pods escape to their node or reach the storage network unchecked (they expose
+# one another, and whoever's export admits every node); initech's billing, whose egress policy leaves
+# NFS ports open, has a node of its own; every other namespace runs on the remaining workers.
+LAB_NAMESPACES = frozenset({"globex-dev", "initech-reports", "umbrella-lab", "sandbox-jdoe"})
+OWN_NODE_NAMESPACES = ("initech-billing",)
 
 TENANT_LABEL = "capsule.clastix.io/tenant"
 OWNER_GROUP_LABEL = "owner.example.com/group"
@@ -58,13 +65,16 @@ class Sizes:
     bindings_per_namespace: int
     policies_per_namespace: float
     backends: int
+    # The demo: namespaces beyond the cases' are well run (egress locked down, volumes on export
+    # policies of their own), so most namespaces grade well and the few bad ones stand out.
+    well_run: bool = False
 
 
 def sizes_for(scale: str | int) -> Sizes:
     """Bench ratios: 2,000 namespaces, 400 tenants, 1,000 nodes, 50,000 PVCs, 100,000 pods,
     20,000 role bindings, 1,000 NetworkPolicies, 20 Trident backends."""
     if scale == "demo":
-        return Sizes(8, 4, 6, 1, 4, 8, 3, 0.5, len(BACKEND_VARIANTS))
+        return Sizes(SCALES["demo"], 8, 6, 1, 4, 8, 3, 0.5, len(BACKEND_VARIANTS), well_run=True)
     n = SCALES[scale] if isinstance(scale, str) else int(scale)
     if n < MIN_NAMESPACES:
         raise ValueError(f"scale must be at least {MIN_NAMESPACES} namespaces, got {n}")
@@ -123,6 +133,7 @@ class Simulation:
         self._workers: list[NodeFacts] | None = None
         self.backends: dict[str, Backend] = {}
         self.tenants: dict[str, Tenant] = {}
+        self.well_run_namespaces: list[str] = []  # the demo's ordinary namespaces (Sizes.well_run)
         self.trident_uuid = ""
 
         # Building allocates millions of acyclic dicts: cyclic garbage collection would only
@@ -307,6 +318,23 @@ class Simulation:
         if self._workers is None:
             self._workers = [n for n in self.nodes.values() if not n.control_plane and not n.retiring]
         return self._workers
+
+    def workers_for(self, namespace: str) -> list[NodeFacts]:
+        """The workers `namespace`'s pods run on (LAB_NAMESPACES, OWN_NODE_NAMESPACES)."""
+        workers = self.workers()
+        if len(workers) < 2 + len(OWN_NODE_NAMESPACES):
+            return workers
+        if namespace in LAB_NAMESPACES:
+            return workers[:1]
+        if namespace in OWN_NODE_NAMESPACES:
+            index = 1 + OWN_NODE_NAMESPACES.index(namespace)
+            return workers[index : index + 1]
+        return workers[1 + len(OWN_NODE_NAMESPACES) :]
+
+    @property
+    def lab_node(self) -> str:
+        """The worker the lab's namespaces run on (the first)."""
+        return self.workers()[0].name
 
     # ------------------------------------------------------------ Trident and storage classes
 
@@ -516,6 +544,9 @@ class Simulation:
             name = purpose if tenant is None else f"{tenant}-{purpose}"
             if tenant:
                 self.tenants.setdefault(tenant, Tenant(tenant)).namespaces.append(name)
-            add_tenant_namespace(self, name, tenant, psa, i, self.aged(500, 40))
+            well_run = sizes.well_run and i >= MIN_NAMESPACES
+            if well_run:
+                self.well_run_namespaces.append(name)
+            add_tenant_namespace(self, name, tenant, psa, i, self.aged(500, 40), well_run=well_run)
 
     # ------------------------------------------------------------ Trident publications

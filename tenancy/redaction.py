@@ -13,14 +13,19 @@ The rule (admins see everything unchanged):
   and the reader's own namespaces.
 - Free text that stays (a hop's mechanism) is scrubbed of `Kind/namespace/name`, `Kind namespace/name`
   and `namespace/name` references to namespaces the reader does not see.
+- Free text a source or the analysis wrote (why a kind or an array was not read, why a rule failed)
+  may quote any name: it is scrubbed the same way, and every name of a namespace the reader does not
+  see, or of a tenant not theirs, is replaced wherever it stands.
 
 Every function takes the reader's `Scope`: nothing is redacted for a reader nobody named.
 """
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from inventory.refs import EVERYONE, OUTSIDE, parse_ref
+from tenancy.boundaries import SOLO_PREFIX
 from tenancy.scope import Scope
 
 ANOTHER_TENANT = "another tenant"
@@ -65,6 +70,28 @@ def scrub(text: str, reader: Reader) -> str:
         return f"a {kind} of {ANOTHER_TENANT}" if kind else f"an object of {ANOTHER_TENANT}"
 
     return NAMESPACED_TEXT.sub(replace, text)
+
+
+def source_text_scrubber(reader: Reader, namespace_tenants: Mapping[str, str]) -> Callable[[str], str]:
+    """For free text from a source or the analysis, which may quote any name: `scrub`, then every
+    name of a namespace of the cluster (`namespace_tenants`: each namespace's tenant) the reader does
+    not see, and of a tenant not theirs, replaced wherever it stands as a whole word."""
+    if reader.admin:
+        return lambda text: text
+    own = reader.scope.visible_in(reader.cluster_id) | reader.tenants
+    hidden = {name for name in namespace_tenants if not reader.sees(name)}
+    hidden |= {t for t in namespace_tenants.values() if t and not t.startswith(SOLO_PREFIX)}
+    hidden = {name for name in hidden - own if name}
+    if not hidden:
+        return lambda text: scrub(text, reader)
+    names = "|".join(re.escape(name) for name in sorted(hidden, key=len, reverse=True))
+    # A whole name: not part of a longer one (`beta` in `beta-app`), a sentence's full stop allowed.
+    pattern = re.compile(rf"(?<![\w.-])(?:{names})(?![\w-]|\.\w)")
+
+    def scrubbed(text: str) -> str:
+        return pattern.sub(f"(a name of {ANOTHER_TENANT})", scrub(text, reader)) if text else text
+
+    return scrubbed
 
 
 def redact_subject(key: str, reader: Reader) -> str:

@@ -32,7 +32,7 @@ class RestrictedQuerySet(models.QuerySet):
         return self.all() if scope.admin else self.filter(self.scope_condition(scope))
 
     def scope_condition(self, scope: Scope) -> Q:
-        return NOTHING  # admin-only tables: grants, arrays, rule settings
+        return NOTHING  # admin-only tables: grants, arrays
 
 
 class ClusterQuerySet(RestrictedQuerySet):
@@ -41,7 +41,7 @@ class ClusterQuerySet(RestrictedQuerySet):
 
 
 class PerClusterQuerySet(RestrictedQuerySet):
-    """Rows of a whole cluster (snapshots): seen by anyone who sees one of its namespaces."""
+    """Rows of a whole cluster (snapshots, rule settings): seen by anyone who sees one of its namespaces."""
 
     def scope_condition(self, scope):
         return Q(cluster_id__in=sorted(scope.cluster_ids()))

@@ -8,6 +8,7 @@ added later is crawled without editing this test, and a URL whose parameters the
 fails it.
 """
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -63,9 +64,21 @@ def world(tmp_path):
         cluster = configure_cluster(name, {"cluster": {"owner_keys": ["owner.example.com/email"]}})
         dump = assemble(folder, tmp_path / name, {})
         _plant_canary(dump, *CANARY[name])
-        assert import_dump(cluster.name, dump, taken_at=TAKEN_AT).is_visible
+        snapshot = import_dump(cluster.name, dump, taken_at=TAKEN_AT)
+        assert snapshot.is_visible
+        _plant_in_what_the_snapshot_says(snapshot, CANARY[name][1])
         Grant.objects.create(user=tenant_a, cluster=cluster, tenant="alpha")
     return tenant_a
+
+
+def _plant_in_what_the_snapshot_says(snapshot, canary: str) -> None:
+    """Sources and rules write free text that may quote any name: B's, in why something was not read,
+    why a rule failed and a warning."""
+    snapshot.unread = {**snapshot.unread, "TridentVolumeReference": f"403: cannot list in namespace {canary}"}
+    analysis = {**snapshot.facts["analysis"], "failed": {"host-network": f"KeyError: '{canary}/app-0'"}}
+    snapshot.facts = {**snapshot.facts, "analysis": analysis}
+    snapshot.warnings = [*snapshot.warnings, f"skipped {canary}-notes.txt"]
+    snapshot.save()
 
 
 def test_the_canary_is_planted_and_shares_with_tenant_a(world, client):
@@ -87,6 +100,10 @@ def test_the_canary_is_planted_and_shares_with_tenant_a(world, client):
     assert page.status_code == 200 and MARKER in page.content.decode()
     page = client.get("/clusters/hostile-share/namespaces/alpha-web/")
     assert MARKER in page.content.decode(), "A's page, seen by an admin, names B: redaction is per reader"
+    for name in CANARY:
+        page = client.get(f"/clusters/{name}/snapshots/").content.decode()
+        assert page.count(MARKER) == 3, "why it was not read, why a rule failed, a warning: all name B"
+        assert MARKER in client.get(f"/clusters/{name}/").content.decode()
 
 
 # --- the crawl ------------------------------------------------------------------------------------
@@ -102,10 +119,13 @@ def _filter_queries() -> list[str]:
         queries.append(f"?tenant=beta-{MARKER}&status=all")
         queries.append(f"?cluster={cluster}&tenant=beta-{MARKER}&status=all")
         queries.append(f"?cluster={cluster}&tenant=beta&status=all")
+        queries.append(f"?q={canary}")  # the namespaces list's text search
+        queries.append(f"?cluster={cluster}&q={MARKER}&sort=name")
     return queries
 
 
-FILTERED = {"findings", "findings_csv"}  # URL names whose query string filters what they list
+# URL names whose query string filters what they list
+FILTERED = {"findings", "findings_csv", "namespaces", "cluster_namespaces"}
 
 
 def crawl(client) -> dict[str, int]:
@@ -155,9 +175,34 @@ def test_tenant_a_never_sees_tenant_b_on_any_url(world, client):
     assert "/clusters/policy-shared/namespaces/alpha-db/" in ok
     for name, (_, canary) in CANARY.items():
         assert statuses[f"/clusters/{name}/namespaces/{canary}/"] == 404
+        # A's cluster-level pages answer, with B's names taken out (not the whole page refused).
+        for page in ("", "snapshots/", "arrays/"):
+            assert statuses[f"/clusters/{name}/{page}"] == 200
+    assert statuses["/rules/"] == 200 and statuses["/settings/"] == 404
+    history = client.get("/clusters/hostile-share/snapshots/").content.decode()
+    assert "in namespace (a name of another tenant)" in history and "rule host-network failed" in history
     # A still learns that another tenant reaches its data, and how: redacted, not dropped.
     page = client.get("/clusters/hostile-share/namespaces/alpha-web/").content.decode()
     assert "another tenant" in page
+    # The pages' chart data (json_script) was crawled too, with findings that involve B: redacted.
+    charts = dict(
+        re.findall(r'<script id="(chart-[\w-]+)" type="application/json">(.*?)</script>', page, re.S)
+    )
+    assert "another tenant" in charts["chart-namespace-lives"]
+
+
+def test_tenant_a_diagram_names_nothing_of_tenant_b(world, client):
+    """B's volume is shared into A's namespace: A's exposure diagram shows that another tenant
+    reaches it, from the redacted paths only (its JSON is crawled above as part of the page, too)."""
+    client.force_login(world)
+    page = client.get("/clusters/hostile-share/namespaces/alpha-web/").content.decode()
+    found = re.search(
+        r'<script id="chart-exposure-sankey" type="application/json">(.*?)</script>', page, re.S
+    )
+    assert found, "A's namespace is reached from outside its trust boundary: the diagram is drawn"
+    labels = json.loads(found.group(1))["data"][0]["node"]["label"]
+    assert "RBAC subjects" in labels and "volume-shared-by-annotation" in labels
+    assert MARKER not in found.group(1) and "beta" not in found.group(1)
 
 
 def test_nobody_logged_out_sees_anything_on_any_url(world, client):

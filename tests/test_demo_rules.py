@@ -47,7 +47,8 @@ def demo(tmp_path_factory, django_db_setup, django_db_blocker):
         from inventory.tasks import snapshot_now
 
         assert snapshot_now(cluster).status == Snapshot.Status.COMPLETE
-        # Day 21: worker-retiring left on day 20 (stale-node-access needs a node seen before and gone now).
+        # Day 21: worker-retiring left on day 20 (stale-node-access needs a node seen before and gone now),
+        # and the storage automation's cluster-wide PV writes are bound (days 19 to 23).
         simulation.advance_to(START + timedelta(days=DAYS_LATER))
         snapshot = snapshot_now(cluster)
         assert snapshot.status == Snapshot.Status.COMPLETE, snapshot.unread or snapshot.error

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
+from simulator.cases import STORY_TRANSIENT_RULES
 from simulator.invariants import check_invariants
 from simulator.names import SECRET_MARKER
 from simulator.world import Simulation, sizes_for
@@ -372,7 +373,10 @@ def test_case_manifest_covers_every_rule_with_objects_that_exist(sim):
         manifest = sim.case_manifest()
         assert set(manifest) == slugs
         for slug, outcomes in manifest.items():
-            assert outcomes["fires"] and outcomes["near_misses"], slug
+            # The cluster's RBAC mistake (PV writes) is bound from day 19 to day 23 only: the story.
+            only_then = slug in STORY_TRANSIENT_RULES and when != day(21)
+            assert outcomes["fires"] or only_then, slug
+            assert outcomes["near_misses"], slug
             for entry in outcomes["fires"] + outcomes["near_misses"]:
                 assert entry["why"] and entry["objects"], (slug, entry)
                 for ref in entry["objects"]:

@@ -82,7 +82,7 @@ def collect_ontap(
         reader.close()
     if FC_INTERFACES in collection.objects and not collection.objects[FC_INTERFACES]:
         collection.facts.setdefault("fc_interfaces", "none")
-    logger.info(
+    logger.debug(  # the snapshot's one INFO line sums it up (inventory/snapshotting.py)
         "read ONTAP array %s: %d records in %d collections (%d unread) in %.1f s",
         endpoint,
         sum(len(records) for records in collection.objects.values()),

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
+from dashboard.charts import finding_chart
 from dashboard.exports import FINDING_COLUMNS, csv_lines
 from dashboard.filters import FindingFilter
 from dashboard.forms import SuppressForm
@@ -79,6 +80,7 @@ def _finding_page(request, finding, scope, suppress_form=None, status=200):
         "cluster": finding.cluster,
         "evidence": [(key, _text(value)) for key, value in sorted((shown["evidence"] or {}).items())],
         "history": finding_history(finding, shown, scope),
+        "life_chart": finding_chart(finding, scope),
         "suppression": active_suppression(finding, shown, scope),
         "suppress_form": (suppress_form or SuppressForm.default()) if scope.admin else None,
         "suppressed": shown["status"] == SUPPRESSED,

@@ -4,13 +4,16 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 
+from dashboard.charts import cluster_charts
+from dashboard.namespace_list import cluster_rows, first_page
 from dashboard.queries import (
-    backend_rows,
-    current_grades,
-    namespace_rows,
+    cluster_grade,
+    namespaces_unread,
     open_finding_counts,
     visible_clusters,
+    worst_namespace,
 )
+from dashboard.snapshot_history import TextFor, analysis_problems
 from inventory.models import Snapshot
 from tenancy.access import scope_of
 
@@ -28,11 +31,13 @@ def overview(request):
                 "snapshot_count": cluster.snapshots.filter(status__in=Snapshot.VISIBLE).count(),
                 "first": cluster.snapshots.filter(status__in=Snapshot.VISIBLE).order_by("seq").first(),
                 "open_findings": open_finding_counts(cluster, scope),
+                "problems": analysis_problems(latest, TextFor(cluster, scope)) if latest else {},
                 "running": cluster.snapshots.filter(
                     status__in=[Snapshot.Status.QUEUED, Snapshot.Status.RUNNING]
                 )
                 .order_by("-seq")
                 .first(),
+                "charts": cluster_charts(cluster, scope) if latest else None,
             }
         )
     return render(request, "dashboard/overview.html", {"clusters": clusters})
@@ -43,16 +48,18 @@ def cluster_detail(request, cluster):
     scope = scope_of(request.user)
     cluster = get_object_or_404(visible_clusters(scope), name=cluster)
     latest = cluster.latest_visible_snapshot()
-    namespaces = namespace_rows(latest, scope) if latest else []
-    snapshots = cluster.snapshots.restrict(scope).order_by("-seq")[:50] if scope.admin else []
-    grades = current_grades(cluster, scope)
-    for row in namespaces:
-        row["grade"] = grades.get(row["name"])
-    context = {"cluster": cluster, "latest": latest, "namespaces": namespaces, "snapshots": snapshots}
-    context["cluster_grade"] = grades.get("")  # the cluster as a whole: only admins' scope holds it
+    rows = cluster_rows(latest, scope) if latest else []  # ranked by their own exposure, worst first
+    # The first page of the namespaces list (its own page filters, sorts and pages on).
+    namespaces = first_page(cluster, rows)
+    context = {"cluster": cluster, "latest": latest, "namespaces": namespaces}
+    context["cluster_grade"] = cluster_grade(cluster, scope)
+    context["worst"] = worst_namespace(rows)
+    context["open_findings"] = open_finding_counts(cluster, scope)
+    context["namespaces_unread"] = bool(latest) and namespaces_unread(latest)
     if latest:
-        context["backends"] = backend_rows(latest, scope)
-        context["join"] = (latest.facts.get("join") or {}) if scope.admin else {}
+        text = TextFor(cluster, scope)
+        context["problems"] = analysis_problems(latest, text)
+        context["unread"] = [(what, text(why)) for what, why in sorted((latest.unread or {}).items())]
     return render(request, "dashboard/cluster.html", context)
 
 

@@ -21,3 +21,8 @@ class Hit:
     arrays: set[str] = field(default_factory=set)  # arrays whose records it rests on
     detail: str = ""  # why, in a sentence or two, beyond the rule's text
     violation: bool = True  # False: paths worth showing (inside a tenant, platform), no finding
+    # True: its actor reaches every namespace by the nature of the grant itself (a cluster-scoped
+    # resource, a power bound cluster-wide or in a platform namespace), whatever namespaces exist
+    # now.  Such a finding is graded as the cluster's, not as each namespace's (exposure/grades.py);
+    # it stays attributed to every namespace it reaches, so their readers still see it.
+    cluster_wide: bool = False

@@ -9,6 +9,10 @@ can move itself across trust boundaries and admit privileged pods.  Judgements r
   `resourceNames` lets them relabel the named namespaces.  `create` needs a cluster-wide grant: a new
   namespace can carry any tenant's label and join that tenant, so it is attributed to every tenant
   namespace when a tenant label is declared, else to the cluster.
+- Cluster-wide (graded as the cluster's, not each namespace's) when the grant reaches every namespace
+  by its nature: update/patch of any namespace by a ClusterRoleBinding, or `create`.  A RoleBinding's
+  own namespace, or the namespaces `resourceNames` lists, are those namespaces' own exposure, even
+  when they happen to be all the namespaces there are.
 - Changing its own namespace's labels is already the crossing (a new tenant label, a lower Pod
   Security level): no path of this rule is "inside the tenant".
 - Administrators and control-plane identities are not reported; Trident's and platform service
@@ -86,7 +90,7 @@ def evaluate(ctx):
             )
             for namespace in sorted(changed) or [""]
         ]
-        everywhere = grant.cluster_wide and grant.verbs_on(CHANGE, "", "namespaces")
+        everywhere = bool(grant.cluster_wide and grant.verbs_on(CHANGE, "", "namespaces"))
         scope = "every namespace" if everywhere else sorted(changed)
         yield Hit(
             identity=identity,
@@ -102,6 +106,7 @@ def evaluate(ctx):
                 + ("; a namespace it creates can carry any tenant's label" if "create" in verbs else "")
             ),
             violation=not platform,
+            cluster_wide=everywhere or "create" in verbs,
         )
 
 

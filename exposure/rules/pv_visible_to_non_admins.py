@@ -9,6 +9,7 @@ backend paths (export paths, IQNs, LUNs).  Judgements rules.md leaves open:
   and platform service accounts read PVs by design: their grants are kept as platform paths, never a
   violation.  Administrators are not reported at all.
 - One finding per subject, role and binding: removing the binding or narrowing the role resolves it.
+- Attributed to the cluster (PVs are cluster-scoped): the cluster's grade.
 """
 
 from exposure.analysis.paths import ExposurePath
@@ -56,6 +57,7 @@ def evaluate(ctx):
                 f"it sees every tenant's backend paths ({kind})"
             ),
             violation=not platform,
+            cluster_wide=True,
         )
 
 

@@ -12,7 +12,8 @@ namespace can add backends or re-point volumes.  Judgements rules.md leaves open
 - Control-plane identities, Trident's and platform service accounts write these by design: kept as
   platform paths, never a violation.  Administrators are not reported.
 - Attributed to every namespace (except Kubernetes' bookkeeping ones); the path into the subject's
-  own tenant is marked inside the tenant.
+  own tenant is marked inside the tenant.  Cluster-wide by nature (PVs are cluster-scoped; Trident's
+  objects serve every namespace): graded as the cluster's, not as each namespace's.
 """
 
 from exposure.analysis.paths import ExposurePath
@@ -76,6 +77,7 @@ def evaluate(ctx):
                 "points at any export and claim it from its own namespace"
             ),
             violation=any(path.raises_violation for path in paths),
+            cluster_wide=True,
         )
 
 

@@ -20,7 +20,8 @@ Judgements rules.md leaves open:
 - Attributed to the namespaces it reaches beyond its own tenant (every namespace but Kubernetes'
   bookkeeping ones) and also to the tenant namespaces it is bound in, as a privileged pod is attributed
   to its own namespace: that tenant's owner must see who in it holds cluster scope.  The paths into its
-  own tenant are marked inside the tenant.
+  own tenant are marked inside the tenant.  Cluster-wide by nature (the grant reaches every namespace,
+  or controls the cluster from a platform namespace): graded as the cluster's, not each namespace's.
 - Grants limited by `resourceNames` do not count (they grant no cluster-wide capability).
 - A platform-namespace grant gives `root` whatever the power: the platform's service accounts and
   secrets are the cluster's.  A RoleBinding never grants a cluster-scoped resource (clusterroles,
@@ -169,6 +170,7 @@ def evaluate(ctx):
                     f"bound in tenant namespace(s) {', '.join(sorted(own))}"
                 ),
                 violation=any(path.raises_violation for path in paths),
+                cluster_wide=True,
             )
 
 

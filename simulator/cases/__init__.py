@@ -10,9 +10,24 @@ tenant-less sandbox-jdoe), at every scale.
 
 from simulator.cases import backends, network, pods, rbac, storage
 from simulator.cases.manifest import Cases, ref
-from simulator.cases.transient import transient_privileged_pod, widen_trident_readers
+from simulator.cases.transient import (
+    STORY_TRANSIENT_RULES,
+    flexgroup_export_widened,
+    storage_automation_grants,
+    transient_privileged_pod,
+    widen_trident_readers,
+)
 
-__all__ = ["Cases", "ref", "seed", "transient_privileged_pod", "widen_trident_readers"]
+__all__ = [
+    "STORY_TRANSIENT_RULES",
+    "Cases",
+    "flexgroup_export_widened",
+    "ref",
+    "seed",
+    "storage_automation_grants",
+    "transient_privileged_pod",
+    "widen_trident_readers",
+]
 
 
 def seed(sim) -> Cases:

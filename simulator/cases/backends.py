@@ -12,7 +12,6 @@ def seed(sim, cases: Cases) -> None:
         return f"PersistentVolume/{claim['spec']['volumeName']}"
 
     created = case_created(sim)
-    workers = [w.name for w in sim.workers()]
     ledger = sim.find("PersistentVolumeClaim", "acme-db", "ledger")
     media = sim.find("PersistentVolumeClaim", "acme-web", "storefront-media")
     anf_open, _ = sim.add_claim(
@@ -26,16 +25,21 @@ def seed(sim, cases: Cases) -> None:
     payments, _ = sim.add_claim("acme-db", "payments-db", "san-gold", created)
     invoices, _ = sim.add_claim("initech-billing", "invoices-db", "solidfire-gold", created)
     events, _ = sim.add_claim("umbrella-lab", "events-db", "san-nvme", created)
-    for namespace, claim, node in (
-        ("umbrella-lab", anf_open, workers[0]),
-        ("acme-web", anf_closed, workers[1]),
-        ("globex-prod", uploads, workers[0]),
-        ("globex-prod", orders, workers[1]),
-        ("acme-db", payments, workers[0]),
-        ("initech-billing", invoices, workers[1]),
-        ("umbrella-lab", events, workers[0]),
+    # On the FlexGroup backend, whose export policy is widened for days 14 to 17 (cases/transient.py).
+    archive, _ = sim.add_claim(
+        "initech-billing", "billing-archive", "nas-flexgroup", created, access_mode="ReadWriteMany"
+    )
+    for namespace, claim in (
+        ("umbrella-lab", anf_open),
+        ("acme-web", anf_closed),
+        ("globex-prod", uploads),
+        ("globex-prod", orders),
+        ("acme-db", payments),
+        ("initech-billing", invoices),
+        ("initech-billing", archive),
+        ("umbrella-lab", events),
     ):
-        name = claim["metadata"]["name"]
+        name, node = claim["metadata"]["name"], sim.workers_for(namespace)[0].name
         app_pod(
             sim,
             namespace,

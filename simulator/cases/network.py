@@ -29,17 +29,20 @@ def seed(sim, cases: Cases) -> None:
     cases.near_miss(
         "storage-network-reachable", "acme-db", [everything_but], "ipBlock.except covers every data LIF"
     )
+    # Only the data LIF of nas-silver, which serves globex's uploads alone: medium, nobody else's data.
     nfs_only = policy(
         "globex-prod",
         "allow-nfs-to-storage",
         ["Egress"],
-        egress=[{"to": storage, "ports": [{"protocol": "TCP", "port": 2049}]}],
+        egress=[
+            {"to": [{"ipBlock": {"cidr": "192.0.2.21/32"}}], "ports": [{"protocol": "TCP", "port": 2049}]}
+        ],
     )
     cases.fire(
         "storage-network-reachable",
         "globex-prod",
         [nfs_only],
-        "egress to the storage CIDR on 2049 is allowed",
+        "egress to nas-silver's data LIF on 2049 is allowed",
     )
     ingress_only = policy(
         "globex-dev",

@@ -8,13 +8,15 @@ from simulator.workloads import RESTRICTED_CONTAINER
 
 
 def seed(sim, cases: Cases) -> None:
-    workers = [w.name for w in sim.workers()]
-    first = workers[0]  # mounts acme's and globex's volumes
+    # Every pod that escapes to its node runs on the lab node, with the other lab namespaces' volumes
+    # (umbrella's, initech's, sandbox-jdoe's): their exposure stays among the lab's namespaces.
+    lab = sim.lab_node
+    acme = sim.workers_for("acme-web")[0].name
     agent = next(
         p
         for p in sim.stored("Pod")
         if p["metadata"]["namespace"] == "trident"
-        and p["spec"]["nodeName"] == first
+        and p["spec"]["nodeName"] == lab
         and "DaemonSet" in str(p["metadata"].get("ownerReferences"))
     )
     shipper = next(p for p in sim.stored("Pod") if p["metadata"]["namespace"] == "logging")
@@ -24,7 +26,7 @@ def seed(sim, cases: Cases) -> None:
         sim,
         "globex-dev",
         "debug-tools-0",
-        first,
+        lab,
         security={"privileged": True},
         image="docker.io/nicolaka/netshoot:v0.13",
     )
@@ -32,13 +34,13 @@ def seed(sim, cases: Cases) -> None:
         "privileged-container",
         "globex-dev",
         [debug],
-        f"privileged on {first}, which mounts acme's volumes (critical)",
+        f"privileged on {lab}, which mounts other tenants' volumes (critical)",
     )
     tuner = sim.add_pod(
         "globex-dev",
         "sysctl-tuner",
         [container("app", "registry.example.com/globex-dev/app:2.0", [], RESTRICTED_CONTAINER)],
-        workers[1],
+        lab,
         case_created(sim),
         init_containers=[
             container(
@@ -58,7 +60,7 @@ def seed(sim, cases: Cases) -> None:
         sim,
         "umbrella-lab",
         "builder-0",
-        workers[1],
+        lab,
         security={"allowPrivilegeEscalation": True, "runAsNonRoot": True},
     )
     cases.near_miss(
@@ -72,7 +74,7 @@ def seed(sim, cases: Cases) -> None:
         "fsType": "ext4",
         "readOnly": True,
     }
-    iscsi = app_pod(sim, "globex-dev", "iscsi-debug-0", workers[1], [{"name": "lun", "iscsi": lun}])
+    iscsi = app_pod(sim, "globex-dev", "iscsi-debug-0", lab, [{"name": "lun", "iscsi": lun}])
     cases.fire(
         "inline-storage-volume", "globex-dev", [iscsi], "inline iscsi volume on san-nochap's LIF (critical)"
     )
@@ -80,7 +82,7 @@ def seed(sim, cases: Cases) -> None:
         sim,
         "sandbox-jdoe",
         "ephemeral-scratch-0",
-        workers[1],
+        lab,
         [
             {
                 "name": "scratch",
@@ -98,7 +100,7 @@ def seed(sim, cases: Cases) -> None:
         sim,
         "acme-web",
         "payments-api-0",
-        workers[1],
+        acme,
         [
             {
                 "name": "secrets",
@@ -118,14 +120,14 @@ def seed(sim, cases: Cases) -> None:
         return {"name": name, "hostPath": {"path": path, "type": ""}}
 
     inspector = app_pod(
-        sim, "globex-dev", "node-inspector-0", first, [host_path("pods", "/var/lib/kubelet/pods")]
+        sim, "globex-dev", "node-inspector-0", lab, [host_path("pods", "/var/lib/kubelet/pods")]
     )
     cases.fire("host-path-volume", "globex-dev", [inspector], "hostPath inside the kubelet root (critical)")
     sneaky = app_pod(
         sim,
         "initech-reports",
         "log-reader-0",
-        workers[1],
+        lab,
         [host_path("logs", "/var/log/../lib/./kubelet//pods/")],
     )
     cases.fire(
@@ -135,27 +137,27 @@ def seed(sim, cases: Cases) -> None:
         sim,
         "initech-reports",
         "cache-warmer-0",
-        workers[2 % len(workers)],
+        lab,
         [host_path("cache", "/srv/cache")],
     )
     cases.fire("host-path-volume", "initech-reports", [cache], "hostPath /srv/cache (medium)")
     cases.near_miss("host-path-volume", "logging", [shipper], "log shipper reading /var/log: platform")
     memory = app_pod(
-        sim, "acme-web", "session-cache-0", workers[1], [{"name": "cache", "emptyDir": {"medium": "Memory"}}]
+        sim, "acme-web", "session-cache-0", acme, [{"name": "cache", "emptyDir": {"medium": "Memory"}}]
     )
     cases.near_miss("host-path-volume", "acme-web", [memory], "emptyDir, even in memory, is not a hostPath")
 
-    profiler = app_pod(sim, "initech-reports", "perf-profiler-0", first, hostPID=True)
+    profiler = app_pod(sim, "initech-reports", "perf-profiler-0", lab, hostPID=True)
     cases.fire("host-namespace-escape", "initech-reports", [profiler], "hostPID: true")
     fuse = app_pod(
-        sim, "globex-dev", "fuse-mounter-0", workers[1], security={"capabilities": {"add": ["SYS_ADMIN"]}}
+        sim, "globex-dev", "fuse-mounter-0", lab, security={"capabilities": {"add": ["SYS_ADMIN"]}}
     )
     cases.fire("host-namespace-escape", "globex-dev", [fuse], "capabilities.add SYS_ADMIN (can mount)")
     proxy_pod = app_pod(
         sim,
         "umbrella-lab",
         "web-proxy-0",
-        workers[1],
+        lab,
         security={**RESTRICTED_CONTAINER, "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}},
     )
     cases.near_miss(
@@ -165,9 +167,9 @@ def seed(sim, cases: Cases) -> None:
         "host-namespace-escape", "trident", [agent], "hostIPC is not hostPID; and this is platform"
     )
 
-    probe = app_pod(sim, "initech-reports", "net-probe-0", first, hostNetwork=True)
-    cases.fire("host-network", "initech-reports", [probe], f"hostNetwork: speaks to the arrays as {first}")
-    gateway = app_pod(sim, "globex-dev", "legacy-gateway-0", workers[1])
+    probe = app_pod(sim, "initech-reports", "net-probe-0", lab, hostNetwork=True)
+    cases.fire("host-network", "initech-reports", [probe], f"hostNetwork: speaks to the arrays as {lab}")
+    gateway = app_pod(sim, "globex-dev", "legacy-gateway-0", lab)
     gateway = sim.change(
         gateway,
         lambda o: o["spec"]["containers"][0].update(

@@ -8,11 +8,16 @@ from simulator.workloads import add_deployment
 
 
 def seed(sim, cases: Cases) -> None:
-    workers = [w.name for w in sim.workers()]
+    lab = sim.lab_node  # where the lab's namespaces run (simulator/world.py LAB_NAMESPACES)
+
+    def node_of(namespace):
+        return sim.workers_for(namespace)[0].name
+
     created = case_created(sim)
-    # The storefront: acme's shared media, mounted on the first two workers (the nodes other cases share).
+    # The storefront: acme's shared media, mounted on two of acme's workers.
     media, _ = sim.add_claim("acme-web", "storefront-media", "nas-gold", created, access_mode="ReadWriteMany")
-    add_deployment(sim, "acme-web", "storefront", 2, created, claim="storefront-media", nodes=workers[:2])
+    nodes = [w.name for w in sim.workers_for("acme-web")][:2]
+    add_deployment(sim, "acme-web", "storefront", 2, created, claim="storefront-media", nodes=nodes)
 
     # One NFS export reached by a PV of initech and by an inline volume in umbrella's pod.
     reports_pv = static_nfs_pv(sim, "nfs-reports", "/exports/reports")
@@ -20,14 +25,12 @@ def seed(sim, cases: Cases) -> None:
     reports_pv = sim.change(
         reports_pv, lambda o: o["spec"].__setitem__("claimRef", shapes.claim_ref(reports))
     )
-    viewer = app_pod(
-        sim, "initech-reports", "report-viewer-0", workers[1], [claim_volume("reports", "reports")]
-    )
+    viewer = app_pod(sim, "initech-reports", "report-viewer-0", lab, [claim_volume("reports", "reports")])
     scraper = app_pod(
         sim,
         "umbrella-lab",
         "report-scraper-0",
-        workers[2 % len(workers)],
+        lab,
         [{"name": "reports", "nfs": {"server": NAS_LIF, "path": "/exports/reports/2024"}}],
     )
     cases.fire(
@@ -49,13 +52,13 @@ def seed(sim, cases: Cases) -> None:
         sim,
         "acme-db",
         "ledger-0",
-        workers[0],
+        node_of("acme-db"),
         [claim_volume("ledger", "ledger")],
         pod_security={"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 2000},
     )
     imported = _crafted_copy(sim, ledger_pv, "globex-prod", "imported-ledger")
     importer = app_pod(
-        sim, "globex-prod", "importer-0", workers[1], [claim_volume("data", "imported-ledger")]
+        sim, "globex-prod", "importer-0", node_of("globex-prod"), [claim_volume("data", "imported-ledger")]
     )
     cases.fire(
         "volume-shared-across-tenants",

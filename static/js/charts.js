@@ -5,6 +5,17 @@
 (function () {
   "use strict";
   var CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
+  var drawn = [];
+
+  // A bar whose point carries customdata.href (a finding's page) opens it when clicked; only a
+  // path on this site, never another origin.
+  function followLink(event) {
+    var point = event && event.points && event.points[0];
+    var href = point && point.customdata && point.customdata.href;
+    if (typeof href === "string" && href.charAt(0) === "/" && href.charAt(1) !== "/") {
+      window.location.assign(href);
+    }
+  }
 
   function draw(element) {
     var source = document.getElementById(element.getAttribute("data-figure"));
@@ -13,12 +24,35 @@
       return;
     }
     var figure = JSON.parse(source.textContent);
-    Plotly.newPlot(element, figure.data, figure.layout || {}, CONFIG).then(function () {
-      element.setAttribute("data-drawn", "true");
+    Plotly.newPlot(element, figure.data, figure.layout || {}, CONFIG).then(
+      function () {
+        element.setAttribute("data-drawn", "true");
+        element.on("plotly_click", followLink);
+        drawn.push(element);
+      },
+      function () {
+        element.classList.add("chart-unavailable");
+      }
+    );
+  }
+
+  // Printing lays the page out at the paper's width: redraw each chart at its box's new width, and
+  // back at the screen's afterwards (the summary under each chart says the same in words).
+  function resizeAll() {
+    drawn.forEach(function (element) {
+      Plotly.Plots.resize(element);
     });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll(".chart[data-figure]"), draw);
+    if (window.matchMedia) {
+      var print = window.matchMedia("print");
+      if (print.addEventListener) {
+        print.addEventListener("change", resizeAll);
+      }
+    }
+    window.addEventListener("beforeprint", resizeAll);
+    window.addEventListener("afterprint", resizeAll);
   });
 })();

@@ -4,7 +4,9 @@ Serves the dashboard on 127.0.0.1:PORT with gunicorn (a production server, not D
 server), static files through WhiteNoise.  With the embedded defaults (no broker) it also runs the
 in-process scheduler, and while no real cluster is registered it starts the built-in demo cluster
 (the simulator, served over HTTP on loopback) with a month of backfilled history.  Ctrl-C stops
-everything it started.
+everything it started.  With --ensure-admin (as `make run` starts it) it creates the first admin
+account, and says how to sign in once the server is up and again, last, when the demo history is
+complete: the one-time password is not buried under the log of the backfill.
 
 Exactly one process runs the demo and the scheduler: gunicorn's single worker (threads serve the
 requests), which starts them once it is up.  In that process the backfill's progress (the banner)
@@ -20,6 +22,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connections
 from gunicorn.app.base import BaseApplication
 
+from dashboard.admin_account import AdminAccount, ensure_admin_account
 from inventory import demo as demo_module
 from inventory.scheduler import EmbeddedScheduler
 
@@ -31,9 +34,11 @@ THREADS = 8
 class EmbeddedServices:
     """The demo cluster and the embedded scheduler, started in the serving process."""
 
-    def __init__(self, stdout, *, demo: bool):
+    def __init__(self, stdout, *, demo: bool, url: str = "", account: AdminAccount | None = None):
         self.stdout = stdout
         self.want_demo = demo
+        self.url = url
+        self.account = account
         self.demo = None
         self.scheduler = None
 
@@ -54,6 +59,22 @@ class EmbeddedServices:
                 self.stdout.write("embedded scheduler: snapshots run in-process (no broker configured)")
         finally:
             close_old_connections()
+        self.say_how_to_sign_in()
+        if self.demo:
+            threading.Thread(target=self._after_the_backfill, name="demo-sign-in", daemon=True).start()
+
+    def say_how_to_sign_in(self) -> None:
+        if self.account is not None:
+            for line in self.account.sign_in(self.url):
+                self.stdout.write(line)
+            self.stdout.flush()
+
+    def _after_the_backfill(self) -> None:
+        # The demo logs "demo history complete" (inventory/demo.py); the sign-in follows it, last.
+        progress = demo_module.progress
+        progress.finished.wait()
+        if progress.total and progress.done == progress.total:  # not when stopped halfway (Ctrl-C)
+            self.say_how_to_sign_in()
 
     def stop(self) -> None:
         if self.scheduler:
@@ -106,10 +127,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-demo", action="store_true", help="do not start the demo cluster")
+        parser.add_argument(
+            "--ensure-admin",
+            action="store_true",
+            help="create the first admin account if there is none, and say how to sign in",
+        )
 
-    def handle(self, *args, port, no_demo, **options):
-        services = EmbeddedServices(self.stdout, demo=not no_demo)
-        self.stdout.write(f"dashboard: http://127.0.0.1:{port}/")
+    def handle(self, *args, port, no_demo, ensure_admin, **options):
+        url = f"http://127.0.0.1:{port}/"
+        account = ensure_admin_account() if ensure_admin else None
+        services = EmbeddedServices(self.stdout, demo=not no_demo, url=url, account=account)
+        self.stdout.write(f"dashboard: {url}")
         # Nothing open to inherit across gunicorn's fork: the worker opens its own connections.
         connections.close_all()
         DashboardServer(port, services).run()

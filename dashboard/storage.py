@@ -1,0 +1,225 @@
+"""The arrays and backends page's reader: what Trident says of each backend, whether each array was
+read (and why not), and who the access control of the volumes admits, with the verdicts.
+
+Everything about access comes from the snapshot's derived access records (arrays/volume_access.py:
+one per PV and inline pod volume, in its namespace), read through `.restrict(scope)`: a tenant sees
+only the backends and arrays that hold their data, and only the gates of their own volumes, so no
+other tenant's volume (nor the per-volume export policy named after it) is named.  The backends come
+from the snapshot's facts (a cluster-level summary); what their TridentBackend objects say in full,
+the configured arrays and what could not be joined are for admins.
+"""
+
+from collections import defaultdict
+
+from django.core.paginator import Paginator
+from django.db.models import Count
+
+from arrays.backends import backend_info
+from arrays.models import Array
+from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
+from dashboard.snapshot_history import TextFor
+from inventory.models import InventoryObject, Snapshot
+from inventory.state import DERIVED_SCOPE
+from tenancy.scope import Scope
+
+ACCESS_GROUPS_PER_PAGE = 25
+# What an admin reads of a backend's config besides its name and driver (kept fields only).
+BACKEND_SETTINGS = (
+    "autoExportPolicy",
+    "autoExportCIDRs",
+    "exportPolicy",
+    "useCHAP",
+    "UseCHAP",
+    "exportRule",
+    "nfsMountOptions",
+    "AccessGroups",
+    "TenantName",
+)
+# Verdicts of admitted parties, worst first (arrays/node_set.py's vocabulary).
+VERDICTS = ("wildcard", "foreign", "unverifiable", "unparseable", "stale-node", "chap-account", "node")
+
+
+def access_records(snapshot: Snapshot, scope: Scope):
+    """The snapshot's per-volume access records the reader may see."""
+    return (
+        InventoryObject.objects.as_of(snapshot)
+        .restrict(scope)
+        .filter(scope=DERIVED_SCOPE, kind__in=[VOLUME_ACCESS, INLINE_VOLUME_ACCESS])
+    )
+
+
+def volumes_held(snapshot: Snapshot, scope: Scope) -> dict[tuple[str, str], int]:
+    """(array, backend) -> how many of the reader's volumes it holds (one grouped query)."""
+    grouped = (
+        access_records(snapshot, scope)
+        .order_by()
+        .values_list("data__array", "data__backend")
+        .annotate(n=Count("pk"))
+    )
+    held: dict[tuple[str, str], int] = defaultdict(int)
+    for array, backend, n in grouped:
+        held[(array or "", backend or "")] += n
+    return dict(held)
+
+
+def backend_rows(snapshot: Snapshot, scope: Scope, held: dict[tuple[str, str], int]) -> list[dict]:
+    """Each Trident backend of the snapshot (a tenant: those holding their volumes), what Trident
+    says of it, the array it is linked to and whether that array was read."""
+    per_backend: dict[str, int] = defaultdict(int)
+    for (_, backend), n in held.items():
+        per_backend[backend] += n
+    trident = _trident_says(snapshot) if scope.admin else {}
+    rows = []
+    backends = (snapshot.facts or {}).get("backends") or {}
+    for uuid, backend in sorted(backends.items(), key=lambda item: str(item[1].get("name", ""))):
+        name = str(backend.get("name", ""))
+        if not scope.admin and name not in per_backend:
+            continue
+        rows.append(
+            {
+                **backend,
+                "uuid": uuid,
+                "status": _backend_status(backend, snapshot),
+                "unread": not backend.get("array") and not backend.get("access_rules"),
+                "volumes": per_backend.get(name, 0),
+                "trident": trident.get(uuid) or trident.get(name),
+            }
+        )
+    return rows
+
+
+def _backend_status(backend: dict, snapshot: Snapshot) -> str:
+    if backend.get("access_rules"):
+        return str(backend["access_rules"])
+    if backend.get("array"):
+        failed = [key for key in snapshot.unread or {} if key.startswith(f"{backend['array']}:")]
+        return f"read from array {backend['array']}" + (
+            f" ({len(failed)} collection{'s' if len(failed) > 1 else ''} not read)" if failed else ""
+        )
+    if backend.get("unread"):  # a dump without this backend's array answers
+        return f"array not read: {backend['unread']}"
+    return "array not read: no configured array matches this backend"
+
+
+def _trident_says(snapshot: Snapshot) -> dict[str, dict]:
+    """uuid -> what the TridentBackend object says (admins only: the objects live in Trident's
+    namespace).  One query; a cluster has a few dozen backends."""
+    objects = (
+        InventoryObject.objects.as_of(snapshot)
+        .filter(scope="", kind="TridentBackend")
+        .values_list("data", flat=True)
+    )
+    says = {}
+    for data in objects:
+        info = backend_info(data)
+        settings = [(key, _config_text(info.config[key])) for key in BACKEND_SETTINGS if key in info.config]
+        state = data.get("state") if isinstance(data, dict) else None
+        says[info.uuid or info.name] = {
+            "family": info.family,
+            "state": state if isinstance(state, str) else "",
+            "management_address": info.management_address,
+            "data_lif": info.data_lif,
+            "storage_prefix": info.storage_prefix,
+            "settings": settings,
+        }
+    return says
+
+
+def _config_text(value) -> str:
+    """A config value as Trident's JSON spells it (true, a list as a, b)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(_config_text(item) for item in value) or "(empty)"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_config_text(item)}" for key, item in value.items()) or "(empty)"
+    return str(value)
+
+
+def array_rows(snapshot: Snapshot, scope: Scope, held: dict[tuple[str, str], int]) -> list[dict]:
+    """Each array the snapshot read or tried to (a tenant: those holding their volumes): records per
+    kind, what was not read and why, the backends that use it."""
+    text = TextFor(snapshot.cluster, scope)
+    arrays: dict[str, dict] = defaultdict(lambda: {"records": [], "unread": [], "backends": []})
+    for key, count in sorted((snapshot.counts or {}).items()):
+        array, sep, kind = key.partition(":")
+        if sep:
+            arrays[array]["records"].append((kind, count))
+    for key, reason in sorted((snapshot.unread or {}).items()):
+        array, sep, what = key.partition(":")
+        if sep:
+            arrays[array]["unread"].append(("every collection" if what == "*" else what, text(reason)))
+    for backend in ((snapshot.facts or {}).get("backends") or {}).values():
+        if backend.get("array"):
+            arrays[str(backend["array"])]["backends"].append(str(backend.get("name", "")))
+    facts = (snapshot.facts or {}).get("arrays") or {}
+    volumes: dict[str, int] = defaultdict(int)
+    for (array, _), n in held.items():
+        volumes[array] += n
+    own_backends = {backend for (_, backend) in held}
+    configured = {a.name: a for a in Array.objects.restrict(scope).filter(name__in=list(arrays))}
+    rows = []
+    for name, row in sorted(arrays.items()):
+        if not scope.admin and name not in volumes:
+            continue
+        families = {kind.split(".", 1)[0] for kind, _ in row["records"]}
+        rows.append(
+            {
+                "name": name,
+                "family": ", ".join(sorted(families)),
+                "read": bool(row["records"]) and not row["unread"],
+                "records": row["records"],
+                "record_total": sum(n for _, n in row["records"]),
+                "unread": row["unread"],
+                "backends": sorted(b for b in row["backends"] if scope.admin or b in own_backends),
+                "facts": sorted((str(k), str(v)) for k, v in (facts.get(name) or {}).items()),
+                "volumes": volumes.get(name, 0),
+                "configured": configured.get(name),  # admins only: Array is admins' table
+            }
+        )
+    return rows
+
+
+def access_groups(snapshot: Snapshot, scope: Scope, page_number) -> tuple:
+    """Volumes grouped by what their access control admits (one grouped query a page): many volumes
+    share their gates (a backend's export policy, the SVM root's, an igroup of every node)."""
+    grouped = (
+        access_records(snapshot, scope)
+        .order_by()
+        .values("data__array", "data__backend", "data__array_status", "data__unknown", "data__admitted")
+        .annotate(n=Count("pk"))
+        .order_by("data__array", "data__backend", "-n", "data__array_status", "data__admitted")
+    )
+    page = Paginator(grouped, ACCESS_GROUPS_PER_PAGE).get_page(page_number)
+    groups = []
+    for group in page.object_list:
+        parties = [p for p in group["data__admitted"] or [] if isinstance(p, dict)]
+        verdicts = {str(p.get("verdict", "")) for p in parties}
+        groups.append(
+            {
+                "array": group["data__array"] or "",
+                "backend": group["data__backend"] or "",
+                "array_status": group["data__array_status"] or "",
+                "unknown": bool(group["data__unknown"]),
+                "volumes": group["n"],
+                "parties": parties,
+                "worst": next((v for v in VERDICTS if v in verdicts), ""),
+            }
+        )
+    return page, groups
+
+
+def storage_view(snapshot: Snapshot, scope: Scope, page_number) -> dict:
+    held = volumes_held(snapshot, scope)
+    page, groups = access_groups(snapshot, scope, page_number)
+    join = (snapshot.facts or {}).get("join") or {}
+    return {
+        "backends": backend_rows(snapshot, scope, held),
+        "arrays": array_rows(snapshot, scope, held),
+        "page": page,
+        "groups": groups,
+        "volume_total": sum(held.values()),
+        # Array objects that back no PV name the volumes of no one now, but a broken link names a
+        # TridentVolume (a PV's name): admins only, like the objects themselves.
+        "join": join if scope.admin else {},
+    }
