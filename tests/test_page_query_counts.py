@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from arrays.models import Array
 from dashboard.queries import NAMESPACE_FINDINGS_SHOWN, namespace_exposure
+from dashboard.timelines import MAX_LIVES, namespace_lives
 from exposure.findings import in_namespace, suppress
 from exposure.models import Finding, Suppression
 from exposure.rules import SEVERITY_RANK
@@ -272,12 +273,11 @@ def test_a_clusters_delete_confirmation_counts_its_history_instead_of_listing_it
     assert not InventoryObject.objects.filter(cluster_id=cluster.pk).exists()
 
 
-def test_a_namespace_page_lists_its_worst_findings_and_how_many_it_has(client):
-    """Open ones first (the worst first), then suppressed, then resolved; the rest are one link away."""
-    cluster = Cluster.objects.create(name="busy", source=Cluster.Source.OFFLINE)
-    snapshot = run_snapshot(queue_snapshot(cluster), lambda: collection([obj("Namespace", "team-a")]))
+def _findings_in(cluster: Cluster, namespace: str, statuses: list[str]) -> None:
+    """A finding attributed to `namespace` for each status (open, suppressed, resolved), of every
+    severity in turn."""
     severities = ["low", "critical", "medium", "info", "high"]
-    statuses = ["open"] * 45 + ["suppressed"] * 2 + ["resolved"] * (NAMESPACE_FINDINGS_SHOWN + 10 - 47)
+    now = timezone.now()
     for i, status in enumerate(statuses):
         finding = Finding.objects.create(
             cluster=cluster,
@@ -286,25 +286,51 @@ def test_a_namespace_page_lists_its_worst_findings_and_how_many_it_has(client):
             identity={},
             severity=severities[i % len(severities)],
             title=f"finding {i}",
-            namespaces=["team-a"],
+            namespaces=[namespace],
             evidence_key="k",
-            first_seen=timezone.now(),
+            first_seen=now - timedelta(days=1),
             first_seen_seq=1,
             changed_seq=1,
             status="resolved" if status == "resolved" else "open",
+            resolved_at=now if status == "resolved" else None,
         )
-        finding.attributions.create(namespace="team-a")
+        finding.attributions.create(namespace=namespace)
         if status == "suppressed":
-            suppress(finding, "accepted", timezone.now() + timedelta(days=1))
+            suppress(finding, "accepted", now + timedelta(days=1))
+
+
+def _worst_first(shown: list[tuple[str, int]]) -> bool:
+    order = {"open": 0, "suppressed": 1, "resolved": 2}
+    return shown == sorted(shown, key=lambda item: (order[item[0]], -item[1]))
+
+
+def test_a_namespace_page_lists_its_worst_findings_and_how_many_it_has(client):
+    """Open ones first (the worst first), then suppressed, then resolved; the rest are one link away."""
+    cluster = Cluster.objects.create(name="busy", source=Cluster.Source.OFFLINE)
+    snapshot = run_snapshot(queue_snapshot(cluster), lambda: collection([obj("Namespace", "team-a")]))
+    statuses = ["open"] * 45 + ["suppressed"] * 2 + ["resolved"] * (NAMESPACE_FINDINGS_SHOWN + 10 - 47)
+    _findings_in(cluster, "team-a", statuses)
 
     total = in_namespace(Finding.objects.all(), "team-a").count()  # the snapshot's own ones too
     assert total >= len(statuses)
     exposure = namespace_exposure(snapshot, "team-a", Scope.everything())
     shown = [(f["status"], SEVERITY_RANK[f["severity"]]) for f in exposure["findings"]]
     assert exposure["findings_total"] == total and len(shown) == NAMESPACE_FINDINGS_SHOWN
-    order = {"open": 0, "suppressed": 1, "resolved": 2}
-    assert shown == sorted(shown, key=lambda item: (order[item[0]], -item[1]))
+    assert _worst_first(shown)
     assert [status for status, _ in shown].count("suppressed") == 2 and shown[-1][0] == "resolved"
     client.force_login(User.objects.create_superuser("root"))
     page = client.get("/clusters/busy/namespaces/team-a/").content.decode()
     assert f"The {NAMESPACE_FINDINGS_SHOWN} worst of its {total} findings." in page
+
+
+def test_a_namespace_lives_chart_draws_its_worst_findings_and_counts_them_all():
+    cluster = Cluster.objects.create(name="busy", source=Cluster.Source.OFFLINE)
+    run_snapshot(queue_snapshot(cluster), lambda: collection([obj("Namespace", "team-a")]))
+    statuses = ["open"] * (MAX_LIVES - 6) + ["suppressed"] * 3 + ["resolved"] * 10
+    _findings_in(cluster, "team-a", statuses)
+
+    lives, total = namespace_lives(cluster, "team-a", Scope.everything())
+    assert total == in_namespace(Finding.objects.all(), "team-a").count() > MAX_LIVES
+    shown = [(life.status, SEVERITY_RANK[life.severity]) for life in lives]
+    assert len(shown) == MAX_LIVES and _worst_first(shown)
+    assert [status for status, _ in shown].count("suppressed") == 3 and shown[-1][0] == "resolved"
