@@ -294,5 +294,5 @@ def namespace_owners(cluster: Cluster, namespace: str, scope: Scope) -> list[dic
             "trusted": owner.trusted,
             "forgeable_by": [redact_subject(subject, reader) for subject in owner.forgeable_by],
         }
-        for owner in owners_of(cluster).get(namespace, [])
+        for owner in owners_of(cluster, namespace).get(namespace, [])
     ]

@@ -116,18 +116,23 @@ def derived_owners(
     return {ns: [asdict(o) for o in dict.fromkeys(found)] for ns, found in owners.items() if found}
 
 
-def owners_of(cluster: Cluster) -> dict[str, list[Owner]]:
-    """namespace -> owners, the manual mapping winning, as of the latest analysed snapshot."""
-    # Only the owners of the snapshot's facts: the whole document is large on a large cluster.
+def owners_of(cluster: Cluster, namespace: str | None = None) -> dict[str, list[Owner]]:
+    """namespace -> owners, the manual mapping winning, as of the latest analysed snapshot; of
+    `namespace` only when given (one namespace's page need not read every namespace's owners)."""
+    # Only the owners of the snapshot's facts (of the one namespace): the whole is large at scale.
+    path = "facts__analysis__owners" + (f"__{namespace}" if namespace is not None else "")
     derived = (
         cluster.snapshots.filter(status__in=Snapshot.VISIBLE)
         .order_by("-seq")
-        .values_list("facts__analysis__owners", flat=True)
+        .values_list(path, flat=True)
         .first()
     )
+    if namespace is not None:
+        derived = {namespace: derived} if derived else {}
     owners = {ns: [Owner.from_facts(o) for o in found] for ns, found in (derived or {}).items()}
     manual: dict[str, list[Owner]] = {}
-    for row in NamespaceOwner.objects.filter(cluster=cluster):
+    rows = NamespaceOwner.objects.filter(cluster=cluster)
+    for row in rows if namespace is None else rows.filter(namespace=namespace):
         manual.setdefault(row.namespace, []).append(Owner(row.kind, row.name, "manual"))
     owners.update(manual)
     return owners
