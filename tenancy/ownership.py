@@ -22,6 +22,8 @@ says who could have been one); `always` trusts it anyway; `off` never reads owne
 
 from dataclasses import asdict, dataclass
 
+from django.db.models.fields.json import KeyTransform
+
 from inventory.fields import as_list, as_mapping, as_text
 from inventory.models import Cluster, Snapshot
 from inventory.state import SnapshotState
@@ -120,11 +122,13 @@ def owners_of(cluster: Cluster, namespace: str | None = None) -> dict[str, list[
     """namespace -> owners, the manual mapping winning, as of the latest analysed snapshot; of
     `namespace` only when given (one namespace's page need not read every namespace's owners)."""
     # Only the owners of the snapshot's facts (of the one namespace): the whole is large at scale.
-    path = "facts__analysis__owners" + (f"__{namespace}" if namespace is not None else "")
+    # A namespace may have any name: a key of the path (a parameter), never part of the SQL.
+    kept = KeyTransform("owners", KeyTransform("analysis", "facts"))
     derived = (
         cluster.snapshots.filter(status__in=Snapshot.VISIBLE)
         .order_by("-seq")
-        .values_list(path, flat=True)
+        .annotate(kept=kept if namespace is None else KeyTransform(namespace, kept))
+        .values_list("kept", flat=True)
         .first()
     )
     if namespace is not None:
