@@ -209,6 +209,7 @@ def world(estate):
     return cluster, tenant, clients
 
 
+@pytest.mark.postgres_too  # the product's database: its counts are the ones that matter
 def test_no_page_makes_more_queries_on_a_larger_cluster(estate, world):
     cluster, tenant, clients = world
     findings = Finding.objects.filter(cluster=cluster).order_by("pk")
