@@ -7,8 +7,9 @@ fourfold (namespaces, the tenant's own among them, PVCs, pods, nodes, findings, 
 snapshots, grants) and every URL must answer as before with no more queries.  A page added later is
 measured without editing this test; a URL parameter the crawl cannot fill fails it.
 
-What a page lists from all over a large cluster is bounded: a namespace's worst findings (a large
-cluster attributes a namespace findings from everywhere), a delete confirmation's counts.  Times are
+What a page lists from all over a large cluster is bounded: a namespace's worst findings and the
+lives its chart draws (a large cluster attributes a namespace findings from everywhere), a delete
+confirmation's counts.  Times are
 the benchmark's to measure (`make bench`), not a test's: timed assertions flake.
 """
 
