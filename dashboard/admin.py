@@ -4,11 +4,15 @@ only viewed: it is never added, changed or deleted one row at a time, and goes o
 A finding changes through suppress and lift on its page, which record the event."""
 
 import json
+from collections import Counter
 
 from django import forms
 from django.contrib import admin
+from django.db import router
+from django.db.models.deletion import Collector, ProtectedError
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 
 from arrays.models import Array
 from dashboard.snapshot_history import with_analysis
@@ -18,6 +22,40 @@ from inventory.models import Cluster, InventoryObject, Snapshot
 from tenancy.access import namespace_tenants
 from tenancy.boundaries import SOLO_PREFIX
 from tenancy.models import Grant, NamespaceOwner
+
+
+class CountedDeletion:
+    """The delete confirmation counts what goes with the object, model by model, instead of listing
+    every row: a cluster's history holds hundreds of thousands of rows at scale (Django's listing
+    loads and renders each one).  The counts come from the collector the deletion itself uses, which
+    loads no row it can delete by query."""
+
+    def get_deleted_objects(self, objs, request):
+        objs = list(objs)
+        collector = Collector(using=router.db_for_write(self.model), origin=objs)
+        try:
+            collector.collect(objs)
+        except ProtectedError as error:  # nothing of ours protects; shown as Django shows it
+            return [], {}, set(), [str(obj) for obj in error.protected_objects]
+        counts = Counter()
+        for model, instances in collector.data.items():
+            counts[model] += len(instances)
+        for queryset in collector.fast_deletes:
+            counts[queryset.model] += queryset.count()
+        counts = {model: n for model, n in counts.items() if n}
+        perms_needed = {
+            model._meta.verbose_name
+            for model in counts
+            if self.admin_site.is_registered(model)
+            and not self.admin_site.get_model_admin(model).has_delete_permission(request)
+        }
+        listed = [f"{capfirst(self.model._meta.verbose_name)}: {obj}" for obj in objs]
+        listed += [
+            f"{capfirst(model._meta.verbose_name_plural)}: {n:,}"
+            for model, n in counts.items()
+            if model is not self.model
+        ]
+        return listed, {model._meta.verbose_name_plural: n for model, n in counts.items()}, perms_needed, []
 
 
 class RuleSettingInline(admin.TabularInline):
@@ -40,7 +78,7 @@ class NamespaceOwnerInline(admin.TabularInline):
 
 
 @admin.register(Cluster)
-class ClusterAdmin(admin.ModelAdmin):
+class ClusterAdmin(CountedDeletion, admin.ModelAdmin):
     list_display = (
         "name",
         "source",
@@ -224,6 +262,7 @@ class GrantForm(forms.ModelForm):
 class GrantAdmin(admin.ModelAdmin):
     form = GrantForm
     list_display = ("__str__", "cluster", "namespace", "tenant")
+    list_select_related = ("user", "group", "cluster")  # __str__ names them: not a query per row
     list_filter = ("cluster",)
 
 

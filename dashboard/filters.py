@@ -9,13 +9,13 @@ see filters to nothing (never to "everything", never to an error that echoes it 
 from datetime import UTC, datetime, time
 
 from django import forms
-from django.db.models import Case, IntegerField, Q, TextField, Value, When
+from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
-from dashboard.queries import finding_arrays, visible_clusters, visible_findings
+from dashboard.queries import finding_arrays, severity_rank, visible_clusters, visible_findings
 from exposure.findings import STATUSES, by_status
 from exposure.models import FindingNamespace
-from exposure.rules import RULES, SEVERITIES, SEVERITY_RANK
+from exposure.rules import RULES, SEVERITIES
 from tenancy.access import namespace_tenants
 from tenancy.scope import Scope
 
@@ -64,7 +64,7 @@ class FindingFilter(forms.Form):
         self.scope = scope
         self.clusters = {c.name: c for c in visible_clusters(scope).order_by("name")}
         self.tenants_by_cluster = {  # cluster id -> namespace -> tenant, of the namespaces the reader sees
-            c.pk: {ns: t for ns, t in namespace_tenants(c).items() if scope.sees(c.pk, ns)}
+            c.pk: namespace_tenants(c, None if scope.admin else scope.visible_in(c.pk))
             for c in self.clusters.values()
         }
         tenants = sorted({t for names in self.tenants_by_cluster.values() for t in names.values()})
@@ -114,14 +114,8 @@ class FindingFilter(forms.Form):
         if since := self.value("resolved_since"):
             findings = findings.filter(resolved_at__gte=_start_of(since))
         findings = by_status(findings, self.value("status"))
-        ranked = findings.annotate(
-            severity_rank=Case(
-                *(When(severity=s, then=Value(rank)) for s, rank in SEVERITY_RANK.items()),
-                default=Value(-1),
-                output_field=IntegerField(),
-            )
-        )
-        return ranked.select_related("cluster")
+        ranked = findings.annotate(severity_rank=severity_rank())
+        return ranked.select_related("cluster").order_by(*SORTS[self.value("sort")], "pk")
 
     def _attributed_to_tenant(self, tenant: str, cluster):
         condition = Q(pk__in=[])

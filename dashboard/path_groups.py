@@ -55,6 +55,10 @@ KIND_GROUPS = {
     "node": "nodes",
 }
 ACCESS_RANK = {"metadata": 0, "read": 1, "write": 2, "root": 3}
+# Paths listed per rule in a group, the worst first; the rest are counted.  On a large cluster one
+# rule brings a namespace a path from each other namespace (600 at 800 namespaces): listing them all
+# made the page a megabyte; the diagram draws them all, each finding's page lists its own.
+PATHS_LISTED = 25
 
 
 def group_of(path: dict) -> ActorGroup:
@@ -93,6 +97,9 @@ def grouped_paths(paths: list[dict]) -> list[dict]:
             }
             for rule, found in rules.items()
         ]
+        for entry in entries:
+            entry["listed"] = entry["paths"][:PATHS_LISTED]
+            entry["unlisted"] = len(entry["paths"]) - len(entry["listed"])
         entries.sort(key=lambda e: (-SEVERITY_RANK.get(e["worst"], -1), e["rule"]))
         all_paths = [p for e in entries for p in e["paths"]]
         groups.append(

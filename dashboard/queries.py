@@ -7,12 +7,13 @@ tenancy/redaction.py.  There is no reader here that takes no scope.
 
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
+from dashboard.path_groups import grade_severity
 from exposure.analyse import EXPOSURE_PATHS
-from exposure.findings import SUPPRESSED, by_status, for_summary, in_namespace, summary
+from exposure.findings import by_status, for_summary, in_namespace, summary
 from exposure.grades import CLUSTER_WIDE, exposure_rank, grade_of, graded_findings
 from exposure.models import Finding, FindingEvent, NamespaceStatus, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
@@ -25,6 +26,19 @@ from tenancy.boundaries import tenant_of_namespace
 from tenancy.ownership import owners_of
 from tenancy.redaction import Reader, redact_event, redact_finding, redact_subject, scrub, visible_paths
 from tenancy.scope import Scope
+
+# The namespace page lists its worst findings; the findings page, filtered by namespace, lists them all
+# (a large cluster attributes a namespace findings from all over it: storage networks, shared nodes).
+NAMESPACE_FINDINGS_SHOWN = 50
+
+
+def severity_rank():
+    """A finding's severity as a number the database sorts by, the worst highest."""
+    return Case(
+        *(When(severity=s, then=Value(rank)) for s, rank in SEVERITY_RANK.items()),
+        default=Value(-1),
+        output_field=IntegerField(),
+    )
 
 
 def visible_clusters(scope: Scope):
@@ -45,7 +59,7 @@ def reader_for(scope: Scope, cluster: Cluster) -> Reader:
     key = (latest.pk if latest else None, cluster.tenant_label, visible)
     readers = vars(cluster).setdefault(_READERS, {})
     if key not in readers:
-        tenants = namespace_tenants(cluster) if latest else {}
+        tenants = namespace_tenants(cluster, visible) if latest else {}  # of their own namespaces only
         volumes = own_volumes(latest, visible) if latest else frozenset()
         readers[key] = Reader.of(scope, cluster.pk, tenants, volumes)
     return readers[key]
@@ -384,33 +398,42 @@ def active_suppression(finding: Finding, shown: dict, scope: Scope) -> dict | No
 
 
 def finding_summaries(findings, reader: Reader) -> list[dict]:
-    """Findings as `summary` shapes, redacted for the reader."""
-    return [
-        redact_finding({**summary(f), "refs": f.refs}, reader) for f in findings.select_related("cluster")
-    ]
+    """Findings (their cluster selected with them) as `summary` shapes, redacted for the reader."""
+    return [redact_finding({**summary(f), "refs": f.refs}, reader) for f in findings]
 
 
 def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict:
-    """The namespace's grade, its findings (open and suppressed first, then resolved) and every exposure
-    path into its data as of `snapshot` (inside its tenant and from platform workloads included)."""
+    """The namespace's grade, its NAMESPACE_FINDINGS_SHOWN worst findings (open, then suppressed, then
+    resolved; the worst first) and how many it has, as many of the open findings that set its grade
+    and how many those are, and every exposure path into its data as of `snapshot` (inside its tenant
+    and from platform workloads included)."""
     cluster = snapshot.cluster
     reader = reader_for(scope, cluster)
     findings = in_namespace(for_summary(Finding.objects.restrict(scope).filter(cluster=cluster)), namespace)
-    items = sorted(
-        finding_summaries(findings, reader),
-        key=lambda f: (f["status"] == "resolved", f["status"] == SUPPRESSED, -SEVERITY_RANK[f["severity"]]),
+    # Sorted and cut by the database: "open" sorts before "resolved", unsuppressed before suppressed.
+    ranked = (
+        findings.select_related("cluster")
+        .annotate(severity_rank=severity_rank())
+        .order_by("status", "suppressed", "-severity_rank", "pk")
     )
     paths = namespace_paths(snapshot, namespace, scope, reader)
     status = current_grades(cluster, scope).get(namespace)
+    grade = status.grade if status else ""
+    # Its own (not cluster-wide) open findings of the severity that gives its grade.
+    severity = grade_severity(grade)
+    setting = ranked.filter(status="open", suppressed=False, cluster_wide=False, severity=severity)
     cluster_wide = cluster_wide_counts(cluster, scope, namespace)
     return {
-        "grade": status.grade if status else "",
+        "grade": grade,
         "grade_counts": status.counts if status else {},
         "grade_since": status.grade_since_at if status else None,
         # Cluster-wide exposure that reaches this namespace: shown beside its grade, not in it.
         "cluster_wide_counts": cluster_wide,
         "cluster_wide_grade": grade_of(cluster_wide),
-        "findings": items,
+        "findings": finding_summaries(ranked[:NAMESPACE_FINDINGS_SHOWN], reader),
+        "findings_total": findings.count(),
+        "grade_findings": finding_summaries(setting[:NAMESPACE_FINDINGS_SHOWN], reader) if severity else [],
+        "grade_findings_total": setting.count() if severity else 0,
         "outside_paths": [p for p in paths if not (p["inside_tenant"] or p["platform"])],
         "other_paths": [p for p in paths if p["inside_tenant"] or p["platform"]],
     }
@@ -450,5 +473,5 @@ def namespace_owners(cluster: Cluster, namespace: str, scope: Scope) -> list[dic
             "trusted": owner.trusted,
             "forgeable_by": [redact_subject(subject, reader) for subject in owner.forgeable_by],
         }
-        for owner in owners_of(cluster).get(namespace, [])
+        for owner in owners_of(cluster, namespace).get(namespace, [])
     ]

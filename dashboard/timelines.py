@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
-from dashboard.queries import current_grades, redacted_findings
+from dashboard.queries import current_grades, redacted_findings, severity_rank
 from exposure.findings import for_summary
 from exposure.models import Finding, FindingEvent, FindingNamespace, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
@@ -305,10 +305,21 @@ def namespace_lives(
     window = window or window_of(cluster, scope)
     # for_summary: what the redacted summaries read (suppression, last seen), in a fixed number of queries.
     findings = for_summary(_in_window(_namespace_findings(cluster, namespace, scope), window))
-    listed = list(findings)
+    # Sorted and cut by the database: a large cluster attributes a namespace hundreds of findings,
+    # and each read whole (paths and all) and redacted cost a second at 800 namespaces.
+    ranked = findings.annotate(
+        state_rank=Case(
+            When(status=Finding.Status.RESOLVED, then=Value(2)),
+            When(suppressed=True, then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        ),
+        severity_rank=severity_rank(),
+    ).order_by("state_rank", "-severity_rank", "pk")
+    listed = list(ranked.select_related("cluster")[:limit])
     if not listed:
         return [], 0
-    events, held = _history(findings, scope)
+    events, held = _history(Finding.objects.filter(pk__in=[finding.pk for finding in listed]), scope)
     lives = []
     for finding, shown in zip(listed, redacted_findings(listed, scope), strict=True):
         spans = life_spans(_row(finding), events[finding.pk], held[finding.pk], window.end)
@@ -322,9 +333,7 @@ def namespace_lives(
                 [_clip(span, window) for span in spans if span.end > window.start],
             )
         )
-    order = {OPEN: 0, SUPPRESSED: 1, RESOLVED: 2}
-    lives.sort(key=lambda life: (order.get(life.status, 3), -SEVERITY_RANK.get(life.severity, 0), life.id))
-    return lives[:limit], len(lives)
+    return lives, findings.count()
 
 
 def _clip(span: Span, window: Window) -> Span:

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from django.db.models import Q
 
-from inventory.models import Cluster, InventoryObject
+from inventory.models import Cluster, InventoryObject, Snapshot
 from tenancy.boundaries import tenant_of_namespace
 from tenancy.models import Grant
 from tenancy.ownership import owned_namespaces
@@ -32,12 +32,21 @@ def is_admin(user) -> bool:
     )
 
 
-def namespace_tenants(cluster: Cluster) -> dict[str, str]:
-    """namespace -> tenant, as of the cluster's latest visible snapshot (never one still being written)."""
-    latest = cluster.latest_visible_snapshot()
+def namespace_tenants(cluster: Cluster, names=None) -> dict[str, str]:
+    """namespace -> tenant, as of the cluster's latest visible snapshot (never one still being written);
+    of `names` only when given (a reader's own few, not every namespace of a large cluster)."""
+    # Its sequence number is all the question needs of the snapshot: not its facts (a large document).
+    latest = (
+        cluster.snapshots.filter(status__in=Snapshot.VISIBLE)
+        .order_by("-seq")
+        .only("cluster_id", "seq")
+        .first()
+    )
     if latest is None:
         return {}
     namespaces = InventoryObject.objects.as_of(latest).filter(scope="", kind="Namespace")
+    if names is not None:
+        namespaces = namespaces.filter(name__in=sorted(names))
     return {
         name: tenant_of_namespace(name, data, cluster.tenant_label)
         for name, data in namespaces.values_list("name", "data")

@@ -22,8 +22,10 @@ says who could have been one); `always` trusts it anyway; `off` never reads owne
 
 from dataclasses import asdict, dataclass
 
+from django.db.models.fields.json import KeyTransform
+
 from inventory.fields import as_list, as_mapping, as_text
-from inventory.models import Cluster
+from inventory.models import Cluster, Snapshot
 from inventory.state import SnapshotState
 from tenancy.models import NamespaceOwner
 
@@ -116,13 +118,25 @@ def derived_owners(
     return {ns: [asdict(o) for o in dict.fromkeys(found)] for ns, found in owners.items() if found}
 
 
-def owners_of(cluster: Cluster) -> dict[str, list[Owner]]:
-    """namespace -> owners, the manual mapping winning, as of the latest analysed snapshot."""
-    latest = cluster.latest_visible_snapshot()
-    facts = ((latest.facts or {}).get("analysis") or {}) if latest else {}
-    owners = {ns: [Owner.from_facts(o) for o in found] for ns, found in (facts.get("owners") or {}).items()}
+def owners_of(cluster: Cluster, namespace: str | None = None) -> dict[str, list[Owner]]:
+    """namespace -> owners, the manual mapping winning, as of the latest analysed snapshot; of
+    `namespace` only when given (one namespace's page need not read every namespace's owners)."""
+    # Only the owners of the snapshot's facts (of the one namespace): the whole is large at scale.
+    # A namespace may have any name: a key of the path (a parameter), never part of the SQL.
+    kept = KeyTransform("owners", KeyTransform("analysis", "facts"))
+    derived = (
+        cluster.snapshots.filter(status__in=Snapshot.VISIBLE)
+        .order_by("-seq")
+        .annotate(kept=kept if namespace is None else KeyTransform(namespace, kept))
+        .values_list("kept", flat=True)
+        .first()
+    )
+    if namespace is not None:
+        derived = {namespace: derived} if derived else {}
+    owners = {ns: [Owner.from_facts(o) for o in found] for ns, found in (derived or {}).items()}
     manual: dict[str, list[Owner]] = {}
-    for row in NamespaceOwner.objects.filter(cluster=cluster):
+    rows = NamespaceOwner.objects.filter(cluster=cluster)
+    for row in rows if namespace is None else rows.filter(namespace=namespace):
         manual.setdefault(row.namespace, []).append(Owner(row.kind, row.name, "manual"))
     owners.update(manual)
     return owners

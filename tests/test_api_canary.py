@@ -10,6 +10,7 @@ from django.urls import get_resolver
 from api.tokens import issue
 from api.urls import router
 from tests import test_canary as canary
+from tests import url_crawl
 
 pytestmark = pytest.mark.django_db
 world = canary.world  # two clusters, tenant B's marker planted; tenant A granted on both
@@ -23,10 +24,10 @@ def _no_rate_limit(settings):
 def api_urls() -> dict[str, list[str]]:
     """URL name -> every URL of it, for each API endpoint (router's and the others), with real values."""
     urls = {}
-    for parts, name in canary._leaf_patterns(get_resolver().url_patterns):
+    for parts, name in url_crawl.leaf_patterns(get_resolver().url_patterns):
         if str(parts[0]) != "api/v1/":
             continue
-        expanded = canary._expand(parts)
+        expanded = url_crawl.expand(parts)
         if name in canary.FILTERED:
             expanded = [url + query for url in expanded for query in canary._filter_queries()]
         urls[name] = expanded

@@ -5,8 +5,8 @@ share nodes and a volume with tenant A (one cluster, from the hostile-share case
 (another cluster, from policy-shared), where B also has a PersistentVolume with the marker in its
 own name, nested under A's export: every path from B into A's data goes through it.  Logged in as A,
 and anonymously, every URL of the URL configuration is requested with real ids, enumerated from the
-resolver: a page added later is crawled without editing this test, and a URL whose parameters the
-crawl cannot fill fails it.
+resolver (tests/url_crawl.py): a page added later is crawled without editing this test, and a URL
+whose parameters the crawl cannot fill fails it.
 """
 
 import json
@@ -16,18 +16,15 @@ from urllib.parse import unquote
 
 import pytest
 import yaml
-from django.apps import apps
 from django.contrib.auth.models import User
-from django.contrib.contenttypes.models import ContentType
-from django.urls import URLResolver, get_resolver
-from django.urls.resolvers import RegexPattern, RoutePattern
 
 from exposure.models import Finding
 from inventory.importing import import_dump
-from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.models import InventoryObject
 from tenancy.models import Grant
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
 from tests.factories import dashboard_admin
+from tests.url_crawl import expand, leaf_patterns
 
 pytestmark = pytest.mark.django_db
 
@@ -169,77 +166,6 @@ def test_the_canary_is_planted_and_shares_with_tenant_a(world, client):
 # --- the crawl ------------------------------------------------------------------------------------
 
 
-def _leaf_patterns(patterns, prefix=()):
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _leaf_patterns(pattern.url_patterns, (*prefix, pattern.pattern))
-        else:
-            yield (*prefix, pattern.pattern), pattern.name
-
-
-def _admin_model(parts) -> type | None:
-    text = "".join(str(p) for p in parts)
-    found = re.match(r"admin/(\w+)/(\w+)/", text)
-    if not found:
-        return None
-    try:
-        return apps.get_model(found.group(1), found.group(2))
-    except LookupError:
-        return None
-
-
-def _values(parameter: str, parts) -> list[str]:
-    """Real values for a URL parameter; a parameter nobody taught the crawl fails the test."""
-    namespaces = sorted(set(InventoryObject.objects.filter(kind="Namespace").values_list("name", flat=True)))
-    if parameter == "cluster":
-        return list(Cluster.objects.values_list("name", flat=True))
-    if parameter == "namespace":
-        return namespaces
-    if parameter in ("object_id", "id"):
-        model = _admin_model(parts) or ContentType
-        return [str(pk) for pk in model.objects.values_list("pk", flat=True)[:200]] + ["999999"]
-    if parameter == "content_type_id":
-        return [str(ContentType.objects.get_for_model(Finding).pk)]
-    if parameter == "app_label":
-        return ["inventory", "arrays", "exposure", "tenancy", "auth"]
-    if parameter == "finding":  # every finding, B's included: those must answer 404 to A
-        return [str(pk) for pk in Finding.objects.values_list("pk", flat=True)] + ["999999"]
-    if parameter == "snapshot":  # the API's snapshots/<id>/: every snapshot, of both clusters
-        return [str(pk) for pk in Snapshot.objects.values_list("pk", flat=True)] + ["999999"]
-    if parameter == "url":
-        return ["nowhere/"]
-    raise AssertionError(f"the canary crawl cannot fill <{parameter}> in {parts}: teach _values() about it")
-
-
-def _expand(parts) -> list[str]:
-    """Every URL a pattern (a chain of route/regex parts) stands for, with real values."""
-    urls = [""]
-    for part in parts:
-        if isinstance(part, RoutePattern):
-            route = str(part)
-            pieces = re.split(r"<(?:\w+:)?(\w+)>", route)
-            for index, piece in enumerate(pieces):
-                if index % 2 == 0:
-                    urls = [url + piece for url in urls]
-                else:
-                    converter = part.converters[piece]
-                    urls = [url + converter.to_url(value) for url in urls for value in _values(piece, parts)]
-        elif isinstance(part, RegexPattern):
-            regex = part._regex.lstrip("^").rstrip("$")
-            groups = re.findall(r"\(\?P<(\w+)>[^)]*\)", regex)
-            for group in groups:
-                expanded = []
-                for url in urls:
-                    for value in _values(group, parts):
-                        expanded.append(url + re.sub(rf"\(\?P<{group}>[^)]*\)", value, regex, count=1))
-                urls = expanded
-                regex = ""
-            urls = [url + regex for url in urls]
-        else:
-            raise AssertionError(f"unknown pattern type {type(part)}")
-    return ["/" + url.lstrip("/") for url in urls]
-
-
 def _filter_queries() -> list[str]:
     """Query strings that name B (its namespace, its tenant, both clusters), for the filtered lists."""
     queries = ["", "?status=all"]
@@ -272,8 +198,8 @@ def crawl(client) -> dict[str, int]:
     """URL -> status, for every URL of the URL configuration (and the filtered lists with query
     strings that name tenant B)."""
     statuses = {}
-    for parts, name in _leaf_patterns(get_resolver().url_patterns):
-        urls = _expand(parts)
+    for parts, name in leaf_patterns():
+        urls = expand(parts)
         assert urls, f"the crawl reached no URL of {parts}"
         if name in FILTERED:
             urls = [url + query for url in urls for query in _filter_queries()]

@@ -30,11 +30,15 @@ def test_owners_come_from_namespace_keys_and_admin_role_bindings(cluster):
         Owner("group", "beta-devs", "RoleBinding beta-jobs/beta-admins (admin)"),
     ], "view is not admin-like, and a service account is not an owner"
     assert "sandbox" not in owners
+    # One namespace's owners alone (its page), the same.
+    assert owners_of(cluster, "beta-jobs") == {"beta-jobs": owners["beta-jobs"]}
+    assert owners_of(cluster, "sandbox") == {}
 
 
 def test_the_manual_mapping_wins(cluster):
     NamespaceOwner.objects.create(cluster=cluster, namespace="beta-jobs", kind="user", name="erin")
     assert owners_of(cluster)["beta-jobs"] == [Owner("user", "erin", "manual")]
+    assert owners_of(cluster, "beta-jobs") == {"beta-jobs": [Owner("user", "erin", "manual")]}
 
 
 def test_owners_see_their_namespaces_by_email_name_group_or_mapping(cluster):

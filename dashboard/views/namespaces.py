@@ -64,7 +64,8 @@ def namespace_detail(request, cluster, namespace):
     paths = exposure["outside_paths"] + exposure["other_paths"]
     context["path_groups"] = grouped_paths(paths)
     context["diagram"] = sankey(paths, namespace)
-    context["grade_setting"] = grade_setting(exposure["findings"], namespace, exposure["grade"])
+    setting = grade_setting(exposure["grade_findings"], namespace, exposure["grade"])
+    context["grade_setting"] = {**setting, "total": exposure["grade_findings_total"]}
     context["findings"] = with_own_paths(exposure["findings"], namespace)
     context["data"] = data_tree(contents, namespace, exposure["outside_paths"], reader_for(scope, cluster))
     context.update(namespace_charts(cluster, namespace, scope))  # dashboard/parts/namespace_timelines.html

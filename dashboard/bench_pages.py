@@ -1,0 +1,124 @@
+"""Every page's server time and query count, for `manage.py bench`.
+
+Every named URL pattern of the URL configuration (the admin site's included) is requested in
+process through Django's test client (middleware, view, queries and template; no network, no
+browser) by each reader: once to count its queries, then `runs` times timed.  Parameters are filled
+by name by the caller; a pattern whose parameter it cannot fill is reported as not measured, never
+skipped silently.  Unnamed patterns (the admin site's redirects to a change page, its catch-all) are
+not pages.  The query-count test (tests/test_page_query_counts.py) holds the counts' independence
+of the cluster's size; this measures times, which tests must not assert.
+"""
+
+import logging
+import statistics
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import override_settings
+from django.urls import NoReverseMatch, URLResolver, get_resolver, reverse
+
+
+@dataclass(frozen=True)
+class PageTiming:
+    name: str  # the URL's name, namespaced ("admin:inventory_cluster_change")
+    url: str
+    reader: str
+    status: int
+    median_ms: float
+    max_ms: float
+    queries: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def named_patterns(patterns=None, namespace: str = "", parameters: tuple = ()):
+    """(namespaced URL name, its parameters' names) of every named view of the URL configuration."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        found = (*parameters, *pattern.pattern.regex.groupindex)
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from named_patterns(pattern.url_patterns, inner, found)
+        elif pattern.name:
+            yield namespace + pattern.name, found
+
+
+def page_urls(value: Callable[[str, str], str | None]) -> tuple[dict[str, str], dict[str, str]]:
+    """name -> URL for every named pattern whose parameters `value(parameter, name)` fills, and
+    name -> why not for the others."""
+    urls, unfilled = {}, {}
+    for name, parameters in named_patterns():
+        values = {parameter: value(parameter, name) for parameter in parameters}
+        missing = [parameter for parameter, filled in values.items() if filled is None]
+        if missing:
+            unfilled[name] = f"no value for <{missing[0]}>"
+            continue
+        try:
+            urls[name] = reverse(name, kwargs=values)
+        except NoReverseMatch:
+            unfilled[name] = f"no URL for {values}"
+    return urls, unfilled
+
+
+class QueryCounter:
+    """Counts the queries run on the default connection while installed (`connection.execute_wrapper`)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+@contextmanager
+def _quiet_refusals():
+    """The pages answer some readers 403/404/405 on purpose: Django logs each; not the bench's news."""
+    logger = logging.getLogger("django.request")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _get(client: Client, url: str) -> int:
+    response = client.get(url, secure=True)  # as a TLS deployment serves it: no redirect to https
+    if response.streaming:  # an export does its work while it is read
+        b"".join(response.streaming_content)
+    return response.status_code
+
+
+def time_pages(clients: dict[str, Client], urls: dict[str, str], runs: int) -> list[PageTiming]:
+    """Each URL for each reader: its status, median and slowest of `runs` timed requests, and the
+    number of queries of one (counted apart: recording queries costs time)."""
+    timings = []
+    # The in-process client is not a host the deployment names: allow its default one.
+    with override_settings(ALLOWED_HOSTS=["testserver"]), _quiet_refusals():
+        for name, url in urls.items():
+            for reader, client in clients.items():
+                counter = QueryCounter()
+                with connection.execute_wrapper(counter):
+                    status = _get(client, url)
+                seconds = []
+                for _ in range(runs):
+                    started = time.perf_counter()
+                    _get(client, url)
+                    seconds.append(time.perf_counter() - started)
+                timings.append(
+                    PageTiming(
+                        name,
+                        url,
+                        reader,
+                        status,
+                        round(statistics.median(seconds) * 1000, 1),
+                        round(max(seconds) * 1000, 1),
+                        counter.count,
+                    )
+                )
+    return timings
