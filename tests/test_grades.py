@@ -132,6 +132,22 @@ def test_the_cluster_page_ranks_namespaces_by_their_own_exposure(patched, client
     assert exposure_rank("D", {"high": 1}) < exposure_rank("A", {})
 
 
+def test_the_overview_names_the_worst_namespaces_each_reader_may_see(patched, client):
+    client.force_login(dashboard_admin())
+    html = client.get("/").content.decode()
+    worst = re.findall(
+        r'<li><span class="grade grade-(\w)">\w</span>\s*<a href="/clusters/prod/namespaces/([\w-]+)/">', html
+    )
+    assert worst == [("D", "beta-jobs")], "only namespaces with exposure of their own, worst first"
+    # A tenant of alpha: its namespaces are all A, beta-jobs is not theirs to see.
+    user = User.objects.create_user("alpha-dev")
+    Grant.objects.create(user=user, cluster=patched, namespace="alpha-db")
+    client.force_login(user)
+    html = client.get("/").content.decode()
+    assert "beta-jobs" not in html
+    assert "No namespace you may see has an open path from outside its trust boundary." in html
+
+
 # --- since ------------------------------------------------------------------------------------------
 
 

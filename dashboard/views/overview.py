@@ -8,6 +8,7 @@ from dashboard.charts import cluster_charts
 from dashboard.namespace_list import cluster_rows, first_page
 from dashboard.queries import (
     cluster_grade,
+    namespace_rows,
     namespaces_unread,
     open_finding_counts,
     visible_clusters,
@@ -38,9 +39,19 @@ def overview(request):
                 .order_by("-seq")
                 .first(),
                 "charts": cluster_charts(cluster, scope) if latest else None,
+                "worst": _worst_namespaces(latest, scope) if latest else [],
             }
         )
     return render(request, "dashboard/overview.html", {"clusters": clusters})
+
+
+WORST_SHOWN = 5
+
+
+def _worst_namespaces(snapshot, scope) -> list[dict]:
+    """The few namespaces the reader may see with the worst own exposure (graded below A)."""
+    ranked = namespace_rows(snapshot, scope)  # worst first, by the namespace's own exposure
+    return [row for row in ranked if row["grade"] is not None and row["grade"].grade != "A"][:WORST_SHOWN]
 
 
 @login_required
