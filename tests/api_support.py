@@ -6,31 +6,12 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from api.tokens import issue
-from inventory.importing import import_dump
 from inventory.models import Cluster
 from tenancy.models import Grant
-from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
-from tests.factories import dashboard_admin
 
 API = "/api/v1/"
 # The fixtures, for `from tests.api_support import *` in the API's test modules.
-__all__ = ["admin", "admin_api", "alice", "alice_api", "clusters"]
-
-
-@pytest.fixture
-def clusters(tmp_path):
-    """prod (web/hostile-share) and shared (exports/policy-shared): tenants alpha and beta on both."""
-    for name, folder in (
-        ("prod", CASES / "web" / "hostile-share"),
-        ("shared", CASES / "exports" / "policy-shared"),
-    ):
-        configure_cluster(name, {"cluster": {"owner_keys": ["owner.example.com/email"]}})
-        assert import_dump(name, assemble(folder, tmp_path / name, {}), taken_at=TAKEN_AT).is_visible
-
-
-@pytest.fixture
-def admin(db):
-    return dashboard_admin()
+__all__ = ["admin_api", "alice", "alice_api"]  # clusters and admin: tests/two_tenants.py, for every module
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ from django.conf import settings
 
 from tests import loopback_guard
 
+pytest_plugins = ["tests.two_tenants"]  # the two-tenant clusters and the admin, shared by page and API tests
+
 
 def pytest_configure(config):
     loopback_guard.install()

@@ -15,29 +15,11 @@ from django.utils import timezone
 from dashboard.exports import cell
 from exposure.findings import suppress
 from exposure.models import Finding, FindingEvent, FindingNamespace, Suppression
-from inventory.importing import import_dump
 from tenancy.access import scope_of
 from tenancy.models import Grant
-from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
-from tests.factories import dashboard_admin
+from tests.cases.runner import TAKEN_AT
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
-
-
-@pytest.fixture
-def clusters(tmp_path):
-    """prod (web/hostile-share) and shared (exports/policy-shared): tenants alpha and beta on both."""
-    for name, folder in (
-        ("prod", CASES / "web" / "hostile-share"),
-        ("shared", CASES / "exports" / "policy-shared"),
-    ):
-        configure_cluster(name, {"cluster": {"owner_keys": ["owner.example.com/email"]}})
-        assert import_dump(name, assemble(folder, tmp_path / name, {}), taken_at=TAKEN_AT).is_visible
-
-
-@pytest.fixture
-def admin(db):
-    return dashboard_admin()
 
 
 @pytest.fixture

@@ -14,31 +14,14 @@ from exposure.catalog import catalog
 from exposure.findings import by_status
 from exposure.models import Finding, FindingNamespace, RuleSetting
 from exposure.rules import ALL_RULES, RULES
-from inventory.importing import import_dump
 from inventory.models import Cluster
 from tenancy.models import Grant
-from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
+from tests.cases.runner import TAKEN_AT
 from tests.factories import dashboard_admin
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
 
 HOSTILE = '<script>alert("x")</script>'
-
-
-@pytest.fixture
-def clusters(tmp_path):
-    """prod (web/hostile-share) and shared (exports/policy-shared): tenants alpha and beta on both."""
-    for name, folder in (
-        ("prod", CASES / "web" / "hostile-share"),
-        ("shared", CASES / "exports" / "policy-shared"),
-    ):
-        configure_cluster(name, {"cluster": {"owner_keys": ["owner.example.com/email"]}})
-        assert import_dump(name, assemble(folder, tmp_path / name, {}), taken_at=TAKEN_AT).is_visible
-
-
-@pytest.fixture
-def admin(db):
-    return dashboard_admin()
 
 
 @pytest.fixture
