@@ -4,9 +4,14 @@ Names come from clusters and dumps, so a page must work for any of them: a names
 hostile dump may hold `/`, which no URL segment can carry (the server decodes `%2F` to `/` before
 routing).  `~` and `/` are written as `~7E` and `~2F`; neither occurs in a valid Kubernetes name, so
 real names appear in URLs unchanged.
+
+Registered here, once, as `<name:…>`: every URL configuration that uses it (the pages', the API's)
+imports this module first, in whatever order Django or a test loads them.
 """
 
 import re
+
+from django.urls import register_converter
 
 ESCAPED = re.compile(r"~([0-9A-F]{2})")
 
@@ -19,3 +24,6 @@ class ObjectNameConverter:
 
     def to_url(self, value) -> str:
         return str(value).replace("~", "~7E").replace("/", "~2F")
+
+
+register_converter(ObjectNameConverter, "name")

@@ -80,6 +80,12 @@ class FindingFilter(forms.Form):
 
     def findings(self):
         """The findings the filter selects, sorted; none when the query string is not valid."""
+        selected = self.selected()
+        return selected.order_by(*SORTS[self.value("sort")], "pk") if self.is_valid() else selected
+
+    def selected(self):
+        """The findings the filter selects, unsorted, each with its `severity_rank` (for whatever
+        order the caller lists them in: the page's sort, the API's cursor); none when not valid."""
         findings = visible_findings(self.scope)
         if not self.is_valid():
             return findings.none()

@@ -3,7 +3,7 @@
 serves from one process).
 
 It sits in `authenticate()` itself (the first authentication backend), so every way of signing in
-with a password is throttled, the login form as much as HTTP Basic on the API.  While a username or
+with a password is throttled (the REST API takes none: tokens or the session).  While a username or
 an address is over its limit, no password is even checked: a right guess then is refused too, and
 the answer does not tell whether it was right.  The window is fixed from the first failure."""
 

@@ -5,18 +5,21 @@ Every function takes the reader's `Scope` (tenancy.access.scope_of) and reads th
 tenancy/redaction.py.  There is no reader here that takes no scope.
 """
 
-from django.db.models import Case, Count, IntegerField, Value, When
+from datetime import datetime
+
+from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 from dashboard.path_groups import grade_severity
 from exposure.analyse import EXPOSURE_PATHS
-from exposure.findings import by_status, in_namespace, summary, with_suppression
+from exposure.findings import by_status, for_summary, in_namespace, summary
 from exposure.grades import CLUSTER_WIDE, exposure_rank, grade_of, graded_findings
 from exposure.models import Finding, FindingEvent, NamespaceStatus, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
 from inventory.fields import as_mapping
 from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.refs import array_ref, k8s_ref
 from inventory.state import DERIVED_SCOPE
 from tenancy.access import namespace_tenants
 from tenancy.boundaries import tenant_of_namespace
@@ -42,10 +45,59 @@ def visible_clusters(scope: Scope):
     return Cluster.objects.restrict(scope)
 
 
+_READERS = "_dashboard_readers"  # on a Cluster instance: its readers, built once per page
+
+
 def reader_for(scope: Scope, cluster: Cluster) -> Reader:
-    # The tenants of the reader's own namespaces are all a Reader asks for.
-    own = {} if scope.admin else namespace_tenants(cluster, scope.visible_in(cluster.pk))
-    return Reader.of(scope, cluster.pk, own)
+    """The reader's view of `cluster` for tenancy/redaction.py: the tenants of the namespaces they see
+    and their own volumes, as of its latest visible snapshot.  Read once per page (one Cluster
+    instance) and per snapshot: the first call costs four queries, any later one one."""
+    if scope.admin:
+        return Reader.of(scope, cluster.pk, {}, frozenset())
+    latest = cluster.latest_visible_snapshot()
+    visible = scope.visible_in(cluster.pk)
+    key = (latest.pk if latest else None, cluster.tenant_label, visible)
+    readers = vars(cluster).setdefault(_READERS, {})
+    if key not in readers:
+        tenants = namespace_tenants(cluster, visible) if latest else {}  # of their own namespaces only
+        volumes = own_volumes(latest, visible) if latest else frozenset()
+        readers[key] = Reader.of(scope, cluster.pk, tenants, volumes)
+    return readers[key]
+
+
+def own_volumes(snapshot: Snapshot, namespaces: frozenset[str]) -> frozenset[str]:
+    """The volumes the reader may see named (tenancy/redaction.py), from the derived access records
+    (one per PV, kept in its claim's namespace; one per inline volume, in its pod's): the PVs ever
+    claimed in one of `namespaces` up to `snapshot` and the array objects behind them or behind those
+    namespaces' inline volumes (the reader's data, today's and what their findings' history names),
+    and the PVs no namespace claims as of `snapshot`, with the array objects behind them (the
+    cluster's).  One query on the namespace index: it grows with the reader's namespaces, not the
+    cluster."""
+    records = (
+        InventoryObject.objects.filter(
+            cluster_id=snapshot.cluster_id,
+            scope=DERIVED_SCOPE,
+            kind__in=[VOLUME_ACCESS, INLINE_VOLUME_ACCESS],
+            valid_from__lte=snapshot.seq,
+        )
+        .filter(
+            Q(namespace__in=sorted(namespaces))
+            | (
+                Q(namespace="", kind=VOLUME_ACCESS)
+                & (Q(valid_to__isnull=True) | Q(valid_to__gt=snapshot.seq))
+            )
+        )
+        .order_by()
+        .values_list("kind", "name", "data__array", "data__object__kind", "data__object__name")
+        .distinct()
+    )
+    refs = set()
+    for kind, name, array, object_kind, object_name in records:
+        if kind == VOLUME_ACCESS:
+            refs.add(k8s_ref("PersistentVolume", name))
+        if all(isinstance(v, str) and v for v in (array, object_kind, object_name)):
+            refs.add(array_ref(array, object_kind, object_name))
+    return frozenset(refs)
 
 
 def namespace_exists(snapshot: Snapshot, namespace: str, scope: Scope) -> bool:
@@ -65,16 +117,22 @@ def namespaces_unread(snapshot: Snapshot) -> bool:
     return "Namespace" in (snapshot.unread or {})
 
 
-def namespace_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
-    """The namespaces of `snapshot` the reader may see, with their tenant and object counts, and their
-    current grade (own exposure), ranked worst first by it; then by name."""
+def namespace_rows(snapshot: Snapshot, scope: Scope, only: list[str] | None = None) -> list[dict]:
+    """The namespaces of `snapshot` the reader may see (`only` these, for one page of a list), with
+    their tenant and object counts, and their current grade (own exposure), ranked worst first by it;
+    then by name."""
     cluster = snapshot.cluster
     state = InventoryObject.objects.as_of(snapshot).restrict(scope).filter(scope="")
     # restrict() already keeps only the Namespaces the reader sees.
-    names = dict(state.filter(kind="Namespace").values_list("name", "data"))
+    namespaces = state.filter(kind="Namespace")
+    if only is not None:
+        namespaces = namespaces.filter(name__in=only)
+    names = dict(namespaces.values_list("name", "data"))
     unread = set()
     if namespaces_unread(snapshot):
         found = state.exclude(namespace="").order_by().values_list("namespace", flat=True).distinct()
+        if only is not None:
+            found = found.filter(namespace__in=only)
         unread = {name for name in found if name not in names}
         names.update(dict.fromkeys(unread))
     # Counted by the database: a large cluster has a hundred thousand pods.
@@ -122,6 +180,121 @@ def namespace_contents(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
     }
 
 
+def visible_snapshot(cluster: Cluster, scope: Scope, as_of: int | datetime | None = None) -> Snapshot | None:
+    """The cluster as the reader asks for it: its latest visible (complete or partial) snapshot, the
+    visible snapshot with id `as_of`, or the latest visible one taken at or before the time `as_of`."""
+    snapshots = Snapshot.objects.restrict(scope).filter(cluster=cluster, status__in=Snapshot.VISIBLE)
+    if isinstance(as_of, int) and not isinstance(as_of, bool):
+        return snapshots.filter(pk=as_of).first()
+    if as_of is not None:
+        snapshots = snapshots.filter(taken_at__lte=as_of)
+    return snapshots.order_by("-seq").first()
+
+
+def inventory_as_of(snapshots: list[Snapshot], scope: Scope):
+    """The inventory (objects and derived records) of several clusters, each as of its snapshot,
+    that the reader may see: one query however many clusters, for lists across them."""
+    condition = Q(pk__in=[])
+    for snapshot in snapshots:
+        condition |= Q(cluster_id=snapshot.cluster_id, valid_from__lte=snapshot.seq) & (
+            Q(valid_to__isnull=True) | Q(valid_to__gt=snapshot.seq)
+        )
+    return InventoryObject.objects.restrict(scope).filter(condition)
+
+
+def namespace_objects(snapshots: list[Snapshot], scope: Scope):
+    """The Namespace objects the reader may see, each cluster as of its snapshot: rows to page
+    through and pass to `namespace_rows` (`only` their names)."""
+    return inventory_as_of(snapshots, scope).filter(scope="", kind="Namespace")
+
+
+def grade_intervals(
+    clusters: list[Cluster], scope: Scope, namespace: str | None = None, since=None, until=None
+):
+    """The intervals of each namespace's grade and open counts (NamespaceStatus) the reader may see,
+    of `clusters`, overlapping [since, until): a timeline to page through.  (The pages' series,
+    dashboard/timelines.py, are built from findings' lives: one reader for both is still to do.)"""
+    rows = NamespaceStatus.objects.restrict(scope).filter(cluster_id__in=sorted(c.pk for c in clusters))
+    if namespace is not None:
+        rows = rows.filter(namespace=namespace)
+    if since is not None:
+        rows = rows.exclude(valid_to_at__lte=since)
+    if until is not None:
+        rows = rows.filter(valid_from_at__lt=until)
+    return rows
+
+
+def volume_records(snapshots: list[Snapshot], scope: Scope):
+    """Every volume's access record (a PV's, an inline pod volume's) the reader may see, as of the
+    snapshots: rows to page through and pass to `volume_rows`."""
+    return inventory_as_of(snapshots, scope).filter(
+        scope=DERIVED_SCOPE, kind__in=[VOLUME_ACCESS, INLINE_VOLUME_ACCESS]
+    )
+
+
+def volume_rows(records, snapshots: list[Snapshot], scope: Scope) -> list[dict]:
+    """A page of access records (from `volume_records`) as the reader may see them: the PVC and PV,
+    the array object, its gates and whom it admits with the verdicts.  Two queries per cluster on the
+    page (its namespaces' tenants, its PVs' claims), whatever the page's size."""
+    records = list(records)
+    by_cluster = {s.cluster_id: s for s in snapshots}
+    readers: dict[int, Reader] = {}
+    claims: dict[tuple[int, str], str] = {}
+    for cluster_id in sorted({r.cluster_id for r in records}):
+        snapshot = by_cluster[cluster_id]
+        readers[cluster_id] = reader_for(scope, snapshot.cluster)
+        pvs = [r.name for r in records if r.cluster_id == cluster_id and r.kind == VOLUME_ACCESS]
+        if pvs:
+            claimed = (
+                InventoryObject.objects.as_of(snapshot)
+                .restrict(scope)
+                .filter(scope="", kind="PersistentVolume", name__in=pvs)
+                .values_list("name", "data__spec__claimRef__name")
+            )
+            claims.update({(cluster_id, pv): claim for pv, claim in claimed})
+    rows = []
+    for record in records:
+        reader, data = readers[record.cluster_id], record.data or {}
+        is_pv = record.kind == VOLUME_ACCESS
+        rows.append(
+            {
+                "cluster": by_cluster[record.cluster_id].cluster.name,
+                "namespace": record.namespace,
+                "kind": record.kind,
+                "name": record.name,
+                "subject": scrub(data.get("subject") or "", reader),
+                "pvc": claims.get((record.cluster_id, record.name)) if is_pv else None,
+                "pv": record.name if is_pv else None,
+                "namespaces": [n for n in data.get("namespaces") or [] if reader.sees(n)],
+                **{key: data.get(key) for key in VOLUME_FIELDS},
+                "problem": scrub(data.get("problem") or "", reader),
+                "gates": data.get("gates") or [],
+                "unknown": bool(data.get("unknown")),
+                "admitted": data.get("admitted") or [],
+            }
+        )
+    return rows
+
+
+# What a volume's access record says of where its data lives (arrays/volume_access.py `record`).
+VOLUME_FIELDS = ("path", "backend", "driver", "array", "array_status", "object", "protocol")
+
+
+def grades_as_of(
+    snapshot: Snapshot, scope: Scope, only: list[str] | None = None
+) -> dict[str, NamespaceStatus]:
+    """namespace -> its grade and open-violation counts as they were at `snapshot` (the intervals
+    valid then; for the latest snapshot, the current ones)."""
+    statuses = (
+        NamespaceStatus.objects.restrict(scope)
+        .filter(cluster_id=snapshot.cluster_id, valid_from__lte=snapshot.seq)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=snapshot.seq))
+    )
+    if only is not None:
+        statuses = statuses.filter(namespace__in=only)
+    return {s.namespace: s for s in statuses}
+
+
 def current_grades(cluster: Cluster, scope: Scope) -> dict[str, NamespaceStatus]:
     """namespace -> its current grade and counts of its own exposure, with `grade_since_at` (when the
     grade took its letter).  "" (CLUSTER_WIDE) is the cluster's: admins only."""
@@ -159,8 +332,9 @@ def worst_namespace(rows: list[dict]) -> dict | None:
 
 
 def visible_findings(scope: Scope):
-    """The findings the reader may see (attributed to one of their namespaces), with their suppression."""
-    return with_suppression(Finding.objects.restrict(scope))
+    """The findings the reader may see (attributed to one of their namespaces), with what their
+    `summary` reads (suppression, last seen), in a constant number of queries."""
+    return for_summary(Finding.objects.restrict(scope))
 
 
 def finding_arrays(scope: Scope) -> list[str]:
@@ -235,23 +409,14 @@ def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
     and from platform workloads included)."""
     cluster = snapshot.cluster
     reader = reader_for(scope, cluster)
-    findings = in_namespace(
-        with_suppression(Finding.objects.restrict(scope).filter(cluster=cluster)), namespace
-    )
+    findings = in_namespace(for_summary(Finding.objects.restrict(scope).filter(cluster=cluster)), namespace)
     # Sorted and cut by the database: "open" sorts before "resolved", unsuppressed before suppressed.
     ranked = (
         findings.select_related("cluster")
         .annotate(severity_rank=severity_rank())
         .order_by("status", "suppressed", "-severity_rank", "pk")
     )
-    record = (
-        InventoryObject.objects.as_of(snapshot)
-        .restrict(scope)
-        .filter(scope=DERIVED_SCOPE, kind=EXPOSURE_PATHS, namespace=namespace)
-        .values_list("data", flat=True)
-        .first()
-    )
-    paths = visible_paths((record or {}).get("paths") or [], reader)
+    paths = namespace_paths(snapshot, namespace, scope, reader)
     status = current_grades(cluster, scope).get(namespace)
     grade = status.grade if status else ""
     # Its own (not cluster-wide) open findings of the severity that gives its grade.
@@ -272,6 +437,20 @@ def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
         "outside_paths": [p for p in paths if not (p["inside_tenant"] or p["platform"])],
         "other_paths": [p for p in paths if p["inside_tenant"] or p["platform"]],
     }
+
+
+def namespace_paths(
+    snapshot: Snapshot, namespace: str, scope: Scope, reader: Reader | None = None
+) -> list[dict]:
+    """Every exposure path into the namespace's data as of `snapshot`, redacted for the reader."""
+    record = (
+        InventoryObject.objects.as_of(snapshot)
+        .restrict(scope)
+        .filter(scope=DERIVED_SCOPE, kind=EXPOSURE_PATHS, namespace=namespace)
+        .values_list("data", flat=True)
+        .first()
+    )
+    return visible_paths((record or {}).get("paths") or [], reader or reader_for(scope, snapshot.cluster))
 
 
 def open_finding_counts(cluster: Cluster, scope: Scope) -> list[tuple[str, int]]:

@@ -282,14 +282,6 @@ WHITENOISE_USE_FINDERS = True
 # otherwise log a 404 in the console and the server log).
 WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
-REST_FRAMEWORK = {
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
-    ],
-}
-
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -310,6 +302,47 @@ if CELERY_TASK_ALWAYS_EAGER:
     LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}
     # No broker, so no broker host: kombu's "No hostname was supplied" warning is about nothing.
     LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
+
+# --- REST API (api/, under /api/v1/) ---------------------------------------------------------
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar", "api"]
+# Requests per token (per user when signed in with a session) in each window, counted in the cache
+# above: Redis in production, so the limit holds across web processes.  Empty: no limit.
+API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "600/minute").strip() or None
+REST_FRAMEWORK = {
+    # Tools present a token (`manage.py api_token`); the browser (the docs page) its session.  No
+    # anonymous access, and no password on the API (sign-ins stay on the throttled login form).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.CursorPagination",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Storage Exposure Dashboard API",
+    "DESCRIPTION": "What the dashboard shows, for tools: scoped and redacted for the token's user as "
+    "the pages are for them. Authenticate with `Authorization: Token <key>` (`manage.py api_token`). "
+    'Errors: `{"error": {"code", "message", "details"}}`. Requests are limited per token '
+    "(API_THROTTLE_RATE, 600/minute by default): over it, 429 with Retry-After.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # The docs page's assets from drf-spectacular-sidecar: served by us, offline, under the CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "SnapshotStatusEnum": "inventory.models.Snapshot.Status",
+        "FindingStatusEnum": [("open", "open"), ("resolved", "resolved"), ("suppressed", "suppressed")],
+    },
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None, "persistAuthorization": False},
+}
 
 # --- Product settings -------------------------------------------------------------------------
 # Serve the built-in simulated cluster while no real cluster is registered.

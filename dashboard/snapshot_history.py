@@ -14,9 +14,10 @@ from functools import cached_property
 from django.core.paginator import Paginator
 from django.db.models import F
 
+from dashboard.queries import reader_for
 from inventory.models import Cluster, Snapshot
 from tenancy.access import namespace_tenants
-from tenancy.redaction import Reader, source_text_scrubber
+from tenancy.redaction import source_text_scrubber
 from tenancy.scope import Scope
 
 SNAPSHOTS_PER_PAGE = 50
@@ -49,15 +50,15 @@ def _analysis(snapshot: Snapshot) -> dict:
 
 class TextFor:
     """The free text of one cluster's snapshots as the reader may read it; the cluster's namespaces
-    are read (two queries) only when a non-admin reader meets some text."""
+    and the reader's own volumes are read (a few queries) only when a non-admin reader meets some
+    text."""
 
     def __init__(self, cluster: Cluster, scope: Scope):
         self.cluster, self.scope = cluster, scope
 
     @cached_property
     def _scrub(self) -> Callable[[str], str]:
-        tenants = namespace_tenants(self.cluster)
-        return source_text_scrubber(Reader.of(self.scope, self.cluster.pk, tenants), tenants)
+        return source_text_scrubber(reader_for(self.scope, self.cluster), namespace_tenants(self.cluster))
 
     def __call__(self, text) -> str:
         text = text if isinstance(text, str) else str(text or "")

@@ -24,7 +24,7 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from dashboard.queries import current_grades, redacted_findings, severity_rank
-from exposure.findings import with_suppression
+from exposure.findings import for_summary
 from exposure.models import Finding, FindingEvent, FindingNamespace, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
 from inventory.models import Cluster, Snapshot
@@ -303,7 +303,8 @@ def namespace_lives(
     """The lives of the findings attributed to `namespace` over the window, open and worst first, at
     most `limit`; and how many there are in all.  Titles are redacted for the reader."""
     window = window or window_of(cluster, scope)
-    findings = with_suppression(_in_window(_namespace_findings(cluster, namespace, scope), window))
+    # for_summary: what the redacted summaries read (suppression, last seen), in a fixed number of queries.
+    findings = for_summary(_in_window(_namespace_findings(cluster, namespace, scope), window))
     # Sorted and cut by the database: a large cluster attributes a namespace hundreds of findings,
     # and each read whole (paths and all) and redacted cost a second at 800 namespaces.
     ranked = findings.annotate(

@@ -1,12 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path, register_converter
+from django.urls import include, path
 
-from dashboard.converters import ObjectNameConverter
+import dashboard.converters  # noqa: F401  (registers `<name:…>`)
 from dashboard.login_throttle import ThrottledLoginView
 from dashboard.views import arrays, configuration, findings, namespaces, overview, rules, snapshots
-
-register_converter(ObjectNameConverter, "name")
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -29,4 +27,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", overview.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("api.urls")),  # the REST API (api/urls.py)
 ]

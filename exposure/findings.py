@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -220,8 +221,68 @@ def effective_status(finding: Finding) -> str:
     return finding.status
 
 
+# Larger than any snapshot sequence: "before the snapshot that resolved it" for a finding still open.
+_NO_SEQ = 2**31 - 1
+
+
+def for_summary(findings: QuerySet, now: datetime | None = None) -> QuerySet:
+    """`findings` with what `summary` reads, in a constant number of queries however many are read:
+    their cluster, whether a suppression holds (`suppressed`), when each was last seen (the latest
+    visible snapshot before the one that resolved it, the cluster's latest for an open one) and the
+    suppressions in force."""
+    now = now or timezone.now()
+    last_seen = (
+        Snapshot.objects.filter(
+            cluster_id=OuterRef("cluster_id"),
+            status__in=Snapshot.VISIBLE,
+            seq__lt=Coalesce(OuterRef("resolved_seq"), Value(_NO_SEQ)),
+        )
+        .order_by("-seq")
+        .values("taken_at")[:1]
+    )
+    pending = Suppression.objects.filter(lifted_at__isnull=True, expires_at__gt=now).select_related(
+        "created_by"
+    )
+    return (
+        with_suppression(findings, now)
+        .select_related("cluster")
+        .annotate(last_seen=Subquery(last_seen))
+        .prefetch_related(Prefetch("suppressions", queryset=pending, to_attr="pending_suppressions"))
+    )
+
+
+def _last_seen(finding: Finding) -> datetime | None:
+    if hasattr(finding, "last_seen"):
+        return finding.last_seen
+    seen = Snapshot.objects.filter(cluster_id=finding.cluster_id, status__in=Snapshot.VISIBLE)
+    if finding.resolved_seq is not None:
+        seen = seen.filter(seq__lt=finding.resolved_seq)
+    return seen.order_by("-seq").values_list("taken_at", flat=True).first()
+
+
+def _suppression(finding: Finding) -> dict | None:
+    """The suppression in force (unlifted, unexpired, made for the evidence the finding has now)."""
+    if hasattr(finding, "pending_suppressions"):
+        pending = finding.pending_suppressions
+    else:
+        pending = Suppression.objects.filter(
+            finding=finding, lifted_at__isnull=True, expires_at__gt=timezone.now()
+        ).select_related("created_by")
+    held = [s for s in pending if s.evidence_key == finding.evidence_key]
+    if finding.status != Finding.Status.OPEN or not held:
+        return None
+    newest = max(held, key=lambda s: (s.created_at, s.pk))
+    return {
+        "reason": newest.reason,
+        "expires_at": _iso(newest.expires_at),
+        "created_at": _iso(newest.created_at),
+        "by": newest.created_by.get_username() if newest.created_by else "",
+    }
+
+
 def summary(finding: Finding) -> dict:
-    """The shape the command line prints and the REST API serves."""
+    """The one shape of a finding that the command line prints and the REST API serves (redacted
+    for its reader by tenancy.redaction.redact_finding).  Read findings through `for_summary`."""
     rule = RULES.get(finding.rule)
     return {
         "id": finding.pk,
@@ -239,7 +300,9 @@ def summary(finding: Finding) -> dict:
         "guideline": rule.guideline if rule else "",
         "first_seen": _iso(finding.first_seen),
         "at_least_since": _iso(finding.at_least_since),
+        "last_seen": _iso(_last_seen(finding)),
         "resolved_at": _iso(finding.resolved_at),
+        "suppression": _suppression(finding),
         "paths": finding.paths,
         "path_count": finding.path_count,
     }

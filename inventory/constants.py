@@ -20,6 +20,12 @@ KUBERNETES_SYSTEM_NAMESPACES = frozenset({"kube-public", "kube-node-lease"})
 # Trident's CSI driver name, on PVs, inline volumes and StorageClasses.
 TRIDENT_CSI_DRIVER = "csi.trident.netapp.io"
 
+# The array records that hold a volume's data: what the join resolves a PV or an inline volume to
+# (arrays/join.py).  Their names are data's names: redaction names them only to their users.
+ARRAY_DATA_KINDS = frozenset(
+    {"ontap.Volume", "ontap.Qtree", "ontap.Lun", "ontap.NvmeNamespace", "solidfire.Volume"}
+)
+
 # The array families the product reads (Array.kind, a backend's family, an endpoint's kind).
 ONTAP = "ontap"
 SOLIDFIRE = "solidfire"

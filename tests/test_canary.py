@@ -2,10 +2,11 @@
 
 Tenant B's namespace carries a unique marker in its name and labels (with an HTML payload); B's objects
 share nodes and a volume with tenant A (one cluster, from the hostile-share case) and an export policy
-(another cluster, from policy-shared).  Logged in as A, and anonymously, every URL of the URL
-configuration is requested with real ids, enumerated from the resolver (tests/url_crawl.py): a page
-added later is crawled without editing this test, and a URL whose parameters the crawl cannot fill
-fails it.
+(another cluster, from policy-shared), where B also has a PersistentVolume with the marker in its
+own name, nested under A's export: every path from B into A's data goes through it.  Logged in as A,
+and anonymously, every URL of the URL configuration is requested with real ids, enumerated from the
+resolver (tests/url_crawl.py): a page added later is crawled without editing this test, and a URL
+whose parameters the crawl cannot fill fails it.
 """
 
 import json
@@ -38,6 +39,11 @@ CASE_FOLDERS = {
     "hostile-share": CASES / "web" / "hostile-share",
     "policy-shared": CASES / "exports" / "policy-shared",
 }
+# B's PV (policy-shared): a static NFS PV whose own name carries the marker (a PV is cluster-scoped:
+# only its claim says it is B's), on a path nested under the export of A's volume `ledger` (alpha-db).
+CANARY_PV = f"{MARKER}-nfs-reports"
+A_EXPORT = "/trident_pvc_ec0cbf80_c716_582d_bb82_d648ecb34112"  # policy-shared's TridentVolume for ledger
+A_EXPORT_SERVER = "192.0.2.41"  # its backend's data LIF
 
 
 def _plant_canary(dump: Path, original: str, canary: str) -> None:
@@ -56,6 +62,49 @@ def _plant_canary(dump: Path, original: str, canary: str) -> None:
     listing.write_text(yaml.safe_dump(namespaces), encoding="utf-8")
 
 
+def _plant_pv(dump: Path, namespace: str) -> None:
+    """B's claim `nested-reports` in `namespace`, bound to CANARY_PV, a directory of A's export."""
+    objects = [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {
+                "name": "nested-reports",
+                "namespace": namespace,
+                "uid": "c0ffee00-0000-4000-8000-0000000000b1",
+            },
+            "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "", "volumeName": CANARY_PV},
+            "status": {"phase": "Bound"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": CANARY_PV, "uid": "c0ffee00-0000-4000-8000-0000000000b2"},
+            "spec": {
+                "accessModes": ["ReadWriteMany"],
+                "capacity": {"storage": "1Gi"},
+                "claimRef": {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "name": "nested-reports",
+                    "namespace": namespace,
+                    "uid": "c0ffee00-0000-4000-8000-0000000000b1",
+                },
+                "nfs": {"server": A_EXPORT_SERVER, "path": f"{A_EXPORT}/reports"},
+                "persistentVolumeReclaimPolicy": "Retain",
+            },
+            "status": {"phase": "Bound"},
+        },
+    ]
+    document = {"apiVersion": "v1", "kind": "List", "items": objects}
+    (dump / "kubernetes" / "canary-pv.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+
+
+@pytest.fixture(autouse=True)
+def _no_api_rate_limit(settings):
+    settings.API_THROTTLE_RATE = None  # the crawl asks hundreds of URLs in a few seconds
+
+
 @pytest.fixture
 def world(tmp_path):
     """Two clusters with tenant B's canary namespace; tenant A (alpha) granted on both."""
@@ -64,6 +113,8 @@ def world(tmp_path):
         cluster = configure_cluster(name, {"cluster": {"owner_keys": ["owner.example.com/email"]}})
         dump = assemble(folder, tmp_path / name, {})
         _plant_canary(dump, *CANARY[name])
+        if name == "policy-shared":
+            _plant_pv(dump, CANARY[name][1])
         snapshot = import_dump(cluster.name, dump, taken_at=TAKEN_AT)
         assert snapshot.is_visible
         _plant_in_what_the_snapshot_says(snapshot, CANARY[name][1])
@@ -94,8 +145,14 @@ def test_the_canary_is_planted_and_shares_with_tenant_a(world, client):
         {"alpha-db", CANARY["policy-shared"][1]} <= set(f.namespaces)
         for f in Finding.objects.filter(cluster__name="policy-shared", rule="export-policy-shared")
     ), "B shares an export policy with A"
+    assert any(
+        "alpha-db" in f.namespaces and f"PersistentVolume/{CANARY_PV}" in f.refs
+        for f in Finding.objects.filter(cluster__name="policy-shared", rule="volume-shared-across-tenants")
+    ), "B's marked PV reaches A's data"
     # An admin sees the marker: the crawl below would notice it.
     client.force_login(dashboard_admin())
+    page = client.get("/clusters/policy-shared/namespaces/alpha-db/")
+    assert f"PersistentVolume/{CANARY_PV}" in page.content.decode(), "on a path into A's data"
     page = client.get(f"/clusters/hostile-share/namespaces/{CANARY['hostile-share'][1]}/")
     assert page.status_code == 200 and MARKER in page.content.decode()
     page = client.get("/clusters/hostile-share/namespaces/alpha-web/")
@@ -124,8 +181,17 @@ def _filter_queries() -> list[str]:
     return queries
 
 
-# URL names whose query string filters what they list
-FILTERED = {"findings", "findings_csv", "namespaces", "cluster_namespaces"}
+# URL names whose query string filters what they list (the pages' and the API's lists).
+FILTERED = {
+    "findings",
+    "findings_csv",
+    "namespaces",
+    "cluster_namespaces",
+    "api-finding-list",
+    "api-namespace-list",
+    "api-volume-list",
+    "api-timeline-list",
+}
 
 
 def crawl(client) -> dict[str, int]:
@@ -175,15 +241,21 @@ def test_tenant_a_never_sees_tenant_b_on_any_url(world, client):
     assert "/clusters/policy-shared/namespaces/alpha-db/" in ok
     for name, (_, canary) in CANARY.items():
         assert statuses[f"/clusters/{name}/namespaces/{canary}/"] == 404
+        assert statuses[f"/api/v1/namespaces/{name}/{canary}/"] == 404
         # A's cluster-level pages answer, with B's names taken out (not the whole page refused).
         for page in ("", "snapshots/", "arrays/"):
             assert statuses[f"/clusters/{name}/{page}"] == 200
+    assert statuses["/api/v1/namespaces/hostile-share/alpha-web/paths/"] == 200
     assert statuses["/rules/"] == 200 and statuses["/settings/"] == 404
     history = client.get("/clusters/hostile-share/snapshots/").content.decode()
     assert "in namespace (a name of another tenant)" in history and "rule host-network failed" in history
     # A still learns that another tenant reaches its data, and how: redacted, not dropped.
     page = client.get("/clusters/hostile-share/namespaces/alpha-web/").content.decode()
     assert "another tenant" in page
+    shared = client.get("/clusters/policy-shared/namespaces/alpha-db/").content.decode()
+    assert "volume-shared-across-tenants" in shared and "PersistentVolume of another tenant" in shared
+    # A's own volume is named, though B's PV reaches it too: an array object is its users'.
+    assert f"array:nas-legacy/ontap.Volume/svm_legacy/{A_EXPORT.lstrip('/')}" in shared
     # The pages' chart data (json_script) was crawled too, with findings that involve B: redacted.
     charts = dict(
         re.findall(r'<script id="(chart-[\w-]+)" type="application/json">(.*?)</script>', page, re.S)

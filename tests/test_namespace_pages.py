@@ -400,15 +400,15 @@ def test_the_diagram_never_names_another_tenant_sharing_nodes_and_volumes(client
         assert MARKER not in get(client, alice, url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tenancy/redaction.py treats PersistentVolumes as cluster-level objects: a hop through "
-    "another tenant's PV (volume-shared-across-tenants) shows its name",
-)
 def test_a_path_through_another_tenants_pv_names_no_pv_of_theirs(client):
     built("prod", shared_with_b())
     alice = alpha_reader("prod")
-    assert MARKER not in get(client, alice, "/clusters/prod/namespaces/alpha-web/")
+    html = get(client, alice, "/clusters/prod/namespaces/alpha-web/")
+    assert MARKER not in html
+    shared = _section(html, "group-subjects")  # volume-shared-across-tenants: anyone who may use B's PV
+    assert "PersistentVolume of another tenant" in shared and "PersistentVolume/pv-alpha-web" in shared, (
+        "B's PV by its kind, A's own by its name"
+    )
 
 
 def test_the_diagram_labels_come_from_the_paths_shown_only():

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.template.defaultfilters import floatformat
 from django.test.utils import CaptureQueriesContext
 
 from inventory.importing import import_dump
@@ -72,7 +73,8 @@ def test_the_history_shows_status_what_was_not_read_duration_and_counts(client, 
     assert "NetworkPolicy: 403 Forbidden: networkpolicies" in partial
     assert "Nothing was kept: the Kubernetes API at https://10.0.0.1 cannot be used" in failed
     snapshot = Snapshot.objects.get(cluster=prod, seq=1)
-    assert f"{snapshot.duration_seconds:.2f} s" in first
+    # Formatted as the template does (Django rounds half up; Python's "%.2f" rounds the binary value).
+    assert f"{floatformat(snapshot.duration_seconds, 2)} s" in first
     assert "<li>Pod: 2</li>" in first and "<li>Namespace: 2</li>" in first and "Kubernetes 4" in first
     inserted = snapshot.rows_written["inserted"]
     assert inserted > 0 and f"+{inserted} / −0" in first

@@ -14,7 +14,7 @@ from django.urls import URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 
 from exposure.models import Finding
-from inventory.models import Cluster, InventoryObject
+from inventory.models import Cluster, InventoryObject, Snapshot
 
 
 def leaf_patterns(patterns=None, prefix=()):
@@ -53,6 +53,8 @@ def url_values(parameter: str, parts) -> list[str]:
         return ["inventory", "arrays", "exposure", "tenancy", "auth"]
     if parameter == "finding":  # every finding, B's included: those must answer 404 to A
         return [str(pk) for pk in Finding.objects.values_list("pk", flat=True)] + ["999999"]
+    if parameter == "snapshot":  # the API's snapshots/<id>/: every snapshot, of both clusters
+        return [str(pk) for pk in Snapshot.objects.values_list("pk", flat=True)] + ["999999"]
     if parameter == "url":
         return ["nowhere/"]
     raise AssertionError(

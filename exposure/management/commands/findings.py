@@ -2,13 +2,13 @@
 [--severity LEVEL] [--rule SLUG] [--format table|json]`.
 
 Lists findings (default: open, as a table).  `--format json` prints one JSON array in the shape the
-REST API serves (exposure.findings.summary), for CI gates and scripts.
+REST API serves (exposure.findings.summary: one function makes both), for CI gates and scripts.
 """
 
 import orjson
 from django.core.management.base import BaseCommand, CommandError
 
-from exposure.findings import STATUSES, by_status, effective_status, in_namespace, summary
+from exposure.findings import STATUSES, by_status, effective_status, for_summary, in_namespace, summary
 from exposure.models import Finding
 from exposure.rules import RULES, SEVERITIES, SEVERITY_RANK
 from inventory.models import Cluster
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=("table", "json"), default="table")
 
     def handle(self, *args, cluster=None, namespace=None, status="open", severity=None, rule=None, **options):
-        findings = Finding.objects.select_related("cluster")
+        findings = for_summary(Finding.objects.all())
         if cluster:
             if not Cluster.objects.filter(name=cluster).exists():
                 raise CommandError(f"no cluster named {cluster!r}")
