@@ -14,6 +14,7 @@ its namespaces fall into the simulator's tenants.  `--scale 200,800` measures ea
 the one run and adds each page's growth between the first and the last.
 """
 
+import io
 import json
 import re
 import tempfile
@@ -28,6 +29,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django.db.models import Count
@@ -234,6 +236,9 @@ class Command(BaseCommand):
         team = Group.objects.create(name=f"bench-{stamp}-{PAGE_TENANT}")  # granted as a team is
         tenant.groups.add(team)
         grant = Grant.objects.create(group=team, cluster=cluster, tenant=PAGE_TENANT)
+        # A token of the tenant's, made as a user makes one (the admin lists tokens): the API is a
+        # layer above this command, so through its command line.
+        call_command("api_token", tenant.get_username(), name="bench", stdout=io.StringIO())
         try:
             clients = {"admin": Client(), "tenant": Client()}
             clients["admin"].force_login(admin)
@@ -337,6 +342,8 @@ def _page_value(parameter: str, name: str, cluster, shown: dict) -> str | None:
         return PAGE_NAMESPACE
     if parameter == "finding":
         return str(shown[Finding].pk) if shown[Finding] else None
+    if parameter == "snapshot":  # the API's snapshots/<id>/: the latest
+        return str(shown[Snapshot].pk)
     if parameter == "app_label":
         return "inventory"
     if parameter == "content_type_id":
