@@ -15,12 +15,11 @@ from dashboard.exposure_diagram import MAX_VOLUMES, OTHER_DATA, sankey, volumes_
 from dashboard.path_groups import grouped_paths
 from exposure.findings import by_status
 from exposure.models import Finding
-from inventory.importing import import_dump
 from inventory.models import Cluster, InventoryObject
 from inventory.snapshotting import queue_snapshot, run_snapshot
 from tenancy.models import Grant
-from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
-from tests.factories import collection, dashboard_admin, obj, pod
+from tests.cases.runner import TAKEN_AT
+from tests.factories import collection, obj, pod
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
 
@@ -109,22 +108,6 @@ def built(name, objects, taken_at=None) -> Cluster:
     return cluster
 
 
-@pytest.fixture
-def cases(tmp_path):
-    """prod (web/hostile-share) and shared (exports/policy-shared): tenants alpha and beta on both."""
-    for name, folder in (
-        ("prod", CASES / "web" / "hostile-share"),
-        ("shared", CASES / "exports" / "policy-shared"),
-    ):
-        configure_cluster(name, {"cluster": {"owner_keys": ["owner.example.com/email"]}})
-        assert import_dump(name, assemble(folder, tmp_path / name, {}), taken_at=TAKEN_AT).is_visible
-
-
-@pytest.fixture
-def admin(db):
-    return dashboard_admin()
-
-
 def alpha_reader(*clusters) -> User:
     user = User.objects.create_user("alice-reader")
     for name in clusters:
@@ -151,7 +134,7 @@ def names(found) -> list[str]:
 # --- the list ---------------------------------------------------------------------------------------
 
 
-def test_the_list_shows_grade_tenant_owners_pvcs_and_open_findings(client, cases, admin):
+def test_the_list_shows_grade_tenant_owners_pvcs_and_open_findings(client, clusters, admin):
     html = get(client, admin, "/namespaces/")
     listed = ROW.findall(html)
     every = {(c.name, n) for c in Cluster.objects.all() for n in _namespaces(c)}
@@ -185,7 +168,7 @@ def _row_html(html: str, cluster: str, namespace: str) -> str:
     return html[html.rindex("<tr>", 0, start) : html.index("</tr>", start)]
 
 
-def test_sorted_by_each_header_and_worst_grade_first_by_default(client, cases, admin):
+def test_sorted_by_each_header_and_worst_grade_first_by_default(client, clusters, admin):
     rank = {"": -1, "A": 0, "B": 1, "C": 2, "D": 3, "F": 4}
     default = rows(client, admin, "/namespaces/")
     grades = [rank[g] for g, _, _ in default]
@@ -204,7 +187,7 @@ def test_sorted_by_each_header_and_worst_grade_first_by_default(client, cases, a
     assert "aria-sort" not in html.split("Grade</a>")[0].split("<thead>")[1], "sorted by one column only"
 
 
-def test_each_filter_selects_what_it_names(client, cases, admin):
+def test_each_filter_selects_what_it_names(client, clusters, admin):
     assert {g for g, _, _ in rows(client, admin, "/namespaces/?grade=D")} == {"D"}
     alpha = rows(client, admin, "/namespaces/?tenant=alpha")
     assert set(names(alpha)) == {"alpha-web", "alpha-db"} and len(alpha) == 4  # both clusters
@@ -241,7 +224,7 @@ def test_pages_of_fifty(client, admin):
     assert 'href="/clusters/big/namespaces/?sort=name">Namespace</a>' in cluster_page
 
 
-def test_a_tenant_lists_only_its_own_namespaces(client, cases):
+def test_a_tenant_lists_only_its_own_namespaces(client, clusters):
     alice = alpha_reader("prod", "shared")
     assert {(c, n) for _, c, n in rows(client, alice, "/namespaces/")} == {
         (c, n) for c in ("prod", "shared") for n in ("alpha-web", "alpha-db")
@@ -290,7 +273,7 @@ def test_the_trend_compares_with_the_grade_a_week_before(client, admin):
 # --- the exposure view ------------------------------------------------------------------------------
 
 
-def test_paths_are_grouped_by_actor_and_rule(client, cases, admin):
+def test_paths_are_grouped_by_actor_and_rule(client, clusters, admin):
     html = get(client, admin, "/clusters/prod/namespaces/sandbox/")
     group = _section(html, "group-any-namespace")
     assert "Any namespace" in group and "volume-shared-by-annotation" in group and "every namespace" in group
@@ -335,7 +318,7 @@ def test_grouping_keeps_every_path_once_in_page_order():
     assert sum(g["count"] for g in groups) == len(paths)
 
 
-def test_the_data_tree_goes_from_claim_to_array_object_with_verdicts(client, cases, admin):
+def test_the_data_tree_goes_from_claim_to_array_object_with_verdicts(client, clusters, admin):
     html = get(client, admin, "/clusters/shared/namespaces/alpha-db/")
     tree = html[html.index('id="data"') : html.index("<h2>Findings")]
     steps = [
