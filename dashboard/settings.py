@@ -304,7 +304,7 @@ if CELERY_TASK_ALWAYS_EAGER:
     LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 
 # --- REST API (api/, under /api/v1/) ---------------------------------------------------------
-INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar", "api"]
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar", "api", "digest"]
 # Requests per token (per user when signed in with a session) in each window, counted in the cache
 # above: Redis in production, so the limit holds across web processes.  Empty: no limit.
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "600/minute").strip() or None

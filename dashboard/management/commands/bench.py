@@ -77,8 +77,14 @@ class Command(BaseCommand):
         parser.add_argument("--churn", type=float, default=0.01)
         parser.add_argument("--page-runs", type=int, default=5, help="timed requests of each page")
         parser.add_argument("--json-out", help="also write the results as JSON here")
+        parser.add_argument(
+            "--keep",
+            action="store_true",
+            help="keep the measured cluster and its arrays in the database (to profile pages on it after)",
+        )
 
-    def handle(self, *args, scale, seed, page_size, churn, page_runs, json_out=None, **options):
+    def handle(self, *args, scale, seed, page_size, churn, page_runs, json_out=None, keep=False, **options):
+        self.keep = keep
         runs = [self._run(_scale(one), seed, page_size, churn, page_runs) for one in str(scale).split(",")]
         results = runs[0]
         if len(runs) > 1:
@@ -171,9 +177,10 @@ class Command(BaseCommand):
             pages, unmeasured = self._pages(cluster, stamp, page_runs)
             pages_seconds = time.perf_counter() - started
         finally:
-            cluster.delete()
-            for array in arrays:
-                array.delete()
+            if not self.keep:
+                cluster.delete()
+                for array in arrays:
+                    array.delete()
         return {
             "scale": scale,
             "objects": objects,

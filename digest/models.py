@@ -1,0 +1,1 @@
+"""The weekly digest's records: who gets it when, and what was sent (issue 12)."""
