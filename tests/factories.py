@@ -53,3 +53,35 @@ def dashboard_admin(username: str = "root"):
         Permission.objects.get(content_type__app_label="tenancy", codename="view_all_namespaces")
     )
     return User.objects.get(pk=user.pk)  # a fresh object: Django caches permissions per instance
+
+
+def made_findings(cluster, namespace: str, count: int, *, severities=("low",), prefix="made", **fields):
+    """`count` open findings of one rule attributed to `namespace` of `cluster` (a Cluster or its
+    name), in two bulk inserts: lists, pages and query counts measured with many findings."""
+    from exposure.models import Finding, FindingNamespace
+    from inventory.models import Cluster
+    from tests.cases.runner import TAKEN_AT
+
+    if isinstance(cluster, str):
+        cluster = Cluster.objects.get(name=cluster)
+    made = Finding.objects.bulk_create(
+        [
+            Finding(
+                cluster=cluster,
+                rule="privileged-container",
+                fingerprint=f"{prefix}-{namespace}-{n}",
+                identity=[str(n)],
+                severity=severities[n % len(severities)],
+                title=f"{prefix} finding {n} in {namespace}",
+                namespaces=[namespace],
+                evidence_key="k",
+                first_seen=TAKEN_AT,
+                first_seen_seq=1,
+                changed_seq=1,
+                **fields,
+            )
+            for n in range(count)
+        ]
+    )
+    FindingNamespace.objects.bulk_create([FindingNamespace(finding=f, namespace=namespace) for f in made])
+    return made

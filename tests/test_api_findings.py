@@ -11,10 +11,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from exposure.findings import suppress
-from exposure.models import Finding, FindingNamespace, Suppression
+from exposure.models import Finding, Suppression
 from tests.api_support import *  # noqa: F403 (its fixtures)
 from tests.api_support import error_of
 from tests.cases.runner import TAKEN_AT
+from tests.factories import made_findings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
 
@@ -118,7 +119,7 @@ def test_a_finding_has_the_contracts_fields_in_the_clis_shape(clusters, admin_ap
 def test_every_ordering_pages_to_the_last_page_and_back_without_gaps_or_repeats(
     clusters, admin_api, ordering
 ):
-    _many("prod", "alpha-web", 23)
+    _many_graded("prod", "alpha-web", 23)
     # Ties on severity and first_seen: the unique id breaks them, and the cursor keeps them apart.
     Finding.objects.filter(title__startswith="made").update(first_seen=TAKEN_AT + timedelta(hours=1))
     expected = list(Finding.objects.values_list("pk", flat=True))
@@ -217,27 +218,5 @@ def test_an_admin_suppresses_and_unsuppresses(clusters, admin_api, alice_api):
     assert admin_api.response("get", url).status_code == 405
 
 
-def _many(cluster_name: str, namespace: str, count: int, **fields) -> list[Finding]:
-    from inventory.models import Cluster
-
-    made = Finding.objects.bulk_create(
-        [
-            Finding(
-                cluster=Cluster.objects.get(name=cluster_name),
-                rule="privileged-container",
-                fingerprint=f"made-{namespace}-{n}",
-                identity=[str(n)],
-                severity=["low", "high", "medium"][n % 3],
-                title=f"made finding {n} in {namespace}",
-                namespaces=[namespace],
-                evidence_key="k",
-                first_seen=TAKEN_AT,
-                first_seen_seq=1,
-                changed_seq=1,
-                **fields,
-            )
-            for n in range(count)
-        ]
-    )
-    FindingNamespace.objects.bulk_create([FindingNamespace(finding=f, namespace=namespace) for f in made])
-    return made
+def _many_graded(cluster_name: str, namespace: str, count: int, **fields):
+    return made_findings(cluster_name, namespace, count, severities=("low", "high", "medium"), **fields)

@@ -23,7 +23,7 @@ from tenancy.access import scope_of
 from tenancy.models import Grant
 from tenancy.scope import Scope
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
-from tests.factories import dashboard_admin
+from tests.factories import dashboard_admin, made_findings
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -258,25 +258,9 @@ def test_cluster_text_in_a_chart_is_text_for_plotly(clusters):
 def _grow(cluster, namespace: str, count: int) -> None:
     """`count` more findings in `namespace`, each resolved and reopened and once suppressed, and as many
     graded namespaces more."""
-    made = Finding.objects.bulk_create(
-        [
-            Finding(
-                cluster=cluster,
-                rule="privileged-container",
-                fingerprint=f"grown-{namespace}-{n}",
-                identity=[str(n)],
-                severity=["critical", "high", "medium", "low", "info"][n % 5],
-                title=f"grown finding {n}",
-                namespaces=[namespace],
-                evidence_key="k",
-                first_seen=TAKEN_AT,
-                first_seen_seq=1,
-                changed_seq=1,
-            )
-            for n in range(count)
-        ]
+    made = made_findings(
+        cluster, namespace, count, severities=("critical", "high", "medium", "low", "info"), prefix="grown"
     )
-    FindingNamespace.objects.bulk_create([FindingNamespace(finding=f, namespace=namespace) for f in made])
     FindingEvent.objects.bulk_create(
         [
             FindingEvent(finding=f, at=TAKEN_AT + timedelta(days=d), kind=kind)

@@ -18,6 +18,7 @@ from exposure.models import Finding, FindingEvent, FindingNamespace, Suppression
 from tenancy.access import scope_of
 from tenancy.models import Grant
 from tests.cases.runner import TAKEN_AT
+from tests.factories import made_findings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
 
@@ -111,33 +112,8 @@ def test_sorted_by_severity_or_first_seen(client, clusters, admin):
     assert listed(client, admin, "?status=all&sort=first_seen")[-1] == newest.pk
 
 
-def _many(cluster_name: str, namespace: str, count: int, **fields) -> list[Finding]:
-    cluster_id = _cluster_id(cluster_name)
-    made = Finding.objects.bulk_create(
-        [
-            Finding(
-                cluster_id=cluster_id,
-                rule="privileged-container",
-                fingerprint=f"made-{namespace}-{n}",
-                identity=[str(n)],
-                severity="low",
-                title=f"made finding {n} in {namespace}",
-                namespaces=[namespace],
-                evidence_key="k",
-                first_seen=TAKEN_AT,
-                first_seen_seq=1,
-                changed_seq=1,
-                **fields,
-            )
-            for n in range(count)
-        ]
-    )
-    FindingNamespace.objects.bulk_create([FindingNamespace(finding=f, namespace=namespace) for f in made])
-    return made
-
-
 def test_paginated_and_counted(client, clusters, admin):
-    _many("prod", "alpha-web", 120)
+    made_findings("prod", "alpha-web", 120)
     total = Finding.objects.count()
     client.force_login(admin)
     first = client.get("/findings/?cluster=prod").content.decode()
@@ -161,15 +137,15 @@ def test_the_list_costs_the_same_queries_for_10_or_300_findings(
     client.force_login(alice)
     with CaptureQueriesContext(connection) as few:
         assert client.get("/findings/?status=all").status_code == 200
-    _many("prod", "alpha-web", 300)
-    _many("shared", "alpha-db", 300)
+    made_findings("prod", "alpha-web", 300)
+    made_findings("shared", "alpha-db", 300)
     with django_assert_max_num_queries(len(few)):
         page = client.get("/findings/?status=all")
     assert page.status_code == 200 and "made finding" in page.content.decode()
 
 
 def test_csv_is_what_the_page_lists_with_formulas_defused(client, clusters, admin):
-    (hostile,) = _many("prod", "alpha-web", 1)
+    (hostile,) = made_findings("prod", "alpha-web", 1)
     Finding.objects.filter(pk=hostile.pk).update(
         title='=HYPERLINK("http://x")', detail="@SUM(A1)", severity="high"
     )
@@ -309,7 +285,7 @@ def test_attributions_restrict_to_the_readers_namespaces(clusters, alice):
 
 
 def test_a_row_names_a_few_of_many_namespaces(client, clusters, admin):
-    (wide,) = _many("prod", "alpha-web", 1)
+    (wide,) = made_findings("prod", "alpha-web", 1)
     Finding.objects.filter(pk=wide.pk).update(namespaces=[f"ns-{n:02}" for n in range(12)])
     client.force_login(admin)
     page = client.get("/findings/?cluster=prod&severity=low").content.decode()

@@ -12,12 +12,11 @@ from django.test.utils import CaptureQueriesContext
 
 from exposure.catalog import catalog
 from exposure.findings import by_status
-from exposure.models import Finding, FindingNamespace, RuleSetting
+from exposure.models import Finding, RuleSetting
 from exposure.rules import ALL_RULES, RULES
 from inventory.models import Cluster
 from tenancy.models import Grant
-from tests.cases.runner import TAKEN_AT
-from tests.factories import dashboard_admin
+from tests.factories import dashboard_admin, made_findings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
 
@@ -122,32 +121,11 @@ def test_the_catalog_costs_the_same_queries_for_few_or_many_findings(client, clu
     client.force_login(alice)
     with CaptureQueriesContext(connection) as few:
         assert client.get("/rules/").status_code == 200
-    _many_findings("prod", "alpha-web", 300)
+    made_findings("prod", "alpha-web", 300, prefix="many")
     with CaptureQueriesContext(connection) as many:
         page = client.get("/rules/").content.decode()
     assert len(many) == len(few)
     assert _open_count(_rule_row(page, "privileged-container")) >= 300
-
-
-def _many_findings(cluster_name: str, namespace: str, count: int) -> None:
-    cluster = Cluster.objects.get(name=cluster_name)
-    made = Finding.objects.bulk_create(
-        Finding(
-            cluster=cluster,
-            rule="privileged-container",
-            fingerprint=f"many-{n}",
-            identity=[str(n)],
-            severity="low",
-            title=f"made {n}",
-            namespaces=[namespace],
-            evidence_key="k",
-            first_seen=TAKEN_AT,
-            first_seen_seq=1,
-            changed_seq=1,
-        )
-        for n in range(count)
-    )
-    FindingNamespace.objects.bulk_create(FindingNamespace(finding=f, namespace=namespace) for f in made)
 
 
 def test_rules_need_login(client):
