@@ -225,6 +225,27 @@ def _involves_hidden(finding: dict, reader: Reader) -> bool:
     return any(_hidden_ref(ref, reader, shown_data) for ref in finding.get("refs") or [])
 
 
+def _hidden_title(rule: str, own: list[str]) -> str:
+    return f"{rule} in {', '.join(own)}, involving namespaces of {ANOTHER_TENANT}"
+
+
+def listed_finding(finding: dict, reader: Reader) -> dict:
+    """What a list or an export shows of a finding (its namespaces, path count, title and detail) as
+    the reader may see it: `redact_finding`'s values, from `rule`, `namespaces`, `path_count`,
+    `title`, `detail`, `refs` and the paths' `namespace` and `data` only (no path is redacted whole)."""
+    shown = {key: finding.get(key) for key in ("namespaces", "path_count", "title", "detail")}
+    if reader.admin:
+        return shown
+    own = [n for n in finding.get("namespaces") or [] if reader.sees(n)]
+    shown.update(
+        namespaces=own,
+        path_count=sum(1 for p in finding.get("paths") or [] if reader.sees(p.get("namespace", ""))),
+    )
+    if _involves_hidden(finding, reader):
+        shown.update(title=_hidden_title(finding["rule"], own), detail="")
+    return shown
+
+
 def redact_finding(finding: dict, reader: Reader) -> dict:
     """A finding summary (exposure.findings.summary) as the reader may see it."""
     if reader.admin:
@@ -235,12 +256,7 @@ def redact_finding(finding: dict, reader: Reader) -> dict:
     redacted.pop("refs", None)
     hidden = _involves_hidden(finding, reader)
     if hidden:
-        redacted.update(
-            title=f"{finding['rule']} in {', '.join(own)}, involving namespaces of {ANOTHER_TENANT}",
-            detail="",
-            evidence={},
-            redacted=True,
-        )
+        redacted.update(title=_hidden_title(finding["rule"], own), detail="", evidence={}, redacted=True)
     if finding.get("suppression"):
         # An admin's free text may name anything: not shown beside a finding that involves another tenant.
         reason = "" if hidden else scrub(finding["suppression"].get("reason") or "", reader)

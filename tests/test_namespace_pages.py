@@ -224,6 +224,34 @@ def test_pages_of_fifty(client, admin):
     assert 'href="/clusters/big/namespaces/?sort=name">Namespace</a>' in cluster_page
 
 
+def test_sorting_and_filters_hold_across_pages_and_each_page_row_is_whole(client, admin):
+    """Every namespace is sorted and filtered before the page is cut (owners, PVCs and pods are read
+    for the page shown only): the PVC order runs on over the page break, a filter counts them all."""
+    objects = sized_world(60)
+    extra = {i: 1 + i % 4 for i in range(0, 60, 3)}  # namespace index -> PVCs beside its one
+    for i, n in extra.items():
+        objects += [obj("PersistentVolumeClaim", f"extra-{j}", f"ns-{i:03d}", spec={}) for j in range(n)]
+    built("big", objects)
+    pages = [get(client, admin, f"/clusters/big/namespaces/?sort=-pvcs&page={p}") for p in (1, 2)]
+    listed = [(ns, int(n)) for html in pages for ns, n in PVCS.findall(html)]
+    expected = sorted(
+        ((f"ns-{i:03d}", 1 + extra.get(i, 0)) for i in range(60)), key=lambda row: (-row[1], row[0])
+    )
+    assert listed == expected
+    assert "team-admins" not in pages[1] and "t0" in pages[1], "each row whole: its tenant shown"
+    url = "/clusters/big/namespaces/?sort=-name&findings=yes"
+    found = names(rows(client, admin, url) + rows(client, admin, f"{url}&page=2"))
+    open_findings = by_status(Finding.objects.filter(cluster__name="big", cluster_wide=False), "open")
+    expected = [
+        f"ns-{i:03d}" for i in range(60) if open_findings.filter(attributions__namespace=f"ns-{i:03d}")
+    ]
+    assert found == expected[::-1] and len(found) > 50
+    assert f"{len(found)} namespaces" in get(client, admin, url)
+
+
+PVCS = re.compile(r'<a href="/clusters/[^/]+/namespaces/([^/]+)/">.*?<td class="number">(\d+)</td>', re.S)
+
+
 def test_a_tenant_lists_only_its_own_namespaces(client, clusters):
     alice = alpha_reader("prod", "shared")
     assert {(c, n) for _, c, n in rows(client, alice, "/namespaces/")} == {
