@@ -522,6 +522,11 @@ def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
     severity = grade_severity(grade)
     setting = ranked.filter(status="open", suppressed=False, cluster_wide=False, severity=severity)
     cluster_wide = cluster_wide_counts(cluster, scope, namespace)
+    # The two lists mostly hold the same findings (the worst open ones): each read and redacted once.
+    shown_ids = list(ranked.values_list("pk", flat=True)[:NAMESPACE_FINDINGS_SHOWN])
+    setting_ids = list(setting.values_list("pk", flat=True)[:NAMESPACE_FINDINGS_SHOWN]) if severity else []
+    read = ranked.filter(pk__in=sorted({*shown_ids, *setting_ids}))
+    summaries = {shown["id"]: shown for shown in finding_summaries(read, reader)}
     return {
         "grade": grade,
         "grade_counts": status.counts if status else {},
@@ -529,9 +534,9 @@ def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
         # Cluster-wide exposure that reaches this namespace: shown beside its grade, not in it.
         "cluster_wide_counts": cluster_wide,
         "cluster_wide_grade": grade_of(cluster_wide),
-        "findings": finding_summaries(ranked[:NAMESPACE_FINDINGS_SHOWN], reader),
+        "findings": [summaries[pk] for pk in shown_ids],
         "findings_total": findings.count(),
-        "grade_findings": finding_summaries(setting[:NAMESPACE_FINDINGS_SHOWN], reader) if severity else [],
+        "grade_findings": [summaries[pk] for pk in setting_ids],
         "grade_findings_total": setting.count() if severity else 0,
         "outside_paths": [p for p in paths if not (p["inside_tenant"] or p["platform"])],
         "other_paths": [p for p in paths if p["inside_tenant"] or p["platform"]],

@@ -12,12 +12,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from dashboard.exposure_diagram import MAX_VOLUMES, OTHER_DATA, sankey, volumes_of
+from dashboard.namespace_data import NODES_LISTED, PARTIES_LISTED, _access_record
 from dashboard.path_groups import grouped_paths
 from exposure.findings import by_status
 from exposure.models import Finding
 from inventory.models import Cluster, InventoryObject
 from inventory.snapshotting import queue_snapshot, run_snapshot
 from tenancy.models import Grant
+from tenancy.redaction import Reader
+from tenancy.scope import Scope
 from tests.cases.runner import TAKEN_AT
 from tests.factories import collection, obj, pod
 
@@ -360,6 +363,24 @@ def test_the_data_tree_goes_from_claim_to_array_object_with_verdicts(client, clu
     assert positions == sorted(positions), tree
     assert "reached by 2 paths from outside" in tree
     assert "192.0.2.0/24" in tree
+
+
+def test_a_volume_admitting_every_node_lists_a_few_and_counts_the_rest():
+    """An igroup of every node admits a thousand parties at bench scale: the page lists
+    PARTIES_LISTED of them, the ones that are not a node of the cluster first, and counts the rest by
+    verdict; a party matching every node names NODES_LISTED of them."""
+    everyone = [f"worker-{i}" for i in range(300)]
+    parties = [{"party": f"iqn.node-{i}", "verdict": "node", "nodes": [f"worker-{i}"]} for i in range(40)]
+    parties[33] = {"party": "10.0.0.0/8", "verdict": "foreign", "nodes": everyone}
+    parties.append({"party": "*", "verdict": "wildcard"})
+    record = {"object": {"kind": "ontap.Lun", "name": "svm/vol/lun0"}, "admitted": parties}
+    shown = _access_record(record, Reader.of(Scope.everything(), 1, {}, frozenset()))
+    listed = [p["party"] for p in shown["admitted"]]
+    assert len(listed) == PARTIES_LISTED and listed[-2:] == ["10.0.0.0/8", "*"], "the array's order"
+    assert listed[:-2] == [f"iqn.node-{i}" for i in range(PARTIES_LISTED - 2)]
+    assert shown["unlisted_total"] == 41 - PARTIES_LISTED and shown["unlisted"] == [("node", 21)]
+    wide = shown["admitted"][-2]
+    assert wide["nodes"] == everyone[:NODES_LISTED] and wide["more_nodes"] == 300 - NODES_LISTED
 
 
 def test_what_sets_the_grade_and_the_diagram(client, admin):
