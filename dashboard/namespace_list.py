@@ -2,11 +2,13 @@
 grade (and its cluster's), tenant, owners and where they came from, PVC count, open findings by
 severity and its trend over 7 days; filtered, sorted and paginated by one form.
 
-Rows are read per cluster with a fixed number of queries (the namespaces and their object counts,
-the current grades, the grades a week before, the open findings counted by the database, the
-owners): the cost does not grow with the namespaces.  Every read goes through the reader's scope,
-and every choice the filter offers or accepts comes from the rows the reader may see, so another
-tenant's name filters to nothing, exactly like a name that exists nowhere.
+Rows are read per cluster with a fixed number of queries (the namespaces, the current grades, the
+grades a week before, the open findings counted by the database): what the list filters and sorts
+by, for every namespace.  Only the page shown is completed with what costs most at scale (its PVCs
+and pods counted, its owners); PVCs are counted for every namespace only to sort by them.  Every
+read goes through the reader's scope, and every choice the filter offers or accepts comes from the
+rows the reader may see, so another tenant's name filters to nothing, exactly like a name that
+exists nowhere.
 """
 
 from datetime import timedelta

@@ -31,6 +31,7 @@ Every function takes the reader's `Scope`: nothing is redacted for a reader nobo
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from inventory.constants import ARRAY_DATA_KINDS
 from inventory.refs import EVERYONE, OUTSIDE, k8s_ref, parse_ref
@@ -149,6 +150,8 @@ def redact_subject(key: str, reader: Reader) -> str:
     return key
 
 
+# A page redacts the same references over and over (a node, a volume, each in hundreds of paths).
+@lru_cache(maxsize=65536)
 def _namespace_of(ref: str) -> str:
     """The namespace a namespaced object belongs to: a Namespace is its own (it is cluster-scoped);
     array records and other cluster-scoped objects belong to none ("")."""
@@ -158,6 +161,7 @@ def _namespace_of(ref: str) -> str:
     return name if kind == "Namespace" and not namespace else namespace
 
 
+@lru_cache(maxsize=65536)
 def _is_volume(ref: str) -> bool:
     """A PersistentVolume or an array object holding a volume's data: data whose owner is its users."""
     scope, kind, namespace, _name = parse_ref(ref)
