@@ -78,15 +78,17 @@ class FindingFilter(forms.Form):
         cleaned = getattr(self, "cleaned_data", {}).get(name)
         return cleaned or {"status": "open", "sort": "-severity"}.get(name, cleaned)
 
-    def findings(self):
+    def findings(self, base=None):
         """The findings the filter selects, sorted; none when the query string is not valid."""
-        selected = self.selected()
+        selected = self.selected(base)
         return selected.order_by(*SORTS[self.value("sort")], "pk") if self.is_valid() else selected
 
-    def selected(self):
+    def selected(self, base=None):
         """The findings the filter selects, unsorted, each with its `severity_rank` (for whatever
-        order the caller lists them in: the page's sort, the API's cursor); none when not valid."""
-        findings = visible_findings(self.scope)
+        order the caller lists them in: the page's sort, the API's cursor); none when not valid.
+        `base`: the reader's findings to start from, restricted to their scope (`visible_findings`,
+        with what a summary reads, by default)."""
+        findings = visible_findings(self.scope) if base is None else base.restrict(self.scope)
         if not self.is_valid():
             return findings.none()
         cluster = self.clusters.get(self.value("cluster"))

@@ -2,11 +2,13 @@
 grade (and its cluster's), tenant, owners and where they came from, PVC count, open findings by
 severity and its trend over 7 days; filtered, sorted and paginated by one form.
 
-Rows are read per cluster with a fixed number of queries (the namespaces and their object counts,
-the current grades, the grades a week before, the open findings counted by the database, the
-owners): the cost does not grow with the namespaces.  Every read goes through the reader's scope,
-and every choice the filter offers or accepts comes from the rows the reader may see, so another
-tenant's name filters to nothing, exactly like a name that exists nowhere.
+Rows are read per cluster with a fixed number of queries (the namespaces, the current grades, the
+grades a week before, the open findings counted by the database): what the list filters and sorts
+by, for every namespace.  Only the page shown is completed with what costs most at scale (its PVCs
+and pods counted, its owners); PVCs are counted for every namespace only to sort by them.  Every
+read goes through the reader's scope, and every choice the filter offers or accepts comes from the
+rows the reader may see, so another tenant's name filters to nothing, exactly like a name that
+exists nowhere.
 """
 
 from datetime import timedelta
@@ -16,7 +18,7 @@ from django.db.models import Count, Q
 from django.http import QueryDict
 from django.urls import reverse
 
-from dashboard.queries import cluster_grade, current_grades, namespace_rows
+from dashboard.queries import cluster_grade, current_grades, namespace_rows, object_counts
 from exposure.findings import by_status
 from exposure.models import Finding, FindingNamespace, NamespaceStatus
 from exposure.rules import SEVERITIES
@@ -93,45 +95,74 @@ def open_findings_by_namespace(cluster: Cluster, scope: Scope) -> dict[str, dict
     return result
 
 
-def cluster_rows(snapshot: Snapshot, scope: Scope) -> list[dict]:
-    """The rows of one cluster's namespaces the reader may see, as of `snapshot` (its latest)."""
+def cluster_rows(snapshot: Snapshot, scope: Scope, pvcs: bool = False) -> list[dict]:
+    """The rows of one cluster's namespaces the reader may see, as of `snapshot` (its latest), with
+    what the list filters and sorts by (name, tenant, grade, open findings, trend) and, when `pvcs`
+    (sorting by it), the PVC count.  `complete` adds the rest (owners, PVCs, pods) to the rows of the
+    page shown: counting every namespace's objects cost most of a large cluster's list."""
     cluster = snapshot.cluster
-    listed = namespace_rows(snapshot, scope)  # restricted: only the namespaces the reader sees
     now = current_grades(cluster, scope)
+    # Restricted: only the namespaces the reader sees.
+    listed = namespace_rows(snapshot, scope, counted=False, grades=now)
     then = grades_at(cluster, scope, snapshot.taken_at - TREND_WINDOW)
     findings = open_findings_by_namespace(cluster, scope)
-    owners = owners_of(cluster)
     cluster_wide = cluster_grade(cluster, scope, now)  # for a tenant: what reaches their namespaces
+    if pvcs:
+        counts = object_counts(snapshot, scope, [row["name"] for row in listed], ["PersistentVolumeClaim"])
+        for row in listed:
+            row["pvcs"] = counts.get((row["name"], "PersistentVolumeClaim"), 0)
     rows = []
     for row in listed:
-        name = row["name"]
-        counts = findings.get(name, {})
+        found = findings.get(row["name"], {})
         rows.append(
             {
                 **row,
+                "snapshot": snapshot,
                 "cluster": cluster.name,
                 "tenant_labelled": not row["tenant"].startswith(SOLO_PREFIX),
                 "cluster_grade": cluster_wide,
-                "owners": [
-                    {"kind": o.kind, "name": o.name, "source": o.source, "trusted": o.trusted}
-                    for o in owners.get(name, [])
-                ],
-                "findings": [(s, counts[s]) for s in WORST_FIRST if counts.get(s)],
-                "open_findings": sum(counts.values()),
-                "trend": trend(then.get(name), now.get(name)),
+                "findings": [(s, found[s]) for s in WORST_FIRST if found.get(s)],
+                "open_findings": sum(found.values()),
+                "trend": trend(then.get(row["name"]), now.get(row["name"])),
             }
         )
     return rows
 
 
-def visible_rows(scope: Scope, clusters) -> list[dict]:
+def visible_rows(scope: Scope, clusters, pvcs: bool = False) -> list[dict]:
     """The rows of every namespace the reader may see in `clusters` (each at its latest snapshot)."""
     rows = []
     for cluster in clusters:
         latest = cluster.latest_visible_snapshot()
         if latest is not None:
-            rows += cluster_rows(latest, scope)
+            rows += cluster_rows(latest, scope, pvcs)
     return rows
+
+
+def complete(rows: list[dict], scope: Scope) -> list[dict]:
+    """The rows of one page with what only the page shows: owners and where they came from, PVC and
+    pod counts.  A fixed number of queries per cluster on the page, whatever the page's size."""
+    by_cluster: dict[int, list[dict]] = {}
+    for row in rows:
+        by_cluster.setdefault(row["snapshot"].cluster_id, []).append(row)
+    completed = {}
+    for shown in by_cluster.values():
+        snapshot = shown[0]["snapshot"]
+        names = [row["name"] for row in shown]
+        counts = object_counts(snapshot, scope, names)
+        owners = owners_of(snapshot.cluster)
+        for row in shown:
+            name = row["name"]
+            completed[id(row)] = {
+                **row,
+                "pvcs": counts.get((name, "PersistentVolumeClaim"), 0),
+                "pods": counts.get((name, "Pod"), 0),
+                "owners": [
+                    {"kind": o.kind, "name": o.name, "source": o.source, "trusted": o.trusted}
+                    for o in owners.get(name, [])
+                ],
+            }
+    return [completed[id(row)] for row in rows]
 
 
 def _findings_key(row: dict) -> tuple:
@@ -256,12 +287,12 @@ def sort_links(query, current: str, base: str = "") -> dict[str, dict]:
     return links
 
 
-def first_page(cluster: Cluster, rows: list[dict]) -> dict:
+def first_page(cluster: Cluster, rows: list[dict], scope: Scope) -> dict:
     """The first page of one cluster's namespaces list (default order), for the cluster page."""
     filters = NamespaceFilter({}, rows, None)
     url = reverse("cluster_namespaces", args=[cluster.name])
     return {
-        "rows": filters.selected()[:NAMESPACES_PER_PAGE],
+        "rows": complete(filters.selected()[:NAMESPACES_PER_PAGE], scope),
         "total": len(rows),
         "list_url": url,
         "sort_links": sort_links(QueryDict(), DEFAULT_SORT, url),

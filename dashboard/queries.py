@@ -5,15 +5,16 @@ Every function takes the reader's `Scope` (tenancy.access.scope_of) and reads th
 tenancy/redaction.py.  There is no reader here that takes no scope.
 """
 
+from collections.abc import Iterator
 from datetime import datetime
 
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, Func, IntegerField, JSONField, Q, Value, When
 from django.utils import timezone
 
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 from dashboard.path_groups import grade_severity
 from exposure.analyse import EXPOSURE_PATHS
-from exposure.findings import by_status, for_summary, in_namespace, summary
+from exposure.findings import by_status, effective_status, for_summary, in_namespace, summary
 from exposure.grades import CLUSTER_WIDE, exposure_rank, grade_of, graded_findings
 from exposure.models import Finding, FindingEvent, NamespaceStatus, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
@@ -24,7 +25,15 @@ from inventory.state import DERIVED_SCOPE
 from tenancy.access import namespace_tenants
 from tenancy.boundaries import tenant_of_namespace
 from tenancy.ownership import owners_of
-from tenancy.redaction import Reader, redact_event, redact_finding, redact_subject, scrub, visible_paths
+from tenancy.redaction import (
+    Reader,
+    listed_finding,
+    redact_event,
+    redact_finding,
+    redact_subject,
+    scrub,
+    visible_paths,
+)
 from tenancy.scope import Scope
 
 # The namespace page lists its worst findings; the findings page, filtered by namespace, lists them all
@@ -117,10 +126,17 @@ def namespaces_unread(snapshot: Snapshot) -> bool:
     return "Namespace" in (snapshot.unread or {})
 
 
-def namespace_rows(snapshot: Snapshot, scope: Scope, only: list[str] | None = None) -> list[dict]:
+def namespace_rows(
+    snapshot: Snapshot,
+    scope: Scope,
+    only: list[str] | None = None,
+    counted: bool = True,
+    grades: dict[str, NamespaceStatus] | None = None,
+) -> list[dict]:
     """The namespaces of `snapshot` the reader may see (`only` these, for one page of a list), with
-    their tenant and object counts, and their current grade (own exposure), ranked worst first by it;
-    then by name."""
+    their tenant and object counts (None unless `counted`: counting a large cluster's PVCs and pods
+    is the costly part, `object_counts` counts a page's), and their current grade (own exposure),
+    ranked worst first by it; then by name.  `grades`: the current grades, when the caller read them."""
     cluster = snapshot.cluster
     state = InventoryObject.objects.as_of(snapshot).restrict(scope).filter(scope="")
     # restrict() already keeps only the Namespaces the reader sees.
@@ -135,27 +151,36 @@ def namespace_rows(snapshot: Snapshot, scope: Scope, only: list[str] | None = No
             found = found.filter(namespace__in=only)
         unread = {name for name in found if name not in names}
         names.update(dict.fromkeys(unread))
-    # Counted by the database: a large cluster has a hundred thousand pods.
-    counted = (
-        state.filter(namespace__in=list(names), kind__in=["PersistentVolumeClaim", "Pod"])
-        .values_list("namespace", "kind")
-        .annotate(n=Count("pk"))
-    )
-    counts = {(namespace, kind): n for namespace, kind, n in counted}
-    grades = current_grades(cluster, scope)
+    counts = object_counts(snapshot, scope, list(names)) if counted else None
+    grades = current_grades(cluster, scope) if grades is None else grades
     rows = [
         {
             "name": name,
             "tenant": "" if name in unread else tenant_of_namespace(name, data, cluster.tenant_label),
             "namespace_unread": name in unread,
             "created": as_mapping(as_mapping(data).get("metadata")).get("creationTimestamp"),
-            "pvcs": counts.get((name, "PersistentVolumeClaim"), 0),
-            "pods": counts.get((name, "Pod"), 0),
+            "pvcs": counts.get((name, "PersistentVolumeClaim"), 0) if counts is not None else None,
+            "pods": counts.get((name, "Pod"), 0) if counts is not None else None,
             "grade": grades.get(name),
         }
         for name, data in sorted(names.items())
     ]
     return sorted(rows, key=lambda row: _rank(row["grade"]))
+
+
+def object_counts(
+    snapshot: Snapshot, scope: Scope, namespaces: list[str], kinds=("PersistentVolumeClaim", "Pod")
+) -> dict[tuple[str, str], int]:
+    """(namespace, kind) -> how many objects of `kinds` each of `namespaces` holds as of `snapshot`:
+    counted by the database (a large cluster has a hundred thousand pods), one query."""
+    counted = (
+        InventoryObject.objects.as_of(snapshot)
+        .restrict(scope)
+        .filter(scope="", namespace__in=sorted(namespaces), kind__in=list(kinds))
+        .values_list("namespace", "kind")
+        .annotate(n=Count("pk"))
+    )
+    return {(namespace, kind): n for namespace, kind, n in counted}
 
 
 def _rank(status: NamespaceStatus | None) -> tuple:
@@ -356,6 +381,80 @@ def redacted_findings(findings, scope: Scope):
         yield {**shown, "cluster_id": finding.cluster_id}
 
 
+class PathEnds(Func):
+    """A finding's stored paths reduced to what redaction decides by (each path's `namespace` and
+    `data`), by PostgreSQL: a path is a few kilobytes of hops and mitigations, decoded for nothing
+    in a list.  Other databases hand the paths whole (the result is the same)."""
+
+    output_field = JSONField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return compiler.compile(self.source_expressions[0])
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, template=self.ENDS, **extra_context)
+
+    ENDS = (
+        "(SELECT COALESCE(jsonb_agg(jsonb_build_object('namespace', p -> 'namespace', 'data', p -> 'data')),"
+        " '[]'::jsonb) FROM jsonb_path_query(%(expressions)s, '$[*]') AS p)"
+    )
+
+
+# What a list or export of findings reads of each: the columns it shows, and what decides its status.
+LISTED_FIELDS = (
+    "id",
+    "cluster_id",
+    "cluster__name",
+    "rule",
+    "severity",
+    "status",
+    "namespaces",
+    "title",
+    "detail",
+    "first_seen",
+    "at_least_since",
+    "resolved_at",
+    "path_count",
+)
+
+
+def listed_findings(findings, scope: Scope) -> Iterator[dict]:
+    """Each finding of `findings` (a filtered, sorted queryset with `suppressed`, as
+    `dashboard.filters.FindingFilter.selected` makes it) as a list or export shows it, redacted for the
+    reader (`tenancy.redaction.listed_finding`).  Only the columns shown are read (and, for a reader
+    who is not an admin, the refs and the paths' namespaces and data), in chunks: the cost grows with
+    the rows and nothing else, a constant few per cluster besides."""
+    fields = LISTED_FIELDS if scope.admin else (*LISTED_FIELDS, "cluster__tenant_label", "refs")
+    shown = findings.select_related("cluster").only(*fields)
+    if not scope.admin:
+        shown = shown.annotate(path_ends=PathEnds("paths"))
+    readers: dict[int, Reader] = {}
+    for finding in shown.iterator(chunk_size=2000):
+        if finding.cluster_id not in readers:
+            readers[finding.cluster_id] = reader_for(scope, finding.cluster)
+        row = {
+            "id": finding.pk,
+            "cluster_id": finding.cluster_id,
+            "cluster": finding.cluster.name,
+            "rule": finding.rule,
+            "severity": finding.severity,
+            "status": effective_status(finding),
+            "namespaces": finding.namespaces,
+            "title": finding.title,
+            "detail": finding.detail,
+            "first_seen": _iso(finding.first_seen),
+            "at_least_since": _iso(finding.at_least_since),
+            "resolved_at": _iso(finding.resolved_at),
+            "path_count": finding.path_count,
+        }
+        decided_by = {} if scope.admin else {"refs": finding.refs, "paths": finding.path_ends}
+        yield {**row, **listed_finding({**row, **decided_by}, readers[finding.cluster_id])}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def finding_history(finding: Finding, shown: dict, scope: Scope) -> list[dict]:
     """The finding's events, oldest first, redacted like the finding (`shown`: its redacted summary)."""
     reader = reader_for(scope, finding.cluster)
@@ -423,6 +522,11 @@ def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
     severity = grade_severity(grade)
     setting = ranked.filter(status="open", suppressed=False, cluster_wide=False, severity=severity)
     cluster_wide = cluster_wide_counts(cluster, scope, namespace)
+    # The two lists mostly hold the same findings (the worst open ones): each read and redacted once.
+    shown_ids = list(ranked.values_list("pk", flat=True)[:NAMESPACE_FINDINGS_SHOWN])
+    setting_ids = list(setting.values_list("pk", flat=True)[:NAMESPACE_FINDINGS_SHOWN]) if severity else []
+    read = ranked.filter(pk__in=sorted({*shown_ids, *setting_ids}))
+    summaries = {shown["id"]: shown for shown in finding_summaries(read, reader)}
     return {
         "grade": grade,
         "grade_counts": status.counts if status else {},
@@ -430,9 +534,9 @@ def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
         # Cluster-wide exposure that reaches this namespace: shown beside its grade, not in it.
         "cluster_wide_counts": cluster_wide,
         "cluster_wide_grade": grade_of(cluster_wide),
-        "findings": finding_summaries(ranked[:NAMESPACE_FINDINGS_SHOWN], reader),
+        "findings": [summaries[pk] for pk in shown_ids],
         "findings_total": findings.count(),
-        "grade_findings": finding_summaries(setting[:NAMESPACE_FINDINGS_SHOWN], reader) if severity else [],
+        "grade_findings": [summaries[pk] for pk in setting_ids],
         "grade_findings_total": setting.count() if severity else 0,
         "outside_paths": [p for p in paths if not (p["inside_tenant"] or p["platform"])],
         "other_paths": [p for p in paths if p["inside_tenant"] or p["platform"]],

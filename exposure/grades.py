@@ -16,6 +16,11 @@ platform workloads raise none).
   reaches, so each namespace's readers see it and the pages show it beside the namespace's grade.
 - A row is written only when a grade or its counts change; `grade_since` is when the grade took its
   current letter (carried over while only the counts move; a namespace that reappears starts anew).
+- Only the namespaces present in the snapshot have a current grade: a namespace that is gone (or
+  never was: a PV pre-bound to a namespace nobody created) keeps its history, closed, and is not
+  counted as current anywhere; a finding attributed to none of the present namespaces grades the
+  cluster (it is attributed to no namespace there is).  A snapshot that did not read Namespaces
+  keeps every namespace graded before: unread is not absent.
 """
 
 from collections import defaultdict
@@ -52,23 +57,28 @@ def graded_findings(cluster_id: int):
 
 
 def current_counts(cluster_id: int, namespaces: list[str]) -> dict[str, dict[str, int]]:
-    """namespace -> severity -> its own graded findings (every namespace present); "" -> the cluster's
-    (attributed to no namespace, or cluster-wide)."""
+    """namespace -> severity -> its own graded findings, for each of `namespaces` (the present ones);
+    "" -> the cluster's (cluster-wide, or attributed to none of `namespaces`)."""
     counts: dict[str, dict[str, int]] = {ns: {} for ns in [CLUSTER_WIDE, *namespaces]}
     rows = graded_findings(cluster_id).values_list("severity", "namespaces", "cluster_wide")
     for severity, attributed, cluster_wide in rows:
-        for namespace in [CLUSTER_WIDE] if cluster_wide or not attributed else attributed:
-            per = counts.setdefault(namespace, {})
+        present = [] if cluster_wide else [ns for ns in attributed or [] if ns and ns in counts]
+        for namespace in present or [CLUSTER_WIDE]:
+            per = counts[namespace]
             per[severity] = per.get(severity, 0) + 1
     return counts
 
 
 def record_grades(snapshot: Snapshot, namespaces: list[str]) -> int:
-    """Store what changed since the last recorded status of each namespace; returns rows written."""
-    counts = current_counts(snapshot.cluster_id, namespaces)
+    """Store what changed since the last recorded status of each of `namespaces` (those present in
+    the snapshot) and of the cluster; returns rows written."""
     current = {
         s.namespace: s for s in NamespaceStatus.objects.filter(cluster_id=snapshot.cluster_id, valid_to=None)
     }
+    present = set(namespaces)
+    if "Namespace" in (snapshot.unread or {}):
+        present |= set(current) - {CLUSTER_WIDE}  # not seen this time is not gone
+    counts = current_counts(snapshot.cluster_id, sorted(present - {CLUSTER_WIDE}))
     to_close, to_create = [], []
     for namespace, per in counts.items():
         grade = grade_of(per)

@@ -120,7 +120,9 @@ class Cluster(models.Model):
         return list(self.platform_namespaces) or [*DEFAULT_PLATFORM_NAMESPACES, trident_namespace]
 
     def latest_visible_snapshot(self):
-        return self.snapshots.filter(status__in=Snapshot.VISIBLE).order_by("-seq").first()
+        """Its facts (a document that grows with the cluster: a megabyte at bench scale) are read
+        only when asked for: most readers need the sequence number and the time."""
+        return self.snapshots.filter(status__in=Snapshot.VISIBLE).order_by("-seq").defer("facts").first()
 
 
 class Snapshot(models.Model):

@@ -532,12 +532,12 @@ class Simulation:
             ("umbrella", "lab", "baseline"),
             (None, "sandbox-jdoe", "restricted"),
         ]
-        for i in range(len(layout), sizes.namespaces):
-            tenant = (
-                tenant_names[len(CASE_TENANTS) + (i - len(layout)) % max(1, sizes.tenants - 4)]
-                if (sizes.tenants > len(CASE_TENANTS))
-                else CASE_TENANTS[i % len(CASE_TENANTS)]
-            )
+        # The namespaces after them go round the generated tenants (round the case tenants when
+        # there are none), so that each tenant holds about namespaces / tenants of them.
+        seeded = len(layout)
+        generated = tenant_names[len(CASE_TENANTS) :] or list(CASE_TENANTS)
+        for i in range(seeded, sizes.namespaces):
+            tenant = generated[(i - seeded) % len(generated)]
             psa = ("restricted", "restricted", "baseline", "restricted", "baseline")[i % 5]
             layout.append((tenant, f"{namespace_purpose(i)}-{i:04d}", psa))
         for i, (tenant, purpose, psa) in enumerate(layout):

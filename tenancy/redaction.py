@@ -31,6 +31,7 @@ Every function takes the reader's `Scope`: nothing is redacted for a reader nobo
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from inventory.constants import ARRAY_DATA_KINDS
 from inventory.refs import EVERYONE, OUTSIDE, k8s_ref, parse_ref
@@ -149,6 +150,8 @@ def redact_subject(key: str, reader: Reader) -> str:
     return key
 
 
+# A page redacts the same references over and over (a node, a volume, each in hundreds of paths).
+@lru_cache(maxsize=65536)
 def _namespace_of(ref: str) -> str:
     """The namespace a namespaced object belongs to: a Namespace is its own (it is cluster-scoped);
     array records and other cluster-scoped objects belong to none ("")."""
@@ -158,6 +161,7 @@ def _namespace_of(ref: str) -> str:
     return name if kind == "Namespace" and not namespace else namespace
 
 
+@lru_cache(maxsize=65536)
 def _is_volume(ref: str) -> bool:
     """A PersistentVolume or an array object holding a volume's data: data whose owner is its users."""
     scope, kind, namespace, _name = parse_ref(ref)
@@ -225,6 +229,27 @@ def _involves_hidden(finding: dict, reader: Reader) -> bool:
     return any(_hidden_ref(ref, reader, shown_data) for ref in finding.get("refs") or [])
 
 
+def _hidden_title(rule: str, own: list[str]) -> str:
+    return f"{rule} in {', '.join(own)}, involving namespaces of {ANOTHER_TENANT}"
+
+
+def listed_finding(finding: dict, reader: Reader) -> dict:
+    """What a list or an export shows of a finding (its namespaces, path count, title and detail) as
+    the reader may see it: `redact_finding`'s values, from `rule`, `namespaces`, `path_count`,
+    `title`, `detail`, `refs` and the paths' `namespace` and `data` only (no path is redacted whole)."""
+    shown = {key: finding.get(key) for key in ("namespaces", "path_count", "title", "detail")}
+    if reader.admin:
+        return shown
+    own = [n for n in finding.get("namespaces") or [] if reader.sees(n)]
+    shown.update(
+        namespaces=own,
+        path_count=sum(1 for p in finding.get("paths") or [] if reader.sees(p.get("namespace", ""))),
+    )
+    if _involves_hidden(finding, reader):
+        shown.update(title=_hidden_title(finding["rule"], own), detail="")
+    return shown
+
+
 def redact_finding(finding: dict, reader: Reader) -> dict:
     """A finding summary (exposure.findings.summary) as the reader may see it."""
     if reader.admin:
@@ -235,12 +260,7 @@ def redact_finding(finding: dict, reader: Reader) -> dict:
     redacted.pop("refs", None)
     hidden = _involves_hidden(finding, reader)
     if hidden:
-        redacted.update(
-            title=f"{finding['rule']} in {', '.join(own)}, involving namespaces of {ANOTHER_TENANT}",
-            detail="",
-            evidence={},
-            redacted=True,
-        )
+        redacted.update(title=_hidden_title(finding["rule"], own), detail="", evidence={}, redacted=True)
     if finding.get("suppression"):
         # An admin's free text may name anything: not shown beside a finding that involves another tenant.
         reason = "" if hidden else scrub(finding["suppression"].get("reason") or "", reader)

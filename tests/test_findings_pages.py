@@ -12,7 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from dashboard.exports import cell
+from dashboard.exports import FINDING_COLUMNS, cell
+from dashboard.filters import FindingFilter
+from dashboard.queries import listed_findings, redacted_findings
 from exposure.findings import suppress
 from exposure.models import Finding, FindingEvent, FindingNamespace, Suppression
 from tenancy.access import scope_of
@@ -157,6 +159,26 @@ def test_csv_is_what_the_page_lists_with_formulas_defused(client, clusters, admi
     assert row["namespaces"] == "alpha-web" and row["tenants"] == "alpha" and row["cluster"] == "prod"
     shared = next(r for r in rows if "<script>" in r["title"])  # tenant text, kept verbatim but inert
     assert shared["namespaces"] == "sandbox"
+
+
+def test_the_export_reads_only_its_columns_yet_redacts_exactly_as_the_pages(clusters, alice, admin):
+    """The export's rows (`listed_findings`: the columns shown, and the paths' namespaces and data)
+    are the whole redacted summaries' (`redacted_findings`) for every reader, suppressed and
+    spanning findings included."""
+    spanning = Finding.objects.get(rule="export-policy-shared", namespaces=["alpha-db", "beta-jobs"])
+    suppress(spanning, "asked for", timezone.now() + timedelta(days=3), admin)
+    columns = [c for c in FINDING_COLUMNS if c != "tenants"]
+    for user in (alice, admin):
+        scope = scope_of(user)
+        findings = FindingFilter({"status": "all"}, scope).findings
+        exported = [
+            {c: row[c] for c in columns} for row in listed_findings(findings(Finding.objects.all()), scope)
+        ]
+        whole = [{c: row[c] for c in columns} for row in redacted_findings(findings(), scope)]
+        assert exported == whole and len(whole) > 3, user
+        assert any(row["title"].endswith("involving namespaces of another tenant") for row in whole) == (
+            user == alice
+        )
 
 
 def test_cell_quotes_what_a_spreadsheet_would_run():

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from dashboard.queries import cluster_grade, cluster_wide_counts, current_grades
+from dashboard.timelines import grade_distribution
 from exposure.grades import CLUSTER_WIDE, exposure_rank, record_grades, timeline
 from exposure.models import Finding, NamespaceStatus
 from inventory.importing import import_dump
@@ -231,6 +232,41 @@ def test_the_namespace_page_says_since_when_the_letter_holds(patched, tmp_path, 
     html = client.get("/clusters/prod/namespaces/beta-jobs/").content.decode()
     (grade_line,) = re.findall(r'<p class="grade-line">(.*?)</p>', html, re.S)
     assert f"D since {TAKEN_AT:%Y-%m-%d %H:%M} UTC" in grade_line, grade_line
+
+
+def test_only_present_namespaces_are_graded_now_and_the_gone_keep_their_history():
+    """A namespace gone from the cluster (or never created: a PV pre-bound to `old-team`) is not a
+    current grade, in the distribution or the worst list; its history stays.  A finding attributed only
+    to namespaces that are not there grades the cluster."""
+    cluster = Cluster.objects.create(name="phantom", source=Cluster.Source.OFFLINE)
+    first = _snapshot(cluster, 1)
+    _finding(cluster, "app-high", "high", ["app"], 1)
+    _finding(cluster, "team-critical", "critical", ["team"], 1)
+    _finding(cluster, "prebound", "critical", ["old-team"], 1)  # no such namespace, ever
+    record_grades(first, ["app", "team"])
+    second = _snapshot(cluster, 2)
+    record_grades(second, ["app"])  # team deleted; its finding held open (say, unread)
+    current = current_grades(cluster, Scope.everything())
+    assert set(current) == {CLUSTER_WIDE, "app"}
+    assert current[CLUSTER_WIDE].counts == {"critical": 2}, "team's and old-team's: no namespace there"
+    assert grade_distribution(cluster, Scope.everything()) == {"A": 0, "B": 0, "C": 0, "D": 1, "F": 0}
+    assert [i["grade"] for i in timeline(cluster.pk, "team")["team"]] == ["F"], "its history, closed"
+    assert timeline(cluster.pk, "team")["team"][0]["to"] == second.taken_at
+    assert "old-team" not in timeline(cluster.pk)
+
+
+def test_a_snapshot_that_did_not_read_namespaces_keeps_every_namespace_graded():
+    cluster = Cluster.objects.create(name="unread", source=Cluster.Source.OFFLINE)
+    _finding(cluster, "quiet-high", "high", ["quiet"], 1)
+    record_grades(_snapshot(cluster, 1), ["busy", "calm", "quiet"])
+    partial = _snapshot(cluster, 2)
+    partial.unread = {"Namespace": "403 Forbidden"}
+    record_grades(partial, ["busy"])  # calm and quiet hold no object it read: known from before only
+    current = current_grades(cluster, Scope.everything())
+    assert set(current) == {CLUSTER_WIDE, "busy", "calm", "quiet"}
+    assert (current["calm"].grade, current["quiet"].grade) == ("A", "D")
+    assert current[CLUSTER_WIDE].counts == {}
+    assert NamespaceStatus.objects.filter(cluster=cluster, valid_to__isnull=False).count() == 0
 
 
 # --- a partial import -------------------------------------------------------------------------------

@@ -12,12 +12,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from dashboard.exposure_diagram import MAX_VOLUMES, OTHER_DATA, sankey, volumes_of
+from dashboard.namespace_data import NODES_LISTED, PARTIES_LISTED, _access_record
 from dashboard.path_groups import grouped_paths
 from exposure.findings import by_status
 from exposure.models import Finding
 from inventory.models import Cluster, InventoryObject
 from inventory.snapshotting import queue_snapshot, run_snapshot
 from tenancy.models import Grant
+from tenancy.redaction import Reader
+from tenancy.scope import Scope
 from tests.cases.runner import TAKEN_AT
 from tests.factories import collection, obj, pod
 
@@ -224,6 +227,34 @@ def test_pages_of_fifty(client, admin):
     assert 'href="/clusters/big/namespaces/?sort=name">Namespace</a>' in cluster_page
 
 
+def test_sorting_and_filters_hold_across_pages_and_each_page_row_is_whole(client, admin):
+    """Every namespace is sorted and filtered before the page is cut (owners, PVCs and pods are read
+    for the page shown only): the PVC order runs on over the page break, a filter counts them all."""
+    objects = sized_world(60)
+    extra = {i: 1 + i % 4 for i in range(0, 60, 3)}  # namespace index -> PVCs beside its one
+    for i, n in extra.items():
+        objects += [obj("PersistentVolumeClaim", f"extra-{j}", f"ns-{i:03d}", spec={}) for j in range(n)]
+    built("big", objects)
+    pages = [get(client, admin, f"/clusters/big/namespaces/?sort=-pvcs&page={p}") for p in (1, 2)]
+    listed = [(ns, int(n)) for html in pages for ns, n in PVCS.findall(html)]
+    expected = sorted(
+        ((f"ns-{i:03d}", 1 + extra.get(i, 0)) for i in range(60)), key=lambda row: (-row[1], row[0])
+    )
+    assert listed == expected
+    assert "team-admins" not in pages[1] and "t0" in pages[1], "each row whole: its tenant shown"
+    url = "/clusters/big/namespaces/?sort=-name&findings=yes"
+    found = names(rows(client, admin, url) + rows(client, admin, f"{url}&page=2"))
+    open_findings = by_status(Finding.objects.filter(cluster__name="big", cluster_wide=False), "open")
+    expected = [
+        f"ns-{i:03d}" for i in range(60) if open_findings.filter(attributions__namespace=f"ns-{i:03d}")
+    ]
+    assert found == expected[::-1] and len(found) > 50
+    assert f"{len(found)} namespaces" in get(client, admin, url)
+
+
+PVCS = re.compile(r'<a href="/clusters/[^/]+/namespaces/([^/]+)/">.*?<td class="number">(\d+)</td>', re.S)
+
+
 def test_a_tenant_lists_only_its_own_namespaces(client, clusters):
     alice = alpha_reader("prod", "shared")
     assert {(c, n) for _, c, n in rows(client, alice, "/namespaces/")} == {
@@ -332,6 +363,24 @@ def test_the_data_tree_goes_from_claim_to_array_object_with_verdicts(client, clu
     assert positions == sorted(positions), tree
     assert "reached by 2 paths from outside" in tree
     assert "192.0.2.0/24" in tree
+
+
+def test_a_volume_admitting_every_node_lists_a_few_and_counts_the_rest():
+    """An igroup of every node admits a thousand parties at bench scale: the page lists
+    PARTIES_LISTED of them, the ones that are not a node of the cluster first, and counts the rest by
+    verdict; a party matching every node names NODES_LISTED of them."""
+    everyone = [f"worker-{i}" for i in range(300)]
+    parties = [{"party": f"iqn.node-{i}", "verdict": "node", "nodes": [f"worker-{i}"]} for i in range(40)]
+    parties[33] = {"party": "10.0.0.0/8", "verdict": "foreign", "nodes": everyone}
+    parties.append({"party": "*", "verdict": "wildcard"})
+    record = {"object": {"kind": "ontap.Lun", "name": "svm/vol/lun0"}, "admitted": parties}
+    shown = _access_record(record, Reader.of(Scope.everything(), 1, {}, frozenset()))
+    listed = [p["party"] for p in shown["admitted"]]
+    assert len(listed) == PARTIES_LISTED and listed[-2:] == ["10.0.0.0/8", "*"], "the array's order"
+    assert listed[:-2] == [f"iqn.node-{i}" for i in range(PARTIES_LISTED - 2)]
+    assert shown["unlisted_total"] == 41 - PARTIES_LISTED and shown["unlisted"] == [("node", 21)]
+    wide = shown["admitted"][-2]
+    assert wide["nodes"] == everyone[:NODES_LISTED] and wide["more_nodes"] == 300 - NODES_LISTED
 
 
 def test_what_sets_the_grade_and_the_diagram(client, admin):

@@ -11,8 +11,8 @@ import pytest
 from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
 from simulator.cases import STORY_TRANSIENT_RULES
 from simulator.invariants import check_invariants
-from simulator.names import SECRET_MARKER
-from simulator.world import Simulation, sizes_for
+from simulator.names import CASE_TENANTS, SECRET_MARKER
+from simulator.world import MIN_NAMESPACES, Simulation, sizes_for
 from tests.rules_md import rule_slugs
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
@@ -360,6 +360,19 @@ def test_scales_follow_the_bench_ratios():
     assert sizes_for("small").namespaces == 200
     with pytest.raises(ValueError):
         sizes_for(5)
+
+
+def test_namespaces_are_spread_over_the_tenants():
+    """Beyond the seeded cases' namespaces, each generated tenant holds namespaces / tenants of them
+    (not all in the first one), in whole trust boundaries of the tenant label."""
+    sim = Simulation(seed=7, scale=60, start=START)
+    generated = {name: t for name, t in sim.tenants.items() if name not in CASE_TENANTS}
+    assert len(generated) == sim.sizes.tenants - len(CASE_TENANTS) == 8
+    assert {len(t.namespaces) for t in generated.values()} == {(60 - MIN_NAMESPACES) // 8, 7}
+    assert sum(len(t.namespaces) for t in generated.values()) == 60 - MIN_NAMESPACES
+    labels = {n["metadata"]["name"]: n["metadata"].get("labels", {}) for n in sim.objects("Namespace")}
+    for tenant in generated.values():
+        assert {labels[name]["capsule.clastix.io/tenant"] for name in tenant.namespaces} == {tenant.name}
 
 
 # ---------------------------------------------------------------- seeded cases

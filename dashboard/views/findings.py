@@ -15,8 +15,15 @@ from dashboard.charts import finding_chart
 from dashboard.exports import FINDING_COLUMNS, csv_lines
 from dashboard.filters import FindingFilter
 from dashboard.forms import SuppressForm
-from dashboard.queries import active_suppression, finding_history, redacted_findings, visible_findings
+from dashboard.queries import (
+    active_suppression,
+    finding_history,
+    listed_findings,
+    redacted_findings,
+    visible_findings,
+)
 from exposure.findings import SUPPRESSED, lift_suppression, suppress
+from exposure.models import Finding
 from exposure.rules import SEVERITIES
 from tenancy.access import scope_of
 
@@ -67,7 +74,9 @@ def findings_csv(request):
         return HttpResponse(
             "The filter is not valid.\n", status=400, content_type="text/plain; charset=utf-8"
         )
-    rows = _listed(filters.findings().iterator(chunk_size=500), filters, scope)
+    # Only the columns exported are read, and each row redacted from them: a constant cost per row.
+    listed = listed_findings(filters.findings(Finding.objects.all()), scope)
+    rows = ({**row, "tenants": filters.tenants_of(row["cluster_id"], row["namespaces"])} for row in listed)
     response = StreamingHttpResponse(csv_lines(FINDING_COLUMNS, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="findings.csv"'
     return response

@@ -9,7 +9,13 @@ from django.shortcuts import get_object_or_404, render
 from dashboard.charts import namespace_charts
 from dashboard.exposure_diagram import sankey
 from dashboard.namespace_data import data_tree, namespace_tenant
-from dashboard.namespace_list import NAMESPACES_PER_PAGE, NamespaceFilter, sort_links, visible_rows
+from dashboard.namespace_list import (
+    NAMESPACES_PER_PAGE,
+    NamespaceFilter,
+    complete,
+    sort_links,
+    visible_rows,
+)
 from dashboard.path_groups import grade_setting, grouped_paths, with_own_paths
 from dashboard.queries import (
     namespace_contents,
@@ -32,7 +38,8 @@ def namespace_list(request, cluster=None):
     else:
         clusters = [get_object_or_404(visible_clusters(scope), name=cluster)]
         offered = None
-    rows = visible_rows(scope, clusters)
+    # Every namespace's row holds what the list filters and sorts by; only the page's are completed.
+    rows = visible_rows(scope, clusters, pvcs=request.GET.get("sort", "").lstrip("-") == "pvcs")
     filters = NamespaceFilter(request.GET, rows, offered)
     page = Paginator(filters.selected(), NAMESPACES_PER_PAGE).get_page(request.GET.get("page"))
     context = {
@@ -40,7 +47,7 @@ def namespace_list(request, cluster=None):
         "cluster_grade": rows[0]["cluster_grade"] if cluster and rows else None,
         "filters": filters,
         "page": page,
-        "rows": page.object_list,
+        "rows": complete(page.object_list, scope),
         "show_cluster": cluster is None,
         "sort_links": sort_links(request.GET, filters.value("sort")),
     }

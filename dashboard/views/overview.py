@@ -50,7 +50,7 @@ WORST_SHOWN = 5
 
 def _worst_namespaces(snapshot, scope) -> list[dict]:
     """The few namespaces the reader may see with the worst own exposure (graded below A)."""
-    ranked = namespace_rows(snapshot, scope)  # worst first, by the namespace's own exposure
+    ranked = namespace_rows(snapshot, scope, counted=False)  # worst first; no object counts shown
     return [row for row in ranked if row["grade"] is not None and row["grade"].grade != "A"][:WORST_SHOWN]
 
 
@@ -61,7 +61,7 @@ def cluster_detail(request, cluster):
     latest = cluster.latest_visible_snapshot()
     rows = cluster_rows(latest, scope) if latest else []  # ranked by their own exposure, worst first
     # The first page of the namespaces list (its own page filters, sorts and pages on).
-    namespaces = first_page(cluster, rows)
+    namespaces = first_page(cluster, rows, scope)
     context = {"cluster": cluster, "latest": latest, "namespaces": namespaces}
     context["cluster_grade"] = cluster_grade(cluster, scope)
     context["worst"] = worst_namespace(rows)

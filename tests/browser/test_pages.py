@@ -241,6 +241,33 @@ def test_a_namespace_view_draws_its_exposure_diagram(page, watch, admin):
     expect(page.locator(".chart g.sankey").first).to_be_attached()  # the actors-to-volumes diagram
 
 
+# Closed <details> during a print: recorded by a listener added after static/js/print.js's.
+RECORD_PRINT = """() => { window.closedWhilePrinting = [];
+  window.addEventListener("beforeprint", () => window.closedWhilePrinting.push(
+    document.querySelectorAll("details:not([open])").length)); }"""
+
+
+def test_a_printout_shows_what_folded_details_hold(page, watch, admin):
+    log_in(page, *ADMIN, watch)
+    open_page(page, "/clusters/hostile-share/namespaces/alpha-web/", watch)
+    folded = page.locator("details.rule-paths li.path").first
+    expect(folded).to_be_hidden()
+    with printed(page):  # the print stylesheet, where the browser lets it reach a folded content
+        expect(folded).to_be_visible()
+    expect(folded).to_be_hidden()
+    # Printing opens every folded one (static/js/print.js) and folds them back after, leaving open
+    # the ones the reader opened.
+    page.locator("details.rule-paths > summary").first.click()
+    closed = page.locator("details:not([open])").count()
+    assert closed > 0
+    page.evaluate(RECORD_PRINT)
+    printout(page, "namespace-folded-print")  # Chromium's own print: beforeprint, afterprint
+    assert page.evaluate("() => window.closedWhilePrinting") == [0]
+    assert page.locator("details:not([open])").count() == closed
+    expect(page.locator("details.rule-paths").first).to_have_attribute("open", "")
+    watch.check(page)
+
+
 def test_an_admin_suppresses_a_finding_and_it_stays_listed_greyed(page, watch, admin):
     finding = Finding.objects.filter(cluster__name="hostile-share", resolved_at__isnull=True).first()
     log_in(page, *ADMIN, watch)
