@@ -1,6 +1,10 @@
 """namespaces/, namespaces/{cluster}/{namespace}/, its paths/, and volumes/: the inventory, as of
 the latest snapshot or the one `as_of` names."""
 
+import hashlib
+from collections import Counter
+
+import orjson
 from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -78,6 +82,10 @@ class NamespaceViewSet(viewsets.GenericViewSet):
 class NamespaceDetailViewSet(viewsets.GenericViewSet):
     """A namespace is named by its cluster and its name (two URL segments, not a router lookup)."""
 
+    # A namespace's paths: by rule, then by what each path is (its digest; `#n` tells identical
+    # paths apart), a fixed unique order a cursor can continue from.
+    orderings = {"rule": (Key("rule", kind=str), Key("key", kind=str))}
+    default_ordering = "rule"
     serializer_class = NamespaceDetailOut
 
     def _snapshot(self, request, scope, cluster: str, namespace: str):
@@ -118,8 +126,19 @@ class NamespaceDetailViewSet(viewsets.GenericViewSet):
         workloads included), redacted for the caller."""
         scope = scope_of(request.user)
         snapshot = self._snapshot(request, scope, cluster, namespace)
-        page = self.paginate_queryset(namespace_paths(snapshot, namespace, scope))
+        page = self.paginate_queryset(_keyed(namespace_paths(snapshot, namespace, scope)))
         return self.get_paginated_response(PathOut(page, many=True).data)
+
+
+def _keyed(paths: list[dict]) -> list[dict]:
+    """Each path with its `key` for the cursor: the digest of what it says, as the reader sees it."""
+    seen: Counter = Counter()
+    keyed = []
+    for path in paths:
+        digest = hashlib.sha256(orjson.dumps(path, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
+        seen[digest] += 1
+        keyed.append({**path, "rule": str(path.get("rule", "")), "key": f"{digest}#{seen[digest]}"})
+    return keyed
 
 
 class VolumeViewSet(viewsets.GenericViewSet):
