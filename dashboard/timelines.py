@@ -481,7 +481,9 @@ def namespace_lives(
     cluster: Cluster, namespace: str, scope: Scope, window: Window | None = None, limit: int = MAX_LIVES
 ) -> tuple[list[Life], int]:
     """The lives of the findings attributed to `namespace` over the window, open and worst first, at
-    most `limit`; and how many there are in all.  Titles are redacted for the reader."""
+    most `limit`; and how many there are in all.  Titles are redacted for the reader.  The findings
+    attributed to it now (those the reader can open from the chart); the series count by the
+    attribution at each time."""
     window = window or window_of(cluster, scope)
     # for_summary: what the redacted summaries read (suppression, last seen), in a fixed number of queries.
     findings = for_summary(_in_window(_namespace_findings(cluster, namespace, scope), window))
