@@ -287,6 +287,12 @@ def test_cluster_detail_as_of_gives_the_counts_as_they_were(second_snapshot, adm
     for bad in (str(other.pk), "yesterday", "2026-13-01"):
         status, body = admin_api.get("clusters/prod/", as_of=bad)
         assert status == 400 and set(error_of(body)["details"]) == {"as_of"}, bad
+    # The list: each cluster as of its snapshot by then; a snapshot id keeps its own cluster.
+    assert admin_api.every("clusters/", as_of=str(first.pk)) == [wide_then]
+    across = admin_api.every("clusters/", as_of=(LATER - timedelta(seconds=1)).isoformat())
+    assert [c["snapshot"]["id"] for c in across] == [first.pk, other.pk] and across[0] == wide_then
+    assert [c["snapshot"] for c in admin_api.every("clusters/", as_of="2020-01-01")] == [None, None]
+    assert alice_api.get("clusters/", as_of="999999")[0] == 400
 
 
 def test_every_inventory_endpoint_honours_as_of(second_snapshot, admin_api):

@@ -96,6 +96,17 @@ def cluster_shape(cluster: Cluster, scope, request, as_of: Snapshot | None = Non
     }
 
 
+def _as_of_shape(cluster: Cluster, scope, request, when) -> dict:
+    """`cluster_shape` now, or as of `when` (`as_of`: a snapshot id of this cluster, or a time)."""
+    if when is None:
+        return cluster_shape(cluster, scope, request)
+    then = params.snapshot_of(request, scope, cluster)
+    shown = cluster_shape(cluster, scope, request, as_of=then)
+    if then is None:  # nothing was known then
+        shown.update(snapshot=None, namespace_count=0, open_findings=severity_counts({}), grades={})
+    return shown
+
+
 class ClusterViewSet(viewsets.GenericViewSet):
     lookup_url_kwarg = "cluster"
     lookup_value_converter = "name"  # dashboard/converters.py: any cluster name as one segment
@@ -103,13 +114,18 @@ class ClusterViewSet(viewsets.GenericViewSet):
     default_ordering = "name"
     serializer_class = ClusterOut
 
-    @extend_schema(responses=ClusterOut(many=True))
+    @extend_schema(parameters=[params.AS_OF], responses=ClusterOut(many=True))
     def list(self, request):
-        """The clusters the caller sees (any namespace of), with summary counts."""
+        """The clusters the caller sees (any namespace of), with summary counts; with `as_of`, each
+        as of its latest snapshot taken by then (a snapshot id: its cluster only)."""
         scope = scope_of(request.user)
-        page = self.paginate_queryset(visible_clusters(scope))
+        clusters = visible_clusters(scope)
+        when = params.as_of(request)
+        if isinstance(when, int):  # a snapshot of one of the caller's clusters (400 otherwise)
+            clusters = clusters.filter(pk=params.snapshots(request, scope, list(clusters))[0].cluster_id)
+        page = self.paginate_queryset(clusters)
         return self.get_paginated_response(
-            ClusterOut([cluster_shape(c, scope, request) for c in page], many=True).data
+            ClusterOut([_as_of_shape(c, scope, request, when) for c in page], many=True).data
         )
 
     @extend_schema(parameters=[params.AS_OF], responses=ClusterOut)
@@ -118,13 +134,7 @@ class ClusterViewSet(viewsets.GenericViewSet):
         first snapshot: no snapshot, nothing counted)."""
         scope = scope_of(request.user)
         found = get_object_or_404(visible_clusters(scope), name=cluster)
-        if params.as_of(request) is None:
-            return Response(ClusterOut(cluster_shape(found, scope, request)).data)
-        then = params.snapshot_of(request, scope, found)
-        shown = cluster_shape(found, scope, request, as_of=then)
-        if then is None:  # nothing was known then
-            shown.update(snapshot=None, namespace_count=0, open_findings=severity_counts({}), grades={})
-        return Response(ClusterOut(shown).data)
+        return Response(ClusterOut(_as_of_shape(found, scope, request, params.as_of(request))).data)
 
     @extend_schema(methods=["GET"], responses=SnapshotOut(many=True), operation_id="clusters_snapshots_list")
     @extend_schema(
