@@ -150,6 +150,7 @@ def test_the_schema_documents_auth_errors_pagination_and_limits(clusters, admin_
         for method, operation in methods.items():
             for code in ("400", "401", "403", "404", "429", "500"):
                 assert code in operation["responses"], (method, path, code)
+            assert "Retry-After" in operation["responses"]["429"]["headers"], (method, path)
             assert {"tokenAuth": []} in operation["security"], (method, path)
     findings = published["paths"]["/api/v1/findings/"]["get"]
     parameters = {p["name"] for p in findings["parameters"]}
