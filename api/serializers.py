@@ -110,7 +110,7 @@ class NamespaceOut(serializers.Serializer):
     url = serializers.CharField()
     snapshot = serializers.IntegerField(help_text="The snapshot it is read from (see `as_of`).")
     tenant = serializers.CharField()
-    created = serializers.CharField(allow_null=True, help_text="Its creationTimestamp.")
+    created = serializers.DateTimeField(allow_null=True, help_text="Its creationTimestamp.")
     pvcs = serializers.IntegerField()
     pods = serializers.IntegerField()
     grade = serializers.CharField(allow_null=True, help_text="A (no open violation) to F (a critical one).")

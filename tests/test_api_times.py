@@ -4,6 +4,7 @@
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from importlib import import_module
 from io import StringIO
 
 import pytest
@@ -15,7 +16,7 @@ from django.utils import timezone
 from api.tokens import issue
 from exposure.findings import suppress
 from exposure.models import Finding, FindingEvent
-from inventory.models import Cluster
+from inventory.models import Cluster, InventoryObject
 from inventory.times import rfc3339
 from tests.api_support import *  # noqa: F403 (its fixtures)
 from tests.test_api_canary import api_urls
@@ -106,8 +107,6 @@ def test_the_clis_json_writes_times_as_the_api_does(clusters, admin):
 
 
 def test_event_details_written_before_are_rewritten_with_z(clusters):
-    from importlib import import_module
-
     migration = import_module("exposure.migrations.0004_attribution_history")
     finding = Finding.objects.first()
     old = FindingEvent.objects.create(
@@ -119,3 +118,13 @@ def test_event_details_written_before_are_rewritten_with_z(clusters):
     migration.times_with_z(apps, None)
     old.refresh_from_db()
     assert old.detail == {"reason": "r", "expires_at": "2026-07-01T00:00:00Z", "by": "root"}
+
+
+def test_a_time_the_cluster_wrote_is_given_in_the_one_format_too(clusters, admin_api):
+    web = InventoryObject.objects.get(cluster__name="prod", kind="Namespace", name="alpha-web", valid_to=None)
+    web.data["metadata"]["creationTimestamp"] = "2026-05-01T14:00:00+02:00"
+    web.save(update_fields=["data"])
+    assert admin_api.get("namespaces/prod/alpha-web/")[1]["created"] == "2026-05-01T12:00:00Z"
+    web.data["metadata"]["creationTimestamp"] = "not a time"
+    web.save(update_fields=["data"])
+    assert admin_api.get("namespaces/prod/alpha-web/")[1]["created"] is None

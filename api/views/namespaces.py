@@ -9,6 +9,7 @@ from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.response import Response
@@ -27,6 +28,7 @@ from dashboard.queries import (
     volume_records,
     volume_rows,
 )
+from inventory.times import rfc3339
 from tenancy.access import scope_of
 
 
@@ -52,10 +54,19 @@ def _shape(snapshot, row: dict, grade, request) -> dict:
         "cluster": cluster,
         "url": request.build_absolute_uri(url),
         "snapshot": snapshot.pk,
-        "created": row["created"] if isinstance(row["created"], str) else None,
+        "created": _time(row["created"]),
         "grade": grade.grade if grade else None,
         "open_violations": severity_counts(grade.counts if grade else {}),
     }
+
+
+def _time(value) -> str | None:
+    """A time the cluster wrote (creationTimestamp), in the API's one format; None if it is none."""
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    return rfc3339(parsed) if parsed else None
 
 
 class NamespaceViewSet(viewsets.GenericViewSet):
