@@ -8,12 +8,14 @@ import pytest
 import yaml
 from django.urls import reverse
 
+from arrays.models import Array
 from exposure.catalog import catalog
 from exposure.models import Finding, FindingNamespace
 from exposure.rules import ALL_RULES
 from inventory.importing import import_dump
 from inventory.models import Cluster, Snapshot
 from inventory.tasks import snapshot_now
+from tests import url_crawl
 from tests.api_support import *  # noqa: F403 (its fixtures)
 from tests.api_support import error_of
 from tests.cases.runner import CASES, TAKEN_AT, assemble
@@ -201,8 +203,6 @@ def test_a_tenant_sees_its_clusters_snapshots_without_the_admins_details(cluster
 
 
 def test_arrays_are_admins_backends_as_the_storage_page_rules_everyones(clusters, admin_api, alice_api):
-    from arrays.models import Array
-
     Array.objects.create(name="nas-1", kind="ontap", host="127.0.0.1", port=8443, credentials="env:ARRAY_X")
     arrays = admin_api.every("arrays/")
     assert arrays == [
@@ -313,14 +313,30 @@ def test_every_inventory_endpoint_honours_as_of(second_snapshot, admin_api):
         assert admin_api.get(path, as_of="soon")[0] == 400, path
 
 
-def test_paths_backends_and_rules_page_by_keyset_to_the_last_page(clusters, admin_api, alice_api):
-    for api, path, query in (
-        (admin_api, "namespaces/shared/alpha-db/paths/", {}),
-        (alice_api, "namespaces/shared/alpha-db/paths/", {}),
-        (admin_api, "backends/", {}),
-        (admin_api, "rules/", {}),
-        (admin_api, "timeline/", {"cluster": "prod", "since": "2026-05-01", "until": "2026-07-01"}),
-    ):
+# Every list of the API, with a query that gives it more than one item in the tests' clusters.
+LISTS = {
+    "api-cluster-list": ("clusters/", {}),
+    "api-cluster-snapshots": ("clusters/prod/snapshots/", {}),
+    "api-namespace-list": ("namespaces/", {}),
+    "api-namespace-paths": ("namespaces/shared/alpha-db/paths/", {}),
+    "api-volume-list": ("volumes/", {}),
+    "api-finding-list": ("findings/", {"status": "all"}),
+    "api-rule-list": ("rules/", {}),
+    "api-array-list": ("arrays/", {}),
+    "api-backend-list": ("backends/", {}),
+    "api-timeline-list": ("timeline/", {"since": "2026-05-01", "until": "2026-07-01"}),
+}
+
+
+def test_every_list_pages_by_keyset_to_the_last_page_and_back(second_snapshot, admin_api, alice_api):
+    for name in ("nas-1", "nas-2"):
+        Array.objects.create(name=name, kind="ontap", host="127.0.0.1", port=8443, credentials="env:ARRAY_X")
+    lists = {str(name) for _, name in url_crawl.leaf_patterns() if str(name).startswith("api-")}
+    lists = {name for name in lists if name.endswith(("-list", "-snapshots", "-paths"))}
+    assert lists == set(LISTS), "a list the test does not page through"
+    for api, (path, query) in [(admin_api, v) for v in LISTS.values()] + [
+        (alice_api, LISTS["api-namespace-paths"])
+    ]:
         whole = api.every(path, page_size="500", **query)
         assert len(whole) > 1, path
         assert api.every(path, page_size="1", **query) == whole, path
@@ -330,7 +346,7 @@ def test_paths_backends_and_rules_page_by_keyset_to_the_last_page(clusters, admi
         while body["next"]:
             seen.append(body["results"][0])
             status, body = api.get(body["next"].split("testserver", 1)[1])
-        assert body["previous"] and seen + body["results"] == whole
+        assert body["previous"] and seen + body["results"] == whole, path
         back = []
         while body["previous"]:
             status, body = api.get(body["previous"].split("testserver", 1)[1])
