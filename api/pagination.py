@@ -43,7 +43,7 @@ class Key:
     def decode(self, value):
         if self.kind is datetime:
             parsed = parse_datetime(value) if isinstance(value, str) else None
-            if parsed is None:
+            if parsed is None or parsed.tzinfo is None:  # the cursors this API writes are aware
                 raise ValueError(value)
             return parsed
         if not isinstance(value, self.kind) or isinstance(value, bool):

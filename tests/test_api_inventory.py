@@ -1,6 +1,8 @@
 """clusters/, snapshots (request one: 202, then poll), namespaces/, a namespace, its paths/,
 volumes/, arrays/, backends/, rules/, timeline/, and `as_of`: scoped as the pages are."""
 
+import base64
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -353,3 +355,21 @@ def test_every_list_pages_by_keyset_to_the_last_page_and_back(second_snapshot, a
             back.insert(0, body["results"][0])
         assert back == whole[:-1], path
         assert api.get(path, cursor="eyJpIjoxfQ", **query)[0] == 400, "a position is not a cursor"
+
+
+def test_a_made_up_cursor_is_a_400_never_a_500(clusters, admin_api):
+    def cursor(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    query = {"cluster": "prod", "since": "2026-05-01", "until": "2026-07-01"}
+    for made_up in (
+        {"o": "time", "k": ["prod", "2026-06-01T12:00:00"]},  # a time without its zone
+        {"o": "time", "k": ["prod", 5]},
+        {"o": "time", "k": ["prod"]},
+        {"o": "name", "k": ["prod", "2026-06-01T12:00:00Z"]},
+        {"i": 1},
+    ):
+        status, body = admin_api.get("timeline/", cursor=cursor(made_up), **query)
+        assert status == 400 and set(error_of(body)["details"]) == {"cursor"}, made_up
+    fine = cursor({"o": "time", "k": ["prod", "2026-06-01T12:00:00Z"]})
+    assert admin_api.get("timeline/", cursor=fine, **query)[0] == 200
