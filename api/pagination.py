@@ -3,13 +3,16 @@
 Querysets are read by keyset: the cursor holds the ordering values of the row it continues from,
 and a page is one query with `WHERE (a, b, id) > (…)` spelled out, so its cost grows with neither
 the list nor the cursor's position (OFFSET would).  Every ordering ends in a unique key (`id`, or
-a unique name).  Lists built in memory (a namespace's paths) are paged by position instead.
+a unique name).  Lists built in memory (a namespace's paths, the rules, backends, a timeline) are
+paged by keyset too, over the same keys: a cursor names the item it continues from, never a
+position, so a list that changes between two pages neither repeats nor skips an item.
 
 A view names its orderings: `orderings = {"name": (Key(...), ...)}` and `default_ordering`.
 """
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,7 +43,7 @@ class Key:
     def decode(self, value):
         if self.kind is datetime:
             parsed = parse_datetime(value) if isinstance(value, str) else None
-            if parsed is None:
+            if parsed is None or parsed.tzinfo is None:  # the cursors this API writes are aware
                 raise ValueError(value)
             return parsed
         if not isinstance(value, self.kind) or isinstance(value, bool):
@@ -109,11 +112,9 @@ class CursorPagination(BasePagination):
         self.request = request
         size = self._page_size(request)
         cursor = self._cursor(request)
-        if not hasattr(queryset, "filter"):  # a list made in memory: paged by position
-            return self._paginate_list(list(queryset), size, cursor)
         name = self.ordering_name(request, view)
         keys = view.orderings[name]
-        backwards = False
+        values, backwards = None, False
         if cursor is not None:
             try:
                 if cursor.get("o") != name:
@@ -122,8 +123,12 @@ class CursorPagination(BasePagination):
                 backwards = cursor.get("b") is True
             except (KeyError, TypeError, ValueError):
                 raise self._bad_cursor() from None
-            queryset = queryset.filter(_beyond(keys, values, backwards))
-        rows = list(queryset.order_by(*_order(keys, backwards))[: size + 1])
+        if hasattr(queryset, "filter"):
+            if values is not None:
+                queryset = queryset.filter(_beyond(keys, values, backwards))
+            rows = list(queryset.order_by(*_order(keys, backwards))[: size + 1])
+        else:  # a list made in memory: the same keyset, compared here
+            rows = _beyond_in_memory(list(queryset), keys, values, backwards)[: size + 1]
         more = len(rows) > size
         rows = rows[:size]
         if backwards:
@@ -139,16 +144,6 @@ class CursorPagination(BasePagination):
             if (more and backwards) or (cursor is not None and not backwards):
                 self.previous = {"o": name, "k": key_of(rows[0]), "b": True}
         return rows
-
-    def _paginate_list(self, items: list, size: int, cursor: dict | None) -> list:
-        start = 0
-        if cursor is not None:
-            start = cursor.get("i")
-            if not isinstance(start, int) or isinstance(start, bool) or not 0 <= start <= len(items):
-                raise self._bad_cursor()
-        self.next = {"i": start + size} if start + size < len(items) else None
-        self.previous = {"i": max(0, start - size)} if start > 0 else None
-        return items[start : start + size]
 
     # --- response -------------------------------------------------------------------------------
 
@@ -210,3 +205,23 @@ class CursorPagination(BasePagination):
 
 def _value(row, field: str):
     return row[field] if isinstance(row, dict) else getattr(row, field)
+
+
+def _beyond_in_memory(items: list, keys: tuple[Key, ...], values: list | None, backwards: bool) -> list:
+    """`items` in the ordering `keys` (reversed when `backwards`), only those after `values` (before
+    them when `backwards`): what `_beyond` and `_order` ask of the database, for a list."""
+
+    def compare(a, b) -> int:
+        for key in keys:
+            x, y = _value(a, key.field), _value(b, key.field)
+            if x != y:
+                return (1 if x > y else -1) * (-1 if key.descending else 1)
+        return 0
+
+    ordered = sorted(items, key=functools.cmp_to_key(compare), reverse=backwards)
+    if values is None:
+        return ordered
+    mark = dict(zip((key.field for key in keys), values, strict=True))
+    if backwards:
+        return [item for item in ordered if compare(item, mark) < 0]
+    return [item for item in ordered if compare(item, mark) > 0]

@@ -23,6 +23,12 @@ class ApiAutoSchema(AutoSchema):
         for code, description in ERRORS.items():
             if code not in responses:
                 responses[code] = {**self._get_response_for_code(Error, code), "description": description}
+        responses["429"]["headers"] = {
+            "Retry-After": {
+                "schema": {"type": "integer", "minimum": 1},
+                "description": "Seconds until this token's count starts again (`API_THROTTLE_RATE`).",
+            }
+        }
         return responses
 
 

@@ -82,12 +82,19 @@ class ClusterOut(serializers.Serializer):
     interval_minutes = serializers.IntegerField()
     latest_snapshot = SnapshotRef(allow_null=True, help_text="Its latest complete or partial snapshot.")
     running_snapshot = SnapshotRef(allow_null=True, help_text="A snapshot queued or running now.")
-    namespace_count = serializers.IntegerField(
-        help_text="Namespaces the caller sees, as of the latest snapshot."
+    snapshot = SnapshotRef(
+        allow_null=True,
+        help_text="The snapshot the counts are read from: the latest, or the one `as_of` names (null: "
+        "none then).",
     )
-    open_findings = SeverityCounts(help_text="Open, unsuppressed findings the caller sees, per severity.")
+    namespace_count = serializers.IntegerField(help_text="Namespaces the caller sees, as of `snapshot`.")
+    open_findings = SeverityCounts(
+        help_text="Open, unsuppressed findings the caller sees, per severity: now, or (`as_of`) when "
+        "`snapshot` was taken."
+    )
     grades = serializers.DictField(
-        child=serializers.IntegerField(), help_text="How many of the caller's namespaces have each grade."
+        child=serializers.IntegerField(),
+        help_text="How many of the caller's namespaces have each grade, as of `snapshot`.",
     )
     grade = serializers.CharField(
         allow_null=True, help_text="The grade of the cluster-wide findings (admins; null for others)."
@@ -103,7 +110,7 @@ class NamespaceOut(serializers.Serializer):
     url = serializers.CharField()
     snapshot = serializers.IntegerField(help_text="The snapshot it is read from (see `as_of`).")
     tenant = serializers.CharField()
-    created = serializers.CharField(allow_null=True, help_text="Its creationTimestamp.")
+    created = serializers.DateTimeField(allow_null=True, help_text="Its creationTimestamp.")
     pvcs = serializers.IntegerField()
     pods = serializers.IntegerField()
     grade = serializers.CharField(allow_null=True, help_text="A (no open violation) to F (a critical one).")
@@ -304,16 +311,27 @@ class SuppressIn(serializers.Serializer):
 # --- timeline -------------------------------------------------------------------------------------
 
 
-class TimelineIntervalOut(serializers.Serializer):
-    """A namespace's grade and open findings per severity, from one time to the next."""
+class TimelineStepOut(serializers.Serializer):
+    """From `start` until `end`: open findings per severity and the grade (the pages' timeline)."""
 
     cluster = serializers.CharField()
     namespace = serializers.CharField(
-        allow_blank=True, help_text="Empty: the cluster-wide findings (admins)."
+        allow_null=True, help_text="Null: the cluster, as far as the caller sees it."
     )
-    grade = serializers.CharField()
-    open_violations = SeverityCounts()
     start = serializers.DateTimeField()
-    end = serializers.DateTimeField(allow_null=True, help_text="Null: still so.")
-    start_seq = serializers.IntegerField()
-    end_seq = serializers.IntegerField(allow_null=True)
+    end = serializers.DateTimeField(
+        allow_null=True,
+        help_text="The next step's start, or `until` (null for the last step without `until`: still so).",
+    )
+    open_findings = SeverityCounts(
+        help_text="Open, unsuppressed findings per severity (a namespace's: those attributed to it then)."
+    )
+    grade = serializers.CharField(
+        allow_null=True,
+        help_text="The namespace's grade (its own exposure); without a namespace the grade of the "
+        "cluster-wide findings (admins; null for others).  Null where none was recorded.",
+    )
+    grade_counts = SeverityCounts(
+        allow_null=True,
+        help_text="The open findings the grade counts (graded severities of its own exposure).",
+    )

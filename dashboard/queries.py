@@ -233,22 +233,6 @@ def namespace_objects(snapshots: list[Snapshot], scope: Scope):
     return inventory_as_of(snapshots, scope).filter(scope="", kind="Namespace")
 
 
-def grade_intervals(
-    clusters: list[Cluster], scope: Scope, namespace: str | None = None, since=None, until=None
-):
-    """The intervals of each namespace's grade and open counts (NamespaceStatus) the reader may see,
-    of `clusters`, overlapping [since, until): a timeline to page through.  (The pages' series,
-    dashboard/timelines.py, are built from findings' lives: one reader for both is still to do.)"""
-    rows = NamespaceStatus.objects.restrict(scope).filter(cluster_id__in=sorted(c.pk for c in clusters))
-    if namespace is not None:
-        rows = rows.filter(namespace=namespace)
-    if since is not None:
-        rows = rows.exclude(valid_to_at__lte=since)
-    if until is not None:
-        rows = rows.filter(valid_from_at__lt=until)
-    return rows
-
-
 def volume_records(snapshots: list[Snapshot], scope: Scope):
     """Every volume's access record (a PV's, an inline pod volume's) the reader may see, as of the
     snapshots: rows to page through and pass to `volume_rows`."""

@@ -9,23 +9,44 @@ A finding's life is rebuilt from what is stored, never written per snapshot:
   matches it): open time under a suppression is "suppressed", not open; resolved stays resolved;
 - `severity-changed` events (`from`: the severity before) split its open time by severity.
 
-Readers take the reader's `Scope` and read through `.restrict(scope)`: a tenant's series counts only
-findings attributed to a namespace they see (as the findings list does).  Each reader costs a fixed
-number of queries whatever the cluster's size: the findings, their events and their suppressions in
-one query each; the series are computed here from the intervals.
+A finding counts in a namespace's series only while it was attributed to that namespace
+(`FindingNamespace.since`, `PastAttribution`: attributions as they were at each time), and in a
+tenant's view of the cluster only while it was attributed to one of the tenant's namespaces; an
+admin's view of the cluster counts every finding.  Attributions recorded before their history was
+(exposure migration 0004) count from the finding's `first_seen`.
+
+`timeline` is the one reader of findings over time: the pages' charts draw its series and the REST
+API's `timeline/` serves its steps (open findings per severity, with the grade of the namespace, or
+the cluster's own for admins, from the `NamespaceStatus` intervals), so both give the same numbers.
+
+Readers take the reader's `Scope` and read through `.restrict(scope)`: the findings a series counts
+are those attributed (now, or then) to a namespace the reader sees; a finding's life is read through
+that attribution even after it moved to namespaces the reader does not see, and counted only for
+the time it was theirs.  Each reader costs a fixed number of queries whatever the cluster's size:
+the attributions, the findings, their events and their suppressions in one query each; the series
+are computed here from the intervals.
 """
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from dashboard.queries import current_grades, redacted_findings, severity_rank
 from exposure.findings import for_summary
-from exposure.models import Finding, FindingEvent, FindingNamespace, Suppression
+from exposure.grades import CLUSTER_WIDE
+from exposure.models import (
+    Finding,
+    FindingEvent,
+    FindingNamespace,
+    NamespaceStatus,
+    PastAttribution,
+    Suppression,
+)
 from exposure.rules import SEVERITIES, SEVERITY_RANK
 from inventory.models import Cluster, Snapshot
 from tenancy.scope import Scope
@@ -192,8 +213,9 @@ def open_series(lives: Iterable[list[Span]], window: Window) -> Series:
 def window_of(
     cluster: Cluster, scope: Scope, until: datetime | None = None, days: int = DEFAULT_DAYS
 ) -> Window:
-    """The last `days` up to `until` (now), from the cluster's first visible snapshot at the earliest:
-    before it nothing was watched, so nothing is drawn."""
+    """The last `days` up to `until` (now), from midnight (UTC) that day, so the same all day; from
+    the cluster's first visible snapshot at the earliest: before it nothing was watched, so nothing
+    is drawn."""
     until = until or timezone.now()
     first = (
         Snapshot.objects.restrict(scope)
@@ -202,7 +224,7 @@ def window_of(
         .values_list("taken_at", flat=True)
         .first()
     )
-    start = until - timedelta(days=days)
+    start = (until - timedelta(days=days)).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if first is not None and first > start:
         start = min(first, until)
     return Window(start, until)
@@ -216,21 +238,25 @@ def _in_window(findings, window: Window):
     )
 
 
-def _history(findings, scope: Scope) -> tuple[dict, dict]:
-    """The life events and the suppressions of a queryset's findings, by finding id: two queries."""
+def _history(findings, scope: Scope, through_attributions: bool = False) -> tuple[dict, dict]:
+    """The life events and the suppressions of a queryset's findings, by finding id: two queries.
+    `through_attributions`: `findings` were chosen by the reader's attributions, past ones included
+    (`_attributed_findings`): their events are read through those, not through the findings'
+    attributions of now."""
     ids = findings.order_by().values("pk")
+    events_of, suppressions_of = FindingEvent.objects.all(), Suppression.objects.all()
+    if not through_attributions:
+        events_of, suppressions_of = events_of.restrict(scope), suppressions_of.restrict(scope)
     events = defaultdict(list)
     for finding_id, at, kind, detail in (
-        FindingEvent.objects.restrict(scope)
-        .filter(finding__in=ids, kind__in=LIFE_EVENTS)
+        events_of.filter(finding__in=ids, kind__in=LIFE_EVENTS)
         .order_by("at", "pk")
         .values_list("finding_id", "at", "kind", "detail")
     ):
         events[finding_id].append((at, kind, detail))
     held = defaultdict(list)
     for finding_id, created, expires, lifted in (
-        Suppression.objects.restrict(scope)
-        .filter(finding__in=ids)
+        suppressions_of.filter(finding__in=ids)
         .order_by("created_at", "pk")
         .values_list("finding_id", "created_at", "expires_at", "lifted_at")
     ):
@@ -238,7 +264,9 @@ def _history(findings, scope: Scope) -> tuple[dict, dict]:
     return events, held
 
 
-def _lives(findings, scope: Scope, until: datetime) -> dict[int, list[Span]]:
+def _lives(
+    findings, scope: Scope, until: datetime, through_attributions: bool = False
+) -> dict[int, list[Span]]:
     """finding id -> its spans up to `until`, for the findings of a queryset: three queries."""
     rows = {
         pk: FindingRow(first_seen, status, resolved_at, severity)
@@ -248,7 +276,7 @@ def _lives(findings, scope: Scope, until: datetime) -> dict[int, list[Span]]:
     }
     if not rows:
         return {}
-    events, held = _history(findings, scope)
+    events, held = _history(findings, scope, through_attributions)
     return {pk: life_spans(row, events[pk], held[pk], until) for pk, row in rows.items()}
 
 
@@ -265,20 +293,172 @@ def _namespace_findings(cluster: Cluster, namespace: str, scope: Scope):
     return Finding.objects.restrict(scope).filter(cluster=cluster, pk__in=attributed.values("finding_id"))
 
 
+# --- attributions over time -----------------------------------------------------------------------
+
+_EVER = datetime.min.replace(tzinfo=UTC)  # an attribution's `since` when empty: since first seen
+_STILL = datetime.max.replace(tzinfo=UTC)  # a current attribution's end
+
+
+def _attributions(cluster: Cluster, scope: Scope, namespace: str | None):
+    """The reader's attributions of `cluster`'s findings (to `namespace`, or to any namespace they
+    see), current and past: two querysets of rows."""
+    current = FindingNamespace.objects.restrict(scope).filter(finding__cluster=cluster)
+    past = PastAttribution.objects.restrict(scope).filter(finding__cluster=cluster)
+    if namespace is not None:
+        current, past = current.filter(namespace=namespace), past.filter(namespace=namespace)
+    return current, past
+
+
+def _attributed_findings(cluster: Cluster, scope: Scope, namespace: str | None):
+    """The findings attributed, now or at some time, to `namespace` (to any namespace the reader
+    sees when None) through the attributions the reader may see."""
+    current, past = _attributions(cluster, scope, namespace)
+    return Finding.objects.filter(cluster=cluster).filter(
+        Q(pk__in=current.values("finding_id")) | Q(pk__in=past.values("finding_id"))
+    )
+
+
+def _attributed_times(findings, cluster: Cluster, scope: Scope, namespace: str | None) -> dict:
+    """finding id -> the times (start, end) it was attributed to `namespace` (to a namespace the
+    reader sees when None), merged, for the findings of a queryset: two queries."""
+    ids = findings.order_by().values("pk")
+    current, past = _attributions(cluster, scope, namespace)
+    times = defaultdict(list)
+    for finding_id, since in current.filter(finding__in=ids).values_list("finding_id", "since"):
+        times[finding_id].append((since or _EVER, _STILL))
+    for finding_id, since, until in past.filter(finding__in=ids).values_list("finding_id", "since", "until"):
+        times[finding_id].append((since or _EVER, until))
+    merged = {}
+    for finding_id, spans in times.items():
+        joined: list[tuple[datetime, datetime]] = []
+        for start, end in sorted(spans):
+            if joined and start <= joined[-1][1]:
+                joined[-1] = (joined[-1][0], max(joined[-1][1], end))
+            else:
+                joined.append((start, end))
+        merged[finding_id] = joined
+    return merged
+
+
+def _while_attributed(spans: list[Span], times: list[tuple[datetime, datetime]]) -> list[Span]:
+    """The parts of a finding's spans that fall in the times it was attributed."""
+    kept = []
+    for span in spans:
+        for start, end in times:
+            begin, finish = max(span.start, start), min(span.end, end)
+            if begin < finish:
+                kept.append(Span(span.state, span.severity, begin, finish, span.ongoing and end == _STILL))
+    return kept
+
+
+def _open_series(cluster: Cluster, scope: Scope, namespace: str | None, window: Window) -> Series:
+    """Open findings by severity over `window`: of `namespace` (None: the cluster, as far as the
+    reader sees it), each finding counted while it was attributed there."""
+    if namespace is None and scope.admin:  # every finding, attributed to a namespace or not
+        findings = _in_window(Finding.objects.restrict(scope).filter(cluster=cluster), window)
+        return open_series(_lives(findings, scope, window.end).values(), window)
+    findings = _in_window(_attributed_findings(cluster, scope, namespace), window)
+    lives = _lives(findings, scope, window.end, through_attributions=True)
+    if not lives:
+        return open_series([], window)
+    times = _attributed_times(findings, cluster, scope, namespace)
+    return open_series((_while_attributed(spans, times.get(pk, [])) for pk, spans in lives.items()), window)
+
+
 def cluster_open_series(cluster: Cluster, scope: Scope, window: Window | None = None) -> Series:
     """Open findings by severity over time, of what the reader may see of `cluster`."""
-    window = window or window_of(cluster, scope)
-    findings = _in_window(Finding.objects.restrict(scope).filter(cluster=cluster), window)
-    return open_series(_lives(findings, scope, window.end).values(), window)
+    return _open_series(cluster, scope, None, window or window_of(cluster, scope))
 
 
 def namespace_open_series(
     cluster: Cluster, namespace: str, scope: Scope, window: Window | None = None
 ) -> Series:
-    """Open findings by severity over time, of the findings attributed to `namespace`."""
+    """Open findings by severity over time, of the findings attributed to `namespace` at the time."""
+    return _open_series(cluster, scope, namespace, window or window_of(cluster, scope))
+
+
+# --- the timeline: open findings per severity over time, and grades ---------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """From `start` to `end`: open findings per severity (every severity), and the grade then (None
+    where no grade is recorded or the reader may not see it) with the counts it was given for."""
+
+    start: datetime
+    end: datetime
+    open: dict[str, int]
+    grade: str | None
+    grade_counts: dict[str, int] | None
+
+
+@dataclass
+class Timeline:
+    cluster: Cluster
+    namespace: str | None  # None: the cluster as far as the reader sees it
+    window: Window
+    series: Series
+    grades: list[NamespaceStatus]  # the grade intervals overlapping the window, oldest first
+
+    def steps(self) -> list[Step]:
+        """The series and the grades as one list of steps, each value holding from its start until the
+        next step's start (the last until the window's end); no two neighbours alike."""
+        window, series = self.window, self.series
+        moments = set(series.times)
+        moments.update(
+            max(g.valid_from_at, window.start) for g in self.grades if g.valid_from_at < window.end
+        )
+        moments.update(
+            g.valid_to_at for g in self.grades if g.valid_to_at and window.start < g.valid_to_at < window.end
+        )
+        moments = sorted(m for m in moments if window.start <= m < window.end)
+        steps: list[Step] = []
+        for moment in moments:
+            index = bisect_right(series.times, moment) - 1
+            counted = {s: values[index] for s, values in series.counts.items()} if index >= 0 else {}
+            grade = next(
+                (
+                    g
+                    for g in self.grades
+                    if g.valid_from_at <= moment and (g.valid_to_at is None or moment < g.valid_to_at)
+                ),
+                None,
+            )
+            step = Step(
+                moment,
+                window.end,
+                {severity: counted.get(severity, 0) for severity in reversed(SEVERITIES)},
+                grade.grade if grade else None,
+                dict(grade.counts) if grade else None,
+            )
+            if steps and (steps[-1].open, steps[-1].grade, steps[-1].grade_counts) == (
+                step.open,
+                step.grade,
+                step.grade_counts,
+            ):
+                continue
+            if steps:
+                last = steps[-1]
+                steps[-1] = Step(last.start, moment, last.open, last.grade, last.grade_counts)
+            steps.append(step)
+        return steps
+
+
+def timeline(
+    cluster: Cluster, scope: Scope, namespace: str | None = None, window: Window | None = None
+) -> Timeline:
+    """Open findings per severity over the window (the pages' series) and the grades: of `namespace`
+    (its own grade), or of the cluster (None: its own grade, the cluster-wide row, for admins only).
+    A fixed number of queries."""
     window = window or window_of(cluster, scope)
-    findings = _in_window(_namespace_findings(cluster, namespace, scope), window)
-    return open_series(_lives(findings, scope, window.end).values(), window)
+    grades = (
+        NamespaceStatus.objects.restrict(scope)
+        .filter(cluster=cluster, namespace=CLUSTER_WIDE if namespace is None else namespace)
+        .filter(valid_from_at__lt=window.end)
+        .exclude(valid_to_at__lte=window.start)
+        .order_by("valid_from_at", "pk")
+    )
+    return Timeline(cluster, namespace, window, _open_series(cluster, scope, namespace, window), list(grades))
 
 
 def grade_distribution(cluster: Cluster, scope: Scope) -> dict[str, int]:
@@ -301,7 +481,9 @@ def namespace_lives(
     cluster: Cluster, namespace: str, scope: Scope, window: Window | None = None, limit: int = MAX_LIVES
 ) -> tuple[list[Life], int]:
     """The lives of the findings attributed to `namespace` over the window, open and worst first, at
-    most `limit`; and how many there are in all.  Titles are redacted for the reader."""
+    most `limit`; and how many there are in all.  Titles are redacted for the reader.  The findings
+    attributed to it now (those the reader can open from the chart); the series count by the
+    attribution at each time."""
     window = window or window_of(cluster, scope)
     # for_summary: what the redacted summaries read (suppression, last seen), in a fixed number of queries.
     findings = for_summary(_in_window(_namespace_findings(cluster, namespace, scope), window))

@@ -21,11 +21,12 @@ from django.utils.dateparse import parse_datetime
 
 from exposure.analysis.context import Context
 from exposure.engine import Evaluation
-from exposure.models import Finding, FindingEvent, FindingNamespace, Suppression
+from exposure.models import Finding, FindingEvent, FindingNamespace, PastAttribution, Suppression
 from exposure.rules import RULES, Hit, Rule
 from exposure.rules.base import ARRAY_GATE_KINDS
 from inventory.kept_fields import digest
 from inventory.models import Snapshot
+from inventory.times import rfc3339
 
 SUPPRESSED = "suppressed"
 STATUSES = ("open", "resolved", SUPPRESSED, "all")
@@ -113,7 +114,7 @@ def reconcile(snapshot: Snapshot, context: Context, evaluation: Evaluation) -> R
             if finding.status == Finding.Status.RESOLVED:
                 changes.update(status=Finding.Status.OPEN, resolved_at=None, resolved_seq=None)
                 events.append(
-                    _event(finding, seq, when, "reopened", {"resolved_at": _iso(finding.resolved_at)})
+                    _event(finding, seq, when, "reopened", {"resolved_at": rfc3339(finding.resolved_at)})
                 )
                 result.reopened += 1
             elif changes:
@@ -126,8 +127,7 @@ def reconcile(snapshot: Snapshot, context: Context, evaluation: Evaluation) -> R
             if "severity" in changes:
                 events.append(_event(finding, seq, when, "severity-changed", {"from": finding.severity}))
             if "namespaces" in changes:
-                FindingNamespace.objects.filter(finding=finding).delete()
-                _attribute(finding, changes["namespaces"])
+                _reattribute(finding, changes["namespaces"], when)
             if changes:
                 for name, value in changes.items():
                     setattr(finding, name, value)
@@ -167,18 +167,27 @@ def _fields(rule: Rule, hit: Hit, context: Context) -> dict:
     }
 
 
-def _attribute(finding: Finding, namespaces: list[str]) -> None:
+def _attribute(finding: Finding, namespaces: list[str], since: datetime | None = None) -> None:
     FindingNamespace.objects.bulk_create(
-        [FindingNamespace(finding=finding, namespace=ns) for ns in namespaces]
+        [FindingNamespace(finding=finding, namespace=ns, since=since) for ns in namespaces]
     )
+
+
+def _reattribute(finding: Finding, namespaces: list[str], when: datetime) -> None:
+    """The finding concerns other namespaces from `when` on: the attributions that end are kept as
+    past ones (timelines count a finding in a namespace only while it was attributed there), the
+    new ones start at `when`, the others go on."""
+    current = {a.namespace: a for a in FindingNamespace.objects.filter(finding=finding)}
+    ended = [a for namespace, a in current.items() if namespace not in namespaces]
+    PastAttribution.objects.bulk_create(
+        [PastAttribution(finding=finding, namespace=a.namespace, since=a.since, until=when) for a in ended]
+    )
+    FindingNamespace.objects.filter(pk__in=[a.pk for a in ended]).delete()
+    _attribute(finding, [namespace for namespace in namespaces if namespace not in current], since=when)
 
 
 def _event(finding: Finding, seq: int, when: datetime, kind: str, detail: dict) -> FindingEvent:
     return FindingEvent(finding=finding, seq=seq, at=when, kind=kind, detail=detail)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -274,8 +283,8 @@ def _suppression(finding: Finding) -> dict | None:
     newest = max(held, key=lambda s: (s.created_at, s.pk))
     return {
         "reason": newest.reason,
-        "expires_at": _iso(newest.expires_at),
-        "created_at": _iso(newest.created_at),
+        "expires_at": rfc3339(newest.expires_at),
+        "created_at": rfc3339(newest.created_at),
         "by": newest.created_by.get_username() if newest.created_by else "",
     }
 
@@ -298,10 +307,10 @@ def summary(finding: Finding) -> dict:
         "evidence_key": finding.evidence_key,
         "remediation": rule.remediation if rule else "",
         "guideline": rule.guideline if rule else "",
-        "first_seen": _iso(finding.first_seen),
-        "at_least_since": _iso(finding.at_least_since),
-        "last_seen": _iso(_last_seen(finding)),
-        "resolved_at": _iso(finding.resolved_at),
+        "first_seen": rfc3339(finding.first_seen),
+        "at_least_since": rfc3339(finding.at_least_since),
+        "last_seen": rfc3339(_last_seen(finding)),
+        "resolved_at": rfc3339(finding.resolved_at),
         "suppression": _suppression(finding),
         "paths": finding.paths,
         "path_count": finding.path_count,
@@ -324,7 +333,7 @@ def suppress(finding: Finding, reason: str, expires_at: datetime, user=None) -> 
         finding=finding,
         at=timezone.now(),
         kind="suppressed",
-        detail={"reason": reason, "expires_at": expires_at.isoformat(), "by": getattr(user, "username", "")},
+        detail={"reason": reason, "expires_at": rfc3339(expires_at), "by": getattr(user, "username", "")},
     )
     return suppression
 

@@ -115,10 +115,14 @@ class Finding(models.Model):
 
 
 class FindingNamespace(models.Model):
-    """A finding's attributed namespaces as rows: what scoping and per-namespace views filter on."""
+    """A finding's attributed namespaces as rows, as they are now: what scoping and per-namespace
+    views filter on.  An attribution that ends moves to `PastAttribution`."""
 
     finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="attributions")
     namespace = models.CharField(max_length=253)
+    since = models.DateTimeField(
+        null=True, blank=True, help_text="When it was attributed here; empty: since it was first seen."
+    )
 
     objects = AttributionQuerySet.as_manager()
 
@@ -128,6 +132,25 @@ class FindingNamespace(models.Model):
 
     def __str__(self):
         return f"{self.finding_id} → {self.namespace}"
+
+
+class PastAttribution(models.Model):
+    """An attribution that ended: the finding concerned `namespace` from `since` until `until`.  With
+    the current ones (FindingNamespace) they say which namespaces a finding concerned at any time,
+    so a namespace's timeline counts a finding only while it was attributed there."""
+
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="past_attributions")
+    namespace = models.CharField(max_length=253)
+    since = models.DateTimeField(null=True, blank=True, help_text="Empty: since it was first seen.")
+    until = models.DateTimeField()
+
+    objects = AttributionQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["namespace", "finding"])]
+
+    def __str__(self):
+        return f"{self.finding_id} → {self.namespace} until {self.until:%Y-%m-%d %H:%M}"
 
 
 class FindingEvent(models.Model):

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from exposure.findings import suppress
 from exposure.models import Finding, Suppression
+from inventory.times import rfc3339
 from tests.api_support import *  # noqa: F403 (its fixtures)
 from tests.api_support import error_of
 from tests.cases.runner import TAKEN_AT
@@ -103,7 +104,7 @@ def test_a_finding_has_the_contracts_fields_in_the_clis_shape(clusters, admin_ap
     assert shown["status"] == "suppressed" and shown["suppression"]["reason"] == "debug pod, accepted"
     assert shown["suppression"]["by"] == "root"
     assert shown["cluster"] == "prod" and shown["rule"] == "privileged-container"
-    assert shown["last_seen"] == TAKEN_AT.isoformat(), "an open finding was seen in the latest snapshot"
+    assert shown["last_seen"] == rfc3339(TAKEN_AT), "an open finding was seen in the latest snapshot"
     assert [e["kind"] for e in shown["history"]] == ["opened", "suppressed"]
     out = StringIO()
     call_command("findings", "--status", "all", "--format", "json", stdout=out)
@@ -113,6 +114,7 @@ def test_a_finding_has_the_contracts_fields_in_the_clis_shape(clusters, admin_ap
     for pk, row in from_cli.items():
         api_row = {k: v for k, v in listed_rows[pk].items() if k not in ("url", "redacted")}
         assert api_row == row, pk
+    assert from_cli[finding.pk]["first_seen"] == TAKEN_AT.isoformat().replace("+00:00", "Z")
 
 
 @pytest.mark.parametrize("ordering", ["-severity", "severity", "-first_seen", "first_seen", "id", "-id"])

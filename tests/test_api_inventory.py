@@ -1,6 +1,8 @@
 """clusters/, snapshots (request one: 202, then poll), namespaces/, a namespace, its paths/,
 volumes/, arrays/, backends/, rules/, timeline/, and `as_of`: scoped as the pages are."""
 
+import base64
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,11 +10,14 @@ import pytest
 import yaml
 from django.urls import reverse
 
+from arrays.models import Array
 from exposure.catalog import catalog
+from exposure.models import Finding, FindingNamespace
 from exposure.rules import ALL_RULES
 from inventory.importing import import_dump
-from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.models import Cluster, Snapshot
 from inventory.tasks import snapshot_now
+from tests import url_crawl
 from tests.api_support import *  # noqa: F403 (its fixtures)
 from tests.api_support import error_of
 from tests.cases.runner import CASES, TAKEN_AT, assemble
@@ -200,8 +205,6 @@ def test_a_tenant_sees_its_clusters_snapshots_without_the_admins_details(cluster
 
 
 def test_arrays_are_admins_backends_as_the_storage_page_rules_everyones(clusters, admin_api, alice_api):
-    from arrays.models import Array
-
     Array.objects.create(name="nas-1", kind="ontap", host="127.0.0.1", port=8443, credentials="env:ARRAY_X")
     arrays = admin_api.every("arrays/")
     assert arrays == [
@@ -214,23 +217,159 @@ def test_arrays_are_admins_backends_as_the_storage_page_rules_everyones(clusters
     assert hers and all(b["volumes"] > 0 for b in hers)
     assert {b["uuid"] for b in hers} < {b["uuid"] for b in admin_api.every("backends/")}
     rules = alice_api.every("rules/", page_size="5")
-    assert [r["slug"] for r in rules] == [r.slug for r in ALL_RULES]
-    assert rules == catalog(), "the CLI's and the rules page's rows"
+    assert [r["slug"] for r in rules] == sorted(r.slug for r in ALL_RULES)
+    assert rules == sorted(catalog(), key=lambda r: r["slug"]), "the CLI's and the rules page's rows"
 
 
-def test_timeline_gives_grades_and_open_counts_over_time(second_snapshot, admin_api, alice_api):
-    everything = admin_api.every("timeline/", cluster="prod")
-    assert {r["namespace"] for r in everything} >= {"", "alpha-web", "alpha-new"}
+def test_timeline_gives_open_counts_and_grades_over_time(second_snapshot, admin_api, alice_api):
+    """(tests/test_timeline.py: the same numbers as the pages' charts.)"""
+    whole = admin_api.every("timeline/", cluster="prod")
+    assert whole and {r["namespace"] for r in whole} == {None} and whole[-1]["grade"] is not None
     web = admin_api.every("timeline/", cluster="prod", namespace="alpha-web")
-    assert web[0]["grade"] == "D" and web[0]["open_violations"]["high"] == 1 and web[0]["end"] is None
-    new = admin_api.every("timeline/", cluster="prod", namespace="alpha-new")
-    assert new[0]["start"] == LATER.isoformat().replace("+00:00", "Z")
-    assert (
-        admin_api.every("timeline/", cluster="prod", namespace="alpha-new", until=TAKEN_AT.isoformat()) == []
-    )
-    assert admin_api.every("timeline/", cluster="prod", namespace="alpha-web", since="2027-01-01") == web
-    assert admin_api.get("timeline/", since="soon")[0] == 400
+    assert web[-1]["grade"] == "D" and web[-1]["open_findings"]["high"] >= 1
+    assert all(a["end"] == b["start"] for a, b in zip(web, web[1:], strict=False))
+    new = admin_api.every("timeline/", cluster="prod", namespace="alpha-new", since="2026-05-01")
+    graded = [s for s in new if s["grade"]]
+    assert graded[0]["start"] == LATER.isoformat().replace("+00:00", "Z")
+    before = admin_api.every("timeline/", cluster="prod", namespace="alpha-new", until=TAKEN_AT.isoformat())
+    assert all(s["grade"] is None for s in before)
+    assert admin_api.every("timeline/", since="2027-01-01", until="2026-01-01") == []
+    for bad in ({"since": "soon"}, {"until": "2026-13-01"}, {"cluster": "nowhere"}):
+        assert admin_api.get("timeline/", **bad)[0] == 400, bad
     hers = alice_api.every("timeline/")
-    assert hers and {r["namespace"] for r in hers} <= {"alpha-web", "alpha-db", "alpha-new"}
-    assert alice_api.every("timeline/", cluster="prod", namespace="beta-app") == []
-    assert InventoryObject.objects.filter(kind="Namespace", name="alpha-new").exists()
+    assert {r["cluster"] for r in hers} == {"prod", "shared"} and all(r["grade"] is None for r in hers)
+    hidden = alice_api.every("timeline/", cluster="prod", namespace="beta-app")
+    nowhere = alice_api.every("timeline/", cluster="prod", namespace="nowhere")
+    assert hidden == [{**step, "namespace": "beta-app"} for step in nowhere]
+
+
+def _made_finding(cluster: str, fingerprint: str, **fields) -> Finding:
+    made = Finding.objects.create(
+        cluster=Cluster.objects.get(name=cluster),
+        rule="privileged-container",
+        fingerprint=fingerprint,
+        identity=[fingerprint],
+        severity="high",
+        title=fingerprint,
+        namespaces=["alpha-web"],
+        evidence_key="k",
+        first_seen_seq=1,
+        changed_seq=2,
+        **fields,
+    )
+    FindingNamespace.objects.create(finding=made, namespace="alpha-web")
+    return made
+
+
+def test_cluster_detail_as_of_gives_the_counts_as_they_were(second_snapshot, admin_api, alice_api):
+    first = Snapshot.objects.get(cluster__name="prod", seq=1)
+    # Opened by the second snapshot; open at the first and resolved by the second.
+    _made_finding("prod", "new-at-later", first_seen=LATER)
+    _made_finding("prod", "gone-at-later", first_seen=TAKEN_AT, status="resolved", resolved_at=LATER)
+    for api in (admin_api, alice_api):
+        now = api.get("clusters/prod/")[1]
+        assert now["snapshot"]["id"] == now["latest_snapshot"]["id"] == second_snapshot.pk
+        then = api.get("clusters/prod/", as_of=str(first.pk))[1]
+        assert then["snapshot"]["id"] == first.pk and then["latest_snapshot"] == now["latest_snapshot"]
+        assert then["namespace_count"] == now["namespace_count"] - 1, "alpha-new came later"
+        assert then["open_findings"]["high"] == now["open_findings"]["high"], "one opened, one resolved"
+        # A time means the latest snapshot taken by then; the latest snapshot's counts are today's.
+        assert api.get("clusters/prod/", as_of=(LATER - timedelta(seconds=1)).isoformat())[1] == then
+        latest = api.get("clusters/prod/", as_of=str(second_snapshot.pk))[1]
+        assert latest == now
+        before = api.get("clusters/prod/", as_of="2020-01-01")[1]
+        assert before["snapshot"] is None and before["namespace_count"] == 0
+        assert sum(before["open_findings"].values()) == 0 and before["grades"] == {}
+    wide_now = admin_api.get("clusters/prod/")[1]
+    Finding.objects.filter(fingerprint="gone-at-later").update(severity="critical")
+    wide_then = admin_api.get("clusters/prod/", as_of=str(first.pk))[1]
+    assert wide_then["open_findings"]["critical"] == wide_now["open_findings"]["critical"] + 1
+    assert sum(wide_then["grades"].values()) == wide_then["namespace_count"]
+    other = Snapshot.objects.get(cluster__name="shared")
+    for bad in (str(other.pk), "yesterday", "2026-13-01"):
+        status, body = admin_api.get("clusters/prod/", as_of=bad)
+        assert status == 400 and set(error_of(body)["details"]) == {"as_of"}, bad
+    # The list: each cluster as of its snapshot by then; a snapshot id keeps its own cluster.
+    assert admin_api.every("clusters/", as_of=str(first.pk)) == [wide_then]
+    across = admin_api.every("clusters/", as_of=(LATER - timedelta(seconds=1)).isoformat())
+    assert [c["snapshot"]["id"] for c in across] == [first.pk, other.pk] and across[0] == wide_then
+    assert [c["snapshot"] for c in admin_api.every("clusters/", as_of="2020-01-01")] == [None, None]
+    assert alice_api.get("clusters/", as_of="999999")[0] == 400
+
+
+def test_every_inventory_endpoint_honours_as_of(second_snapshot, admin_api):
+    """The issue's inventory endpoints: each answers as of the first snapshot when asked."""
+    first = Snapshot.objects.get(cluster__name="prod", seq=1)
+    as_of = {"as_of": str(first.pk)}
+    assert admin_api.get("clusters/prod/", **as_of)[1]["snapshot"]["id"] == first.pk
+    assert {r["snapshot"] for r in admin_api.every("namespaces/", cluster="prod", **as_of)} == {first.pk}
+    assert admin_api.get("namespaces/prod/alpha-web/", **as_of)[1]["snapshot"] == first.pk
+    assert admin_api.get("namespaces/prod/alpha-new/paths/", **as_of)[0] == 404
+    assert admin_api.get("namespaces/prod/alpha-new/paths/")[0] == 200
+    # Volumes and backends (shared's): as of its snapshot's time, as now; before it, nothing.
+    for path in ("volumes/", "backends/"):
+        now = admin_api.every(path)
+        assert now and admin_api.every(path, as_of=TAKEN_AT.isoformat()) == now, path
+        assert admin_api.every(path, as_of="2020-01-01") == [], path
+    for path in ("namespaces/", "volumes/", "backends/", "namespaces/prod/alpha-web/paths/"):
+        assert admin_api.get(path, as_of="soon")[0] == 400, path
+
+
+# Every list of the API, with a query that gives it more than one item in the tests' clusters.
+LISTS = {
+    "api-cluster-list": ("clusters/", {}),
+    "api-cluster-snapshots": ("clusters/prod/snapshots/", {}),
+    "api-namespace-list": ("namespaces/", {}),
+    "api-namespace-paths": ("namespaces/shared/alpha-db/paths/", {}),
+    "api-volume-list": ("volumes/", {}),
+    "api-finding-list": ("findings/", {"status": "all"}),
+    "api-rule-list": ("rules/", {}),
+    "api-array-list": ("arrays/", {}),
+    "api-backend-list": ("backends/", {}),
+    "api-timeline-list": ("timeline/", {"since": "2026-05-01", "until": "2026-07-01"}),
+}
+
+
+def test_every_list_pages_by_keyset_to_the_last_page_and_back(second_snapshot, admin_api, alice_api):
+    for name in ("nas-1", "nas-2"):
+        Array.objects.create(name=name, kind="ontap", host="127.0.0.1", port=8443, credentials="env:ARRAY_X")
+    lists = {str(name) for _, name in url_crawl.leaf_patterns() if str(name).startswith("api-")}
+    lists = {name for name in lists if name.endswith(("-list", "-snapshots", "-paths"))}
+    assert lists == set(LISTS), "a list the test does not page through"
+    for api, (path, query) in [(admin_api, v) for v in LISTS.values()] + [
+        (alice_api, LISTS["api-namespace-paths"])
+    ]:
+        whole = api.every(path, page_size="500", **query)
+        assert len(whole) > 1, path
+        assert api.every(path, page_size="1", **query) == whole, path
+        # Back from the last page by `previous`, one at a time, to the first.
+        status, body = api.get(path, page_size="1", **query)
+        seen = []
+        while body["next"]:
+            seen.append(body["results"][0])
+            status, body = api.get(body["next"].split("testserver", 1)[1])
+        assert body["previous"] and seen + body["results"] == whole, path
+        back = []
+        while body["previous"]:
+            status, body = api.get(body["previous"].split("testserver", 1)[1])
+            back.insert(0, body["results"][0])
+        assert back == whole[:-1], path
+        assert api.get(path, cursor="eyJpIjoxfQ", **query)[0] == 400, "a position is not a cursor"
+
+
+def test_a_made_up_cursor_is_a_400_never_a_500(clusters, admin_api):
+    def cursor(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    query = {"cluster": "prod", "since": "2026-05-01", "until": "2026-07-01"}
+    for made_up in (
+        {"o": "time", "k": ["prod", "2026-06-01T12:00:00"]},  # a time without its zone
+        {"o": "time", "k": ["prod", 5]},
+        {"o": "time", "k": ["prod"]},
+        {"o": "name", "k": ["prod", "2026-06-01T12:00:00Z"]},
+        {"i": 1},
+    ):
+        status, body = admin_api.get("timeline/", cursor=cursor(made_up), **query)
+        assert status == 400 and set(error_of(body)["details"]) == {"cursor"}, made_up
+    fine = cursor({"o": "time", "k": ["prod", "2026-06-01T12:00:00Z"]})
+    assert admin_api.get("timeline/", cursor=fine, **query)[0] == 200

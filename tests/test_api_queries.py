@@ -1,6 +1,7 @@
-"""Any page of findings, namespaces or volumes costs the same number of queries however large the
-cluster is and however deep the cursor: keyset pages, one reader per cluster on the page, no query
-per row.  Measured on a cluster made directly in the database, small and then ten times larger."""
+"""Any page of findings, namespaces, volumes, a namespace's paths, backends, rules or a timeline
+costs the same number of queries however large the cluster is and however deep the cursor: keyset
+pages, one reader per cluster on the page, no query per row.  Measured on a cluster made directly in
+the database, small and then ten times larger."""
 
 from datetime import timedelta
 
@@ -12,6 +13,8 @@ from django.utils import timezone
 
 from api.tokens import issue
 from arrays.volume_access import VOLUME_ACCESS
+from exposure.analyse import EXPOSURE_PATHS
+from exposure.analysis.paths import Actor, ExposurePath, Hop
 from exposure.findings import suppress
 from exposure.models import Finding, FindingNamespace, NamespaceStatus
 from inventory.models import Cluster, InventoryObject, Snapshot
@@ -44,12 +47,34 @@ def _row(cluster, kind, name, namespace="", data=None, scope=""):
     )
 
 
+def _paths(ns: str, n: int) -> dict:
+    """A namespace's ExposurePaths record: `n` paths from outside hosts, of two rules."""
+    rules = ("export-allows-foreign-hosts", "volume-shared-across-tenants")
+    return {
+        "paths": [
+            ExposurePath(
+                Actor("outside-host", f"10.0.{k}.0/24", "(outside the cluster)"),
+                [Hop(f"array:nas/ontap.ExportPolicy/svm1/p{k}", "rule 1")],
+                [f"PersistentVolume/pv-{ns}"],
+                ns,
+                "write",
+                rules[k % 2],
+                "high",
+            ).as_dict()
+            for k in range(n)
+        ]
+    }
+
+
 def grow(cluster: Cluster, upto: int, start: int = 0) -> None:
-    """Namespaces ns-<i> of tenant `t`, each with a PVC, its PV and access record, a pod, a grade and
-    two findings (one suppressed)."""
+    """Namespaces ns-<i> of tenant `t`, each with a PVC, its PV and access record (on backend be-<i>),
+    a pod, a grade, twelve exposure paths and two findings (one suppressed)."""
     rows, findings = [], []
+    snapshot = Snapshot.objects.get(cluster=cluster)
+    backends = dict((snapshot.facts or {}).get("backends") or {})
     for i in range(start, upto):
         ns, pv = f"ns-{i:03}", f"pv-{i:03}"
+        backends[f"uuid-{i:03}"] = {"name": f"be-{i:03}", "driver": "ontap-nas", "array": "nas"}
         labels = {"tenant": "t", "kubernetes.io/metadata.name": ns}
         rows += [
             _row(cluster, "Namespace", ns, data={"metadata": {"name": ns, "labels": labels}}),
@@ -67,8 +92,16 @@ def grow(cluster: Cluster, upto: int, start: int = 0) -> None:
                 pv,
                 ns,
                 scope=DERIVED_SCOPE,
-                data={"subject": f"PersistentVolume/{pv}", "namespaces": [ns], "gates": [], "admitted": []},
+                data={
+                    "subject": f"PersistentVolume/{pv}",
+                    "namespaces": [ns],
+                    "gates": [],
+                    "admitted": [],
+                    "array": "nas",
+                    "backend": f"be-{i:03}",
+                },
             ),
+            _row(cluster, EXPOSURE_PATHS, ns, ns, scope=DERIVED_SCOPE, data=_paths(ns, 12)),
         ]
         findings += [
             Finding(
@@ -87,6 +120,7 @@ def grow(cluster: Cluster, upto: int, start: int = 0) -> None:
             for n in range(2)
         ]
     InventoryObject.objects.bulk_create(rows)
+    Snapshot.objects.filter(pk=snapshot.pk).update(facts={**(snapshot.facts or {}), "backends": backends})
     made = Finding.objects.bulk_create(findings)
     FindingNamespace.objects.bulk_create(
         [FindingNamespace(finding=f, namespace=f.namespaces[0]) for f in made]
@@ -112,9 +146,10 @@ def grow(cluster: Cluster, upto: int, start: int = 0) -> None:
 
 def queries(api: Api, path: str) -> tuple[int, int]:
     """Queries for the first page and for the last (reached by following `next`)."""
-    api.get(path, page_size=PAGE)  # warm: the token's last use is written once a minute
+    path += ("&" if "?" in path else "?") + f"page_size={PAGE}"  # the path's own query kept
+    api.get(path)  # warm: the token's last use is written once a minute
     with CaptureQueriesContext(connection) as first:
-        status, body = api.get(path, page_size=PAGE)
+        status, body = api.get(path)
     assert status == 200 and body["results"] and body["next"]
     while True:
         following = body["next"].split("testserver", 1)[1]
@@ -136,11 +171,20 @@ def test_pages_cost_the_same_for_a_small_or_a_large_cluster_at_any_cursor(who):
         Grant.objects.create(user=user, cluster=cluster, tenant="t")
     api = Api(issue(user, "measure")[1])
     grow(cluster, 8)
-    paths = ("findings/?status=all", "namespaces/", "volumes/")
+    paths = (
+        "findings/?status=all",
+        "namespaces/",
+        "volumes/",
+        "namespaces/big/ns-000/paths/",
+        "backends/",
+        "rules/",
+        "timeline/?cluster=big&since=2026-01-01",
+    )
     small = {path: queries(api, path) for path in paths}
     grow(cluster, 80, start=8)
     large = {path: queries(api, path) for path in paths}
     assert len(api.every("findings/", status="all")) == 160 and len(api.every("volumes/")) == 80
+    assert len(api.every("backends/")) == 80 and len(api.every("namespaces/big/ns-000/paths/")) == 12
     for path in paths:
         counts = {*small[path], *large[path]}
         assert len(counts) == 1, (

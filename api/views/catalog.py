@@ -13,11 +13,14 @@ from tenancy.access import scope_of
 
 
 class RuleViewSet(viewsets.GenericViewSet):
+    orderings = {"slug": (Key("slug", kind=str),)}
+    default_ordering = "slug"
     serializer_class = RuleOut
 
     @extend_schema(responses=RuleOut(many=True))
     def list(self, request):
-        """Every rule, as `manage.py rules --format json` and the rules page show it (exposure/catalog.py)."""
+        """Every rule, by slug, as `manage.py rules --format json` and the rules page show it
+        (exposure/catalog.py)."""
         page = self.paginate_queryset(catalog())
         return self.get_paginated_response(RuleOut(page, many=True).data)
 
@@ -48,6 +51,8 @@ class ArrayViewSet(viewsets.GenericViewSet):
 
 
 class BackendViewSet(viewsets.GenericViewSet):
+    orderings = {"name": (Key("cluster", kind=str), Key("name", kind=str), Key("uuid", kind=str))}
+    default_ordering = "name"
     serializer_class = BackendOut
 
     @extend_schema(parameters=[params.CLUSTER, params.AS_OF], responses=BackendOut(many=True))
@@ -59,6 +64,7 @@ class BackendViewSet(viewsets.GenericViewSet):
         rows = []
         for snapshot in params.snapshots(request, scope, params.clusters(request, scope)):
             for row in backend_rows(snapshot, scope, volumes_held(snapshot, scope)):
-                rows.append({**row, "cluster": snapshot.cluster.name, "snapshot": snapshot.pk})
+                shown = {**row, "name": str(row.get("name") or ""), "uuid": str(row["uuid"])}
+                rows.append({**shown, "cluster": snapshot.cluster.name, "snapshot": snapshot.pk})
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(BackendOut(page, many=True).data)

@@ -1,6 +1,7 @@
 """clusters/, clusters/{cluster}/, its snapshots (and admins' request for one), snapshots/{id}/."""
 
 from collections import Counter
+from datetime import timedelta
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
@@ -12,9 +13,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.response import Response
 
+from api import params
 from api.pagination import Key
 from api.serializers import ClusterOut, Error, SnapshotOut, severity_counts
 from dashboard.queries import grades_as_of, open_finding_counts, visible_clusters
+from dashboard.timelines import Window, cluster_open_series
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.snapshotting import queue_snapshot
 from inventory.tasks import UNFINISHED, resend_after, snapshot_cluster
@@ -56,17 +59,25 @@ def snapshot_shape(snapshot: Snapshot, cluster: Cluster, scope, request) -> dict
     }
 
 
-def cluster_shape(cluster: Cluster, scope, request) -> dict:
-    """A cluster with the counts tools need: open findings per severity, namespaces and their grades."""
+def cluster_shape(cluster: Cluster, scope, request, as_of: Snapshot | None = None) -> dict:
+    """A cluster with the counts tools need: open findings per severity, namespaces and their grades,
+    as of its latest snapshot, or as of the snapshot `as_of` (open findings: those open when it was
+    taken, the timelines' count)."""
     snapshots = cluster.snapshots.restrict(scope)
     latest = snapshots.filter(status__in=Snapshot.VISIBLE).order_by("-seq").first()
     running = snapshots.filter(status__in=UNFINISHED).order_by("-seq").first()
-    namespace_count, grades = 0, {}
-    if latest is not None:
+    read = as_of or latest
+    namespace_count, grades, open_findings = 0, {}, {}
+    if read is not None:
         namespace_count = (
-            InventoryObject.objects.as_of(latest).restrict(scope).filter(scope="", kind="Namespace").count()
+            InventoryObject.objects.as_of(read).restrict(scope).filter(scope="", kind="Namespace").count()
         )
-        grades = grades_as_of(latest, scope)
+        grades = grades_as_of(read, scope)
+        if as_of is None:
+            open_findings = dict(open_finding_counts(cluster, scope))
+        else:
+            moment = Window(as_of.taken_at, as_of.taken_at + timedelta(microseconds=1))
+            open_findings = cluster_open_series(cluster, scope, moment).at_end()
     url = request.build_absolute_uri(reverse("api-cluster-detail", kwargs={"cluster": cluster.name}))
     cluster_wide = grades.pop("", None)
     return {
@@ -77,11 +88,23 @@ def cluster_shape(cluster: Cluster, scope, request) -> dict:
         "interval_minutes": cluster.interval_minutes,
         "latest_snapshot": snapshot_ref(latest, request),
         "running_snapshot": snapshot_ref(running, request),
+        "snapshot": snapshot_ref(read, request),
         "namespace_count": namespace_count,
-        "open_findings": severity_counts(dict(open_finding_counts(cluster, scope))),
+        "open_findings": severity_counts(open_findings),
         "grades": dict(sorted(Counter(s.grade for s in grades.values()).items())),
         "grade": cluster_wide.grade if cluster_wide and scope.admin else None,
     }
+
+
+def _as_of_shape(cluster: Cluster, scope, request, when) -> dict:
+    """`cluster_shape` now, or as of `when` (`as_of`: a snapshot id of this cluster, or a time)."""
+    if when is None:
+        return cluster_shape(cluster, scope, request)
+    then = params.snapshot_of(request, scope, cluster)
+    shown = cluster_shape(cluster, scope, request, as_of=then)
+    if then is None:  # nothing was known then
+        shown.update(snapshot=None, namespace_count=0, open_findings=severity_counts({}), grades={})
+    return shown
 
 
 class ClusterViewSet(viewsets.GenericViewSet):
@@ -91,20 +114,27 @@ class ClusterViewSet(viewsets.GenericViewSet):
     default_ordering = "name"
     serializer_class = ClusterOut
 
-    @extend_schema(responses=ClusterOut(many=True))
+    @extend_schema(parameters=[params.AS_OF], responses=ClusterOut(many=True))
     def list(self, request):
-        """The clusters the caller sees (any namespace of), with summary counts."""
+        """The clusters the caller sees (any namespace of), with summary counts; with `as_of`, each
+        as of its latest snapshot taken by then (a snapshot id: its cluster only)."""
         scope = scope_of(request.user)
-        page = self.paginate_queryset(visible_clusters(scope))
+        clusters = visible_clusters(scope)
+        when = params.as_of(request)
+        if isinstance(when, int):  # a snapshot of one of the caller's clusters (400 otherwise)
+            clusters = clusters.filter(pk=params.snapshots(request, scope, list(clusters))[0].cluster_id)
+        page = self.paginate_queryset(clusters)
         return self.get_paginated_response(
-            ClusterOut([cluster_shape(c, scope, request) for c in page], many=True).data
+            ClusterOut([_as_of_shape(c, scope, request, when) for c in page], many=True).data
         )
 
-    @extend_schema(responses=ClusterOut)
+    @extend_schema(parameters=[params.AS_OF], responses=ClusterOut)
     def retrieve(self, request, cluster=None):
+        """One cluster with its counts, as of its latest snapshot or the one `as_of` names (before its
+        first snapshot: no snapshot, nothing counted)."""
         scope = scope_of(request.user)
         found = get_object_or_404(visible_clusters(scope), name=cluster)
-        return Response(ClusterOut(cluster_shape(found, scope, request)).data)
+        return Response(ClusterOut(_as_of_shape(found, scope, request, params.as_of(request))).data)
 
     @extend_schema(methods=["GET"], responses=SnapshotOut(many=True), operation_id="clusters_snapshots_list")
     @extend_schema(

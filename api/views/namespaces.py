@@ -1,10 +1,15 @@
 """namespaces/, namespaces/{cluster}/{namespace}/, its paths/, and volumes/: the inventory, as of
 the latest snapshot or the one `as_of` names."""
 
+import hashlib
+from collections import Counter
+
+import orjson
 from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.response import Response
@@ -23,6 +28,7 @@ from dashboard.queries import (
     volume_records,
     volume_rows,
 )
+from inventory.times import rfc3339
 from tenancy.access import scope_of
 
 
@@ -48,10 +54,19 @@ def _shape(snapshot, row: dict, grade, request) -> dict:
         "cluster": cluster,
         "url": request.build_absolute_uri(url),
         "snapshot": snapshot.pk,
-        "created": row["created"] if isinstance(row["created"], str) else None,
+        "created": _time(row["created"]),
         "grade": grade.grade if grade else None,
         "open_violations": severity_counts(grade.counts if grade else {}),
     }
+
+
+def _time(value) -> str | None:
+    """A time the cluster wrote (creationTimestamp), in the API's one format; None if it is none."""
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    return rfc3339(parsed) if parsed else None
 
 
 class NamespaceViewSet(viewsets.GenericViewSet):
@@ -78,6 +93,10 @@ class NamespaceViewSet(viewsets.GenericViewSet):
 class NamespaceDetailViewSet(viewsets.GenericViewSet):
     """A namespace is named by its cluster and its name (two URL segments, not a router lookup)."""
 
+    # A namespace's paths: by rule, then by what each path is (its digest; `#n` tells identical
+    # paths apart), a fixed unique order a cursor can continue from.
+    orderings = {"rule": (Key("rule", kind=str), Key("key", kind=str))}
+    default_ordering = "rule"
     serializer_class = NamespaceDetailOut
 
     def _snapshot(self, request, scope, cluster: str, namespace: str):
@@ -118,8 +137,19 @@ class NamespaceDetailViewSet(viewsets.GenericViewSet):
         workloads included), redacted for the caller."""
         scope = scope_of(request.user)
         snapshot = self._snapshot(request, scope, cluster, namespace)
-        page = self.paginate_queryset(namespace_paths(snapshot, namespace, scope))
+        page = self.paginate_queryset(_keyed(namespace_paths(snapshot, namespace, scope)))
         return self.get_paginated_response(PathOut(page, many=True).data)
+
+
+def _keyed(paths: list[dict]) -> list[dict]:
+    """Each path with its `key` for the cursor: the digest of what it says, as the reader sees it."""
+    seen: Counter = Counter()
+    keyed = []
+    for path in paths:
+        digest = hashlib.sha256(orjson.dumps(path, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
+        seen[digest] += 1
+        keyed.append({**path, "rule": str(path.get("rule", "")), "key": f"{digest}#{seen[digest]}"})
+    return keyed
 
 
 class VolumeViewSet(viewsets.GenericViewSet):

@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 
 from exposure.findings import lift_suppression, suppress
 from exposure.models import Finding
+from inventory.times import rfc3339
 
 
 class Command(BaseCommand):
@@ -49,4 +50,4 @@ class Command(BaseCommand):
             suppress(target, reason, expires, user)
         except ValueError as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"finding {finding} suppressed until {expires.isoformat()}")
+        self.stdout.write(f"finding {finding} suppressed until {rfc3339(expires)}")
