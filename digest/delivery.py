@@ -65,7 +65,8 @@ def plan(now: datetime, found: dict[str, Recipient] | None = None) -> int:
                     period_start=period.start,
                     period_end=period.end,
                     message_id=new_message_id(),
-                    next_attempt_at=now,
+                    # Due since its moment, for every dispatcher, whatever its clock's `now`.
+                    next_attempt_at=period.end,
                 )
             )
     Delivery.objects.bulk_create(rows, ignore_conflicts=True)
