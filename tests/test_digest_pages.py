@@ -2,7 +2,7 @@
 one-click), an account's preferences, `send_digest --dry-run / --preview / --now`, the embedded
 scheduler, and the canary: an owner's digest never names another tenant's namespace."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from io import StringIO
 
@@ -205,3 +205,33 @@ def test_an_owners_digest_never_names_another_tenants_namespace(world, tmp_path,
     assert "onerror=" not in parts(a_digest)["text/html"]
     if b_owner in received:  # B's owner key is trusted only if no one but admins may change B's namespace
         assert "onerror=" not in parts(received[b_owner])["text/html"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_make_runs_admin_previews_the_demo_clusters_last_week(tmp_path, monkeypatch):
+    """What `make run` then `send_digest --preview admin@example.com` does: the demo admin's digest
+    of the simulated cluster's last week (a shorter backfill here), written, nothing sent."""
+    from django.utils import timezone
+
+    from dashboard.admin_account import ensure_admin_account
+    from inventory import demo as demo_module
+
+    monkeypatch.delenv("DJANGO_SUPERUSER_EMAIL", raising=False)
+    monkeypatch.delenv("DJANGO_SUPERUSER_USERNAME", raising=False)
+    ensure_admin_account()
+    demo = demo_module.Demo(tmp_path / "demo", now=timezone.now(), days=8, step=timedelta(hours=24)).start()
+    try:
+        assert demo_module.progress.finished.wait(120), "backfill did not finish"
+        out = StringIO()
+        call_command("send_digest", "--preview", "admin@example.com", "--out", str(tmp_path), stdout=out)
+    finally:
+        demo.stop()
+    assert "admin: every cluster; nothing sent" in out.getvalue()
+    assert (tmp_path / "digest-admin@example.com.html").read_text().strip()
+    assert (tmp_path / "digest-admin@example.com.txt").read_text().strip()
+    assert not Delivery.objects.exists()
+    # The demo's owners (the simulated namespaces' owner annotations) are recipients too.
+    dry = StringIO()
+    call_command("send_digest", "--dry-run", stdout=dry)
+    assert "admin@example.com  admin: every cluster" in dry.getvalue()
+    assert "owner:" in dry.getvalue()
