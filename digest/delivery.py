@@ -15,8 +15,14 @@ SMTP cannot promise exactly once, so one duplicate window remains, and only one:
 server accepted the message (its reply to the end of DATA) and before `_record_sent` committed.  A
 worker killed there (or a database gone at that moment) leaves the row pending, and it is sent again
 when the lease lapses: the same message twice, with the same Message-ID (which receiving systems
-deduplicate on).  tests/test_digest_delivery_production.py provokes exactly that, with a real worker
-and a real SMTP server, and shows that it is the only way a second copy goes out.
+deduplicate on).  tests/test_digest_production.py provokes exactly that, with a real worker and a
+real SMTP server, and shows that it is the only way a second copy goes out.
+
+That holds while a live sender keeps its claim: the lease (DIGEST_LEASE_SECONDS, 10 minutes) is far
+longer than an SMTP conversation (each step bounded by EMAIL_TIMEOUT, 30 s), and the send task's time
+limits (digest/tasks.py) stop a sender before its lease lapses.  A sender that finds its claim gone
+when it records (`_record_sent`) logs it: that is a second way to a duplicate, which these bounds
+exist to make impossible.
 """
 
 import logging

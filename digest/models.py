@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 
 from inventory.models import Cluster
+from tenancy.ownership import normalise_address
 
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday")]
 WEEKDAYS += [(5, "Saturday"), (6, "Sunday")]
@@ -34,6 +35,10 @@ class Subscription(models.Model):
 
     def __str__(self):
         return self.address
+
+    def save(self, *args, **kwargs):
+        self.address = normalise_address(self.address)  # as recipients and links spell it
+        super().save(*args, **kwargs)
 
 
 class ClusterDigestAddress(models.Model):

@@ -11,6 +11,7 @@ scheduler (inventory/scheduler.py) runs the same dispatcher and the sends run ea
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from digest import delivery
@@ -28,6 +29,13 @@ def dispatch_due_digests() -> list[int]:
     return queued
 
 
-@shared_task(name="digest.tasks.send_digest", acks_late=True)
+# A send never outlives its claim (a pool that enforces limits stops it first): past the lease another
+# worker may take the row, and two live senders could both reach the server.
+@shared_task(
+    name="digest.tasks.send_digest",
+    acks_late=True,
+    soft_time_limit=0.8 * settings.DIGEST_LEASE_SECONDS,
+    time_limit=0.9 * settings.DIGEST_LEASE_SECONDS,
+)
 def send_digest(delivery_id: int) -> str:
     return delivery.send_delivery(delivery_id)

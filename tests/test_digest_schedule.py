@@ -51,3 +51,9 @@ def test_preferences_fall_back_to_the_defaults_field_by_field(settings):
     found = preferences_of(["a@example.com", "b@example.com"])
     assert found["a@example.com"] == Preferences(0, 6, "America/New_York", silence_when_nothing_new=True)
     assert found["b@example.com"] == Preferences(0, 8, "America/New_York")
+
+
+@pytest.mark.django_db
+def test_an_address_typed_in_the_admin_is_stored_as_recipients_spell_it():
+    Subscription.objects.create(address="Bob@Example.COM", unsubscribed_at=datetime(2026, 12, 1, tzinfo=UTC))
+    assert preferences_of(["Bob@example.com"])["Bob@example.com"].unsubscribed
