@@ -14,7 +14,7 @@ from django.test import Client
 
 from digest.delivery import send_due
 from digest.links import unsubscribe_token, unsubscribe_url
-from digest.models import Delivery, Subscription
+from digest.models import ClusterDigestAddress, Delivery, Subscription
 from digest.recipients import recipient_for
 from inventory.models import Cluster
 from inventory.scheduler import EmbeddedScheduler
@@ -186,6 +186,10 @@ def test_an_owners_digest_never_names_another_tenants_namespace(world, tmp_path,
         NamespaceOwner.objects.create(
             cluster=cluster, namespace=namespace, kind="user", name="owner-a@a.example"
         )
+    # A cluster's address list gets that cluster's digest: nothing of the other cluster's namespaces.
+    ClusterDigestAddress.objects.create(
+        cluster=Cluster.objects.get(name="hostile-share"), address="web@a.example"
+    )
     b_owner = f"{MARKER}@b.example"  # the canary namespace's owner key (tests/test_canary.py)
     recipient = recipient_for("owner-a@a.example")
     visible = {
@@ -203,6 +207,9 @@ def test_an_owners_digest_never_names_another_tenants_namespace(world, tmp_path,
     whole = a_digest.as_string() + "".join(parts(a_digest).values())
     assert MARKER not in whole and all(canary not in whole for _, canary in CANARY.values())
     assert "onerror=" not in parts(a_digest)["text/html"]
+    listed = received["web@a.example"]
+    assert CANARY["policy-shared"][1] not in listed.as_string() + "".join(parts(listed).values())
+    assert "onerror=" not in parts(listed)["text/html"]
     if b_owner in received:  # B's owner key is trusted only if no one but admins may change B's namespace
         assert "onerror=" not in parts(received[b_owner])["text/html"]
 
