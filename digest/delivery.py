@@ -39,8 +39,8 @@ from digest.content import build_digest
 from digest.links import unsubscribe_url
 from digest.models import Delivery
 from digest.period import Period
-from digest.recipients import Recipient, recipients
-from digest.schedule import Preferences, due_period, preferences_of
+from digest.recipients import Recipient, recipient_for, recipients
+from digest.schedule import due_period, preferences_of
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,8 @@ def send_delivery(delivery_id: int, now: datetime | None = None, found=None) -> 
     if held is None:
         return "busy"
     delivery, token = held
-    recipient = (recipients() if found is None else found).get(delivery.address)
+    # Who the address is now (its scope may have changed since the row was made): read for it alone.
+    recipient = recipient_for(delivery.address) if found is None else found.get(delivery.address)
     preferences = preferences_of([delivery.address])[delivery.address]
     if recipient is None or preferences.unsubscribed:  # since the row was made
         _finish(delivery, token, Delivery.Status.DROPPED)
@@ -121,7 +122,7 @@ def send_delivery(delivery_id: int, now: datetime | None = None, found=None) -> 
         if digest.nothing_new and preferences.silence_when_nothing_new:
             _finish(delivery, token, Delivery.Status.SILENCED, content_hash=digest.content_hash)
             return Delivery.Status.SILENCED
-        message = compose(recipient, digest, delivery.message_id, preferences)
+        message = compose(recipient, digest, delivery.message_id)
         message.send()
     except Exception as error:  # any failure is this row's, retried; the next row goes on
         return _failed(delivery, token, error, now)
@@ -131,9 +132,7 @@ def send_delivery(delivery_id: int, now: datetime | None = None, found=None) -> 
     return Delivery.Status.SENT
 
 
-def compose(
-    recipient: Recipient, digest, message_id: str, preferences: Preferences
-) -> EmailMultiAlternatives:
+def compose(recipient: Recipient, digest, message_id: str) -> EmailMultiAlternatives:
     unsubscribe = unsubscribe_url(recipient.address)
     message = EmailMultiAlternatives(
         subject=digest.subject,
