@@ -232,6 +232,13 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": DISPATCH_INTERVAL_SECONDS},
     },
 }
+# The weekly digest (digest/): the dispatcher decides from the database who is due, each tick.
+DIGEST_DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DIGEST_DISPATCH_INTERVAL_SECONDS", "300"))
+CELERY_BEAT_SCHEDULE["dispatch-due-digests"] = {
+    "task": "digest.tasks.dispatch_due_digests",
+    "schedule": DIGEST_DISPATCH_INTERVAL_SECONDS,
+    "options": {"expires": DIGEST_DISPATCH_INTERVAL_SECONDS},
+}
 # A run's hold on its cluster, renewed by a heartbeat; a dead run's lapses within this.  Half a
 # dispatch interval: a killed run is restarted by the first or second tick after it died.
 SNAPSHOT_LEASE_SECONDS = float(
@@ -247,6 +254,26 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "exposure-dashboard@localhost")
+# A silent SMTP server must not hold a digest's lease (DIGEST_LEASE_SECONDS) to its end.
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "30"))
+
+# --- The weekly digest (digest/) ---------------------------------------------------------------
+# When a recipient who chose nothing gets it: Monday (0) at 08:00 in this zone.
+DIGEST_WEEKDAY = int(os.environ.get("DIGEST_WEEKDAY", "0"))
+DIGEST_HOUR = int(os.environ.get("DIGEST_HOUR", "8"))
+DIGEST_TIME_ZONE = os.environ.get("DIGEST_TIME_ZONE", "UTC")
+# The site's public URL: the digest's links (to pages, to unsubscribe) start with it.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A send moment missed by more than this (the dashboard was down, the recipient is new) is skipped
+# until the next one: a digest arriving days late, or on a recipient's first day, misleads.
+DIGEST_CATCH_UP_HOURS = float(os.environ.get("DIGEST_CATCH_UP_HOURS", "24"))
+# A worker's hold on one recipient-week; one that dies holding it is replaced once it lapses.  Far
+# longer than one SMTP conversation (EMAIL_TIMEOUT per step), so a live sender never loses it.
+DIGEST_LEASE_SECONDS = float(os.environ.get("DIGEST_LEASE_SECONDS", "600"))
+# Failed sends retry after 1, 2, 4 … minutes (at most an hour apart), then give up (shown in the admin).
+DIGEST_RETRY_SECONDS = float(os.environ.get("DIGEST_RETRY_SECONDS", "60"))
+DIGEST_RETRY_MAX_SECONDS = float(os.environ.get("DIGEST_RETRY_MAX_SECONDS", "3600"))
+DIGEST_MAX_ATTEMPTS = int(os.environ.get("DIGEST_MAX_ATTEMPTS", "24"))
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -28,4 +28,5 @@ urlpatterns = [
     path("healthz", overview.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),  # the REST API (api/urls.py)
+    path("digest/", include("digest.urls")),  # unsubscribing and preferences (digest/urls.py)
 ]

@@ -16,7 +16,7 @@ from django.db.models import Q
 from inventory.models import Cluster, InventoryObject, Snapshot
 from tenancy.boundaries import tenant_of_namespace
 from tenancy.models import Grant
-from tenancy.ownership import owned_namespaces
+from tenancy.ownership import Owner, owned_namespaces, owned_namespaces_of_address
 from tenancy.scope import Scope
 
 ADMIN_PERMISSION = "tenancy.view_all_namespaces"
@@ -93,3 +93,25 @@ def scope_of(user) -> Scope:
     if user is not None:
         setattr(user, _CACHE_ATTRIBUTE, scope)
     return scope
+
+
+def ownership_scope(
+    user=None, *, address: str = "", owners: dict[Cluster, dict[str, list[Owner]]] | None = None
+) -> Scope:
+    """Exactly the namespaces an active account (`user`) or a bare email `address` owns, across
+    clusters: what an owner's digest covers.  For an account it is a part of `scope_of(user)` (the
+    owned namespaces, without what grants add); for an address, what the owner keys and manual owners
+    name it owner of.  `owners`: each cluster's `owners_of`, read once by a caller asking for many."""
+    if user is not None and not (user.is_authenticated and user.is_active):
+        return Scope.nothing(who=user.get_username())
+    if owners is None:
+        owners = {cluster: None for cluster in Cluster.objects.all()}
+    namespaces = {}
+    for cluster, found in owners.items():
+        if user is not None:
+            names = owned_namespaces(user, cluster, found)
+        else:
+            names = owned_namespaces_of_address(address, cluster, found)
+        if names:
+            namespaces[cluster.pk] = frozenset(names)
+    return Scope(namespaces=namespaces, who=user.get_username() if user is not None else address)

@@ -147,16 +147,35 @@ def dashboard_name(cluster: Cluster, owner: Owner) -> str:
     return mapping.get(owner.name, owner.name)
 
 
-def owned_namespaces(user, cluster: Cluster) -> set[str]:
-    """The namespaces of `cluster` whose owners include `user` or one of the user's groups."""
+def owned_namespaces(user, cluster: Cluster, owners: dict[str, list[Owner]] | None = None) -> set[str]:
+    """The namespaces of `cluster` whose owners include `user` or one of the user's groups
+    (`owners`: the cluster's `owners_of`, when the caller read it already)."""
     names = {user.get_username()} | ({user.email} if user.email else set())
     groups = set(user.groups.values_list("name", flat=True))
+    return _owned_by(cluster, names, groups, owners)
+
+
+def owned_namespaces_of_address(address: str, cluster: Cluster, owners=None) -> set[str]:
+    """The namespaces of `cluster` a bare email address owns (an owner key or a manual owner naming
+    it, as a user): the digest's scope for an owner without a dashboard account."""
+    return _owned_by(cluster, {normalise_address(address)}, set(), owners, normalise=normalise_address)
+
+
+def normalise_address(address: str) -> str:
+    """An email address as compared and stored: its domain is case-insensitive, its local part not."""
+    local, at, domain = address.strip().rpartition("@")
+    return f"{local}@{domain.lower()}" if at else address.strip()
+
+
+def _owned_by(cluster: Cluster, names: set[str], groups: set[str], owners=None, normalise=str) -> set[str]:
     owned = set()
-    for namespace, owners in owners_of(cluster).items():
-        for owner in owners:
+    for namespace, found in (owners_of(cluster) if owners is None else owners).items():
+        for owner in found:
             if not owner.trusted:
                 continue
             mapped = dashboard_name(cluster, owner)
-            if (owner.kind == "user" and mapped in names) or (owner.kind == "group" and mapped in groups):
+            if (owner.kind == "user" and normalise(mapped) in names) or (
+                owner.kind == "group" and mapped in groups
+            ):
                 owned.add(namespace)
     return owned

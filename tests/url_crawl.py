@@ -57,6 +57,10 @@ def url_values(parameter: str, parts) -> list[str]:
         return [str(pk) for pk in Snapshot.objects.values_list("pk", flat=True)] + ["999999"]
     if parameter == "url":
         return ["nowhere/"]
+    if parameter == "token":  # the digest's unsubscribe link: a real token, and one not made here
+        from digest.links import unsubscribe_token
+
+        return [unsubscribe_token("someone@example.com"), "forged:token"]
     raise AssertionError(
         f"the crawl cannot fill <{parameter}> in {parts}: teach tests/url_crawl.py url_values()"
     )
