@@ -208,7 +208,7 @@ def window_of(
     return Window(start, until)
 
 
-def _in_window(findings, window: Window):
+def alive_in(findings, window: Window):
     """Findings alive at some time of the window: opened before its end, not resolved for good before
     its start (`resolved_at` is the last resolution)."""
     return findings.filter(first_seen__lt=window.end).filter(
@@ -216,8 +216,9 @@ def _in_window(findings, window: Window):
     )
 
 
-def _history(findings, scope: Scope) -> tuple[dict, dict]:
-    """The life events and the suppressions of a queryset's findings, by finding id: two queries."""
+def life_history(findings, scope: Scope) -> tuple[dict, dict]:
+    """The life events and the suppressions of a queryset's findings, by finding id: two queries
+    (what `life_spans` takes; the digest reads them too)."""
     ids = findings.order_by().values("pk")
     events = defaultdict(list)
     for finding_id, at, kind, detail in (
@@ -248,7 +249,7 @@ def _lives(findings, scope: Scope, until: datetime) -> dict[int, list[Span]]:
     }
     if not rows:
         return {}
-    events, held = _history(findings, scope)
+    events, held = life_history(findings, scope)
     return {pk: life_spans(row, events[pk], held[pk], until) for pk, row in rows.items()}
 
 
@@ -268,7 +269,7 @@ def _namespace_findings(cluster: Cluster, namespace: str, scope: Scope):
 def cluster_open_series(cluster: Cluster, scope: Scope, window: Window | None = None) -> Series:
     """Open findings by severity over time, of what the reader may see of `cluster`."""
     window = window or window_of(cluster, scope)
-    findings = _in_window(Finding.objects.restrict(scope).filter(cluster=cluster), window)
+    findings = alive_in(Finding.objects.restrict(scope).filter(cluster=cluster), window)
     return open_series(_lives(findings, scope, window.end).values(), window)
 
 
@@ -277,7 +278,7 @@ def namespace_open_series(
 ) -> Series:
     """Open findings by severity over time, of the findings attributed to `namespace`."""
     window = window or window_of(cluster, scope)
-    findings = _in_window(_namespace_findings(cluster, namespace, scope), window)
+    findings = alive_in(_namespace_findings(cluster, namespace, scope), window)
     return open_series(_lives(findings, scope, window.end).values(), window)
 
 
@@ -293,7 +294,7 @@ def grade_distribution(cluster: Cluster, scope: Scope) -> dict[str, int]:
 def finding_life(finding: Finding, scope: Scope, until: datetime | None = None) -> list[Span]:
     """One finding's spans from `first_seen` until now (a finding the reader sees: its page's)."""
     until = until or timezone.now()
-    events, held = _history(Finding.objects.restrict(scope).filter(pk=finding.pk), scope)
+    events, held = life_history(Finding.objects.restrict(scope).filter(pk=finding.pk), scope)
     return life_spans(_row(finding), events[finding.pk], held[finding.pk], until)
 
 
@@ -304,7 +305,7 @@ def namespace_lives(
     most `limit`; and how many there are in all.  Titles are redacted for the reader."""
     window = window or window_of(cluster, scope)
     # for_summary: what the redacted summaries read (suppression, last seen), in a fixed number of queries.
-    findings = for_summary(_in_window(_namespace_findings(cluster, namespace, scope), window))
+    findings = for_summary(alive_in(_namespace_findings(cluster, namespace, scope), window))
     # Sorted and cut by the database: a large cluster attributes a namespace hundreds of findings,
     # and each read whole (paths and all) and redacted cost a second at 800 namespaces.
     ranked = findings.annotate(
@@ -319,7 +320,7 @@ def namespace_lives(
     listed = list(ranked.select_related("cluster")[:limit])
     if not listed:
         return [], 0
-    events, held = _history(Finding.objects.filter(pk__in=[finding.pk for finding in listed]), scope)
+    events, held = life_history(Finding.objects.filter(pk__in=[finding.pk for finding in listed]), scope)
     lives = []
     for finding, shown in zip(listed, redacted_findings(listed, scope), strict=True):
         spans = life_spans(_row(finding), events[finding.pk], held[finding.pk], window.end)
