@@ -34,6 +34,7 @@ from exposure.models import Finding
 
 LISTED = 10  # findings listed per section; the rest are counted, a link away
 TEXT_WIDTH = 78  # the text part's paragraphs are wrapped to this
+NAMESPACES_NAMED = 4  # a finding's namespaces named in a line; the rest counted
 TEXT_BAR = 24  # characters of the widest trend bar in the text part
 SEVERITY_COLOURS = {"critical": "#b3261e", "high": "#d9480f", "medium": "#b7791f", "low": "#1c6fb0"}
 GRADE_COLOURS = {"A": "#2b8a3e", "B": "#5c940d", "C": "#b7791f", "D": "#d9480f", "F": "#b3261e"}
@@ -110,7 +111,7 @@ def _context(recipient: Recipient, week: Week, links: Links) -> dict:
             "colour": SEVERITY_COLOURS.get(fact.severity, "#555555"),
             "title": shown["title"],
             "cluster": shown["cluster"],
-            "namespaces": ", ".join(shown["namespaces"]) or "the cluster as a whole",
+            "namespaces": _namespaces(shown),
             "since": _day(fact.since, tz),
             "link": links.finding(fact.id),
             "remediation": shown["remediation"],
@@ -147,7 +148,10 @@ def _context(recipient: Recipient, week: Week, links: Links) -> dict:
         "worst_grade": worst,
         "worst_colour": GRADE_COLOURS.get(worst, "#555555"),
         "watched": bool(week.clusters) and bool(namespaces_now or week.findings),
-        "fix_first": [item(f, breadth) for f, breadth in first if f.id in summaries],
+        "fix_first": [
+            {**shown, "head_text": _wrapped(f"{rank}. ", f"[{shown['severity'].upper()}] {shown['title']}")}
+            for rank, shown in enumerate((item(f, breadth) for f, breadth in first if f.id in summaries), 1)
+        ],
         "new": section(week.new),
         "resolved": section(week.resolved),
         "still_open": section(week.still_open),
@@ -195,7 +199,31 @@ def _notes(fact) -> str:
 
 
 def _wrapped(label: str, text: str) -> str:
-    return textwrap.fill(text, width=TEXT_WIDTH, initial_indent=label, subsequent_indent=" " * len(label))
+    """`text` wrapped under `label`; names (refs with hyphens and slashes) are never cut."""
+    return textwrap.fill(
+        text,
+        width=TEXT_WIDTH,
+        initial_indent=label,
+        subsequent_indent=" " * len(label),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def _namespaces(shown: dict) -> str:
+    """A finding's namespaces in a few words: a cluster-wide one reaches them all."""
+    if shown.get("cluster_wide"):
+        return "every namespace (cluster-wide)"
+    names = shown["namespaces"]
+    if not names:
+        return "the cluster as a whole"
+    if len(names) > NAMESPACES_NAMED:
+        return f"{', '.join(names[:NAMESPACES_NAMED])} and {len(names) - NAMESPACES_NAMED} more"
+    return ", ".join(names)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _grade_phrase(worst: str, how_many: int) -> str:
@@ -211,10 +239,16 @@ def _subject(week: Week, context: dict) -> str:
     if week.nothing_new:
         headline = f"no change — {counts['open']} open, {context['grade_phrase']}"
     else:
-        parts = [f"{counts['new']} new", f"{counts['resolved']} resolved"]
-        if counts["expiring"]:
-            parts.append(f"{counts['expiring']} suppression{'s' if counts['expiring'] != 1 else ''} ending")
-        headline = f"{', '.join(parts)} — {context['grade_phrase']}"
+        changes = len(week.grade_changes)
+        parts = [
+            f"{counts['new']} new" if counts["new"] else "",
+            f"{counts['resolved']} resolved" if counts["resolved"] else "",
+            _plural(counts["expiring"], "suppression", "suppressions") + " ending"
+            if counts["expiring"]
+            else "",
+            _plural(changes, "grade", "grades") + " changed" if changes and not counts["new"] else "",
+        ]
+        headline = f"{', '.join(p for p in parts if p)} — {context['grade_phrase']}"
     return f"Storage exposure {week.period.key}: {headline}"
 
 
