@@ -123,7 +123,7 @@ def recipient_clusters(recipient: Recipient) -> list[Cluster]:
 
 
 def read_week(recipient: Recipient, period: Period) -> Week:
-    """The recipient's week and the week before: six queries whatever the findings' number."""
+    """The recipient's week and the week before: five queries whatever the findings' number."""
     scope = recipient.scope
     clusters = recipient_clusters(recipient)
     week = Week(period, clusters)
@@ -150,23 +150,25 @@ def read_week(recipient: Recipient, period: Period) -> Week:
     )
     if rows:
         events, held = life_history(findings, scope)
-        for pk, cluster_id, first_seen, status, resolved_at, severity, since, path_count in rows:
-            spans = life_spans(
-                FindingRow(first_seen, status, resolved_at, severity), events[pk], held[pk], period.end
+
+        def life(row, until: datetime) -> list[Span]:
+            pk, _, first_seen, status, resolved_at, severity, *_ = row
+            return life_spans(
+                FindingRow(first_seen, status, resolved_at, severity), events[pk], held[pk], until
             )
-            if spans:
-                week.findings.append(
-                    _finding_week(
-                        pk, cluster_id, first_seen, since, path_count, spans, events[pk], held[pk], period
-                    )
-                )
-        week.this = _counts(rows, events, held, period)
-        week.before = _counts(rows, events, held, before)
-    _read_grades(week, clusters, recipient, before)
+
+        lives = [(row, life(row, period.end)) for row in rows]
+        week.findings = [
+            _finding_week(row, spans, events[row[0]], held[row[0]], period) for row, spans in lives if spans
+        ]
+        week.this = _counts([spans for _, spans in lives], period)
+        week.before = _counts([life(row, before.end) for row in rows], before)
+    _read_grades(week, clusters, recipient)
     return week
 
 
-def _finding_week(pk, cluster_id, first_seen, since, path_count, spans, events, held, period) -> FindingWeek:
+def _finding_week(row: tuple, spans: list[Span], events, held, period: Period) -> FindingWeek:
+    pk, cluster_id, first_seen, _status, _resolved_at, _severity, since, path_count = row
     window = Window(period.start, period.end)
     last = spans[-1]
     suppressed_until = _suppressed_until(events, held, period.end) if last.state == SUPPRESSED else None
@@ -210,16 +212,11 @@ def _suppressed_until(events, held, moment: datetime) -> datetime | None:
     return max(ends) if ends else None
 
 
-def _counts(rows, events, held, period: Period) -> WeekCounts:
-    """New, resolved and open-at-the-end counts of one week (lives rebuilt up to its end)."""
+def _counts(lives: list[list[Span]], period: Period) -> WeekCounts:
+    """New, resolved and open-at-the-end counts of one week, from lives rebuilt up to its end."""
     new = resolved = 0
     open_by_severity: dict[str, int] = defaultdict(int)
-    for pk, _cluster, first_seen, status, resolved_at, severity, *_ in rows:
-        if first_seen >= period.end:
-            continue
-        spans = life_spans(
-            FindingRow(first_seen, status, resolved_at, severity), events[pk], held[pk], period.end
-        )
+    for spans in lives:
         if not spans:
             continue
         new += any(period.start <= s.start < period.end for s in _openings(spans))
@@ -230,7 +227,7 @@ def _counts(rows, events, held, period: Period) -> WeekCounts:
     return WeekCounts(new, resolved, dict(open_by_severity))
 
 
-def _read_grades(week: Week, clusters: list[Cluster], recipient: Recipient, before: Period) -> None:
+def _read_grades(week: Week, clusters: list[Cluster], recipient: Recipient) -> None:
     """Each namespace's letters over the week from the intervals overlapping it: one query."""
     period = week.period
     rows = grade_intervals(clusters, recipient.scope, since=period.start, until=period.end).order_by(
@@ -266,8 +263,15 @@ def _read_grades(week: Week, clusters: list[Cluster], recipient: Recipient, befo
             week.grade_changes.append(
                 GradeChange(key[0], key[1], tuple(letters), appeared=at_start is None, removed=at_end is None)
             )
+    # The worst grade now first (the cluster's own before its namespaces'); namespaces gone last.
     week.grade_changes.sort(
-        key=lambda c: (_worst_letter(c.letters), c.cluster_id, c.namespace != CLUSTER_WIDE, c.namespace)
+        key=lambda c: (
+            c.removed,
+            _worst_letter(c.letters),
+            c.cluster_id,
+            c.namespace != CLUSTER_WIDE,
+            c.namespace,
+        )
     )
 
 

@@ -181,6 +181,47 @@ def test_each_section_says_what_happened_in_the_week(week_cluster):
     assert f"{SITE}/findings/{made['new'].pk}/" in text
 
 
+def test_grade_changes_over_the_week_and_which_suppressions_end_next_week(week_cluster):
+    cluster, made = week_cluster
+    grade(cluster, "team-c", "A", day(-30), day(2), seq=1)  # A, F for two days, A again
+    grade(cluster, "team-c", "F", day(2), day(4), seq=2)
+    grade(cluster, "team-c", "A", day(4), seq=3)
+    grade(cluster, "team-d", "D", day(5), seq=4)  # created this week, exposed
+    grade(cluster, "team-e", "A", day(5), seq=4)  # created this week, unexposed: no news
+    grade(cluster, "team-f", "F", day(-30), day(6), seq=1)  # deleted this week
+    grade(cluster, "team-g", "C", day(-30), day(-1), seq=1)  # changed before the week only
+    grade(cluster, "team-g", "B", day(-1), seq=2)
+    grade(cluster, "", "D", day(-30), day(1), seq=1)  # the cluster's own: admins only
+    grade(cluster, "", "F", day(1), seq=2)
+    # Suppressions that do not end next week: lifted, made for older evidence, or outlived by another.
+    lifted = factories.finding(cluster, "team-a", 30, first_seen=day(-9))
+    factories.suppression(lifted, created=day(-8), expires=day(9), lifted=day(1))
+    changed = factories.finding(cluster, "team-a", 31, first_seen=day(-9))
+    factories.suppression(changed, created=day(-8), expires=day(9))
+    factories.finding_events(changed, [(day(2), "evidence-changed", {})])
+    outlived = factories.finding(cluster, "team-a", 32, first_seen=day(-9))
+    factories.suppression(outlived, created=day(-8), expires=day(9))
+    factories.suppression(outlived, created=day(-7), expires=day(40))
+
+    week = read_week(ADMIN, PERIOD)
+    changes = {c.namespace: (c.letters, c.appeared, c.removed) for c in week.grade_changes}
+    assert changes == {
+        "": (("D", "F"), False, False),
+        "team-a": (("A", "F"), False, False),
+        "team-c": (("A", "F", "A"), False, False),
+        "team-d": (("D",), True, False),
+        "team-f": (("F",), False, True),
+    }
+    assert [c.namespace for c in week.grade_changes][:3] == ["", "team-a", "team-d"], "the worst now first"
+    assert [f.id for f in week.expiring] == [made["expiring"].pk]
+    text = build_digest(ADMIN, PERIOD, site_url=SITE).text
+    assert "- c1 / team-c: A → F → A" in text and "- c1 / team-d: D (new namespace)" in text
+    assert "- c1 / team-f: F (namespace gone)" in text and "- c1 / (cluster-wide): D → F" in text
+    # Tenants never see the cluster's own row; nor another tenant's namespaces.
+    owner_week = read_week(owner(cluster, "team-a", "team-c"), PERIOD)
+    assert {c.namespace for c in owner_week.grade_changes} == {"team-a", "team-c"}
+
+
 def test_the_three_paths_to_fix_first_by_severity_then_breadth_then_age(week_cluster):
     cluster, made = week_cluster
     more = {
