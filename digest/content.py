@@ -36,6 +36,17 @@ LISTED = 10  # findings listed per section; the rest are counted, a link away
 TEXT_WIDTH = 78  # the text part's paragraphs are wrapped to this
 NAMESPACES_NAMED = 4  # a finding's namespaces named in a line; the rest counted
 TEXT_BAR = 24  # characters of the widest trend bar in the text part
+# Why an address without an account gets the digest, and how it gets to the pages.
+WHY = {
+    "owner": "owns namespaces the storage exposure dashboard watches",
+    "cluster-list": "is on the digest list of the clusters it covers",
+    "admin": "is a dashboard administrator's address",
+}
+ACCESS_TEXT = (
+    "You get this digest because {} {}, but it has no dashboard account. To open the pages these links "
+    "lead to, ask a dashboard administrator for an account for this address; until then each link "
+    "opens the sign-in page."
+)
 SEVERITY_COLOURS = {"critical": "#b3261e", "high": "#d9480f", "medium": "#b7791f", "low": "#1c6fb0"}
 GRADE_COLOURS = {"A": "#2b8a3e", "B": "#5c940d", "C": "#b7791f", "D": "#d9480f", "F": "#b3261e"}
 
@@ -171,6 +182,10 @@ def _context(recipient: Recipient, week: Week, links: Links) -> dict:
         "dashboard_link": links.to(reverse("overview")),
         "findings_link": links.to(reverse("findings")),
         "has_account": recipient.has_account,
+        "why": WHY.get(recipient.kind, WHY["owner"]),
+        "access_text": _wrapped(
+            "", ACCESS_TEXT.format(recipient.address, WHY.get(recipient.kind, WHY["owner"]))
+        ),
     }
 
 

@@ -364,6 +364,11 @@ def test_a_recipient_without_an_account_is_told_how_to_ask_and_sent_through_sign
     link = f"{SITE}/login/?next=%2Ffindings%2F{made['new'].pk}%2F"
     assert link in digest.text and link.replace("&", "&amp;") in digest.html
     assert f"{SITE}/findings/" not in digest.text
+    assert "owner@a.example owns namespaces the storage exposure dashboard watches" in digest.html
+    listed = Recipient(
+        "storage-team@example.com", "cluster-list", Scope.everything(), cluster_ids=(cluster.pk,)
+    )
+    assert "is on the digest list of the clusters it covers" in build_digest(listed, PERIOD).html
     with_account = build_digest(owner(cluster, "team-a", username="alice"), PERIOD, site_url=SITE)
     assert "/login/" not in with_account.text and "ask a dashboard administrator" not in with_account.text
 
