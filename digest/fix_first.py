@@ -3,13 +3,21 @@ hosts they open the data to, then by age (the oldest first).
 
 Breadth is counted over the finding's violation paths into data the reader sees (paths inside a
 tenant and from platform workloads raise none): each other tenant once, each outside host or network
-once, and an actor that is every namespace at once ranks above any count.  It needs the stored
-paths, read in one query for the candidates only: the findings of the worst severities present, until
-there are enough, at most MAX_CANDIDATES of them (the most paths first) so an admin's digest of a
-large estate reads a bounded amount.
+once, and an actor that is every namespace at once ranks above any count (over the paths a finding
+keeps: exposure.findings.MAX_STORED_PATHS).  It needs the stored paths, read in one query for the
+candidates only: the findings of the worst severities present, until there are enough, and at most
+MAX_CANDIDATES of them, those with the most paths first.  Breadth counts distinct actors over paths,
+so it is at most the path count (save an actor that is every namespace): the bounded read misses a
+broader finding only when more than MAX_CANDIDATES of the worst severity have more paths than it, or
+it is an every-namespace actor with few paths among them.  Decoding every path of a large estate's
+criticals would be most of a digest's time.
 """
 
 from dataclasses import dataclass
+
+import orjson
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from digest.week import FindingWeek
 from exposure.models import Finding
@@ -18,7 +26,7 @@ from inventory.refs import EVERYONE, OUTSIDE
 from tenancy.scope import Scope
 
 FIX_FIRST = 3
-MAX_CANDIDATES = 200
+MAX_CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -83,12 +91,14 @@ def fix_first(still_open: list[FindingWeek], scope: Scope) -> list[tuple[Finding
     candidates = _candidates(still_open)
     if not candidates:
         return []
-    paths = dict(
+    # As text, parsed by orjson: decoding the candidates' paths is most of a digest's time otherwise.
+    stored = (
         Finding.objects.restrict(scope)
         .filter(pk__in=[f.id for f in candidates])
         .order_by()
-        .values_list("pk", "paths")
+        .values_list("pk", Cast("paths", TextField()))
     )
+    paths = {pk: orjson.loads(text) if text else [] for pk, text in stored}
     measured = [(f, breadth(paths.get(f.id) or [], scope, f.cluster_id)) for f in candidates]
     measured.sort(key=lambda fb: (-SEVERITY_RANK.get(fb[0].severity, -1), -fb[1].rank, fb[0].since, fb[0].id))
     return measured[:FIX_FIRST]

@@ -306,6 +306,7 @@ def test_the_canary_never_reaches_tenant_as_digest(world):
             assert canary.MARKER not in part
     admin = build_digest(ADMIN, period, site_url=SITE)
     assert canary.MARKER in admin.text and canary.MARKER in admin.html
+    assert "<img" not in admin.html and "<script" not in admin.html  # B's labels carry an HTML payload
 
 
 def _hostile(cluster):
