@@ -44,17 +44,6 @@ def collection(objects, *, unread=None, complete=True):
     return result
 
 
-def dashboard_admin(username: str = "root"):
-    """A dashboard admin by the named permission (not a superuser): what an admin grants a colleague."""
-    from django.contrib.auth.models import Permission, User
-
-    user = User.objects.create_user(username, is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="tenancy", codename="view_all_namespaces")
-    )
-    return User.objects.get(pk=user.pk)  # a fresh object: Django caches permissions per instance
-
-
 def finding(cluster, namespace, n=0, *, first_seen, **fields):
     """A finding made by hand (rule privileged-container, high, attributed to `namespace`), for tests
     that need findings opened, resolved or suppressed at chosen times."""
@@ -101,3 +90,14 @@ def finding_events(finding, events) -> None:
     FindingEvent.objects.bulk_create(
         [FindingEvent(finding=finding, at=at, kind=kind, detail=detail) for at, kind, detail in events]
     )
+
+
+def dashboard_admin(username: str = "root"):
+    """A dashboard admin by the named permission (not a superuser): what an admin grants a colleague."""
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user(username, is_staff=True)
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="tenancy", codename="view_all_namespaces")
+    )
+    return User.objects.get(pk=user.pk)  # a fresh object: Django caches permissions per instance
