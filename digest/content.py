@@ -3,8 +3,9 @@
 
 - Everything is read through the recipient's Scope, and every finding shown is its redacted summary
   (dashboard.queries.redacted_findings): an owner's digest names only what their pages name.
-- The templates (templates/digest/) write mail that common clients show as meant: inline styles, no
-  script, no image, no external stylesheet; the trend is drawn with table cells.  Every link leads to
+- The templates (digest/templates/digest/: mail, not pages under the CSP) write mail that common
+  clients show as meant: inline styles, no script, no image, no external stylesheet; the trend is
+  drawn with table cells.  Every link leads to
   the site (`site_url`); a recipient without an account is sent through the sign-in page (`next=`)
   and told how to ask for access.  Django's autoescaping keeps tenant-controlled text inert.
 - A week with nothing new (no finding opened or resolved, no grade moved, no suppression ending next

@@ -332,10 +332,11 @@ def test_tenant_controlled_text_arrives_inert(week_cluster):
 class _Tags(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.tags, self.links = [], []
+        self.tags, self.links, self.attributes = [], [], set()
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
+        self.attributes |= {name for name, _ in attrs}
         self.links += [
             (tag, name, value) for name, value in attrs if name in ("href", "src", "action", "background")
         ]
@@ -349,6 +350,7 @@ def test_the_html_part_is_mail_safe_and_links_only_to_the_site(week_cluster):
     parsed = _Tags()
     parsed.feed(digest.html)
     assert not {"script", "img", "link", "style", "iframe", "object", "form", "svg"} & set(parsed.tags)
+    assert not [name for name in parsed.attributes if name.startswith("on")], "no event handler"
     assert parsed.links and all(tag == "a" and name == "href" for tag, name, _ in parsed.links)
     assert all(value.startswith(f"{SITE}/") for _, _, value in parsed.links), parsed.links
     assert "class=" not in digest.html, "inline styles only: mail clients drop stylesheets"
