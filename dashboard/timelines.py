@@ -230,7 +230,7 @@ def window_of(
     return Window(start, until)
 
 
-def _in_window(findings, window: Window):
+def alive_in(findings, window: Window):
     """Findings alive at some time of the window: opened before its end, not resolved for good before
     its start (`resolved_at` is the last resolution)."""
     return findings.filter(first_seen__lt=window.end).filter(
@@ -238,8 +238,9 @@ def _in_window(findings, window: Window):
     )
 
 
-def _history(findings, scope: Scope, through_attributions: bool = False) -> tuple[dict, dict]:
-    """The life events and the suppressions of a queryset's findings, by finding id: two queries.
+def life_history(findings, scope: Scope, through_attributions: bool = False) -> tuple[dict, dict]:
+    """The life events and the suppressions of a queryset's findings, by finding id: two queries
+    (what `life_spans` takes; the digest reads them too).
     `through_attributions`: `findings` were chosen by the reader's attributions, past ones included
     (`_attributed_findings`): their events are read through those, not through the findings'
     attributions of now."""
@@ -276,7 +277,7 @@ def _lives(
     }
     if not rows:
         return {}
-    events, held = _history(findings, scope, through_attributions)
+    events, held = life_history(findings, scope, through_attributions)
     return {pk: life_spans(row, events[pk], held[pk], until) for pk, row in rows.items()}
 
 
@@ -355,9 +356,9 @@ def _open_series(cluster: Cluster, scope: Scope, namespace: str | None, window: 
     """Open findings by severity over `window`: of `namespace` (None: the cluster, as far as the
     reader sees it), each finding counted while it was attributed there."""
     if namespace is None and scope.admin:  # every finding, attributed to a namespace or not
-        findings = _in_window(Finding.objects.restrict(scope).filter(cluster=cluster), window)
+        findings = alive_in(Finding.objects.restrict(scope).filter(cluster=cluster), window)
         return open_series(_lives(findings, scope, window.end).values(), window)
-    findings = _in_window(_attributed_findings(cluster, scope, namespace), window)
+    findings = alive_in(_attributed_findings(cluster, scope, namespace), window)
     lives = _lives(findings, scope, window.end, through_attributions=True)
     if not lives:
         return open_series([], window)
@@ -451,14 +452,19 @@ def timeline(
     (its own grade), or of the cluster (None: its own grade, the cluster-wide row, for admins only).
     A fixed number of queries."""
     window = window or window_of(cluster, scope)
-    grades = (
-        NamespaceStatus.objects.restrict(scope)
-        .filter(cluster=cluster, namespace=CLUSTER_WIDE if namespace is None else namespace)
-        .filter(valid_from_at__lt=window.end)
-        .exclude(valid_to_at__lte=window.start)
-        .order_by("valid_from_at", "pk")
-    )
+    grades = grade_intervals(
+        [cluster], scope, window.start, window.end, namespace=CLUSTER_WIDE if namespace is None else namespace
+    ).order_by("valid_from_at", "pk")
     return Timeline(cluster, namespace, window, _open_series(cluster, scope, namespace, window), list(grades))
+
+
+def grade_intervals(clusters: list[Cluster], scope: Scope, since: datetime, until: datetime, namespace=None):
+    """The grade intervals (NamespaceStatus) of `clusters` the reader may see that overlap [since,
+    until): every namespace's (or `namespace`'s), and the cluster-wide row ("") for admins."""
+    rows = NamespaceStatus.objects.restrict(scope).filter(cluster_id__in=sorted(c.pk for c in clusters))
+    if namespace is not None:
+        rows = rows.filter(namespace=namespace)
+    return rows.filter(valid_from_at__lt=until).exclude(valid_to_at__lte=since)
 
 
 def grade_distribution(cluster: Cluster, scope: Scope) -> dict[str, int]:
@@ -473,7 +479,7 @@ def grade_distribution(cluster: Cluster, scope: Scope) -> dict[str, int]:
 def finding_life(finding: Finding, scope: Scope, until: datetime | None = None) -> list[Span]:
     """One finding's spans from `first_seen` until now (a finding the reader sees: its page's)."""
     until = until or timezone.now()
-    events, held = _history(Finding.objects.restrict(scope).filter(pk=finding.pk), scope)
+    events, held = life_history(Finding.objects.restrict(scope).filter(pk=finding.pk), scope)
     return life_spans(_row(finding), events[finding.pk], held[finding.pk], until)
 
 
@@ -486,7 +492,7 @@ def namespace_lives(
     attribution at each time."""
     window = window or window_of(cluster, scope)
     # for_summary: what the redacted summaries read (suppression, last seen), in a fixed number of queries.
-    findings = for_summary(_in_window(_namespace_findings(cluster, namespace, scope), window))
+    findings = for_summary(alive_in(_namespace_findings(cluster, namespace, scope), window))
     # Sorted and cut by the database: a large cluster attributes a namespace hundreds of findings,
     # and each read whole (paths and all) and redacted cost a second at 800 namespaces.
     ranked = findings.annotate(
@@ -501,7 +507,7 @@ def namespace_lives(
     listed = list(ranked.select_related("cluster")[:limit])
     if not listed:
         return [], 0
-    events, held = _history(Finding.objects.filter(pk__in=[finding.pk for finding in listed]), scope)
+    events, held = life_history(Finding.objects.filter(pk__in=[finding.pk for finding in listed]), scope)
     lives = []
     for finding, shown in zip(listed, redacted_findings(listed, scope), strict=True):
         spans = life_spans(_row(finding), events[finding.pk], held[finding.pk], window.end)

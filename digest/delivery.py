@@ -118,7 +118,9 @@ def send_delivery(delivery_id: int, now: datetime | None = None, found=None) -> 
         return Delivery.Status.DROPPED
     period = Period(delivery.period_start, delivery.period_end, delivery.period_key)
     try:
-        digest = build_digest(recipient, period, site_url=settings.SITE_URL)
+        digest = build_digest(
+            recipient, period, site_url=settings.SITE_URL, unsubscribe_url=unsubscribe_url(recipient.address)
+        )
         if digest.nothing_new and preferences.silence_when_nothing_new:
             _finish(delivery, token, Delivery.Status.SILENCED, content_hash=digest.content_hash)
             return Delivery.Status.SILENCED

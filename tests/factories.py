@@ -44,6 +44,54 @@ def collection(objects, *, unread=None, complete=True):
     return result
 
 
+def finding(cluster, namespace, n=0, *, first_seen, **fields):
+    """A finding made by hand (rule privileged-container, high, attributed to `namespace`), for tests
+    that need findings opened, resolved or suppressed at chosen times."""
+    from exposure.models import Finding, FindingNamespace
+
+    values = {
+        "rule": "privileged-container",
+        "fingerprint": f"made-{namespace}-{n}",
+        "identity": [str(n)],
+        "severity": "high",
+        "title": f"made finding {n} in {namespace}",
+        "namespaces": [namespace],
+        "evidence_key": "k",
+        "first_seen": first_seen,
+        "first_seen_seq": 1,
+        "changed_seq": 1,
+        **fields,
+    }
+    made = Finding.objects.create(cluster=cluster, **values)
+    FindingNamespace.objects.bulk_create(
+        [FindingNamespace(finding=made, namespace=ns) for ns in values["namespaces"]]
+    )
+    return made
+
+
+def suppression(finding, created, expires, lifted=None):
+    from exposure.models import Suppression
+
+    made = Suppression.objects.create(
+        finding=finding,
+        reason="accepted",
+        expires_at=expires,
+        evidence_key=finding.evidence_key,
+        lifted_at=lifted,
+    )
+    Suppression.objects.filter(pk=made.pk).update(created_at=created)  # auto_now_add: set it afterwards
+    return made
+
+
+def finding_events(finding, events) -> None:
+    """`events`: (at, kind, detail) of the finding's history."""
+    from exposure.models import FindingEvent
+
+    FindingEvent.objects.bulk_create(
+        [FindingEvent(finding=finding, at=at, kind=kind, detail=detail) for at, kind, detail in events]
+    )
+
+
 def dashboard_admin(username: str = "root"):
     """A dashboard admin by the named permission (not a superuser): what an admin grants a colleague."""
     from django.contrib.auth.models import Permission, User

@@ -16,12 +16,13 @@ from django.test.utils import CaptureQueriesContext
 from dashboard import charts, timelines
 from dashboard.queries import open_finding_counts
 from dashboard.timelines import FindingRow, Span, Window, life_spans, open_series
-from exposure.models import Finding, FindingEvent, FindingNamespace, NamespaceStatus, Suppression
+from exposure.models import Finding, FindingEvent, NamespaceStatus, Suppression
 from inventory.importing import import_dump
 from inventory.models import Cluster
 from tenancy.access import scope_of
 from tenancy.models import Grant
 from tenancy.scope import Scope
+from tests import factories
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
 from tests.factories import dashboard_admin, made_findings
 
@@ -34,40 +35,11 @@ def day(n: float) -> datetime:
 
 
 def _finding(cluster, namespace, n=0, **fields) -> Finding:
-    values = {
-        "rule": "privileged-container",
-        "fingerprint": f"made-{namespace}-{n}",
-        "identity": [str(n)],
-        "severity": "high",
-        "title": f"made finding {n} in {namespace}",
-        "namespaces": [namespace],
-        "evidence_key": "k",
-        "first_seen": T0,
-        "first_seen_seq": 1,
-        "changed_seq": 1,
-        **fields,
-    }
-    finding = Finding.objects.create(cluster=cluster, **values)
-    FindingNamespace.objects.create(finding=finding, namespace=namespace)
-    return finding
+    return factories.finding(cluster, namespace, n, **{"first_seen": T0, **fields})
 
 
-def _suppression(finding, created, expires, lifted=None) -> Suppression:
-    made = Suppression.objects.create(
-        finding=finding,
-        reason="accepted",
-        expires_at=expires,
-        evidence_key=finding.evidence_key,
-        lifted_at=lifted,
-    )
-    Suppression.objects.filter(pk=made.pk).update(created_at=created)  # auto_now_add: set it afterwards
-    return made
-
-
-def _events(finding, events) -> None:
-    FindingEvent.objects.bulk_create(
-        [FindingEvent(finding=finding, at=at, kind=kind, detail=detail) for at, kind, detail in events]
-    )
+_suppression = factories.suppression
+_events = factories.finding_events
 
 
 # --- a finding's life and the steps it makes --------------------------------------------------

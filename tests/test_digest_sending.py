@@ -65,6 +65,8 @@ def test_each_recipient_gets_one_digest_over_starttls_with_authentication(smtp, 
         assert address_of(urlsplit(link).path.split("/")[3]) == address
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message["Auto-Submitted"] == "auto-generated"
+        # The same link in both parts of the body, for clients that show no header action.
+        assert link in body["text/plain"] and link in body["text/html"]
     assert rows["root@example.com"].kind == "admin" and rows["alice@example.com"].kind == "owner"
     # The same tick again, and later that week: nothing more.
     assert send_due(MONDAY) == {}
@@ -139,7 +141,7 @@ def test_a_refused_recipient_is_given_up_at_once(smtp, people, monkeypatch):
 
 def test_silence_when_nothing_new_is_the_recipients_choice(smtp, people, monkeypatch):
     quiet = Digest("No change", "No change this week.\n", "<p>No change this week.</p>", "h" * 64, True)
-    monkeypatch.setattr(delivery, "build_digest", lambda recipient, period, site_url="": quiet)
+    monkeypatch.setattr(delivery, "build_digest", lambda recipient, period, **links: quiet)
     Subscription.objects.create(address="bob@example.com", silence_when_nothing_new=True)
     assert send_due(MONDAY) == {"sent": 2, "silenced": 1}
     assert sorted(parseaddr(m["To"])[1] for m in smtp.wait_for(2)) == [

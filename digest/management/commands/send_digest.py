@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from digest.content import build_digest
 from digest.delivery import send_due
+from digest.links import unsubscribe_url
 from digest.models import Delivery
 from digest.period import Period
 from digest.recipients import Recipient, recipient_for, recipients
@@ -46,7 +47,12 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{address} gets no digest: not an admin, on no cluster's list, owner of nothing"
             )
-        digest = build_digest(recipient, Period.week_ending(timezone.now()), site_url=settings.SITE_URL)
+        digest = build_digest(
+            recipient,
+            Period.week_ending(timezone.now()),
+            site_url=settings.SITE_URL,
+            unsubscribe_url=unsubscribe_url(recipient.address),
+        )
         out.mkdir(parents=True, exist_ok=True)
         name = normalise_address(address).replace("/", "_")  # an address may hold a slash; a file name not
         for suffix, body in (("html", digest.html), ("txt", digest.text)):
