@@ -120,6 +120,7 @@ def test_deleting_a_cluster_takes_its_history(client, recorded, superuser):
     assert not InventoryObject.objects.exists()
 
 
+@pytest.mark.postgres_too
 def test_the_delete_confirmation_counts_what_the_deletion_takes_without_loading_rows(
     client, recorded, superuser
 ):
