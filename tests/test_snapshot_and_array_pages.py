@@ -10,7 +10,7 @@ from django.db import connection
 from django.template.defaultfilters import floatformat
 from django.test.utils import CaptureQueriesContext
 
-from arrays.access_summary import ACCESS_SUMMARY, current_ids, summaries
+from arrays.access_summary import ACCESS_SUMMARY, SUMMARIES_SINCE, current_ids, summaries
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 from inventory.history import write_versions
 from inventory.importing import import_dump
@@ -286,6 +286,17 @@ def test_volumes_with_policies_of_their_own_are_counted_in_one_group_not_listed(
             "one example, not a row each"
         )
         assert 'namespace <a href="/clusters/shared/namespaces/alpha-web/">alpha-web</a>' in web[0]
+
+
+def test_volumes_derived_before_the_summaries_are_not_shown_as_none(client, shared):
+    """A snapshot derived before the summaries existed has none: the page says when they come, never
+    that no volume is joined (an error is never an absence)."""
+    latest = shared.latest_visible_snapshot()
+    latest.facts = {**latest.facts, "derivation": SUMMARIES_SINCE - 1}
+    latest.save()
+    InventoryObject.objects.filter(cluster=shared, kind=ACCESS_SUMMARY).delete()
+    page = _get(client, dashboard_admin(), "/clusters/shared/arrays/")
+    assert "counted from the next snapshot on" in page and "is joined to an array" not in page
 
 
 def _more_volumes(cluster: Cluster, count: int, prefix: str, backend=None) -> None:
