@@ -6,8 +6,8 @@ the same verdicts (and whose gates were all read, or not): per-volume export pol
 subsystems make nearly every volume's party list its own, so grouping by the parties themselves
 shows one group per volume at scale; grouping by verdicts says what matters (who outside the
 cluster is admitted, and to how many volumes).  Each group names one of its volumes, the smallest
-by kind and name, by the id of its record's current version, which the page shows as an example
-(read by primary key: a lookup by name is at the mercy of the planner's statistics).  Kept in the
+by kind and name, whose record the page shows as an example.  A summary is a function of the
+records alone (no row ids), so that a dump imported elsewhere derives the same.  Kept in the
 namespace of the volumes it counts, so that a reader's scope restricts the summaries as it
 restricts the records.
 """
@@ -16,8 +16,6 @@ from collections import defaultdict
 
 from inventory.history import StoredObject
 from inventory.kept_fields import digest
-from inventory.models import InventoryObject
-from inventory.state import DERIVED_SCOPE
 
 ACCESS_SUMMARY = "VolumeAccessSummary"
 SUMMARY_NAME = "volumes"  # one summary a namespace
@@ -44,14 +42,11 @@ def group_of(data: dict) -> tuple:
     )
 
 
-def summaries(
-    records: dict[str, dict[tuple[str, str], dict]], ids: dict[tuple[str, str, str], int]
-) -> dict[tuple[str, str], StoredObject]:
-    """(namespace, SUMMARY_NAME) -> the namespace's summary, from kind -> (namespace, name) -> record
-    and (kind, namespace, name) -> the id of the record's stored version.
+def summaries(records: dict[str, dict[tuple[str, str], dict]]) -> dict[tuple[str, str], StoredObject]:
+    """(namespace, SUMMARY_NAME) -> the namespace's summary, from kind -> (namespace, name) -> record.
 
     A summary's data: {"groups": [[array, backend, array status, unknown, [verdicts], volumes,
-    example id], ...]}, sorted, so that an unchanged namespace writes no row."""
+    [example kind, example name]], ...]}, sorted, so that an unchanged namespace writes no row."""
     counted: dict[str, dict[tuple, list]] = defaultdict(dict)
     for kind, by_key in records.items():
         for (namespace, name), data in by_key.items():
@@ -62,20 +57,9 @@ def summaries(
     for namespace, groups in counted.items():
         data = {
             "groups": [
-                [array, backend, status, unknown, list(verdicts), n, ids.get((kind, namespace, name))]
-                for (array, backend, status, unknown, verdicts), (n, (kind, name)) in sorted(groups.items())
+                [array, backend, status, unknown, list(verdicts), n, list(example)]
+                for (array, backend, status, unknown, verdicts), (n, example) in sorted(groups.items())
             ]
         }
         stored[(namespace, SUMMARY_NAME)] = StoredObject("", data, digest(data))
     return stored
-
-
-def current_ids(cluster_id: int, kinds: list[str]) -> dict[tuple[str, str, str], int]:
-    """(kind, namespace, name) -> id of the current version of each of the cluster's derived records
-    of `kinds` (just written: the examples' ids)."""
-    rows = (
-        InventoryObject.objects.current()
-        .filter(cluster_id=cluster_id, scope=DERIVED_SCOPE, kind__in=kinds)
-        .values_list("kind", "namespace", "name", "pk")
-    )
-    return {(kind, namespace, name): pk for kind, namespace, name, pk in rows.iterator(chunk_size=5000)}

@@ -8,7 +8,7 @@ namespace of its claim) and `InlineVolumeAccess` (one per inline pod volume, in 
 
 from dataclasses import dataclass
 
-from arrays.access_summary import ACCESS_SUMMARY, current_ids, summaries
+from arrays.access_summary import ACCESS_SUMMARY, summaries
 from arrays.admission import Admissions, node_set_of
 from arrays.join import Resolution, join_snapshot
 from inventory.history import StoredObject, WriteStats, write_versions
@@ -108,9 +108,8 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True) -> Derivation:
         VOLUME_ACCESS: {key: stored.data for key, stored in volumes.items()},
         INLINE_VOLUME_ACCESS: {key: stored.data for key, stored in inline.items()},
     }
-    ids = current_ids(snapshot.cluster_id, [VOLUME_ACCESS, INLINE_VOLUME_ACCESS])
     stats += write_versions(
-        snapshot.cluster_id, snapshot.seq, ACCESS_SUMMARY, summaries(records, ids), scope=DERIVED_SCOPE
+        snapshot.cluster_id, snapshot.seq, ACCESS_SUMMARY, summaries(records), scope=DERIVED_SCOPE
     )
     return Derivation(stats, state, records)
 

@@ -51,7 +51,7 @@ def access_records(snapshot: Snapshot, scope: Scope):
 
 def summary_groups(snapshot: Snapshot, scope: Scope) -> list[list]:
     """Every group of the namespace summaries the reader may see (arrays/access_summary.py), each
-    [array, backend, array status, unknown, verdicts, volumes, example id, namespace]:
+    [array, backend, array status, unknown, verdicts, volumes, [example kind, name], namespace]:
     one query on small rows, however many volumes the cluster has."""
     rows = (
         InventoryObject.objects.as_of(snapshot)
@@ -198,16 +198,15 @@ def access_groups(snapshot: Snapshot, scope: Scope, groups: list[list], page_num
     for array, backend, status, unknown, verdicts, n, example, namespace in groups:
         group = merged.setdefault((array, backend, status, unknown, tuple(verdicts)), [0, None])
         group[0] += n
-        if example is not None:
-            group[1] = min(group[1] or (namespace, example), (namespace, example))
+        group[1] = min(group[1] or (namespace, *example), (namespace, *example))
     ordered = sorted(
         merged.items(), key=lambda item: (item[0][0], item[0][1], _severity(item[0][4]), -item[1][0], item[0])
     )
     page = Paginator(ordered, ACCESS_GROUPS_PER_PAGE).get_page(page_number)
-    examples = _examples(snapshot, scope, [example[1] for _, (_, example) in page.object_list if example])
+    examples = _examples(snapshot, scope, [example for _, (_, example) in page.object_list])
     shown = []
     for (array, backend, status, unknown, verdicts), (n, example) in page.object_list:
-        subject, parties = examples.get(example and example[1], ("", []))
+        subject, parties = examples.get(example, ("", []))
         parties = [p for p in parties if isinstance(p, dict)]
         shown.append(
             {
@@ -219,7 +218,7 @@ def access_groups(snapshot: Snapshot, scope: Scope, groups: list[list], page_num
                 "verdicts": list(verdicts),
                 "worst": verdicts[0] if verdicts else "",
                 "example": subject,
-                "example_namespace": example and example[0],  # its page lists each volume
+                "example_namespace": example[0],  # its page lists each volume
                 "parties": parties[:PARTIES_SHOWN],
                 "parties_hidden": max(len(parties) - PARTIES_SHOWN, 0),
             }
@@ -234,15 +233,22 @@ def _severity(verdicts: tuple) -> tuple:
     )
 
 
-def _examples(snapshot: Snapshot, scope: Scope, ids: list[int]) -> dict[int, tuple[str, list]]:
-    """Record id -> (the record's subject, its admitted parties), for a page's groups: by primary key,
-    through the reader's scope all the same."""
-    if not ids:
+def _examples(snapshot: Snapshot, scope: Scope, keys: list[tuple]) -> dict[tuple, tuple[str, list]]:
+    """(namespace, kind, name) -> (the record's subject, its admitted parties), for a page's groups.
+    One query of one arm a record, each on the namespace index: an OR of the keys lets the planner
+    factor the kind out and scan every record of the cluster when it has no statistics."""
+    arms = [
+        access_records(snapshot, scope)
+        .filter(namespace=namespace, kind=kind, name=name)
+        .values_list("namespace", "kind", "name", "data__subject", "data__admitted")
+        for namespace, kind, name in keys
+    ]
+    if not arms:
         return {}
-    rows = access_records(snapshot, scope).filter(pk__in=ids)
+    rows = arms[0].union(*arms[1:], all=True) if len(arms) > 1 else arms[0]
     return {
-        pk: (str(subject or ""), admitted or [])
-        for pk, subject, admitted in rows.values_list("pk", "data__subject", "data__admitted")
+        (namespace, kind, name): (str(subject or ""), admitted or [])
+        for namespace, kind, name, subject, admitted in rows
     }
 
 

@@ -289,18 +289,17 @@ def test_each_namespaces_summary_counts_its_access_records(estate):
     snapshot = snapshot_of(estate)
     derived = InventoryObject.objects.as_of(snapshot).filter(scope="derived")
     records = {
-        pk: (namespace, data)
-        for pk, namespace, data in derived.filter(
+        (kind, namespace, name): data
+        for kind, namespace, name, data in derived.filter(
             kind__in=["VolumeAccess", "InlineVolumeAccess"]
-        ).values_list("pk", "namespace", "data")
+        ).values_list("kind", "namespace", "name", "data")
     }
-    expected = Counter((namespace, group_of(data)) for namespace, data in records.values())
+    expected = Counter((namespace, group_of(data)) for (_, namespace, _), data in records.items())
     counted = Counter()
     for namespace, data in derived.filter(kind=ACCESS_SUMMARY).values_list("namespace", "data"):
-        for array, backend, status, unknown, verdicts, n, example in data["groups"]:
+        for array, backend, status, unknown, verdicts, n, (kind, name) in data["groups"]:
             group = (array, backend, status, unknown, tuple(verdicts))
             counted[(namespace, group)] += n
-            assert records[example] == (namespace, records[example][1]), "the example is in the namespace"
-            assert group_of(records[example][1]) == group, "the example is one of the group's"
+            assert group_of(records[(kind, namespace, name)]) == group, "the example is one of the group's"
     assert counted == expected and len(expected) > 1
     assert {verdict for _, (*_, verdicts) in expected for verdict in verdicts} >= {"node", "foreign"}

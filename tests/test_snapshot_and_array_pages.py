@@ -10,7 +10,7 @@ from django.db import connection
 from django.template.defaultfilters import floatformat
 from django.test.utils import CaptureQueriesContext
 
-from arrays.access_summary import ACCESS_SUMMARY, SUMMARIES_SINCE, current_ids, summaries
+from arrays.access_summary import ACCESS_SUMMARY, SUMMARIES_SINCE, summaries
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 from inventory.history import write_versions
 from inventory.importing import import_dump
@@ -338,8 +338,7 @@ def _more_volumes(cluster: Cluster, count: int, prefix: str, backend=None) -> No
     for kind, namespace, name, data in current.values_list("kind", "namespace", "name", "data"):
         records.setdefault(kind, {})[(namespace, name)] = data
     seq = cluster.latest_visible_snapshot().seq
-    ids = current_ids(cluster.pk, [VOLUME_ACCESS, INLINE_VOLUME_ACCESS])
-    write_versions(cluster.pk, seq, ACCESS_SUMMARY, summaries(records, ids), scope=DERIVED_SCOPE)
+    write_versions(cluster.pk, seq, ACCESS_SUMMARY, summaries(records), scope=DERIVED_SCOPE)
 
 
 def test_snapshot_and_array_pages_need_login(client, prod):
