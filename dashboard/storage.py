@@ -37,7 +37,7 @@ BACKEND_SETTINGS = (
     "AccessGroups",
     "TenantName",
 )
-PARTIES_SHOWN = 20  # of a group's example (an igroup of every node names hundreds)
+PARTIES_SHOWN = 10  # of a group's example (an igroup of every node names hundreds)
 
 
 def access_records(snapshot: Snapshot, scope: Scope):
