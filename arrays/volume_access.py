@@ -8,6 +8,7 @@ namespace of its claim) and `InlineVolumeAccess` (one per inline pod volume, in 
 
 from dataclasses import dataclass
 
+from arrays.access_summary import ACCESS_SUMMARY, summaries
 from arrays.admission import Admissions, node_set_of
 from arrays.join import Resolution, join_snapshot
 from inventory.history import StoredObject, WriteStats, write_versions
@@ -18,7 +19,7 @@ from inventory.state import DERIVED_SCOPE, SnapshotState
 VOLUME_ACCESS = "VolumeAccess"
 INLINE_VOLUME_ACCESS = "InlineVolumeAccess"
 # Bump when the join, the evaluation or the record shape changes: the next snapshot then derives anew.
-DERIVATION_VERSION = 3
+DERIVATION_VERSION = 4  # 4: with each namespace's summary (arrays/access_summary.py)
 
 
 def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
@@ -107,6 +108,9 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True) -> Derivation:
         VOLUME_ACCESS: {key: stored.data for key, stored in volumes.items()},
         INLINE_VOLUME_ACCESS: {key: stored.data for key, stored in inline.items()},
     }
+    stats += write_versions(
+        snapshot.cluster_id, snapshot.seq, ACCESS_SUMMARY, summaries(records), scope=DERIVED_SCOPE
+    )
     return Derivation(stats, state, records)
 
 

@@ -4,12 +4,13 @@ only viewed: it is never added, changed or deleted one row at a time, and goes o
 A finding changes through suppress and lift on its page, which record the event."""
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 
 from django import forms
 from django.contrib import admin
 from django.db import router
-from django.db.models.deletion import Collector, ProtectedError
+from django.db.models import CASCADE, PROTECT, RESTRICT, Q
+from django.db.models.deletion import Collector, ProtectedError, get_candidate_relations_to_delete
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
@@ -27,22 +28,39 @@ from tenancy.models import Grant, NamespaceOwner
 class CountedDeletion:
     """The delete confirmation counts what goes with the object, model by model, instead of listing
     every row: a cluster's history holds hundreds of thousands of rows at scale (Django's listing
-    loads and renders each one).  The counts come from the collector the deletion itself uses, which
-    loads no row it can delete by query."""
+    loads and renders each one, and even its collector loads every finding to find their events).
+    Each model reached by cascade is counted by one COUNT joined along the cascade's foreign keys,
+    never loading a row.  A relation that protects (none of ours does) is left to Django's collector,
+    which says what stands in the way."""
 
     def get_deleted_objects(self, objs, request):
         objs = list(objs)
+        paths = cascade_paths(self.model)
+        if paths is None:
+            return self._collected_deletion(objs, request)
+        pks = [obj.pk for obj in objs]
+        counts = {self.model: len(objs)}
+        for model, lookups in paths.items():
+            matches = Q()
+            for lookup in lookups:
+                matches |= Q(**{f"{lookup}__in": pks})
+            counts[model] = model._base_manager.filter(matches).count()
+        return self._confirmation(objs, {model: n for model, n in counts.items() if n}, request)
+
+    def _collected_deletion(self, objs, request):
         collector = Collector(using=router.db_for_write(self.model), origin=objs)
         try:
             collector.collect(objs)
-        except ProtectedError as error:  # nothing of ours protects; shown as Django shows it
+        except ProtectedError as error:
             return [], {}, set(), [str(obj) for obj in error.protected_objects]
         counts = Counter()
         for model, instances in collector.data.items():
             counts[model] += len(instances)
         for queryset in collector.fast_deletes:
             counts[queryset.model] += queryset.count()
-        counts = {model: n for model, n in counts.items() if n}
+        return self._confirmation(objs, {model: n for model, n in counts.items() if n}, request)
+
+    def _confirmation(self, objs, counts: dict, request):
         perms_needed = {
             model._meta.verbose_name
             for model in counts
@@ -56,6 +74,28 @@ class CountedDeletion:
             if model is not self.model
         ]
         return listed, {model._meta.verbose_name_plural: n for model, n in counts.items()}, perms_needed, []
+
+
+def cascade_paths(model, path: str = "pk", seen: tuple = ()) -> dict | None:
+    """Each model whose rows a deletion of `model`'s rows takes by cascade -> the lookups from it
+    back to `model`'s primary key (a model reached along two paths goes if either matches); None
+    when a relation protects.  Relations that set null or do nothing take no row."""
+    found: dict = defaultdict(list)
+    for relation in get_candidate_relations_to_delete(model._meta):
+        on_delete = relation.field.remote_field.on_delete
+        if on_delete in (PROTECT, RESTRICT):
+            return None
+        related = relation.related_model
+        if on_delete is not CASCADE or related in seen:  # a cycle: the rows are counted once already
+            continue
+        lookup = f"{relation.field.name}__{path}"
+        found[related].append(lookup)
+        further = cascade_paths(related, lookup, (*seen, model))
+        if further is None:
+            return None
+        for reached, lookups in further.items():
+            found[reached] += lookups
+    return dict(found)
 
 
 class RuleSettingInline(admin.TabularInline):

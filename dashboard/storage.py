@@ -1,10 +1,12 @@
 """The arrays and backends page's reader: what Trident says of each backend, whether each array was
 read (and why not), and who the access control of the volumes admits, with the verdicts.
 
-Everything about access comes from the snapshot's derived access records (arrays/volume_access.py:
-one per PV and inline pod volume, in its namespace), read through `.restrict(scope)`: a tenant sees
-only the backends and arrays that hold their data, and only the gates of their own volumes, so no
-other tenant's volume (nor the per-volume export policy named after it) is named.  The backends come
+Everything about access comes from the snapshot's derived records (arrays/volume_access.py: one per
+PV and inline pod volume, in its namespace), read through `.restrict(scope)`: a tenant sees only the
+backends and arrays that hold their data, and only the gates of their own volumes, so no other
+tenant's volume (nor the per-volume export policy named after it) is named.  Volumes are counted
+from each namespace's summary (arrays/access_summary.py), never by reading every record: a page
+reads the summaries and the one record each shown group takes as its example.  The backends come
 from the snapshot's facts (a cluster-level summary); what their TridentBackend objects say in full,
 the configured arrays and what could not be joined are for admins.
 """
@@ -12,10 +14,8 @@ the configured arrays and what could not be joined are for admins.
 from collections import defaultdict
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Min, TextField
-from django.db.models.fields.json import KeyTransform
-from django.db.models.functions import MD5, Cast
 
+from arrays.access_summary import ACCESS_SUMMARY, SUMMARIES_SINCE, VERDICTS
 from arrays.backends import backend_info
 from arrays.models import Array
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
@@ -37,8 +37,7 @@ BACKEND_SETTINGS = (
     "AccessGroups",
     "TenantName",
 )
-# Verdicts of admitted parties, worst first (arrays/node_set.py's vocabulary).
-VERDICTS = ("wildcard", "foreign", "unverifiable", "unparseable", "stale-node", "chap-account", "node")
+PARTIES_SHOWN = 10  # of a group's example (an igroup of every node names hundreds)
 
 
 def access_records(snapshot: Snapshot, scope: Scope):
@@ -50,17 +49,26 @@ def access_records(snapshot: Snapshot, scope: Scope):
     )
 
 
-def volumes_held(snapshot: Snapshot, scope: Scope) -> dict[tuple[str, str], int]:
-    """(array, backend) -> how many of the reader's volumes it holds (one grouped query)."""
-    grouped = (
-        access_records(snapshot, scope)
-        .order_by()
-        .values_list("data__array", "data__backend")
-        .annotate(n=Count("pk"))
+def summary_groups(snapshot: Snapshot, scope: Scope) -> list[list]:
+    """Every group of the namespace summaries the reader may see (arrays/access_summary.py), each
+    [array, backend, array status, unknown, verdicts, volumes, [example kind, name], namespace]:
+    one query on small rows, however many volumes the cluster has."""
+    rows = (
+        InventoryObject.objects.as_of(snapshot)
+        .restrict(scope)
+        .filter(scope=DERIVED_SCOPE, kind=ACCESS_SUMMARY)
+        .values_list("namespace", "data")
     )
+    return [[*group, namespace] for namespace, data in rows for group in (data or {}).get("groups") or ()]
+
+
+def volumes_held(
+    snapshot: Snapshot, scope: Scope, groups: list[list] | None = None
+) -> dict[tuple[str, str], int]:
+    """(array, backend) -> how many of the reader's volumes it holds."""
     held: dict[tuple[str, str], int] = defaultdict(int)
-    for array, backend, n in grouped:
-        held[(array or "", backend or "")] += n
+    for array, backend, _, _, _, n, *_ in summary_groups(snapshot, scope) if groups is None else groups:
+        held[(array, backend)] += n
     return dict(held)
 
 
@@ -182,48 +190,72 @@ def array_rows(snapshot: Snapshot, scope: Scope, held: dict[tuple[str, str], int
     return rows
 
 
-def access_groups(snapshot: Snapshot, scope: Scope, page_number) -> tuple:
-    """Volumes grouped by what their access control admits (one grouped query a page): many volumes
-    share their gates (a backend's export policy, the SVM root's, an igroup of every node).  Grouped
-    by a digest of the admitted parties, not the parties themselves: sorting tens of thousands of
-    party lists spilled to disk and took seconds at 800 namespaces; one record of each group on the
-    page then names its parties."""
-    admitted = Cast(KeyTransform("admitted", "data"), TextField())
-    grouped = (
-        access_records(snapshot, scope)
-        .order_by()
-        .annotate(admitted_digest=MD5(admitted))
-        .values("data__array", "data__backend", "data__array_status", "data__unknown", "admitted_digest")
-        .annotate(n=Count("pk"), example=Min("pk"))
-        .order_by("data__array", "data__backend", "-n", "data__array_status", "admitted_digest")
+def access_groups(snapshot: Snapshot, scope: Scope, groups: list[list], page_number) -> tuple:
+    """The reader's volumes grouped by array, backend, status and the verdicts of what their access
+    control admits, worst first within a backend, a page at a time; each group with the parties one
+    of its volumes admits (one query for the page's examples)."""
+    merged: dict[tuple, list] = {}
+    for array, backend, status, unknown, verdicts, n, example, namespace in groups:
+        group = merged.setdefault((array, backend, status, unknown, tuple(verdicts)), [0, None])
+        group[0] += n
+        group[1] = min(group[1] or (namespace, *example), (namespace, *example))
+    ordered = sorted(
+        merged.items(), key=lambda item: (item[0][0], item[0][1], _severity(item[0][4]), -item[1][0], item[0])
     )
-    page = Paginator(grouped, ACCESS_GROUPS_PER_PAGE).get_page(page_number)
-    examples = dict(
-        InventoryObject.objects.filter(pk__in=[group["example"] for group in page.object_list]).values_list(
-            "pk", "data__admitted"
-        )
-    )
-    groups = []
-    for group in page.object_list:
-        parties = [p for p in examples.get(group["example"]) or [] if isinstance(p, dict)]
-        verdicts = {str(p.get("verdict", "")) for p in parties}
-        groups.append(
+    page = Paginator(ordered, ACCESS_GROUPS_PER_PAGE).get_page(page_number)
+    examples = _examples(snapshot, scope, [example for _, (_, example) in page.object_list])
+    shown = []
+    for (array, backend, status, unknown, verdicts), (n, example) in page.object_list:
+        subject, parties = examples.get(example, ("", []))
+        parties = [p for p in parties if isinstance(p, dict)]
+        shown.append(
             {
-                "array": group["data__array"] or "",
-                "backend": group["data__backend"] or "",
-                "array_status": group["data__array_status"] or "",
-                "unknown": bool(group["data__unknown"]),
-                "volumes": group["n"],
-                "parties": parties,
-                "worst": next((v for v in VERDICTS if v in verdicts), ""),
+                "array": array,
+                "backend": backend,
+                "array_status": status,
+                "unknown": unknown,
+                "volumes": n,
+                "verdicts": list(verdicts),
+                "worst": verdicts[0] if verdicts else "",
+                "example": subject,
+                "example_namespace": example[0],  # its page lists each volume
+                "parties": parties[:PARTIES_SHOWN],
+                "parties_hidden": max(len(parties) - PARTIES_SHOWN, 0),
             }
         )
-    return page, groups
+    return page, shown
+
+
+def _severity(verdicts: tuple) -> tuple:
+    """Worst verdicts first; a group that admits no one last."""
+    return tuple(VERDICTS.index(v) if v in VERDICTS else len(VERDICTS) for v in verdicts) or (
+        len(VERDICTS) + 1,
+    )
+
+
+def _examples(snapshot: Snapshot, scope: Scope, keys: list[tuple]) -> dict[tuple, tuple[str, list]]:
+    """(namespace, kind, name) -> (the record's subject, its admitted parties), for a page's groups.
+    One query of one arm a record, each on the namespace index: an OR of the keys lets the planner
+    factor the kind out and scan every record of the cluster when it has no statistics."""
+    arms = [
+        access_records(snapshot, scope)
+        .filter(namespace=namespace, kind=kind, name=name)
+        .values_list("namespace", "kind", "name", "data__subject", "data__admitted")
+        for namespace, kind, name in keys
+    ]
+    if not arms:
+        return {}
+    rows = arms[0].union(*arms[1:], all=True) if len(arms) > 1 else arms[0]
+    return {
+        (namespace, kind, name): (str(subject or ""), admitted or [])
+        for namespace, kind, name, subject, admitted in rows
+    }
 
 
 def storage_view(snapshot: Snapshot, scope: Scope, page_number) -> dict:
-    held = volumes_held(snapshot, scope)
-    page, groups = access_groups(snapshot, scope, page_number)
+    summary = summary_groups(snapshot, scope)
+    held = volumes_held(snapshot, scope, summary)
+    page, groups = access_groups(snapshot, scope, summary, page_number)
     join = (snapshot.facts or {}).get("join") or {}
     return {
         "backends": backend_rows(snapshot, scope, held),
@@ -231,6 +263,8 @@ def storage_view(snapshot: Snapshot, scope: Scope, page_number) -> dict:
         "page": page,
         "groups": groups,
         "volume_total": sum(held.values()),
+        # Snapshots derived before the summaries existed: counted at the next snapshot, not "none".
+        "summarised": (snapshot.facts or {}).get("derivation", 0) >= SUMMARIES_SINCE,
         # Array objects that back no PV name the volumes of no one now, but a broken link names a
         # TridentVolume (a PV's name): admins only, like the objects themselves.
         "join": join if scope.admin else {},

@@ -276,3 +276,30 @@ def test_only_volumes_whose_inputs_changed_are_evaluated_again(estate, monkeypat
     changed = snapshot_now(Cluster.objects.get())
     assert changed.rows_written["inserted"] > 0
     assert evaluated == []
+
+
+def test_each_namespaces_summary_counts_its_access_records(estate):
+    """The arrays page counts volumes from the summaries alone: they must add up to the records, group
+    by group, and each group's example be one of its own volumes in its namespace."""
+    from collections import Counter
+
+    from arrays.access_summary import ACCESS_SUMMARY, group_of
+
+    register_arrays(estate)
+    snapshot = snapshot_of(estate)
+    derived = InventoryObject.objects.as_of(snapshot).filter(scope="derived")
+    records = {
+        (kind, namespace, name): data
+        for kind, namespace, name, data in derived.filter(
+            kind__in=["VolumeAccess", "InlineVolumeAccess"]
+        ).values_list("kind", "namespace", "name", "data")
+    }
+    expected = Counter((namespace, group_of(data)) for (_, namespace, _), data in records.items())
+    counted = Counter()
+    for namespace, data in derived.filter(kind=ACCESS_SUMMARY).values_list("namespace", "data"):
+        for array, backend, status, unknown, verdicts, n, (kind, name) in data["groups"]:
+            group = (array, backend, status, unknown, tuple(verdicts))
+            counted[(namespace, group)] += n
+            assert group_of(records[(kind, namespace, name)]) == group, "the example is one of the group's"
+    assert counted == expected and len(expected) > 1
+    assert {verdict for _, (*_, verdicts) in expected for verdict in verdicts} >= {"node", "foreign"}

@@ -10,10 +10,14 @@ from django.db import connection
 from django.template.defaultfilters import floatformat
 from django.test.utils import CaptureQueriesContext
 
+from arrays.access_summary import ACCESS_SUMMARY, SUMMARIES_SINCE, summaries
+from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
+from inventory.history import write_versions
 from inventory.importing import import_dump
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.snapshotting import queue_snapshot, run_snapshot
 from inventory.sources import SourceError
+from inventory.state import DERIVED_SCOPE
 from tenancy.models import Grant
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
 from tests.factories import collection, dashboard_admin, obj, pod
@@ -254,7 +258,7 @@ def test_the_arrays_page_costs_the_same_queries_for_few_or_many_volumes(client, 
         client.force_login(user)
         with CaptureQueriesContext(connection) as few:
             assert client.get("/clusters/shared/arrays/").status_code == 200
-        _more_volumes(shared, 60, f"{user.username}-")
+        _more_volumes(shared, 60, f"{user.username}-", backend=lambda n, user=user: f"{user.username}-{n}")
         with CaptureQueriesContext(connection) as many:
             page = client.get("/clusters/shared/arrays/").content.decode()
         assert len(many) == len(few), user
@@ -265,8 +269,40 @@ def test_the_arrays_page_costs_the_same_queries_for_few_or_many_volumes(client, 
         )
 
 
-def _more_volumes(cluster: Cluster, count: int, prefix: str) -> None:
-    """Copies of alpha-web's access record, each with a policy of its own (as per-volume policies are)."""
+def test_volumes_with_policies_of_their_own_are_counted_in_one_group_not_listed(client, shared, alice):
+    """Per-volume export policies make every volume's parties its own: the volumes whose parties draw
+    the same verdicts are one group, counted, with one of them as the example (at scale, thousands of
+    volumes of a backend are one group, not thousands)."""
+    Grant.objects.create(user=alice, cluster=shared, tenant="alpha")
+    _more_volumes(shared, 40, "copy-")
+    for user in (dashboard_admin(), alice):
+        access = _get(client, user, "/clusters/shared/arrays/").split(
+            "<h2>Who the access control admits</h2>"
+        )[1]
+        groups = access.split('<section class="volume-access access-group">')[1:]
+        web = [g for g in groups if "Array nas-legacy, backend nas-legacy:\n    41 volumes" in g]
+        assert len(web) == 1 and "worst: node" in web[0], user  # alpha-web and its 40 copies
+        assert len(set(re.findall(r"copy-\d+", web[0]))) <= 1 and "What one of them, <code>" in web[0], (
+            "one example, not a row each"
+        )
+        assert 'namespace <a href="/clusters/shared/namespaces/alpha-web/">alpha-web</a>' in web[0]
+
+
+def test_volumes_derived_before_the_summaries_are_not_shown_as_none(client, shared):
+    """A snapshot derived before the summaries existed has none: the page says when they come, never
+    that no volume is joined (an error is never an absence)."""
+    latest = shared.latest_visible_snapshot()
+    latest.facts = {**latest.facts, "derivation": SUMMARIES_SINCE - 1}
+    latest.save()
+    InventoryObject.objects.filter(cluster=shared, kind=ACCESS_SUMMARY).delete()
+    page = _get(client, dashboard_admin(), "/clusters/shared/arrays/")
+    assert "counted from the next snapshot on" in page and "is joined to an array" not in page
+
+
+def _more_volumes(cluster: Cluster, count: int, prefix: str, backend=None) -> None:
+    """Copies of alpha-web's access record, each with a policy of its own (as per-volume policies are)
+    and, with `backend`, on backend `backend(n)`; the namespace's summary counted again, as the
+    derivation counts it."""
     records = InventoryObject.objects.current().filter(
         cluster=cluster, kind="VolumeAccess", namespace="alpha-web"
     )
@@ -279,6 +315,8 @@ def _more_volumes(cluster: Cluster, count: int, prefix: str) -> None:
                 {**p, "via": f"nas-legacy volume policy {prefix}{n}, rule 1"} for p in record.data["admitted"]
             ],
         }
+        if backend:
+            data["backend"] = backend(n)
         copies.append(
             InventoryObject(
                 cluster=cluster,
@@ -293,6 +331,14 @@ def _more_volumes(cluster: Cluster, count: int, prefix: str) -> None:
             )
         )
     InventoryObject.objects.bulk_create(copies)
+    current = InventoryObject.objects.current().filter(
+        cluster=cluster, scope=DERIVED_SCOPE, kind__in=[VOLUME_ACCESS, INLINE_VOLUME_ACCESS]
+    )
+    records = {}
+    for kind, namespace, name, data in current.values_list("kind", "namespace", "name", "data"):
+        records.setdefault(kind, {})[(namespace, name)] = data
+    seq = cluster.latest_visible_snapshot().seq
+    write_versions(cluster.pk, seq, ACCESS_SUMMARY, summaries(records), scope=DERIVED_SCOPE)
 
 
 def test_snapshot_and_array_pages_need_login(client, prod):
