@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
+from inventory.bulk_insert import insert_rows
 from inventory.kept_fields import SCHEMA_VERSION, canonical_json, digest, digest_of, keep
 from inventory.models import InventoryObject
 from inventory.storable import NUL_IN_JSON, storable
@@ -120,7 +121,7 @@ def write_versions(
             InventoryObject.objects.filter(pk__in=to_close[start : start + BATCH_SIZE]).update(valid_to=seq)
     for start in range(0, len(to_insert), BATCH_SIZE):
         with transaction.atomic():
-            InventoryObject.objects.bulk_create(to_insert[start : start + BATCH_SIZE])
+            insert_rows(InventoryObject, to_insert[start : start + BATCH_SIZE])
     return WriteStats(inserted=len(to_insert), closed=len(to_close))
 
 
