@@ -62,7 +62,16 @@ class SnapshotState:
                 add(scope, kind, namespace, name, data)
         for row in rows.values_list("scope", "kind", "namespace", "name", "data").iterator(chunk_size=2000):
             add(*row)
-        return cls(snapshot, dict(objects), arrays, cls._departed(snapshot, objects))
+        # In the order of their names, whatever order they were listed or stored in: what the rules
+        # build by iterating (the volumes of a node, the paths they show) is then the same each time.
+        objects = {kind: dict(sorted(by_key.items())) for kind, by_key in sorted(objects.items())}
+        for records in arrays.values():
+            records.by_kind = defaultdict(
+                dict,
+                {kind: dict(sorted(by_name.items())) for kind, by_name in sorted(records.by_kind.items())},
+            )
+        arrays = dict(sorted(arrays.items()))
+        return cls(snapshot, objects, arrays, cls._departed(snapshot, objects))
 
     @staticmethod
     def _departed(snapshot: Snapshot, objects) -> dict[str, dict]:
