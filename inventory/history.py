@@ -46,11 +46,12 @@ class WriteStats:
         return {"inserted": self.inserted, "closed": self.closed}
 
 
-def prepare(kind: str, raw_objects: list[dict]) -> dict[ObjectKey, StoredObject]:
-    """Reduce raw API objects to their stored form, keyed by (namespace, name)."""
+def prepare(kind: str, raw_objects: list[dict], kept: bool = False) -> dict[ObjectKey, StoredObject]:
+    """Reduce raw API objects to their stored form, keyed by (namespace, name).  `kept`: the source
+    reduced them to their kept fields already, as it read them."""
     prepared: dict[ObjectKey, StoredObject] = {}
     for raw in raw_objects:
-        stored = _stored(keep(kind, raw))
+        stored = _stored(raw if kept else keep(kind, raw))
         metadata = stored.data.get("metadata") or {}
         stored.uid = metadata.get("uid") or ""
         prepared[(metadata.get("namespace") or "", metadata.get("name") or "")] = stored

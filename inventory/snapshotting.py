@@ -176,7 +176,7 @@ def _store(snapshot: Snapshot, collection: Collection) -> tuple[dict, Written]:
         if kind not in collection.objects:
             unread.setdefault(kind, "not read")
             continue
-        prepared = prepare(kind, collection.objects[kind])
+        prepared = prepare(kind, collection.objects[kind], kept=collection.kept)
         counts[kind] = len(prepared)
         with_nul[kind] = sum(stored.nul_replaced for stored in prepared.values())
         stats = write_versions(snapshot.cluster_id, snapshot.seq, kind, prepared)
