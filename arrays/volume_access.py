@@ -14,7 +14,7 @@ from arrays.join import Resolution, join_snapshot
 from inventory.history import StoredObject, WriteStats, write_versions
 from inventory.kept_fields import digest
 from inventory.models import InventoryObject, Snapshot
-from inventory.state import DERIVED_SCOPE, SnapshotState
+from inventory.state import DERIVED_SCOPE, SnapshotState, Written
 
 VOLUME_ACCESS = "VolumeAccess"
 INLINE_VOLUME_ACCESS = "InlineVolumeAccess"
@@ -63,11 +63,12 @@ class Derivation:
     records: dict[str, dict] | None = None  # kind -> (namespace, name) -> record
 
 
-def derive(snapshot: Snapshot, inventory_changed: bool = True) -> Derivation:
+def derive(snapshot: Snapshot, inventory_changed: bool = True, written: Written | None = None) -> Derivation:
     """Derive and store the snapshot's access records.
 
     The records are a function of the inventory alone, so when this snapshot wrote no inventory
     row (a quiet cluster) the previous records stand as they are: nothing is computed or written.
+    `written`: what the run just stored (inventory/state.py), used as it is rather than read back.
     """
     previous = (
         Snapshot.objects.filter(
@@ -83,7 +84,7 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True) -> Derivation:
             "derivation": DERIVATION_VERSION,
         }
         return Derivation(WriteStats())
-    state = SnapshotState.load(snapshot)
+    state = SnapshotState.load(snapshot, written)
     joined = join_snapshot(state)
     nodes = node_set_of(state)
     deriver = _Deriver(snapshot.cluster_id, Admissions(nodes), _node_inputs(state))

@@ -91,7 +91,9 @@ def _previous_analysis(snapshot: Snapshot) -> dict:
     return (previous or {}).get("analysis") or {}
 
 
-def _store_paths(snapshot: Snapshot, evaluation, namespaces: list[str]) -> int:
+def exposure_paths(evaluation, namespaces: list[str]) -> dict[tuple[str, str], StoredObject]:
+    """Each namespace's exposure paths as stored: every path into its data, sorted, with whether its
+    hit is a violation."""
     by_namespace: dict[str, list] = defaultdict(list)
     for _, hit in evaluation.all_hits():
         for path in hit.paths:
@@ -106,5 +108,10 @@ def _store_paths(snapshot: Snapshot, evaluation, namespaces: list[str]) -> int:
         paths = sorted(as_json, key=orjson.dumps)
         data = {"paths": paths}
         stored[(namespace, EXPOSURE_PATHS)] = StoredObject("", data, digest(data))
+    return stored
+
+
+def _store_paths(snapshot: Snapshot, evaluation, namespaces: list[str]) -> int:
+    stored = exposure_paths(evaluation, namespaces)
     stats = write_versions(snapshot.cluster_id, snapshot.seq, EXPOSURE_PATHS, stored, scope=DERIVED_SCOPE)
     return stats.inserted + stats.closed

@@ -31,6 +31,7 @@ from inventory.times import rfc3339
 SUPPRESSED = "suppressed"
 STATUSES = ("open", "resolved", SUPPRESSED, "all")
 MAX_STORED_PATHS = 50
+BATCH = 1000  # rows per bulk statement
 
 
 def fingerprint(slug: str, identity: tuple[str, ...]) -> str:
@@ -73,36 +74,44 @@ class Reconciliation:
 
 
 def reconcile(snapshot: Snapshot, context: Context, evaluation: Evaluation) -> Reconciliation:
+    """Open, change, reopen and resolve findings.  Reads only the findings that can move: those
+    open and those this snapshot hits (a resolved one may reopen); writes new ones in bulk."""
     result = Reconciliation()
     when, seq = snapshot.taken_at, snapshot.seq
-    existing = {f.fingerprint: f for f in Finding.objects.filter(cluster_id=snapshot.cluster_id)}
     unread = unread_sources(snapshot)
-    seen: set[str] = set()
+    hits: dict[str, tuple[Rule, Hit]] = {}
+    for rule, hit in evaluation.all_hits():
+        if hit.violation:  # a rule reporting one situation twice: the first says it
+            hits.setdefault(fingerprint(rule.slug, hit.identity), (rule, hit))
+    findings = Finding.objects.filter(cluster_id=snapshot.cluster_id)
+    existing = {f.fingerprint: f for f in findings.filter(status=Finding.Status.OPEN)}
+    others = [key for key in hits if key not in existing]
+    for start in range(0, len(others), BATCH):  # resolved ones hit again: they reopen
+        existing.update(
+            (f.fingerprint, f)
+            for f in findings.exclude(status=Finding.Status.OPEN).filter(
+                fingerprint__in=others[start : start + BATCH]
+            )
+        )
     events: list[FindingEvent] = []
+    created: list[Finding] = []
     with transaction.atomic():
-        for rule, hit in evaluation.all_hits():
-            if not hit.violation:
-                continue
-            key = fingerprint(rule.slug, hit.identity)
-            if key in seen:  # a rule reporting one situation twice: the first says it
-                continue
-            seen.add(key)
+        for key, (rule, hit) in hits.items():
             fields = _fields(rule, hit, context)
             finding = existing.get(key)
             if finding is None:
-                finding = Finding.objects.create(
-                    cluster_id=snapshot.cluster_id,
-                    rule=rule.slug,
-                    fingerprint=key,
-                    identity=list(hit.identity),
-                    first_seen=when,
-                    first_seen_seq=seq,
-                    changed_seq=seq,
-                    **fields,
+                created.append(
+                    Finding(
+                        cluster_id=snapshot.cluster_id,
+                        rule=rule.slug,
+                        fingerprint=key,
+                        identity=list(hit.identity),
+                        first_seen=when,
+                        first_seen_seq=seq,
+                        changed_seq=seq,
+                        **fields,
+                    )
                 )
-                _attribute(finding, finding.namespaces)
-                events.append(_event(finding, seq, when, "opened", {"severity": finding.severity}))
-                result.opened += 1
                 continue
             if finding.status == Finding.Status.OPEN and finding.at_least_since:
                 # A rollout replaces the objects with newer ones; what was true since then still is.
@@ -133,20 +142,34 @@ def reconcile(snapshot: Snapshot, context: Context, evaluation: Evaluation) -> R
                     setattr(finding, name, value)
                 finding.changed_seq = seq
                 finding.save(update_fields=[*changes, "changed_seq"])
+        _open(created, seq, when, events)
+        result.opened = len(created)
+        resolved: dict[str, list[int]] = {}
         for key, finding in existing.items():
-            if key in seen or finding.status != Finding.Status.OPEN:
+            if key in hits or finding.status != Finding.Status.OPEN:
                 continue
             if finding.rule in evaluation.failed or unread.intersection(finding.depends):
                 result.held.append(key)  # no false all-clear: it rests on something not read
                 continue
             why = "rule disabled" if finding.rule in evaluation.skipped else "no longer seen"
-            finding.status, finding.resolved_at, finding.resolved_seq = Finding.Status.RESOLVED, when, seq
-            finding.changed_seq = seq
-            finding.save(update_fields=["status", "resolved_at", "resolved_seq", "changed_seq"])
+            resolved.setdefault(why, []).append(finding.pk)
             events.append(_event(finding, seq, when, "resolved", {"why": why}))
             result.resolved += 1
-        FindingEvent.objects.bulk_create(events)
+        for ids in resolved.values():
+            for start in range(0, len(ids), BATCH):
+                Finding.objects.filter(pk__in=ids[start : start + BATCH]).update(
+                    status=Finding.Status.RESOLVED, resolved_at=when, resolved_seq=seq, changed_seq=seq
+                )
+        FindingEvent.objects.bulk_create(events, batch_size=BATCH)
     return result
+
+
+def _open(created: list[Finding], seq: int, when: datetime, events: list[FindingEvent]) -> None:
+    """Insert new findings in batches (their keys come back), with their namespaces and events."""
+    for start in range(0, len(created), BATCH):
+        batch = Finding.objects.bulk_create(created[start : start + BATCH])
+        _attribute([(finding, finding.namespaces) for finding in batch])
+        events.extend(_event(f, seq, when, "opened", {"severity": f.severity}) for f in batch)
 
 
 def _fields(rule: Rule, hit: Hit, context: Context) -> dict:
@@ -167,9 +190,15 @@ def _fields(rule: Rule, hit: Hit, context: Context) -> dict:
     }
 
 
-def _attribute(finding: Finding, namespaces: list[str], since: datetime | None = None) -> None:
+def _attribute(findings: list[tuple[Finding, list[str]]], since: datetime | None = None) -> None:
+    """Attributions from `since` on (None: since each finding was first seen)."""
     FindingNamespace.objects.bulk_create(
-        [FindingNamespace(finding=finding, namespace=ns, since=since) for ns in namespaces]
+        [
+            FindingNamespace(finding=finding, namespace=ns, since=since)
+            for finding, namespaces in findings
+            for ns in namespaces
+        ],
+        batch_size=BATCH,
     )
 
 
@@ -183,7 +212,7 @@ def _reattribute(finding: Finding, namespaces: list[str], when: datetime) -> Non
         [PastAttribution(finding=finding, namespace=a.namespace, since=a.since, until=when) for a in ended]
     )
     FindingNamespace.objects.filter(pk__in=[a.pk for a in ended]).delete()
-    _attribute(finding, [namespace for namespace in namespaces if namespace not in current], since=when)
+    _attribute([(finding, [namespace for namespace in namespaces if namespace not in current])], since=when)
 
 
 def _event(finding: Finding, seq: int, when: datetime, kind: str, detail: dict) -> FindingEvent:

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
 from inventory.constants import SEVERITY_CHOICES
+from inventory.json_column import JSONColumn
 from inventory.models import Cluster
 from tenancy.restrict import PerClusterQuerySet, PerNamespaceQuerySet, RestrictedQuerySet, per_cluster
 
@@ -75,24 +76,22 @@ class Finding(models.Model):
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="findings")
     rule = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64)
-    identity = models.JSONField(help_text="The stable identities the fingerprint is made of.")
+    identity = JSONColumn(help_text="The stable identities the fingerprint is made of.")
     severity = models.CharField(max_length=8, choices=SEVERITY_CHOICES)
     title = models.TextField()
     detail = models.TextField(blank=True)
-    namespaces = models.JSONField(default=list, help_text="Attributed namespaces; empty: the cluster.")
+    namespaces = JSONColumn(default=list, help_text="Attributed namespaces; empty: the cluster.")
     cluster_wide = models.BooleanField(
         default=False,
         help_text="Its actor reaches every namespace by the nature of its grant: graded as the cluster's "
         "(still attributed to every namespace it reaches).",
     )
-    evidence = models.JSONField(default=dict)
+    evidence = JSONColumn(default=dict)
     evidence_key = models.CharField(max_length=32, help_text="Digest of the evidence.")
-    paths = models.JSONField(
-        default=list, help_text="The paths that explain it (the first MAX_STORED_PATHS)."
-    )
+    paths = JSONColumn(default=list, help_text="The paths that explain it (the first MAX_STORED_PATHS).")
     path_count = models.PositiveIntegerField(default=0, help_text="How many paths explain it in all.")
-    refs = models.JSONField(default=list, help_text="References of the objects that make it true.")
-    depends = models.JSONField(default=list, help_text="Sources it rests on: kinds and array:NAME.")
+    refs = JSONColumn(default=list, help_text="References of the objects that make it true.")
+    depends = JSONColumn(default=list, help_text="Sources it rests on: kinds and array:NAME.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     first_seen = models.DateTimeField()
     first_seen_seq = models.PositiveIntegerField()
@@ -160,7 +159,7 @@ class FindingEvent(models.Model):
     seq = models.PositiveIntegerField(null=True, blank=True)
     at = models.DateTimeField()
     kind = models.CharField(max_length=24)
-    detail = models.JSONField(default=dict, blank=True)
+    detail = JSONColumn(default=dict, blank=True)
 
     objects = ThroughFindingQuerySet.as_manager()
 
@@ -203,7 +202,7 @@ class NamespaceStatus(models.Model):
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="namespace_statuses")
     namespace = models.CharField(max_length=253, blank=True)
     grade = models.CharField(max_length=1)
-    counts = models.JSONField(default=dict, help_text="severity -> open, unsuppressed violations")
+    counts = JSONColumn(default=dict, help_text="severity -> open, unsuppressed violations")
     valid_from = models.PositiveIntegerField()
     valid_to = models.PositiveIntegerField(null=True, blank=True)
     valid_from_at = models.DateTimeField()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
+from inventory.bulk_insert import insert_rows
 from inventory.kept_fields import SCHEMA_VERSION, canonical_json, digest, digest_of, keep
 from inventory.models import InventoryObject
 from inventory.storable import NUL_IN_JSON, storable
@@ -45,11 +46,12 @@ class WriteStats:
         return {"inserted": self.inserted, "closed": self.closed}
 
 
-def prepare(kind: str, raw_objects: list[dict]) -> dict[ObjectKey, StoredObject]:
-    """Reduce raw API objects to their stored form, keyed by (namespace, name)."""
+def prepare(kind: str, raw_objects: list[dict], kept: bool = False) -> dict[ObjectKey, StoredObject]:
+    """Reduce raw API objects to their stored form, keyed by (namespace, name).  `kept`: the source
+    reduced them to their kept fields already, as it read them."""
     prepared: dict[ObjectKey, StoredObject] = {}
     for raw in raw_objects:
-        stored = _stored(keep(kind, raw))
+        stored = _stored(raw if kept else keep(kind, raw))
         metadata = stored.data.get("metadata") or {}
         stored.uid = metadata.get("uid") or ""
         prepared[(metadata.get("namespace") or "", metadata.get("name") or "")] = stored
@@ -91,27 +93,14 @@ def write_versions(
         .iterator(chunk_size=BATCH_SIZE)
     }
     to_close: list[int] = []
-    to_insert: list[InventoryObject] = []
+    to_insert: list[ObjectKey] = []
     for key, obj in objects.items():
         existing = current.get(key)
         if existing is not None and existing[1] == obj.digest:
             continue
         if existing is not None:
             to_close.append(existing[0])
-        to_insert.append(
-            InventoryObject(
-                cluster_id=cluster_id,
-                scope=scope,
-                kind=kind,
-                namespace=key[0],
-                name=key[1],
-                uid=obj.uid,
-                data=obj.data,
-                digest=obj.digest,
-                schema_version=SCHEMA_VERSION,
-                valid_from=seq,
-            )
-        )
+        to_insert.append(key)
     to_close.extend(pk for key, (pk, _) in current.items() if key not in objects)
 
     # Close before inserting: at most one current version per object, enforced by the database.
@@ -119,8 +108,23 @@ def write_versions(
         with transaction.atomic():
             InventoryObject.objects.filter(pk__in=to_close[start : start + BATCH_SIZE]).update(valid_to=seq)
     for start in range(0, len(to_insert), BATCH_SIZE):
+        rows = [  # made batch by batch: a first snapshot's rows are never all in memory at once
+            InventoryObject(
+                cluster_id=cluster_id,
+                scope=scope,
+                kind=kind,
+                namespace=key[0],
+                name=key[1],
+                uid=objects[key].uid,
+                data=objects[key].data,
+                digest=objects[key].digest,
+                schema_version=SCHEMA_VERSION,
+                valid_from=seq,
+            )
+            for key in to_insert[start : start + BATCH_SIZE]
+        ]
         with transaction.atomic():
-            InventoryObject.objects.bulk_create(to_insert[start : start + BATCH_SIZE])
+            insert_rows(InventoryObject, rows)
     return WriteStats(inserted=len(to_insert), closed=len(to_close))
 
 

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from inventory.constants import DEFAULT_KUBELET_ROOT, DEFAULT_PLATFORM_NAMESPACES, DEFAULT_TRIDENT_NAMESPACE
+from inventory.json_column import JSONColumn
 from tenancy.restrict import ClusterQuerySet, PerClusterQuerySet, RestrictedQuerySet, per_cluster
 
 # A cluster's name is a URL segment, a file name in dumps and a Celery lock key: a DNS label keeps it
@@ -252,7 +253,7 @@ class InventoryObject(models.Model):
     namespace = models.CharField(max_length=253, blank=True)
     name = models.CharField(max_length=253)
     uid = models.CharField(max_length=64, blank=True)
-    data = models.JSONField()
+    data = JSONColumn()
     digest = models.CharField(max_length=32, help_text="Hash of the kept fields; equal digest = no change.")
     schema_version = models.PositiveSmallIntegerField()
     valid_from = models.PositiveIntegerField()

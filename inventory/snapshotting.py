@@ -24,7 +24,7 @@ from inventory.kept_fields import SCHEMA_VERSION
 from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.sources import Collection, SourceError
-from inventory.state import DERIVED_SCOPE
+from inventory.state import DERIVED_SCOPE, Written
 from inventory.storable import nul_warning, storable
 
 logger = logging.getLogger(__name__)
@@ -80,11 +80,12 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
             raise SourceError(
                 "no kind could be read: " + "; ".join(f"{k}: {v}" for k, v in collection.unread.items())
             )
-        stats = _store(snapshot, collection)
+        stats, written = _store(snapshot, collection)
         del collection  # the raw objects (gigabytes at scale) are stored now; free them before deriving
         derivation = derive_volume_access(
-            snapshot, inventory_changed=bool(stats["inserted"] or stats["closed"])
+            snapshot, inventory_changed=bool(stats["inserted"] or stats["closed"]), written=written
         )
+        del written
         stats["inserted"] += derivation.stats.inserted
         stats["closed"] += derivation.stats.closed
     except Exception as error:  # any failure leaves nothing visible and nothing half-written
@@ -166,20 +167,23 @@ def _analyse(snapshot: Snapshot, derivation) -> None:
         snapshot.facts = {**(snapshot.facts or {}), "analysis": {"error": _describe(error), "failed": True}}
 
 
-def _store(snapshot: Snapshot, collection: Collection) -> dict:
-    counts, inserted, closed, with_nul = {}, 0, 0, {}
+def _store(snapshot: Snapshot, collection: Collection) -> tuple[dict, Written]:
+    """Store what was read; returns the rows written and the kept data of each kind stored, for
+    the derivation and the analysis to use as they are rather than read back."""
+    counts, inserted, closed, with_nul, written = {}, 0, 0, {}, {}
     unread = {kind: reason for kind, reason in collection.unread.items() if kind in KIND_NAMES}
     for kind in KIND_NAMES:
         if kind not in collection.objects:
             unread.setdefault(kind, "not read")
             continue
-        prepared = prepare(kind, collection.objects[kind])
+        prepared = prepare(kind, collection.objects[kind], kept=collection.kept)
         counts[kind] = len(prepared)
         with_nul[kind] = sum(stored.nul_replaced for stored in prepared.values())
         stats = write_versions(snapshot.cluster_id, snapshot.seq, kind, prepared)
+        written[("", kind)] = {key: stored.data for key, stored in prepared.items()}
         inserted += stats.inserted
         closed += stats.closed
-    array_counts, array_unread, array_stats = _store_arrays(snapshot, collection, with_nul)
+    array_counts, array_unread, array_stats = _store_arrays(snapshot, collection, with_nul, written)
     counts.update(array_counts)
     unread.update(array_unread)
     inserted += array_stats.inserted
@@ -189,7 +193,7 @@ def _store(snapshot: Snapshot, collection: Collection) -> dict:
     snapshot.unread = storable(unread)
     snapshot.facts = storable(collection.facts)
     snapshot.warnings = storable(collection.warnings) + _nul_warnings(snapshot, with_nul)
-    return {"inserted": inserted, "closed": closed, "deleted": 0}
+    return {"inserted": inserted, "closed": closed, "deleted": 0}, written
 
 
 def _nul_warnings(snapshot: Snapshot, with_nul: dict[str, int]) -> list[str]:
@@ -203,7 +207,7 @@ def _nul_warnings(snapshot: Snapshot, with_nul: dict[str, int]) -> list[str]:
 
 
 def _store_arrays(
-    snapshot: Snapshot, collection: Collection, with_nul: dict[str, int]
+    snapshot: Snapshot, collection: Collection, with_nul: dict[str, int], written: Written
 ) -> tuple[dict, dict, WriteStats]:
     """Store each array reading under the array's scope; an array no longer linked is emptied."""
     counts, unread, stats = {}, {}, WriteStats()
@@ -227,6 +231,7 @@ def _store_arrays(
             counts[f"{array}:{array_kind.kind}"] = len(prepared)
             with_nul[f"{array}:{array_kind.kind}"] = sum(stored.nul_replaced for stored in prepared.values())
             stats += write_versions(snapshot.cluster_id, snapshot.seq, array_kind.kind, prepared, scope=array)
+            written[(array, array_kind.kind)] = {key: stored.data for key, stored in prepared.items()}
     stored = (
         InventoryObject.objects.current()
         .filter(cluster_id=snapshot.cluster_id)
@@ -242,6 +247,7 @@ def _store_arrays(
     ):  # we know which arrays matter: forget the others
         for scope, kind in list(stored):
             stats += write_versions(snapshot.cluster_id, snapshot.seq, kind, {}, scope=scope)
+            written[(scope, kind)] = {}
     else:  # which arrays matter is not known: those stored before were not read, not emptied
         why = (
             "not read: the TridentBackends that lead to it were not read"

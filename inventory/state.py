@@ -1,8 +1,10 @@
 """A snapshot's inventory loaded once and indexed the ways the join and the rules look things up.
 
-`SnapshotState.load(snapshot)` reads the cluster as of that snapshot (one query), plus the names of
-nodes seen earlier and gone now (stale nodes).  Kubernetes objects are indexed by kind and
-(namespace, name); each array's records by kind and name, under the array's name.
+`SnapshotState.load(snapshot)` reads the cluster as of that snapshot (one query), plus the last
+versions of nodes seen earlier and gone now (stale nodes).  The run that just stored a snapshot
+hands over what it stored (`Written`), so only what it did not read is read back.  Kubernetes
+objects are indexed by kind and (namespace, name); each array's records by kind and name, under the
+array's name.
 """
 
 from collections import defaultdict
@@ -11,6 +13,8 @@ from dataclasses import dataclass, field
 from inventory.models import InventoryObject, Snapshot
 
 DERIVED_SCOPE = "derived"  # rows computed from the inventory (arrays/volume_access.py), not read
+# What a run stored: (scope, kind) -> (namespace, name) -> kept data, for each kind it read.
+Written = dict[tuple[str, str], dict[tuple[str, str], dict]]
 
 
 @dataclass
@@ -37,32 +41,52 @@ class SnapshotState:
     departed_nodes: dict[str, dict]  # node name -> its last kept Node data, for nodes gone since
 
     @classmethod
-    def load(cls, snapshot: Snapshot) -> "SnapshotState":
+    def load(cls, snapshot: Snapshot, written: "Written | None" = None) -> "SnapshotState":
+        """The cluster as of `snapshot`.  `written`: what this snapshot's run just stored, kind by
+        kind, which is taken as it is in memory; only the rest (kinds and arrays it did not read,
+        whose versions stand) is read from the database."""
         objects: dict[str, dict[tuple[str, str], dict]] = defaultdict(dict)
         arrays: dict[str, ArrayRecords] = {}
-        rows = (
-            InventoryObject.objects.as_of(snapshot)
-            .exclude(scope=DERIVED_SCOPE)
-            .values_list("scope", "kind", "namespace", "name", "data")
-        )
-        for scope, kind, namespace, name, data in rows.iterator(chunk_size=2000):
+
+        def add(scope: str, kind: str, namespace: str, name: str, data: dict) -> None:
             if scope:
                 arrays.setdefault(scope, ArrayRecords(scope)).by_kind[kind][name] = data
             else:
                 objects[kind][(namespace, name)] = data
-        return cls(snapshot, dict(objects), arrays, cls._departed(snapshot, objects))
+
+        rows = InventoryObject.objects.as_of(snapshot).exclude(scope=DERIVED_SCOPE)
+        for scope, kind in written or {}:
+            rows = rows.exclude(scope=scope, kind=kind)
+        for (scope, kind), kept in (written or {}).items():
+            for (namespace, name), data in kept.items():
+                add(scope, kind, namespace, name, data)
+        for row in rows.values_list("scope", "kind", "namespace", "name", "data").iterator(chunk_size=2000):
+            add(*row)
+        # In the order of their names, whatever order they were listed or stored in: what the rules
+        # build by iterating (the volumes of a node, the paths they show) is then the same each time.
+        objects = {kind: dict(sorted(by_key.items())) for kind, by_key in sorted(objects.items())}
+        for records in arrays.values():
+            records.by_kind = defaultdict(
+                dict,
+                {kind: dict(sorted(by_name.items())) for kind, by_name in sorted(records.by_kind.items())},
+            )
+        arrays = dict(sorted(arrays.items()))
+        return cls(snapshot, objects, arrays, cls._departed(snapshot, objects))
 
     @staticmethod
     def _departed(snapshot: Snapshot, objects) -> dict[str, dict]:
-        current = {name for _, name in objects.get("Node", {})}
+        current = [name for _, name in objects.get("Node", {})]
         departed = {}
         for prefix in ("Node", "TridentNode"):
-            ended = InventoryObject.objects.filter(
-                cluster_id=snapshot.cluster_id, kind=prefix, valid_to__lte=snapshot.seq
-            ).order_by("valid_to")
+            ended = (
+                InventoryObject.objects.filter(
+                    cluster_id=snapshot.cluster_id, kind=prefix, valid_to__lte=snapshot.seq
+                )
+                .exclude(name__in=current)  # a node still here has no past that matters
+                .order_by("valid_to")
+            )
             for name, data in ended.values_list("name", "data"):
-                if name not in current:
-                    departed.setdefault(name, {})[prefix] = data
+                departed.setdefault(name, {})[prefix] = data  # the last version wins
         return departed
 
     def of_kind(self, kind: str) -> dict[tuple[str, str], dict]:

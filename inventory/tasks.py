@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from arrays.array_reading import read_arrays
 from inventory.history import undo_snapshot_writes
+from inventory.kept_fields import keep
 from inventory.lease import ClusterBusy, cluster_lease
 from inventory.models import Cluster, ClusterLease, Snapshot
 from inventory.snapshotting import queue_snapshot, run_snapshot
@@ -41,8 +42,8 @@ def live_source(cluster: Cluster):
             cluster.context or None,
             in_cluster=cluster.source == Cluster.Source.IN_CLUSTER,
         )
-        with client:
-            collection = collect_kubernetes(client)
+        with client:  # each object reduced to its kept fields as its page arrives
+            collection = collect_kubernetes(client, reduce=keep)
         read_arrays(cluster, collection)
         return collection
 

@@ -5,6 +5,7 @@ import logging
 
 import pytest
 
+from inventory.kept_fields import keep
 from inventory.kinds import BY_KIND, KINDS, TRIDENT_KINDS
 from inventory.sources import SourceError
 from inventory.sources.kubernetes import (
@@ -95,6 +96,25 @@ def test_pages_through_long_lists_without_losing_or_repeating(cluster):
     pod_requests = requests_to(server, "/api/v1/pods")
     assert len(pod_requests) == 25
     assert sum("continue" in r.query for r in pod_requests) == 24
+
+
+def test_each_page_is_reduced_as_it_arrives(cluster):
+    """The snapshot keeps only the kept fields of each object, page by page: a kind's raw list is never
+    held whole, and what is kept is what keeping the raw list would have kept."""
+    server, api_client = cluster(_objects(pods=120))
+    raw = collect(api_client, page_size=50)
+    reduced_pages = []
+
+    def reduce(kind, obj):
+        if kind == "Pod":
+            reduced_pages.append(len(requests_to(server, "/api/v1/pods")))
+        return keep(kind, obj)
+
+    kept = collect(api_client, page_size=50, reduce=reduce)
+    assert kept.kept and not raw.kept
+    assert {kind: [keep(kind, o) for o in objects] for kind, objects in raw.objects.items()} == kept.objects
+    # Reduced while the list was still being read: the first page's pods before the last page came.
+    assert reduced_pages[0] < reduced_pages[-1]
 
 
 def test_raw_pages_for_the_floor(cluster):

@@ -33,9 +33,9 @@ def _is_address_party(party: dict) -> bool:
 def admitting(ctx, node: str) -> list[tuple[str, dict, dict]]:
     """(PV, access record, party) for every export rule that admits the node's address."""
 
-    def wildcard_parties():
+    def wildcard_parties():  # with the nodes each names as a set: asked once per node
         return [
-            (pv, record, party)
+            ((pv, record, party), frozenset(n for n in party.get("nodes") or [] if isinstance(n, str)))
             for pv, record in sorted(ctx.volume_access.items())
             for party in record.get("admitted") or []
             if _is_address_party(party) and party.get("verdict") == "wildcard"
@@ -43,7 +43,7 @@ def admitting(ctx, node: str) -> list[tuple[str, dict, dict]]:
 
     wildcards = ctx.memo("host_network.wildcards", wildcard_parties)
     named = [item for item in ctx.exports_admitting.get(node) or [] if _is_address_party(item[2])]
-    return named + [item for item in wildcards if node not in (item[2].get("nodes") or [])]
+    return named + [item for item, nodes in wildcards if node not in nodes]
 
 
 def admitted_by_owner(ctx, node: str) -> dict[str, tuple[dict, set[str]]]:

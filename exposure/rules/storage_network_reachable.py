@@ -28,6 +28,7 @@ Judgements rules.md leaves open, and how they are decided:
 """
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from arrays.backends import backend_info, host_of
 from exposure.analysis.network_policy import EgressEvaluator, as_address, policies_by_namespace
@@ -348,14 +349,24 @@ class _Namespace:
                     target,
                     ("export", pv),
                     hops,
-                    self.ctx.volume_data(pv, record),
+                    partial(self.ctx.volume_data, pv, record),
                     owner,
                     _access(party),
                     "high",
                     mitigations,
                 )
             if not foreign and not (pod.node and self._combos.get(_combo(target, reached, pod.node))):
-                self._path(pod, target, ("lif",), hops[:-1], [ref], "", "metadata", "medium", mitigations)
+                self._path(
+                    pod,
+                    target,
+                    ("lif",),
+                    hops[:-1],
+                    partial(list, [ref]),
+                    "",
+                    "metadata",
+                    "medium",
+                    mitigations,
+                )
 
     def _foreign_exports(self, target, reached: set[str], node: str) -> list:
         """Other tenants' exports, one per namespace, that admit `node` and are served by `target`:
@@ -391,13 +402,13 @@ class _Namespace:
             mitigations.append(f"storage network attested firewalled from pods: {attestation}")
         return mitigations
 
-    def _path(self, pod, target, what, hops, data, owner, access, severity, mitigations) -> None:
+    def _path(self, pod, target, what, hops, data_of, owner, access, severity, mitigations) -> None:
         # Enough paths to show the exposure without one per pod, address and volume: one path (from the
         # first workload) into each other namespace's data, and per workload a few to storage addresses
-        # it may merely reach.
+        # it may merely reach.  The data's references are looked up only for a path not shown yet.
         key = ("export", owner) if what[0] == "export" else (pod.workload, target.address, what)
         per_workload = (pod.workload, "addresses")
-        if key in self._seen or not data:
+        if key in self._seen or not (data := data_of()):
             return
         if what[0] != "export":
             if self._counts.get(per_workload, 0) >= MAX_ADDRESS_PATHS:

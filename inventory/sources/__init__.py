@@ -14,8 +14,11 @@ class SourceError(Exception):
 
 @dataclass
 class Collection:
-    # kind -> raw objects (dicts as served by the API, "kind"/"apiVersion" filled in)
+    # kind -> raw objects (dicts as served by the API, "kind"/"apiVersion" filled in), or, when
+    # `kept`, each object already reduced to its kept fields (inventory/kept_fields.py) as its page
+    # arrived, so that whole raw lists never sit in memory
     objects: dict[str, list[dict]] = field(default_factory=dict)
+    kept: bool = False
     # kind -> human-readable reason it was not read; such kinds make the snapshot partial
     unread: dict[str, str] = field(default_factory=dict)
     # kind -> why the source believes the cluster has none (its API is not served): read as empty

@@ -34,6 +34,7 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 30.0  # a server asking for longer must not stall the whole snapshot
 MAX_LIST_RESTARTS = 3
+Reduce = Callable[[str, dict], dict]  # (kind, raw object) -> what is kept of it
 TRIDENT_DISCOVERY_PATH = f"/apis/{TRIDENT_GROUP}/v1"
 
 
@@ -186,20 +187,22 @@ def iter_list_pages(
         yield body
 
 
-def _read_kind(api_client: ApiClient, info: KindInfo, page_size: int, policy: _RetryPolicy) -> list[dict]:
+def _read_kind(
+    api_client: ApiClient, info: KindInfo, page_size: int, policy: _RetryPolicy, reduce: Reduce | None
+) -> list[dict]:
     for _ in range(MAX_LIST_RESTARTS + 1):
         items: list[dict] = []
         try:
             with gc_paused():
                 for _, page in _iter_pages(api_client, info, page_size, policy):
-                    items.extend(page.get("items") or [])
+                    for item in page.get("items") or []:
+                        # List items of built-in kinds carry no type of their own.
+                        item["kind"], item["apiVersion"] = info.kind, info.api_version
+                        items.append(reduce(info.kind, item) if reduce else item)
         except ContinueExpired as expired:
             last_expiry = str(expired)
             logger.info("list of %s expired midway (410 Gone); starting it again", info.plural)
             continue
-        for item in items:  # list items of built-in kinds carry no type of their own
-            item["kind"] = info.kind
-            item["apiVersion"] = info.api_version
         return items
     raise RequestFailed(f"HTTP 410 on {MAX_LIST_RESTARTS + 1} list attempts in a row: {last_expiry}", 410)
 
@@ -242,10 +245,14 @@ def collect_kubernetes(
     request_timeout: tuple[float, float] | float = (5, 60),
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    reduce: Reduce | None = None,
 ) -> Collection:
-    """Read every kind in KINDS.  Raises SourceError only when the API does not answer at all."""
+    """Read every kind in KINDS.  Raises SourceError only when the API does not answer at all.
+
+    `reduce(kind, raw)`: what to keep of each object, applied page by page as the pages arrive (the
+    snapshot passes the kept-fields projection), so a kind's raw list is never held whole."""
     policy = _RetryPolicy(max_attempts, backoff_base, request_timeout, sleep)
-    collection = Collection()
+    collection = Collection(kept=reduce is not None)
     try:
         version = orjson.loads(_get(api_client, "/version", [], policy))
     except RequestFailed as failure:
@@ -281,7 +288,7 @@ def collect_kubernetes(
             continue
         started = clock()
         try:
-            collection.objects[info.kind] = _read_kind(api_client, info, page_size, policy)
+            collection.objects[info.kind] = _read_kind(api_client, info, page_size, policy, reduce)
         except RequestFailed as failure:  # a 404 of a served kind too: an error is never "none"
             collection.unread[info.kind] = str(failure)
             logger.warning("could not read %s: %s", info.plural, failure)

@@ -1,0 +1,47 @@
+"""Inserting many rows of one model at once: `COPY` on PostgreSQL, `bulk_create` elsewhere.
+
+A first snapshot writes every object it read.  Through `INSERT` every row is rendered into a SQL
+string on the client (psycopg's client-side binding: a Python pass over each placeholder and an
+escaped copy of each JSON document); `COPY ... FROM STDIN` streams the rows in psycopg's C
+encoder instead, at a fraction of the cost.  The copy runs through the connection's execute
+wrappers, so the cluster lease's fence (inventory/lease.py) guards it like any other statement.
+"""
+
+import json
+from functools import partial
+
+import orjson
+from django.db import connection, models
+
+
+def insert_rows(model: type[models.Model], rows: list[models.Model]) -> None:
+    """Insert `rows` (unsaved instances; their primary keys are not read back)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(rows)
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
+    values = [[_value(field, getattr(row, field.attname)) for field in fields] for row in rows]
+
+    def copy(sql, params, many, context):
+        with context["cursor"].cursor.copy(sql) as copying:
+            for row in params:
+                copying.write_row(row)
+
+    executor = copy
+    with connection.cursor() as cursor:
+        for wrapper in reversed(connection.execute_wrappers):
+            executor = partial(wrapper, executor)
+        executor(sql, values, True, {"connection": connection, "cursor": cursor})
+
+
+def _value(field: models.Field, value):
+    if value is None or not isinstance(field, models.JSONField):
+        return value
+    try:
+        return orjson.dumps(value).decode()  # COPY's text format takes the document as text
+    except TypeError:  # what orjson refuses (an integer beyond 64 bits) the standard encoder writes
+        return json.dumps(value, cls=field.encoder)

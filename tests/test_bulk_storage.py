@@ -1,0 +1,78 @@
+"""The bulk paths of the store (inventory/bulk_insert.py, inventory/json_column.py): what they write
+and read back is what Django's own paths would, on both databases, and the schema is Django's."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from arrays.volume_access import derive
+from inventory.bulk_insert import insert_rows
+from inventory.models import Cluster, InventoryObject
+from inventory.state import SnapshotState
+from tests.factories import obj
+from tests.test_history import base_objects, snap
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
+
+AWKWARD = {
+    "quotes": 'say "hi" \\ back\\slash',
+    "unicode": "naïve ☃ \U0001f600",
+    "tab": "a\tb\nc",
+    "big": 2**70,  # beyond 64 bits: orjson refuses it, the standard encoder and decoder do not
+    "float": 1.5,
+    "nested": [{"k": None, "b": True}, [], {}],
+}
+
+
+def row(cluster, name, data, **fields):
+    return InventoryObject(
+        cluster=cluster,
+        kind="ConfigMap",
+        namespace="ns",
+        name=name,
+        data=data,
+        digest="d",
+        schema_version=1,
+        valid_from=1,
+        **fields,
+    )
+
+
+def test_rows_inserted_in_bulk_read_back_as_written():
+    cluster = Cluster.objects.create(name="c1", source=Cluster.Source.OFFLINE)
+    insert_rows(InventoryObject, [row(cluster, "a", AWKWARD), row(cluster, "b", {}, scope="arr", valid_to=2)])
+    stored = {o.name: o for o in InventoryObject.objects.filter(cluster=cluster)}
+    assert stored["a"].data == AWKWARD and stored["a"].valid_to is None and stored["a"].scope == ""
+    assert stored["b"].data == {} and stored["b"].valid_to == 2 and stored["b"].scope == "arr"
+
+
+def test_the_json_column_needs_no_migration():
+    call_command("makemigrations", "--check", "--dry-run", stdout=io.StringIO())  # exits non-zero on changes
+
+
+def test_the_state_a_run_hands_to_the_derivation_is_the_state_read_back(monkeypatch):
+    handed = []
+
+    def spy(snapshot, inventory_changed=True, written=None):
+        derivation = derive(snapshot, inventory_changed, written)
+        handed.append(derivation.state)
+        return derivation
+
+    monkeypatch.setattr("inventory.snapshotting.derive_volume_access", spy)
+    cluster = Cluster.objects.create(name="c1", source=Cluster.Source.OFFLINE)
+    worker_2 = obj(
+        "Node", "worker-2", status={"addresses": [{"type": "InternalIP", "address": "192.0.2.12"}]}
+    )
+    snap(cluster, [*base_objects(), worker_2])
+    snap(cluster, base_objects())  # worker-2 departs
+    # Pods not read: the derivation's state takes them from the store, the rest as the run kept them.
+    third = snap(
+        cluster,
+        [*base_objects(), obj("Namespace", "odd", metadata={"labels": {"q": AWKWARD["quotes"]}})],
+        unread={"Pod": "x"},
+    )
+    loaded = SnapshotState.load(third)
+    assert handed[-1].objects == loaded.objects and len(loaded.of_kind("Pod")) == 2
+    assert handed[-1].departed_nodes == loaded.departed_nodes and set(loaded.departed_nodes) == {"worker-2"}
+    assert handed[-1].arrays == loaded.arrays

@@ -1,0 +1,158 @@
+"""What a snapshot's pipeline leaves (access records, findings, exposure paths, grades) equals a full
+analysis of the same snapshot from scratch, over sequences of snapshots with varied changes: the
+case table imported case after case into one cluster, each lifecycle sequence, and the simulator's
+churn.  The pipeline reuses what it can (records whose inputs did not change, the state the run just
+stored, open findings); none of that may change a result."""
+
+from datetime import timedelta
+
+import orjson
+import pytest
+
+from exposure.analyse import exposure_paths
+from exposure.analysis.context import Context
+from exposure.analysis.settings import AnalysisSettings
+from exposure.engine import evaluate
+from exposure.findings import MAX_STORED_PATHS, depends_on, fingerprint, unread_sources
+from exposure.grades import CLUSTER_WIDE, grade_of
+from exposure.models import Finding, NamespaceStatus
+from inventory.demo import DEMO_OWNER_KEYS, DEMO_PLATFORM_NAMESPACES, DEMO_TENANT_LABEL
+from inventory.importing import import_dump
+from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.state import DERIVED_SCOPE, SnapshotState
+from inventory.tasks import snapshot_now
+from simulator.serving import SimulatedEstate
+from simulator.world import Simulation
+from tests.cases.runner import TAKEN_AT, assemble, case_folders, configure_cluster, load_case
+from tests.test_join import register_arrays
+from tests.test_lifecycle import LIFECYCLE, Steps
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
+
+RECORD_KINDS = ("VolumeAccess", "InlineVolumeAccess")
+
+
+def full_analysis(snapshot: Snapshot):
+    """The snapshot analysed from scratch: its inventory read back, every access record derived anew,
+    every rule run."""
+    state = SnapshotState.load(snapshot)
+    settings = AnalysisSettings.for_cluster(snapshot.cluster)
+    detached = Snapshot(
+        cluster=snapshot.cluster, seq=snapshot.seq, unread=snapshot.unread, facts=dict(snapshot.facts)
+    )
+    records = Context(SnapshotState(detached, state.objects, state.arrays, state.departed_nodes), settings)
+    context = Context(state, settings, records.access_records)  # no primary key: derived in memory
+    return context, evaluate(context)
+
+
+def without_inputs(records: dict) -> dict:
+    """The records as JSON (as stored), without the digest of their inputs (the pipeline's own)."""
+    return {
+        key: orjson.loads(orjson.dumps({k: v for k, v in data.items() if k != "inputs"}))
+        for key, data in records.items()
+    }
+
+
+def assert_same_as_full_analysis(snapshot: Snapshot) -> None:
+    assert snapshot.is_visible, snapshot.error
+    context, evaluation = full_analysis(snapshot)
+    stored = InventoryObject.objects.as_of(snapshot).filter(scope=DERIVED_SCOPE)
+
+    for kind in RECORD_KINDS:  # the access records
+        kept = {(o.namespace, o.name): o.data for o in stored.filter(kind=kind)}
+        assert without_inputs(kept) == without_inputs(context.access_records.get(kind, {})), kind
+
+    expected = {}  # the findings: what each violation says, the first hit of a fingerprint
+    for rule, hit in evaluation.all_hits():
+        if hit.violation:
+            expected.setdefault(fingerprint(rule.slug, hit.identity), (rule, hit))
+    open_findings = {
+        f.fingerprint: f for f in Finding.objects.filter(cluster=snapshot.cluster, status="open")
+    }
+    unread = unread_sources(snapshot)
+    held = {key for key, f in open_findings.items() if key not in expected}
+    assert all(unread.intersection(open_findings[key].depends) for key in held), "resolved by nothing"
+    if snapshot.status == Snapshot.Status.COMPLETE and not evaluation.failed:
+        assert not held
+    assert set(expected) <= set(open_findings)
+    for key, (rule, hit) in expected.items():
+        finding = open_findings[key]
+        said = (
+            finding.severity,
+            finding.title,
+            finding.detail,
+            finding.namespaces,
+            finding.cluster_wide,
+            finding.evidence,
+            finding.paths,
+            finding.path_count,
+            finding.depends,
+        )
+        assert said == (
+            hit.severity,
+            hit.title,
+            hit.detail,
+            sorted(set(hit.namespaces)),
+            hit.cluster_wide,
+            hit.evidence,
+            [path.as_dict() for path in hit.paths[:MAX_STORED_PATHS]],
+            len(hit.paths),
+            depends_on(rule, hit),
+        ), key
+
+    paths = {(o.namespace, o.name): o.data for o in stored.filter(kind="ExposurePaths")}
+    full = exposure_paths(evaluation, context.state.namespace_names())
+    assert paths == {key: value.data for key, value in full.items()}
+
+    counts = {ns: {} for ns in [CLUSTER_WIDE, *context.state.namespace_names()]}  # the grades
+    for finding in open_findings.values():
+        if finding.severity != "info":
+            for namespace in (
+                [CLUSTER_WIDE] if finding.cluster_wide or not finding.namespaces else finding.namespaces
+            ):
+                counts.setdefault(namespace, {}).setdefault(finding.severity, 0)
+                counts[namespace][finding.severity] += 1
+    graded = {
+        s.namespace: (s.grade, s.counts)
+        for s in NamespaceStatus.objects.filter(cluster=snapshot.cluster, valid_to=None)
+    }
+    assert graded == {ns: (grade_of(per), per) for ns, per in counts.items()}
+
+
+def test_the_case_table_case_after_case_in_one_cluster(tmp_path):
+    cluster = configure_cluster("sequence", {})
+    folders = [f for f in case_folders() if LIFECYCLE not in f.parents]
+    for step, folder in enumerate([*folders, *reversed(folders[: len(folders) // 2])]):
+        into = assemble(folder, tmp_path / f"{step}-{folder.name}", load_case(folder))
+        snapshot = import_dump(cluster.name, into, taken_at=TAKEN_AT + timedelta(hours=step))
+        assert_same_as_full_analysis(snapshot)
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in LIFECYCLE.iterdir() if p.is_dir()))
+def test_each_lifecycle_sequence(case, tmp_path):
+    steps = Steps(case, tmp_path)
+    while steps.done < len(steps.steps):
+        assert_same_as_full_analysis(steps.next())
+
+
+def test_the_simulator_churning(tmp_path):
+    simulation = Simulation(seed=3, start=TAKEN_AT)
+    estate = SimulatedEstate(simulation, tmp_path / "estate").start()
+    try:
+        register_arrays(estate)
+        cluster = Cluster.objects.create(
+            name="sim",
+            source=Cluster.Source.KUBECONFIG,
+            kubeconfig_path=str(estate.kubeconfig),
+            tenant_label=DEMO_TENANT_LABEL,
+            owner_keys=DEMO_OWNER_KEYS,
+            platform_namespaces=DEMO_PLATFORM_NAMESPACES,
+        )
+        assert_same_as_full_analysis(snapshot_now(cluster))
+        for fraction in (0.05, 0.0, 0.2, 0.02):
+            simulation.advance_to(simulation.clock + timedelta(minutes=10))
+            if fraction:
+                simulation.churn(fraction)
+            assert_same_as_full_analysis(snapshot_now(cluster))
+    finally:
+        estate.stop()
