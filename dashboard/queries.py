@@ -22,6 +22,7 @@ from inventory.fields import as_mapping
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.refs import array_ref, k8s_ref
 from inventory.state import DERIVED_SCOPE
+from inventory.times import rfc3339
 from tenancy.access import namespace_tenants
 from tenancy.boundaries import tenant_of_namespace
 from tenancy.ownership import owners_of
@@ -426,17 +427,13 @@ def listed_findings(findings, scope: Scope) -> Iterator[dict]:
             "namespaces": finding.namespaces,
             "title": finding.title,
             "detail": finding.detail,
-            "first_seen": _iso(finding.first_seen),
-            "at_least_since": _iso(finding.at_least_since),
-            "resolved_at": _iso(finding.resolved_at),
+            "first_seen": rfc3339(finding.first_seen),
+            "at_least_since": rfc3339(finding.at_least_since),
+            "resolved_at": rfc3339(finding.resolved_at),
             "path_count": finding.path_count,
         }
         decided_by = {} if scope.admin else {"refs": finding.refs, "paths": finding.path_ends}
         yield {**row, **listed_finding({**row, **decided_by}, readers[finding.cluster_id])}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def finding_history(finding: Finding, shown: dict, scope: Scope) -> list[dict]:

@@ -104,13 +104,14 @@ def assert_same_as_full_analysis(snapshot: Snapshot) -> None:
     full = exposure_paths(evaluation, context.state.namespace_names())
     assert paths == {key: value.data for key, value in full.items()}
 
-    counts = {ns: {} for ns in [CLUSTER_WIDE, *context.state.namespace_names()]}  # the grades
+    # The grades: of the namespaces present only; a finding attributed to none of them (cluster-wide,
+    # or only to namespaces that are gone) grades the cluster.
+    counts = {ns: {} for ns in [CLUSTER_WIDE, *context.state.namespace_names()]}
     for finding in open_findings.values():
         if finding.severity != "info":
-            for namespace in (
-                [CLUSTER_WIDE] if finding.cluster_wide or not finding.namespaces else finding.namespaces
-            ):
-                counts.setdefault(namespace, {}).setdefault(finding.severity, 0)
+            present = [] if finding.cluster_wide else [ns for ns in finding.namespaces if ns in counts]
+            for namespace in present or [CLUSTER_WIDE]:
+                counts[namespace].setdefault(finding.severity, 0)
                 counts[namespace][finding.severity] += 1
     graded = {
         s.namespace: (s.grade, s.counts)
