@@ -244,6 +244,9 @@ CELERY_BEAT_SCHEDULE["dispatch-due-digests"] = {
 SNAPSHOT_LEASE_SECONDS = float(
     os.environ.get("SNAPSHOT_LEASE_SECONDS") or max(5.0, DISPATCH_INTERVAL_SECONDS / 2)
 )
+# A snapshot that wrote at least this many inventory rows refreshes PostgreSQL's planner statistics
+# (inventory/planner_statistics.py); 0: never.
+ANALYZE_AFTER_ROWS = int(os.environ.get("ANALYZE_AFTER_ROWS", "10000"))
 
 # --- Email ----------------------------------------------------------------------------------
 # The embedded mode (`make run`, the demo) with no mail server configured writes each message as a

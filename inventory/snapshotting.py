@@ -23,6 +23,7 @@ from inventory.history import WriteStats, prepare, prepare_array_records, undo_s
 from inventory.kept_fields import SCHEMA_VERSION
 from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
 from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.planner_statistics import refresh_after
 from inventory.sources import Collection, SourceError
 from inventory.state import DERIVED_SCOPE, Written
 from inventory.storable import nul_warning, storable
@@ -98,6 +99,7 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
         snapshot.status = Snapshot.Status.PARTIAL if snapshot.unread else Snapshot.Status.COMPLETE
         snapshot.rows_written = stats
         _analyse(snapshot, derivation)
+        refresh_after(stats["inserted"] + stats["closed"])
     snapshot.finished_at = timezone.now()
     snapshot.duration_seconds = round(time.monotonic() - started, 3)
     snapshot.save()
