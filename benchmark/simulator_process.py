@@ -89,7 +89,7 @@ def _render(estate, arrays: list[dict], page_size: int) -> tuple[int, float]:
             array["kind"], array["host"], array["port"], "https", username, password, array["ca_bundle"]
         )
         (collect_ontap if array["kind"] == "ontap" else collect_solidfire)(endpoint)
-    _, objects = floor(str(estate.kubeconfig), arrays, page_size)
+    _, _, objects = floor(str(estate.kubeconfig), arrays, page_size)
     return objects, round(time.perf_counter() - started, 1)
 
 
