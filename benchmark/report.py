@@ -22,6 +22,17 @@ def judge(results: dict) -> list[dict]:
                 f"{step} snapshot × floor", ratio, f"<= {limit}", None if ratio is None else ratio <= limit
             )
         )
+        # The same in CPU time (the worker's against the floor client's), beside the target: what
+        # waiting for a core on a loaded machine does not inflate.
+        cpu = (snapshots.get(step) or {}).get("cpu_ratio_to_floor")
+        targets.append(
+            _target(
+                f"{step} snapshot × floor, in CPU time",
+                cpu,
+                f"<= {limit}",
+                None if cpu is None else cpu <= limit,
+            )
+        )
     unchanged = snapshots.get("unchanged")
     inventory_rows = unchanged["inventory_rows_written"] if unchanged else None
     targets.append(

@@ -18,7 +18,7 @@ CELERY = Path(sys.executable).with_name("celery")
 
 
 class BenchWorker:
-    def __init__(self, name: str, env: dict[str, str], log_path: Path):
+    def __init__(self, name: str, queue: str, env: dict[str, str], log_path: Path):
         self.name = name
         self.log_path = log_path
         self._log = log_path.open("wb")
@@ -32,6 +32,7 @@ class BenchWorker:
                 "--concurrency=1",
                 "--loglevel=INFO",
                 f"--hostname={name}@localhost",
+                f"--queues={queue}",
                 "--without-mingle",
                 "--without-gossip",
                 "--without-heartbeat",
