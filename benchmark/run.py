@@ -295,7 +295,11 @@ class Bench:
             "rows_written_by_table": written,
             "snapshot_rows_written": snapshot.rows_written,
             "analysis_seconds": analysis.get("seconds", 0.0),
-            "rules_seconds": round(sum((analysis.get("rule_seconds") or {}).values()), 3),
+            # A quiet snapshot re-runs no rule: its facts carry the last analysis's rule times.
+            "analysis_reused": bool(analysis.get("reused")),
+            "rules_seconds": 0.0
+            if analysis.get("reused")
+            else round(sum((analysis.get("rule_seconds") or {}).values()), 3),
             "findings_open": Finding.objects.filter(cluster=cluster, status="open").count(),
         }
 
