@@ -337,7 +337,10 @@ class Bench:
                 "characters": rendered,
                 "content": _digest_content(),
             }
-            self.say(f"8. {len(recipients)} owners' digests rendered in {seconds:.1f}s")
+            self.say(
+                f"8. {len(recipients)} owners' digests rendered in {seconds:.1f}s "
+                f"(digest content: {results['digests']['content']})"
+            )
         if "export-rule" in self.items:
             began = time.perf_counter()
             seconds = _large_rule(cluster)

@@ -74,7 +74,7 @@ def test_the_bench_measures_every_item_at_a_tiny_scale(bench_url, tmp_path):
     assert results["digests"]["owners"] > 0
     growth = results["database_growth"]
     assert growth["snapshots"] == 1 and growth["size_after_bytes"] >= growth["size_after_first_bytes"] > 0
-    assert set(results["item_seconds"]) == set(items)
+    assert set(results["item_seconds"]) == set(items) - {"5", "6"}  # read off the snapshots of 2-4
     judged = {target["target"]: target["met"] for target in results["targets"]}
     assert all(met in (True, False, None) for met in judged.values())
     assert judged["the whole run, minutes"] is None  # judged of a full run at bench scale only
