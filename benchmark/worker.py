@@ -6,6 +6,8 @@ and CPU time the bench reads is the one that runs the snapshot.  Its idle size i
 ready (Django set up, the tasks and everything they import loaded) and before any task.
 """
 
+import ctypes
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +17,13 @@ from benchmark import processes
 
 ROOT = Path(__file__).resolve().parent.parent
 CELERY = Path(sys.executable).with_name("celery")
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_the_bench() -> None:
+    """In the child, before exec: SIGTERM when the bench's process ends, however it ends (a killed
+    bench leaves no worker behind; the simulator ends when its stdin closes)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class BenchWorker:
@@ -42,6 +51,7 @@ class BenchWorker:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_the_bench,  # the bench runs no thread of its own that fork could catch
         )
         self.idle_rss_bytes = 0
 
