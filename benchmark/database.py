@@ -33,6 +33,11 @@ def _maintenance(url: str) -> psycopg.Connection:
     return psycopg.connect(with_database(url, "postgres"), autocommit=True)
 
 
+def server_version(url: str) -> str:
+    with _maintenance(url) as admin:
+        return admin.execute("SHOW server_version").fetchone()[0]
+
+
 class ThrowawayDatabase:
     def __init__(self, url: str):
         self.url = url

@@ -89,6 +89,15 @@ def judge(results: dict) -> list[dict]:
             None if growth is None else growth["growth"] < 3,
         )
     )
+    net = growth.get("growth_net_of_empty") if growth else None
+    targets.append(
+        _target(
+            "the same, net of the empty database's tables and indexes",
+            net,
+            "< 3",
+            None if net is None else net < 3,
+        )
+    )
     # Judged of a full run only: every item, at the bench scale.
     complete = results.get("scale") == "bench" and set(results.get("items") or ()) >= {
         str(i) for i in range(1, 10)

@@ -26,7 +26,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connections
 from django.db.models import Count
 from django.test import Client
 
@@ -34,7 +34,7 @@ from arrays.admission import Admissions, node_set_of
 from arrays.join import Gate, Resolution
 from arrays.models import Array
 from benchmark import processes
-from benchmark.database import TableCounters, ThrowawayDatabase, rows_written, with_database
+from benchmark.database import TableCounters, ThrowawayDatabase, rows_written, server_version, with_database
 from benchmark.digests import owner_recipients, render_all
 from benchmark.floor import floor
 from benchmark.machine import load_average, machine
@@ -85,7 +85,11 @@ class Bench:
 
     def run(self) -> dict:
         started = time.perf_counter()
-        results: dict = {"scale": self.scale, "items": sorted(self.items, key=ITEMS.index)}
+        results: dict = {
+            "scale": self.scale,
+            "items": sorted(self.items, key=ITEMS.index),
+            "machine": machine(server_version(self.database_url)),
+        }
         item_seconds: dict[str, float] = {}
         results["item_seconds"] = item_seconds
         if self.items & (SNAPSHOT_ITEMS | {"1"}):
@@ -109,7 +113,6 @@ class Bench:
             if self.items & SNAPSHOT_ITEMS:
                 worker = self._start_worker("bench")
             call_command("migrate", verbosity=0)
-            results["machine"] = machine(_postgres_version())
             simulator.wait_until_ready()
             results["simulator"] = {**simulator.ready, "start_seconds": round(time.perf_counter() - began, 1)}
             results["objects"] = simulator.ready["objects"]
@@ -380,7 +383,9 @@ class Bench:
         self.say(
             f"9. database after the first snapshot {growth['size_after_first_bytes'] / 2**20:.1f} MiB, after "
             f"{growth['snapshots']} more {growth['size_after_bytes'] / 2**20:.1f} MiB "
-            f"(× {growth['growth']:.2f}) in {growth['seconds']:.0f}s"
+            f"(× {growth['growth']:.2f}; net of the empty database's "
+            f"{growth['size_empty_bytes'] / 2**20:.1f} MiB × {growth['growth_net_of_empty']:.2f}) "
+            f"in {growth['seconds']:.0f}s"
         )
         return growth
 
@@ -397,6 +402,7 @@ class Bench:
             simulator.wait_until_ready()
             worker.wait_until_ready()
             counters = TableCounters(self.database_url)
+            size_empty = counters.size_bytes()  # the empty tables and indexes of every app
             cluster, _ = self._register(simulator)
             first = self._snapshot(cluster, worker, counters)
             size_first = counters.size_bytes()
@@ -418,6 +424,9 @@ class Bench:
                 "size_after_first_bytes": size_first,
                 "size_after_bytes": size_after,
                 "growth": round(size_after / max(size_first, 1), 2),
+                # The same net of the empty database, which a small scale's sizes are mostly of.
+                "size_empty_bytes": size_empty,
+                "growth_net_of_empty": round((size_after - size_empty) / max(size_first - size_empty, 1), 2),
                 "snapshot_seconds_median": round(statistics.median(seconds), 2) if seconds else None,
                 "key_page_queries": {f"{row['page']}/{row['reader']}": row["queries"] for row in queries},
                 "seconds": round(time.perf_counter() - started, 1),
@@ -489,12 +498,6 @@ def _large_rule(cluster) -> float:
     seconds = time.perf_counter() - started
     assert len(parties) == LARGE_RULE_ENTRIES, len(parties)
     return seconds
-
-
-def _postgres_version() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        return cursor.fetchone()[0]
 
 
 def _digest_content() -> str:
