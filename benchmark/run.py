@@ -203,20 +203,20 @@ class Bench:
     def _snapshots(self, results, item_seconds, simulator, worker, counters, cluster) -> None:
         steps = results["snapshots"] = {}
         began = time.perf_counter()
-        steps["first"] = self._snapshot(cluster, worker, counters)
+        steps["first"] = self._snapshot(cluster, worker, counters, simulator)
         item_seconds["2"] = round(time.perf_counter() - began, 1)
         self._said("2. first snapshot", steps["first"], results)
         if "3" in self.items:
             began = time.perf_counter()
             rendered = simulator.advance(10)
-            steps["unchanged"] = self._snapshot(cluster, worker, counters)
+            steps["unchanged"] = self._snapshot(cluster, worker, counters, simulator)
             steps["unchanged"]["simulator_render_seconds"] = rendered["render_seconds"]
             item_seconds["3"] = round(time.perf_counter() - began, 1)
             self._said("3. unchanged snapshot", steps["unchanged"], results)
         if "4" in self.items:
             began = time.perf_counter()
             changed = simulator.churn(self.churn_fraction)
-            steps["churn"] = self._snapshot(cluster, worker, counters)
+            steps["churn"] = self._snapshot(cluster, worker, counters, simulator)
             steps["churn"].update(
                 fraction=self.churn_fraction,
                 objects_changed=changed["changed"],
@@ -257,16 +257,19 @@ class Bench:
         # machine's waiting for a core does not inflate.
         cpu_ratio = step["worker_cpu_seconds"] / max(results["floor"]["cpu_seconds"], 0.001)
         step["cpu_ratio_to_floor"] = round(cpu_ratio, 2)
+        answers = step["simulator_answers"]
         self.say(
             f"{label}: {step['status']} in {step['seconds']:.1f}s ({ratio:.2f} × floor), worker CPU "
             f"{step['worker_cpu_seconds']:.1f}s ({cpu_ratio:.2f} × the floor's CPU), rows written "
-            f"{step['rows_written']} (inventory {step['inventory_rows_written']})"
+            f"{step['rows_written']} (inventory {step['inventory_rows_written']}); the simulator answered "
+            f"{answers['cached']} pre-rendered, {answers['rendered']} live"
         )
 
-    def _snapshot(self, cluster, worker, counters, count_rows: bool = True) -> dict:
+    def _snapshot(self, cluster, worker, counters, simulator, count_rows: bool = True) -> dict:
         """One snapshot through the worker: wall time, the worker's CPU time and peak memory, the
         rows written in every table (unless not `count_rows`)."""
         before = counters.read() if count_rows else {}
+        simulator.served()  # counted from here
         processes.reset_peak(worker.pid)
         cpu = processes.cpu_seconds(worker.pid)
         started = time.perf_counter()
@@ -282,6 +285,7 @@ class Bench:
         cpu = processes.cpu_seconds(worker.pid) - cpu
         peak = processes.peak_rss_bytes(worker.pid)
         written = rows_written(before, counters.read()) if count_rows else {}
+        served = simulator.served()
         analysis = (snapshot.facts or {}).get("analysis") or {}
         if snapshot.unread or snapshot.error:
             self.say(f"snapshot #{snapshot.seq} {snapshot.status}: {snapshot.unread} {snapshot.error}")
@@ -291,6 +295,8 @@ class Bench:
             "seconds": round(seconds, 2),
             "snapshot_duration_seconds": snapshot.duration_seconds,
             "worker_cpu_seconds": round(cpu, 2),
+            # The simulator's answers to this snapshot: pre-rendered, or rendered as asked (discovery).
+            "simulator_answers": served,
             "worker_peak_rss_bytes": peak,
             "worker_peak_net_bytes": max(0, peak - worker.idle_rss_bytes),
             "rows_written": sum(written.values()),
@@ -404,12 +410,12 @@ class Bench:
             counters = TableCounters(self.database_url)
             size_empty = counters.size_bytes()  # the empty tables and indexes of every app
             cluster, _ = self._register(simulator)
-            first = self._snapshot(cluster, worker, counters)
+            first = self._snapshot(cluster, worker, counters, simulator)
             size_first = counters.size_bytes()
             seconds = []
             for index in range(self.history_snapshots):
                 simulator.churn(self.churn_fraction)
-                step = self._snapshot(cluster, worker, counters, count_rows=False)
+                step = self._snapshot(cluster, worker, counters, simulator, count_rows=False)
                 seconds.append(step["seconds"])
                 if (index + 1) % 10 == 0:
                     self.say(f"   {index + 1} snapshots, database {counters.size_bytes() / 2**20:.1f} MiB")

@@ -8,9 +8,11 @@ own readers and the floor's) and then served as bytes.
 
 Protocol: the process writes one line `BENCH-SIM <json>` when ready (the kubeconfig, the arrays'
 settings, how many objects) and one after each command; the bench writes one JSON command a line
-on its stdin: {"op": "advance", "minutes": M}, {"op": "churn", "fraction": F}, {"op": "stop"}.
+on its stdin: {"op": "advance", "minutes": M}, {"op": "churn", "fraction": F}, {"op": "served"}
+(answers served from the caches and rendered anew since the last asking), {"op": "stop"}.
 """
 
+import inspect
 import json
 import os
 import subprocess
@@ -22,6 +24,7 @@ from pathlib import Path
 from benchmark import processes
 
 PREFIX = "BENCH-SIM "
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -42,6 +45,7 @@ def serve(scale, seed: int, directory: Path, credentials_dir: Path, page_size: i
     arrays = [served.array_settings() for served in estate.arrays]
     try:
         objects, rendered = _render(estate, arrays, page_size)
+        served = _served(servers)
         _say(
             out,
             {
@@ -57,6 +61,11 @@ def serve(scale, seed: int, directory: Path, credentials_dir: Path, page_size: i
             command = json.loads(line)
             if command["op"] == "stop":
                 break
+            if command["op"] == "served":  # answers served from the caches, and rendered anew
+                hits, misses = _served(servers)
+                _say(out, {"cached": hits - served[0], "rendered": misses - served[1]})
+                served = (hits, misses)
+                continue
             with simulation.lock:
                 if command["op"] == "advance":
                     simulation.advance_to(simulation.clock + timedelta(minutes=command["minutes"]))
@@ -66,23 +75,29 @@ def serve(scale, seed: int, directory: Path, credentials_dir: Path, page_size: i
             for server in servers:
                 server.responses.clear()
             objects, rendered = _render(estate, arrays, page_size)
+            served = _served(servers)
             _say(out, {"changed": changed, "objects": objects, "render_seconds": rendered})
     finally:
         estate.stop()
 
 
 def _render(estate, arrays: list[dict], page_size: int) -> tuple[int, float]:
-    """Every answer a snapshot and the floor ask for, rendered into the response caches."""
+    """Every answer a snapshot and the floor ask for, rendered into the response caches: the
+    Kubernetes lists paged as the product pages them (the raw fetch asks for the same pages; its
+    few discovery requests render as they come), the arrays read through the product's readers
+    (their libraries ask in their own ways), then the floor's requests."""
     from arrays.credentials import resolve
     from arrays.sources.contract import ArrayEndpoint
     from arrays.sources.ontap import collect_ontap
     from arrays.sources.solidfire import collect_solidfire
-    from benchmark.floor import floor
-    from inventory.sources.kubernetes import api_client_from_kubeconfig, collect_kubernetes
+    from benchmark.floor import floor, kubernetes_floor
+    from inventory.sources.kubernetes import collect_kubernetes
 
     started = time.perf_counter()
-    with api_client_from_kubeconfig(str(estate.kubeconfig)) as client:
-        collect_kubernetes(client)
+    # The page size the worker's reads use (collect_kubernetes's default).
+    product_page_size = inspect.signature(collect_kubernetes).parameters["page_size"].default
+    if page_size != product_page_size:
+        kubernetes_floor(str(estate.kubeconfig), product_page_size)
     for array in arrays:
         username, password = resolve(array["credentials"])
         endpoint = ArrayEndpoint(
@@ -91,6 +106,10 @@ def _render(estate, arrays: list[dict], page_size: int) -> tuple[int, float]:
         (collect_ontap if array["kind"] == "ontap" else collect_solidfire)(endpoint)
     _, _, objects = floor(str(estate.kubeconfig), arrays, page_size)
     return objects, round(time.perf_counter() - started, 1)
+
+
+def _served(servers) -> tuple[int, int]:
+    return sum(s.responses.hits for s in servers), sum(s.responses.misses for s in servers)
 
 
 def _say(out, message: dict) -> None:
@@ -143,6 +162,10 @@ class SimulatorProcess:
 
     def churn(self, fraction: float) -> dict:
         return self._ask({"op": "churn", "fraction": fraction})
+
+    def served(self) -> dict:
+        """Answers served since the last asking: from the caches, and rendered anew (misses)."""
+        return self._ask({"op": "served"})
 
     def stop(self) -> None:
         if self._popen.poll() is None:

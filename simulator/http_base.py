@@ -38,15 +38,22 @@ class ResponseCache:
 
     def __init__(self):
         self._answers: dict[tuple, tuple[int, bytes, str, dict | None]] = {}
+        self.hits = self.misses = 0  # since the last clear (approximate under concurrent requests)
 
     def get(self, key: tuple) -> tuple[int, bytes, str, dict | None] | None:
-        return self._answers.get(key)
+        answer = self._answers.get(key)
+        if answer is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return answer
 
     def put(self, key: tuple, answer: tuple[int, bytes, str, dict | None]) -> None:
         self._answers[key] = answer
 
     def clear(self) -> None:
         self._answers = {}
+        self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._answers)
