@@ -44,11 +44,15 @@ test: $(VENV)/.installed $(PLOTLY_JS) system-deps lint
 	DATABASE_URL=$(TEST_DATABASE_URL) CACHE_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) SECRET_KEY=$(TEST_SECRET_KEY) \
 	  $(VENV)/bin/pytest -m "production or postgres_too"
 
-# A throwaway SQLite database under .bench/ unless DATABASE_URL points elsewhere.
+# Issue 13's benchmark (BENCHMARKS.md): a throwaway PostgreSQL database it creates and drops, a real
+# Celery worker on Redis, the simulator in its own process.  SCALE=bench|small|demo|N, ITEMS=1,2,...
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dashboard_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/14
 bench: $(VENV)/.installed
-	rm -rf .bench && mkdir -p .bench
-	DASHBOARD_DATA_DIR=.bench DEMO_ENABLED=false $(PY) manage.py migrate --noinput >/dev/null
-	DASHBOARD_DATA_DIR=.bench $(PY) manage.py bench --scale $(or $(SCALE),small) --json-out .bench/results.json
+	mkdir -p .bench
+	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_REDIS_URL) CACHE_URL=$(BENCH_REDIS_URL) \
+	  SECRET_KEY=bench-not-a-secret DASHBOARD_DATA_DIR=.bench DEMO_ENABLED=false \
+	  $(PY) manage.py bench --scale $(or $(SCALE),bench) --items "$(ITEMS)" --json-out .bench/results.json
 
 clean:
 	rm -rf $(VENV) dashboard.sqlite3* .bench node_modules static/vendor

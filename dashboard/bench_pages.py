@@ -2,7 +2,8 @@
 
 Every named URL pattern of the URL configuration (the admin site's included) is requested in
 process through Django's test client (middleware, view, queries and template; no network, no
-browser) by each reader: once to count its queries, then `runs` times timed.  Parameters are filled
+browser) by each reader: once to count its queries, then `runs` times timed (median, 95th
+percentile, slowest).  Parameters are filled
 by name by the caller; a pattern whose parameter it cannot fill is reported as not measured, never
 skipped silently.  Unnamed patterns (the admin site's redirects to a change page, its catch-all) are
 not pages.  The query-count test (tests/test_page_query_counts.py) holds the counts' independence
@@ -31,6 +32,7 @@ class PageTiming:
     reader: str
     status: int
     median_ms: float
+    p95_ms: float  # the 95th percentile (the slowest of fewer than 20 runs)
     max_ms: float
     queries: int
 
@@ -121,8 +123,14 @@ def time_pages(clients: dict[str, Client], urls: dict[str, str], runs: int) -> l
                         reader,
                         status,
                         round(statistics.median(seconds) * 1000, 1),
+                        round(_p95(seconds) * 1000, 1),
                         round(max(seconds) * 1000, 1),
                         counter.count,
                     )
                 )
     return timings
+
+
+def _p95(seconds: list[float]) -> float:
+    """The 95th percentile: of 20 runs or more the quantile, of fewer the slowest."""
+    return statistics.quantiles(seconds, n=20)[18] if len(seconds) >= 20 else max(seconds)

@@ -343,6 +343,8 @@ if CELERY_TASK_ALWAYS_EAGER:
 
 # --- REST API (api/, under /api/v1/) ---------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar", "api", "digest"]
+# Development only, no models: `manage.py bench` (issue 13's benchmark) and its simulator process.
+INSTALLED_APPS += ["benchmark"]
 # Requests per token (per user when signed in with a session) in each window, counted in the cache
 # above: Redis in production, so the limit holds across web processes.  Empty: no limit.
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "600/minute").strip() or None

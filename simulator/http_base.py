@@ -4,6 +4,11 @@
 the injected faults and the request log of control.py.  The handler parses the request line, reads
 the body and hands `(method, path, query, body)` to the protocol's `handle_request`; it also answers
 the `/_sim/faults` controls, raising errors in the protocol's own shape (`control_error`).
+
+`ResponseCache` (the benchmark's): once switched on, each answer of 200 is kept as the bytes sent
+and served again for the same request while the world is unchanged, so a measured client pays for
+its own work only.  The caller clears it whenever the world changes; faults are not consulted for a
+cached answer.
 """
 
 import base64
@@ -26,6 +31,32 @@ from simulator.control import Fault, FaultInjector, RequestLog
 logger = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT = 10.0  # a client that connects and never speaks TLS gives up its thread after this
+
+
+class ResponseCache:
+    """Answers already rendered: request key -> (status, body, content type, headers)."""
+
+    def __init__(self):
+        self._answers: dict[tuple, tuple[int, bytes, str, dict | None]] = {}
+        self.hits = self.misses = 0  # since the last clear (approximate under concurrent requests)
+
+    def get(self, key: tuple) -> tuple[int, bytes, str, dict | None] | None:
+        answer = self._answers.get(key)
+        if answer is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return answer
+
+    def put(self, key: tuple, answer: tuple[int, bytes, str, dict | None]) -> None:
+        self._answers[key] = answer
+
+    def clear(self) -> None:
+        self._answers = {}
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._answers)
 
 
 class SimulatorHttpServer(http.server.ThreadingHTTPServer):
@@ -108,6 +139,7 @@ class SimulatedServer:
     ):
         self.faults = FaultInjector()
         self.requests = RequestLog()
+        self.responses: ResponseCache | None = None  # see ResponseCache; off unless switched on
         self._thread_name = thread_name
         self._httpd = SimulatorHttpServer((host, port), handler, self, tls_context)
         self._thread: threading.Thread | None = None
@@ -124,6 +156,12 @@ class SimulatedServer:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{'https' if self._httpd.tls_context else 'http'}://{host}:{self.port}"
+
+    def cache_responses(self) -> ResponseCache:
+        """Switch the response cache on (the benchmark's pre-rendered pages)."""
+        if self.responses is None:
+            self.responses = ResponseCache()
+        return self.responses
 
     def start(self) -> Self:
         # A short poll interval makes stop() quick, which a test suite starting many servers feels.
@@ -172,6 +210,7 @@ class DroppedConnection(Exception):
 
 class SimulatorHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients pool connections
+    _caching: tuple | None = None  # (cache, key) while an answer being rendered is to be kept
     timeout = 60  # idle keep-alive connections do not hold a thread forever
     disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait 40 ms between them
 
@@ -196,10 +235,30 @@ class SimulatorHandler(http.server.BaseHTTPRequestHandler):
         path = parsed.path.rstrip("/") or "/"
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query, keep_blank_values=True).items()}
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        cache = self.api.responses
+        self._caching = None
         try:
+            if cache is not None and not path.startswith("/_sim/"):
+                key = (method, self.cache_target(path, body), self.headers.get("Authorization"))
+                answer = cache.get(key)
+                if answer is not None:
+                    status, cached, content_type, headers = answer
+                    self.send_body(status, self.cached_body(cached, body), content_type, headers)
+                    return
+                self._caching = (cache, key)
             self.handle_request(method, path, query, body)
         except (DroppedConnection, ConnectionError, TimeoutError):
             self.close_connection = True
+        finally:
+            self._caching = None
+
+    def cache_target(self, path: str, body: bytes) -> bytes | str:
+        """What makes two requests the same for the response cache: the request target and body."""
+        return self.path + "#" + body.decode(errors="replace")
+
+    def cached_body(self, cached: bytes, body: bytes) -> bytes:
+        """A cached answer as sent for this request (a protocol echoing a request id patches it in)."""
+        return cached
 
     def handle_request(self, method: str, path: str, query: dict[str, str], body: bytes) -> None:
         """Answers one request in the protocol's terms (`path` without a trailing slash)."""
@@ -240,6 +299,9 @@ class SimulatorHandler(http.server.BaseHTTPRequestHandler):
     def send_body(
         self, status: int, body: bytes, content_type: str = "application/json", headers: dict | None = None
     ) -> None:
+        if self._caching is not None and status == 200:
+            cache, key = self._caching
+            cache.put(key, (status, body, content_type, headers))
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

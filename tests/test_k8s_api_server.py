@@ -536,3 +536,20 @@ def test_simulate_command_serves_the_simulation_until_interrupted(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+
+
+# --- the benchmark's pre-rendered pages -------------------------------------------------------
+
+
+def test_with_the_response_cache_a_list_is_served_as_rendered_until_cleared(server, store):
+    cache = server.cache_responses()
+    first, pages = list_all(server, "/api/v1/pods", limit=10)
+    assert len(pages) == 3 and cache.misses == 3 and cache.hits == 0
+    store.replace("Pod", store.objects("Pod")[:5])  # the world changes: the cache does not know
+    again, _ = list_all(server, "/api/v1/pods", limit=10)
+    assert again == first and cache.hits == 3  # the same pages, continue tokens included
+    status, _, body = get(server, "/api/v1/pods", {"limit": 10}, headers={"Authorization": "Bearer other"})
+    assert status == 401  # another client's credentials are another request; refusals are not kept
+    cache.clear()  # the bench clears it whenever the world changes
+    fresh, _ = list_all(server, "/api/v1/pods", limit=10)
+    assert len(fresh) == 5 and cache.hits == 0

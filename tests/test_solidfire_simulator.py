@@ -364,3 +364,14 @@ def test_tls_material_is_per_directory_loopback_and_private(tmp_path):
     assert cert.not_valid_after_utc - cert.not_valid_before_utc < timedelta(days=3)  # short-lived
     assert stat.S_IMODE(first.key_file.stat().st_mode) == 0o600
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+
+
+def test_with_the_response_cache_a_call_is_answered_as_rendered_with_its_own_id(server, tls):
+    cache = server.cache_responses()
+    call = {"method": "ListAccounts", "params": {}}
+    status, _, first = post(server, tls, {**call, "id": 1})
+    assert status == 200 and cache.misses == 1
+    status, _, again = post(server, tls, {**call, "id": 42})
+    assert status == 200 and cache.hits == 1  # the SDK numbers each call: the id is not the call
+    first_body, again_body = json.loads(first), json.loads(again)
+    assert again_body["id"] == 42 and again_body["result"] == first_body["result"]

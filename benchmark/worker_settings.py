@@ -1,0 +1,7 @@
+"""The bench worker's settings: production's, but closing its database connection after each task
+(CONN_MAX_AGE 0), so that its backend's table counts reach pg_stat_user_tables as the task ends
+(a backend that stays idle reports them up to 10 s later).  One connection per task: negligible."""
+
+from dashboard.settings import *  # noqa: F403
+
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
