@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from api.tokens import issue
+from arrays.access_summary import ACCESS_SUMMARY, summaries
 from arrays.volume_access import VOLUME_ACCESS
 from exposure.analyse import EXPOSURE_PATHS
 from exposure.analysis.paths import Actor, ExposurePath, Hop
@@ -119,6 +120,11 @@ def grow(cluster: Cluster, upto: int, start: int = 0) -> None:
             )
             for n in range(2)
         ]
+    records = {(r.namespace, r.name): r.data for r in rows if r.kind == VOLUME_ACCESS}
+    rows += [  # what the derivation writes beside the records (a tenant's backends are counted from them)
+        _row(cluster, ACCESS_SUMMARY, name, ns, scope=DERIVED_SCOPE, data=summary.data)
+        for (ns, name), summary in summaries({VOLUME_ACCESS: records}).items()
+    ]
     InventoryObject.objects.bulk_create(rows)
     Snapshot.objects.filter(pk=snapshot.pk).update(facts={**(snapshot.facts or {}), "backends": backends})
     made = Finding.objects.bulk_create(findings)
