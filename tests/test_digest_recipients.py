@@ -2,12 +2,14 @@
 owner (a user, a group's users, a bare email) exactly the namespaces they own, one digest per address."""
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from digest.models import ClusterDigestAddress
 from digest.recipients import recipient_for, recipients
 from inventory.models import Cluster
-from tenancy.access import scope_of
+from tenancy.access import is_admin, scope_of
 from tenancy.models import Grant, NamespaceOwner
 from tests.factories import dashboard_admin
 
@@ -32,6 +34,37 @@ def test_admins_with_an_email_get_the_cluster_wide_digest(clusters):
     assert set(found) == {"Root@example.com", "lead@example.com"}, "domains lower-cased, not local parts"
     assert all(r.scope.admin and r.cluster_ids == () for r in found.values())
     assert found["Root@example.com"].username == root.username
+
+
+def test_admins_are_whom_is_admin_names_read_in_one_query_however_many_accounts(clusters):
+    """Listing recipients reads who is an admin for every account at once (not Django's two
+    permission reads per account), and names exactly the accounts tenancy.access.is_admin names."""
+    admins_group = Group.objects.create(name="dashboard-admins")
+    admins_group.permissions.add(
+        Permission.objects.get(content_type__app_label="tenancy", codename="view_all_namespaces")
+    )
+    User.objects.create_user("by-group", "group@example.com").groups.add(admins_group)
+    User.objects.create_user("gone-by-group", "gone@example.com", is_active=False).groups.add(admins_group)
+    User.objects.create_superuser("root-user", "root@example.com", "pw")
+    lead = dashboard_admin("lead")
+    lead.email = "lead@example.com"
+    lead.save()
+    User.objects.create_user("viewer", "viewer@example.com", is_staff=True).groups.add(
+        Group.objects.create(name="viewers")
+    )
+
+    def admins_and_queries() -> tuple[set[str], int]:
+        with CaptureQueriesContext(connection) as captured:
+            found = recipients()
+        return {address for address, r in found.items() if r.kind == "admin"}, len(captured)
+
+    admins, queries = admins_and_queries()
+    accounts = User.objects.exclude(email="")
+    assert admins == {u.email for u in accounts if is_admin(u)}
+    assert admins == {"group@example.com", "root@example.com", "lead@example.com"}
+    for n in range(5):
+        User.objects.create_user(f"viewer{n}", f"viewer{n}@example.com")
+    assert admins_and_queries() == (admins, queries), "no query per account"
 
 
 def test_cluster_lists_get_their_clusters_and_an_admin_on_a_list_gets_one_digest(clusters):
