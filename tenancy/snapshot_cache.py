@@ -17,6 +17,8 @@ from django.core.cache import cache
 from inventory.models import Cluster, Snapshot
 
 VERSION = 1  # of the kept values' shapes: bump when one changes
+# A superseded snapshot's values are never asked again: they expire rather than pile up.
+KEPT_SECONDS = 24 * 3600
 
 
 def latest_visible(cluster: Cluster) -> dict | None:
@@ -38,5 +40,5 @@ def derived(cluster: Cluster, latest: dict, what: str, compute: Callable[[], obj
     value = cache.get(key)
     if value is None:
         value = compute()
-        cache.set(key, value, timeout=None)
+        cache.set(key, value, timeout=KEPT_SECONDS)
     return value
