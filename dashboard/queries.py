@@ -5,7 +5,7 @@ Every function takes the reader's `Scope` (tenancy.access.scope_of) and reads th
 tenancy/redaction.py.  There is no reader here that takes no scope.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from django.db.models import Case, Count, Func, IntegerField, JSONField, Q, Value, When
@@ -414,12 +414,23 @@ def listed_findings(findings, scope: Scope) -> Iterator[dict]:
     reader (`tenancy.redaction.listed_finding`).  Only the columns shown are read (and, for a reader
     who is not an admin, the refs and the paths' namespaces and data), in chunks: the cost grows with
     the rows and nothing else, a constant few per cluster besides."""
+    return listed_rows(listed_columns(findings, scope).iterator(chunk_size=2000), scope)
+
+
+def listed_columns(findings, scope: Scope):
+    """`findings` reading only what `listed_rows` needs of each (not their paths, evidence or detail
+    beyond the columns shown)."""
     fields = LISTED_FIELDS if scope.admin else (*LISTED_FIELDS, "cluster__tenant_label", "refs")
     shown = findings.select_related("cluster").only(*fields)
     if not scope.admin:
         shown = shown.annotate(path_ends=PathEnds("paths"))
+    return shown
+
+
+def listed_rows(findings: Iterable[Finding], scope: Scope) -> Iterator[dict]:
+    """Each finding read through `listed_columns`, as a list shows it to the reader."""
     readers: dict[int, Reader] = {}
-    for finding in shown.iterator(chunk_size=2000):
+    for finding in findings:
         if finding.cluster_id not in readers:
             readers[finding.cluster_id] = reader_for(scope, finding.cluster)
         row = {

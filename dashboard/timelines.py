@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
-from dashboard.queries import current_grades, redacted_findings, severity_rank
+from dashboard.queries import current_grades, listed_columns, listed_rows, severity_rank
 from exposure.findings import for_summary
 from exposure.grades import CLUSTER_WIDE
 from exposure.models import (
@@ -504,12 +504,13 @@ def namespace_lives(
         ),
         severity_rank=severity_rank(),
     ).order_by("state_rank", "-severity_rank", "pk")
-    listed = list(ranked.select_related("cluster")[:limit])
+    # Only the columns a life and its redacted title need: not the paths and evidence whole.
+    listed = list(listed_columns(ranked, scope)[:limit])
     if not listed:
         return [], 0
     events, held = life_history(Finding.objects.filter(pk__in=[finding.pk for finding in listed]), scope)
     lives = []
-    for finding, shown in zip(listed, redacted_findings(listed, scope), strict=True):
+    for finding, shown in zip(listed, listed_rows(listed, scope), strict=True):
         spans = life_spans(_row(finding), events[finding.pk], held[finding.pk], window.end)
         lives.append(
             Life(

@@ -18,6 +18,7 @@ from tenancy.boundaries import tenant_of_namespace
 from tenancy.models import Grant
 from tenancy.ownership import Owner, owned_namespaces, owned_namespaces_of_address
 from tenancy.scope import Scope
+from tenancy.snapshot_cache import derived, latest_visible
 
 ADMIN_PERMISSION = "tenancy.view_all_namespaces"
 _CACHE_ATTRIBUTE = "_dashboard_scope"  # one computation per request (request.user lives as long)
@@ -35,22 +36,25 @@ def is_admin(user) -> bool:
 def namespace_tenants(cluster: Cluster, names=None) -> dict[str, str]:
     """namespace -> tenant, as of the cluster's latest visible snapshot (never one still being written);
     of `names` only when given (a reader's own few, not every namespace of a large cluster)."""
-    # Its sequence number is all the question needs of the snapshot: not its facts (a large document).
-    latest = (
-        cluster.snapshots.filter(status__in=Snapshot.VISIBLE)
-        .order_by("-seq")
-        .only("cluster_id", "seq")
-        .first()
-    )
+    latest = latest_visible(cluster)  # its identity, not its facts (a large document)
     if latest is None:
         return {}
-    namespaces = InventoryObject.objects.as_of(latest).filter(scope="", kind="Namespace")
+
+    def read(only=None) -> dict[str, str]:
+        namespaces = InventoryObject.objects.as_of(Snapshot(cluster_id=cluster.pk, seq=latest["seq"]))
+        namespaces = namespaces.filter(scope="", kind="Namespace")
+        if only is not None:
+            namespaces = namespaces.filter(name__in=sorted(only))
+        return {
+            name: tenant_of_namespace(name, data, cluster.tenant_label)
+            for name, data in namespaces.values_list("name", "data")
+        }
+
     if names is not None:
-        namespaces = namespaces.filter(name__in=sorted(names))
-    return {
-        name: tenant_of_namespace(name, data, cluster.tenant_label)
-        for name, data in namespaces.values_list("name", "data")
-    }
+        return read(names)
+    # Every namespace's: what a tenant grant asks on every page; the tenant label is the cluster's
+    # setting, changed without a snapshot, so it is part of the key.
+    return derived(cluster, latest, f"namespace-tenants|{cluster.tenant_label}", read)
 
 
 def granted_namespaces(user) -> dict[int, set[str]]:

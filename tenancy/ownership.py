@@ -28,6 +28,7 @@ from inventory.fields import as_list, as_mapping, as_text
 from inventory.models import Cluster, Snapshot
 from inventory.state import SnapshotState
 from tenancy.models import NamespaceOwner
+from tenancy.snapshot_cache import derived, latest_visible
 
 ADMIN_LIKE_ROLES = frozenset({"admin", "cluster-admin"})
 
@@ -152,7 +153,55 @@ def owned_namespaces(user, cluster: Cluster, owners: dict[str, list[Owner]] | No
     (`owners`: the cluster's `owners_of`, when the caller read it already)."""
     names = {user.get_username()} | ({user.email} if user.email else set())
     groups = set(user.groups.values_list("name", flat=True))
-    return _owned_by(cluster, names, groups, owners)
+    if owners is not None:
+        return _owned_by(cluster, names, groups, owners)
+    return _owned_by_index(cluster, names, groups)
+
+
+def _derived_index(cluster: Cluster) -> dict[str, dict[str, list[str]]]:
+    """kind -> Kubernetes owner name -> the namespaces it owns, of the trusted cluster-derived owners
+    of the latest visible snapshot (before the manual mapping and the identity mapping)."""
+    latest = latest_visible(cluster)
+    if latest is None:
+        return {}
+
+    def compute():
+        facts = (
+            Snapshot.objects.filter(pk=latest["pk"])
+            .annotate(kept=KeyTransform("owners", KeyTransform("analysis", "facts")))
+            .values_list("kept", flat=True)
+            .first()
+        )
+        index: dict[str, dict[str, list[str]]] = {"user": {}, "group": {}}
+        for namespace, found in (facts or {}).items():
+            for owner in map(Owner.from_facts, found):
+                if owner.trusted and owner.kind in index:
+                    index[owner.kind].setdefault(owner.name, []).append(namespace)
+        return index
+
+    return derived(cluster, latest, "owner-index", compute)
+
+
+def _owned_by_index(cluster: Cluster, names: set[str], groups: set[str]) -> set[str]:
+    """`_owned_by` over `owners_of(cluster)`, without decoding every namespace's owners: the derived
+    owners from the per-snapshot index, the manual mapping (which changes without a snapshot) read
+    live and winning wherever it names an owner."""
+    mapping = cluster.identity_mapping or {}
+    wanted = {"user": names, "group": groups}
+    owned: set[str] = set()
+    index = _derived_index(cluster)
+    for kind, dashboard_names in wanted.items():
+        kind_mapping = mapping.get("users" if kind == "user" else "groups") or {}
+        for name, namespaces in index.get(kind, {}).items():
+            if kind_mapping.get(name, name) in dashboard_names:
+                owned.update(namespaces)
+    manual: dict[str, bool] = {}
+    for row in NamespaceOwner.objects.filter(cluster=cluster).values("namespace", "kind", "name"):
+        kind_mapping = mapping.get("users" if row["kind"] == "user" else "groups") or {}
+        mapped = kind_mapping.get(row["name"], row["name"])
+        mine = mapped in wanted.get(row["kind"], ())
+        manual[row["namespace"]] = manual.get(row["namespace"], False) or mine
+    return (owned - manual.keys()) | {namespace for namespace, mine in manual.items() if mine}
 
 
 def owned_namespaces_of_address(address: str, cluster: Cluster, owners=None) -> set[str]:
