@@ -118,13 +118,13 @@ def send_delivery(delivery_id: int, now: datetime | None = None, found=None) -> 
         return Delivery.Status.DROPPED
     period = Period(delivery.period_start, delivery.period_end, delivery.period_key)
     try:
-        digest = build_digest(
-            recipient, period, site_url=settings.SITE_URL, unsubscribe_url=unsubscribe_url(recipient.address)
-        )
+        # One signed link for the body and the List-Unsubscribe header (its signature carries a time).
+        unsubscribe = unsubscribe_url(recipient.address)
+        digest = build_digest(recipient, period, site_url=settings.SITE_URL, unsubscribe_url=unsubscribe)
         if digest.nothing_new and preferences.silence_when_nothing_new:
             _finish(delivery, token, Delivery.Status.SILENCED, content_hash=digest.content_hash)
             return Delivery.Status.SILENCED
-        message = compose(recipient, digest, delivery.message_id)
+        message = compose(recipient, digest, delivery.message_id, unsubscribe)
         message.send()
     except Exception as error:  # any failure is this row's, retried; the next row goes on
         return _failed(delivery, token, error, now)
@@ -134,8 +134,7 @@ def send_delivery(delivery_id: int, now: datetime | None = None, found=None) -> 
     return Delivery.Status.SENT
 
 
-def compose(recipient: Recipient, digest, message_id: str) -> EmailMultiAlternatives:
-    unsubscribe = unsubscribe_url(recipient.address)
+def compose(recipient: Recipient, digest, message_id: str, unsubscribe: str) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=digest.subject,
         body=digest.text,
