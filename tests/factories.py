@@ -133,3 +133,26 @@ def made_findings(cluster, namespace: str, count: int, *, severities=("low",), p
     )
     FindingNamespace.objects.bulk_create([FindingNamespace(finding=f, namespace=namespace) for f in made])
     return made
+
+
+def graded_namespaces(cluster, namespaces, *, grade: str, counts: dict):
+    """Current grades for `namespaces` of `cluster` (valid since snapshot 1, taken at TAKEN_AT), in
+    one bulk insert: lists, charts and query counts measured with many graded namespaces."""
+    from exposure.models import NamespaceStatus
+    from tests.cases.runner import TAKEN_AT
+
+    return NamespaceStatus.objects.bulk_create(
+        [
+            NamespaceStatus(
+                cluster=cluster,
+                namespace=namespace,
+                grade=grade,
+                counts=counts,
+                valid_from=1,
+                valid_from_at=TAKEN_AT,
+                grade_since=1,
+                grade_since_at=TAKEN_AT,
+            )
+            for namespace in namespaces
+        ]
+    )

@@ -17,13 +17,13 @@ from arrays.volume_access import VOLUME_ACCESS
 from exposure.analyse import EXPOSURE_PATHS
 from exposure.analysis.paths import Actor, ExposurePath, Hop
 from exposure.findings import suppress
-from exposure.models import Finding, FindingNamespace, NamespaceStatus
+from exposure.models import Finding, FindingNamespace
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.state import DERIVED_SCOPE
 from tenancy.models import Grant
 from tests.api_support import Api
 from tests.cases.runner import TAKEN_AT
-from tests.factories import dashboard_admin
+from tests.factories import dashboard_admin, graded_namespaces
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
 PAGE = "5"
@@ -131,21 +131,7 @@ def grow(cluster: Cluster, upto: int, start: int = 0) -> None:
     FindingNamespace.objects.bulk_create(
         [FindingNamespace(finding=f, namespace=f.namespaces[0]) for f in made]
     )
-    NamespaceStatus.objects.bulk_create(
-        [
-            NamespaceStatus(
-                cluster=cluster,
-                namespace=f"ns-{i:03}",
-                grade="D",
-                counts={"high": 2},
-                valid_from=1,
-                valid_from_at=TAKEN_AT,
-                grade_since=1,
-                grade_since_at=TAKEN_AT,
-            )
-            for i in range(start, upto)
-        ]
-    )
+    graded_namespaces(cluster, [f"ns-{i:03}" for i in range(start, upto)], grade="D", counts={"high": 2})
     for finding in made[::2]:
         suppress(finding, "accepted", timezone.now() + timedelta(days=1))
 

@@ -18,6 +18,7 @@ from inventory.models import Snapshot
 from tests import url_crawl
 from tests.api_support import *  # noqa: F403 (its fixtures)
 from tests.api_support import API
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.django_db]
 EXAMPLES = 4  # per operation: enough to try each parameter's shapes, few enough for `make test`
@@ -184,31 +185,17 @@ def test_the_docs_page_is_offline_and_inline_free(clusters, admin, client):
     assert Client().get(API + "docs/").status_code == 302, "anonymous: to the login page"
 
 
-CHROMIUM = "/usr/lib/chromium/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_swagger_ui_renders_the_schema_in_chromium_with_no_csp_violation(live_server):
     """The docs page, drawn by a real browser under the served CSP: Swagger UI shows every
     operation, the browser refuses nothing, and nothing is fetched from another origin."""
-    from pathlib import Path
-
     from django.conf import settings as django_settings
     from playwright.sync_api import sync_playwright
 
     from tests.factories import dashboard_admin
 
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         if os.geteuid() == 0:
             pytest.fail("Chromium is missing: `make test` installs it (tools/system-deps.sh) as root")
         pytest.skip("Chromium is missing and we are not root: apt-get install chromium")
@@ -217,7 +204,7 @@ def test_swagger_ui_renders_the_schema_in_chromium_with_no_csp_violation(live_se
     cookie = session.cookies[django_settings.SESSION_COOKIE_NAME].value
     refused, foreign = [], []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             context = browser.new_context()
             context.add_cookies(

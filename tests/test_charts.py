@@ -24,7 +24,7 @@ from tenancy.models import Grant
 from tenancy.scope import Scope
 from tests import factories
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
-from tests.factories import dashboard_admin, made_findings
+from tests.factories import dashboard_admin, graded_namespaces, made_findings
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -247,21 +247,7 @@ def _grow(cluster, namespace: str, count: int) -> None:
         ]
     )
     Suppression.objects.filter(finding__in=made).update(created_at=TAKEN_AT + timedelta(days=2, hours=12))
-    NamespaceStatus.objects.bulk_create(
-        [
-            NamespaceStatus(
-                cluster=cluster,
-                namespace=f"grown-{n}",
-                grade="B",
-                counts={"low": 1},
-                valid_from=1,
-                valid_from_at=TAKEN_AT,
-                grade_since=1,
-                grade_since_at=TAKEN_AT,
-            )
-            for n in range(count)
-        ]
-    )
+    graded_namespaces(cluster, [f"grown-{n}" for n in range(count)], grade="B", counts={"low": 1})
 
 
 def _queries(call) -> int:

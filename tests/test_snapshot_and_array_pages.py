@@ -111,9 +111,10 @@ def test_the_history_is_paginated_at_a_cost_that_does_not_grow(client, prod):
         first = client.get("/clusters/prod/snapshots/").content.decode()
     assert len(many) == len(few)
     assert len(re.findall(r'<tr id="snapshot-', first)) == 50 and 'id="snapshot-123"' in first
-    assert 'href="?page=2" rel="next"' in first and "Page 1 of 3" in first
+    assert 'href="?page=2" rel="next">Older</a>' in first and "Page 1 of 3" in first
     last = client.get("/clusters/prod/snapshots/?page=3").content.decode()
     assert len(re.findall(r'<tr id="snapshot-', last)) == 23 and 'id="snapshot-1"' in last
+    assert 'href="?page=2" rel="prev">Newer</a>' in last and 'rel="next"' not in last
     assert "ns-499" not in first, "the analysis' namespace list stays in the database"
 
 

@@ -15,18 +15,9 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.test_canary import world  # noqa: F401 (the canary's two tenants: the pages' world here too)
 
-CHROMIUM = Path("/usr/lib/chromium/chromium")  # Debian's binary itself (the wrapper script adds noise)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PLOTLY = ROOT / "static" / "vendor" / "plotly-strict.min.js"
