@@ -115,7 +115,7 @@ def _context(recipient: Recipient, week: Week, links: Links) -> dict:
     clusters = {c.pk: c.name for c in week.clusters}
     tz = period.end.tzinfo
 
-    def item(fact, breadth: Breadth | None = None) -> dict:
+    def item(fact, breadth: Breadth | None = None, notes: bool = True) -> dict:
         shown = summaries[fact.id]
         return {
             "id": fact.id,
@@ -130,7 +130,9 @@ def _context(recipient: Recipient, week: Week, links: Links) -> dict:
             # The text part's paragraphs, wrapped under their label.
             "remediation_text": _wrapped("   Fix: ", shown["remediation"]),
             "path_text": _wrapped("   Path: ", _path_line(shown["paths"][0])) if shown["paths"] else "",
-            "head_text": _wrapped("- ", f"[{fact.severity.upper()}] {shown['title']}{_notes(fact)}"),
+            "head_text": _wrapped(
+                "- ", f"[{fact.severity.upper()}] {shown['title']}{_notes(fact) if notes else ''}"
+            ),
             "reopened": fact.reopened,
             "state": fact.state,
             "expires": _moment(fact.suppressed_until, tz) if fact.suppressed_until else "",
@@ -138,9 +140,9 @@ def _context(recipient: Recipient, week: Week, links: Links) -> dict:
             "path": _path_line(shown["paths"][0]) if shown["paths"] else "",
         }
 
-    def section(facts) -> dict:
+    def section(facts, notes: bool = True) -> dict:
         # A finding gone between the two reads (its cluster deleted) is left out, not an error.
-        items = [item(f) for f in facts[:LISTED] if f.id in summaries]
+        items = [item(f, notes=notes) for f in facts[:LISTED] if f.id in summaries]
         return {"items": items, "more": max(0, len(facts) - LISTED)}
 
     namespaces_now = {k: g for k, g in week.grades_at_end.items() if k[1] != CLUSTER_WIDE}
@@ -165,7 +167,7 @@ def _context(recipient: Recipient, week: Week, links: Links) -> dict:
             for rank, shown in enumerate((item(f, breadth) for f, breadth in first if f.id in summaries), 1)
         ],
         "new": section(week.new),
-        "resolved": section(week.resolved),
+        "resolved": section(week.resolved, notes=False),  # resolved is what the section says
         "still_open": section(week.still_open),
         "expiring": section(week.expiring),
         "grade_changes": [

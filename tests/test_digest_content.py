@@ -175,6 +175,8 @@ def test_each_section_says_what_happened_in_the_week(week_cluster):
     assert "- [HIGH] made finding 5 in team-a\n  suppressed until Thu 19 Mar 08:00 UTC" in text
     assert "- c1 / team-a: A → F" in text
     assert "made finding 7 in team-a (reopened)" in text
+    resolved = text[text.index("RESOLVED THIS WEEK") : text.index("STILL OPEN")]
+    assert resolved.count("\n- [") == 1 and "(resolved since)" not in resolved, "resolved is what it says"
     assert "Open findings: +1 (worse)" in text
     assert "Namespaces by grade, now (a week ago): F 1 (0), A 0 (1)" in text
     assert "info" not in text.lower().replace("information", "")
