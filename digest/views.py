@@ -24,19 +24,30 @@ ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058's POST body
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
+    """The signed link's page: unsubscribe (or subscribe again), or choose when the digest comes,
+    for any recipient, account or not."""
     address = address_of(token)
     if address is None:
         return render(request, "digest/unsubscribe.html", {"invalid": True}, status=404)
     subscription = Subscription.objects.filter(address=address).first()
-    if request.method == "POST":
+    form, saved = None, False
+    if request.method == "POST" and request.POST.get("action") == "preferences":
+        form = PreferencesForm(request.POST, instance=subscription or Subscription(address=address))
+        if form.is_valid():
+            subscription, form, saved = _save_preferences(form), None, True
+    elif request.method == "POST":
         resubscribe = request.POST.get("action") == "resubscribe"
         subscription = _set_unsubscribed(address, not resubscribe)
         if request.POST.get("List-Unsubscribe") == "One-Click":
             return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
+    chosen = Preferences.of(subscription)
     context = {
         "address": address,
         "unsubscribed": bool(subscription and subscription.unsubscribed_at),
-        "done": request.method == "POST",
+        "done": request.method == "POST" and not saved and form is None,
+        "saved": saved,
+        "form": form or _preferences_form(subscription or Subscription(address=address)),
+        "schedule": chosen.describe(),
     }
     return render(request, "digest/unsubscribe.html", context)
 
@@ -60,22 +71,32 @@ class PreferencesForm(forms.ModelForm):
         labels = {"weekday": "Weekday", "hour": "Hour (0–23)", "time_zone": "Time zone"}
 
 
+def _preferences_form(subscription: Subscription, data=None) -> PreferencesForm:
+    return PreferencesForm(
+        data, instance=subscription, initial={"receive": subscription.unsubscribed_at is None}
+    )
+
+
+def _save_preferences(form: PreferencesForm) -> Subscription:
+    saved = form.save(commit=False)
+    receive = form.cleaned_data["receive"]
+    if not receive and saved.unsubscribed_at is None:
+        saved.unsubscribed_at = timezone.now()
+    elif receive:
+        saved.unsubscribed_at = None
+    saved.save()
+    return saved
+
+
 @login_required
 def preferences(request):
     address = normalise_address(request.user.email) if request.user.email else ""
     if not address:
         return render(request, "digest/preferences.html", {"address": ""})
     subscription = Subscription.objects.filter(address=address).first() or Subscription(address=address)
-    initial = {"receive": subscription.unsubscribed_at is None}
-    form = PreferencesForm(request.POST or None, instance=subscription, initial=initial)
+    form = _preferences_form(subscription, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        saved = form.save(commit=False)
-        receive = form.cleaned_data["receive"]
-        if not receive and saved.unsubscribed_at is None:
-            saved.unsubscribed_at = timezone.now()
-        elif receive:
-            saved.unsubscribed_at = None
-        saved.save()
+        _save_preferences(form)
         return redirect("digest-preferences")
     chosen = Preferences.of(subscription if subscription.pk else None)
     recipient = recipient_for(address)

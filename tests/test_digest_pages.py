@@ -51,6 +51,29 @@ def test_the_link_asks_first_then_a_post_unsubscribes_without_an_account(csrf_cl
     assert Subscription.objects.get(address="Nobody@example.com").unsubscribed_at is None
 
 
+def test_the_link_lets_an_address_without_an_account_choose_when(csrf_client):
+    path = _unsubscribe_path("owner@example.com")
+    assert "Monday 08:00" in csrf_client.get(path).content.decode()
+    chosen = {
+        "action": "preferences",
+        "weekday": "2",
+        "hour": "6",
+        "time_zone": "Asia/Tokyo",
+        "receive": "on",
+    }
+    page = csrf_client.post(path, chosen).content.decode()
+    assert "Saved." in page and "Wednesday 06:00 Asia/Tokyo" in page
+    saved = Subscription.objects.get(address="owner@example.com")
+    assert (saved.weekday, saved.hour, saved.time_zone, saved.unsubscribed_at) == (2, 6, "Asia/Tokyo", None)
+    refused = csrf_client.post(path, {**chosen, "time_zone": "Mars/Olympus"})
+    assert refused.status_code == 200 and "is not a time zone" in refused.content.decode()
+    assert Subscription.objects.get(address="owner@example.com").time_zone == "Asia/Tokyo"
+    token = unsubscribe_token("x@example.com")
+    altered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert csrf_client.post(f"/digest/unsubscribe/{altered}/", chosen).status_code == 404
+    assert not Subscription.objects.filter(address="x@example.com").exists()
+
+
 def test_one_click_unsubscribe_as_rfc_8058_posts_it(csrf_client):
     response = csrf_client.post(
         _unsubscribe_path("list@example.com"),
