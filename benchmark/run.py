@@ -20,6 +20,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -95,9 +97,8 @@ class Bench:
         if self.items & (SNAPSHOT_ITEMS | {"1"}):
             self._main(results, item_seconds)
         if "9" in self.items:
-            began = time.perf_counter()
-            results["database_growth"] = self._history_child()
-            item_seconds["9"] = round(time.perf_counter() - began, 1)
+            with _timed(item_seconds, "9"):
+                results["database_growth"] = self._history_child()
         results["total_seconds"] = round(time.perf_counter() - started, 1)
         results["load_average_at_end"] = load_average()
         results["targets"] = judge(results)
@@ -120,9 +121,8 @@ class Bench:
                 f"simulator ({self.scale}): {results['objects']} objects and array records, built in "
                 f"{simulator.ready['build_seconds']}s, pages rendered in {simulator.ready['render_seconds']}s"
             )
-            began = time.perf_counter()
-            results["floor"] = self._floor(simulator)
-            item_seconds["1"] = round(time.perf_counter() - began, 1)
+            with _timed(item_seconds, "1"):
+                results["floor"] = self._floor(simulator)
             if worker is None:
                 return
             worker.wait_until_ready()
@@ -202,27 +202,24 @@ class Bench:
 
     def _snapshots(self, results, item_seconds, simulator, worker, counters, cluster) -> None:
         steps = results["snapshots"] = {}
-        began = time.perf_counter()
-        steps["first"] = self._snapshot(cluster, worker, counters, simulator)
-        item_seconds["2"] = round(time.perf_counter() - began, 1)
+        with _timed(item_seconds, "2"):
+            steps["first"] = self._snapshot(cluster, worker, counters, simulator)
         self._said("2. first snapshot", steps["first"], results)
         if "3" in self.items:
-            began = time.perf_counter()
-            rendered = simulator.advance(10)
-            steps["unchanged"] = self._snapshot(cluster, worker, counters, simulator)
-            steps["unchanged"]["simulator_render_seconds"] = rendered["render_seconds"]
-            item_seconds["3"] = round(time.perf_counter() - began, 1)
+            with _timed(item_seconds, "3"):
+                rendered = simulator.advance(10)
+                steps["unchanged"] = self._snapshot(cluster, worker, counters, simulator)
+                steps["unchanged"]["simulator_render_seconds"] = rendered["render_seconds"]
             self._said("3. unchanged snapshot", steps["unchanged"], results)
         if "4" in self.items:
-            began = time.perf_counter()
-            changed = simulator.churn(self.churn_fraction)
-            steps["churn"] = self._snapshot(cluster, worker, counters, simulator)
-            steps["churn"].update(
-                fraction=self.churn_fraction,
-                objects_changed=changed["changed"],
-                simulator_render_seconds=changed["render_seconds"],
-            )
-            item_seconds["4"] = round(time.perf_counter() - began, 1)
+            with _timed(item_seconds, "4"):
+                changed = simulator.churn(self.churn_fraction)
+                steps["churn"] = self._snapshot(cluster, worker, counters, simulator)
+                steps["churn"].update(
+                    fraction=self.churn_fraction,
+                    objects_changed=changed["changed"],
+                    simulator_render_seconds=changed["render_seconds"],
+                )
             self._said(f"4. {self.churn_fraction:.0%} churn snapshot", steps["churn"], results)
         peak = max(steps.values(), key=lambda step: step["worker_peak_net_bytes"])
         objects = results["objects"]
@@ -318,18 +315,16 @@ class Bench:
         if self.items & {"7", "pages"}:
             with _page_readers(cluster) as readers:
                 if "7" in self.items:
-                    began = time.perf_counter()
-                    results["key_pages"] = key_pages(readers, self.page_runs)
-                    item_seconds["7"] = round(time.perf_counter() - began, 1)
+                    with _timed(item_seconds, "7"):
+                        results["key_pages"] = key_pages(readers, self.page_runs)
                     for row in results["key_pages"]:
                         self.say(
                             f"7. {row['page']:<28} {row['reader']:<7} median {row['median_ms']:>7.1f} ms, "
                             f"p95 {row['p95_ms']:>7.1f} ms, {row['queries']} queries"
                         )
                 if "pages" in self.items:
-                    began = time.perf_counter()
-                    results["pages"] = all_pages(readers, runs=5)
-                    item_seconds["pages"] = round(time.perf_counter() - began, 1)
+                    with _timed(item_seconds, "pages"):
+                        results["pages"] = all_pages(readers, runs=5)
                     self.say(
                         f"pages: {len(results['pages']['timings'])} timings of every page, slowest median "
                         f"{max(t['median_ms'] for t in results['pages']['timings']):.0f} ms"
@@ -344,16 +339,11 @@ class Bench:
                 "owners": len(recipients),
                 "seconds": round(seconds, 2),
                 "characters": rendered,
-                "content": _digest_content(),
             }
-            self.say(
-                f"8. {len(recipients)} owners' digests rendered in {seconds:.1f}s "
-                f"(digest content: {results['digests']['content']})"
-            )
+            self.say(f"8. {len(recipients)} owners' digests rendered in {seconds:.1f}s")
         if "export-rule" in self.items:
-            began = time.perf_counter()
-            seconds = _large_rule(cluster)
-            item_seconds["export-rule"] = round(time.perf_counter() - began, 1)
+            with _timed(item_seconds, "export-rule"):
+                seconds = _large_rule(cluster)
             results["export_rule"] = {"entries": LARGE_RULE_ENTRIES, "seconds": round(seconds, 3)}
             self.say(f"export rule of {LARGE_RULE_ENTRIES} client entries judged in {seconds:.2f}s")
 
@@ -508,11 +498,12 @@ def _large_rule(cluster) -> float:
     return seconds
 
 
-def _digest_content() -> str:
-    """Whether the digest's content is still the placeholder (digest/content.py says so)."""
-    import digest.content
-
-    return "placeholder" if "PLACEHOLDER" in (digest.content.__doc__ or "") else "full"
-
-
 __all__ = ["ITEMS", "KEY_PAGES", "Bench", "history_scale"]
+
+
+@contextmanager
+def _timed(item_seconds: dict[str, float], item: str) -> Iterator[None]:
+    """How long the block took, recorded as `item`'s seconds (when it completes)."""
+    began = time.perf_counter()
+    yield
+    item_seconds[item] = round(time.perf_counter() - began, 1)
