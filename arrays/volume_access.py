@@ -139,7 +139,9 @@ class _Deriver:
         self.previous = {
             (kind, namespace, name): data
             for kind, namespace, name, data in InventoryObject.objects.current()
-            .filter(cluster_id=cluster_id, scope=DERIVED_SCOPE, kind__in=(VOLUME_ACCESS, INLINE_VOLUME_ACCESS))
+            .filter(
+                cluster_id=cluster_id, scope=DERIVED_SCOPE, kind__in=(VOLUME_ACCESS, INLINE_VOLUME_ACCESS)
+            )
             .values_list("kind", "namespace", "name", "data")
             .iterator(chunk_size=2000)
         }
