@@ -222,6 +222,10 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # A broker blip must not kill a running snapshot: the lease, not the broker connection, guards it.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+# A pool process left larger than this (KiB) after a task is replaced: a big snapshot's freed memory
+# stays pinned in CPython's heap by the few objects that outlive it (inventory/memory.py returns what
+# it can), and a fresh process gives all of it back.  0 turns it off.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("WORKER_MAX_MEMORY_PER_CHILD_KIB", "524288")) or None
 DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {
     # One tick decides, from the database, which clusters are due (or have lost their task) and queues them.

@@ -20,6 +20,7 @@ from arrays.array_reading import read_arrays
 from inventory.history import undo_snapshot_writes
 from inventory.kept_fields import keep
 from inventory.lease import ClusterBusy, cluster_lease
+from inventory.memory import release_freed_memory
 from inventory.models import Cluster, ClusterLease, Snapshot
 from inventory.snapshotting import queue_snapshot, run_snapshot
 
@@ -104,6 +105,8 @@ def snapshot_cluster(cluster_id: int, snapshot_id: int | None = None) -> dict:
         # dispatcher sends this snapshot again once its lease lapses.
         logger.info("turned away: cluster %s is being snapshotted by another run", cluster.name)
         return {"snapshot": snapshot_id, "status": "busy"}
+    finally:
+        release_freed_memory()  # the next snapshot starts from the idle worker's size, not this one's peak
     return {"snapshot": done.pk, "seq": done.seq, "status": done.status}
 
 
