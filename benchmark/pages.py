@@ -7,7 +7,9 @@ measured cluster: its name, the tenant's namespace shown, its heaviest open find
 snapshot; a page whose parameter the bench cannot fill is reported as not measured.
 """
 
+import os
 import re
+from pathlib import Path
 
 from django.apps import apps
 from django.contrib.auth.models import Group, User
@@ -45,7 +47,14 @@ def _urls(readers: dict) -> tuple[dict[str, str], dict[str, str]]:
 
 def key_pages(readers: dict, runs: int) -> list[dict]:
     urls, _ = _urls(readers)
-    timings = time_pages(readers["clients"], {name: urls[name] for name in KEY_PAGES}, runs)
+    # `make bench PROFILE=1`: each key page also profiled, beside the worker's tasks' profiles.
+    profiles = os.environ.get("BENCH_PROFILE_DIR")
+    timings = time_pages(
+        readers["clients"],
+        {name: urls[name] for name in KEY_PAGES},
+        runs,
+        Path(profiles) if profiles else None,
+    )
     return [{"page": KEY_PAGES[t.name], **t.as_dict(), "runs": runs} for t in timings]
 
 

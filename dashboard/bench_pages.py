@@ -10,12 +10,15 @@ not pages.  The query-count test (tests/test_page_query_counts.py) holds the cou
 of the cluster's size; this measures times, which tests must not assert.
 """
 
+import cProfile
 import logging
+import re
 import statistics
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
@@ -98,9 +101,12 @@ def _get(client: Client, url: str) -> int:
     return response.status_code
 
 
-def time_pages(clients: dict[str, Client], urls: dict[str, str], runs: int) -> list[PageTiming]:
+def time_pages(
+    clients: dict[str, Client], urls: dict[str, str], runs: int, profile_dir: Path | None = None
+) -> list[PageTiming]:
     """Each URL for each reader: its status, median and slowest of `runs` timed requests, and the
-    number of queries of one (counted apart: recording queries costs time)."""
+    number of queries of one (counted apart: recording queries costs time).  With `profile_dir`,
+    one more request each is profiled into `page-<name>-<reader>.pstats` there (not timed)."""
     timings = []
     # Content types are cached once per process: the first scale of a run would count them.
     ContentType.objects.get_for_models(*apps.get_models())
@@ -116,6 +122,10 @@ def time_pages(clients: dict[str, Client], urls: dict[str, str], runs: int) -> l
                     started = time.perf_counter()
                     _get(client, url)
                     seconds.append(time.perf_counter() - started)
+                if profile_dir is not None:
+                    _profiled(
+                        client, url, profile_dir / f"page-{re.sub(r'[^a-z0-9-]', '-', name)}-{reader}.pstats"
+                    )
                 timings.append(
                     PageTiming(
                         name,
@@ -129,6 +139,34 @@ def time_pages(clients: dict[str, Client], urls: dict[str, str], runs: int) -> l
                     )
                 )
     return timings
+
+
+class QueryTimer:
+    """Each query's time and SQL, slowest first: what of a page's time the database spends."""
+
+    def __init__(self):
+        self.queries: list[tuple[float, str]] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.queries.append((time.perf_counter() - started, sql))
+
+    def report(self) -> str:
+        rows = sorted(self.queries, reverse=True)
+        return "".join(f"{seconds * 1000:8.1f} ms  {sql}\n" for seconds, sql in rows)
+
+
+def _profiled(client: Client, url: str, path: Path) -> None:
+    """The request under cProfile into `path`, its queries' times beside it (`.sql.txt`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile, timer = cProfile.Profile(), QueryTimer()
+    with connection.execute_wrapper(timer):
+        profile.runcall(_get, client, url)
+    profile.dump_stats(path)
+    path.with_suffix(".sql.txt").write_text(timer.report())
 
 
 def _p95(seconds: list[float]) -> float:
