@@ -8,6 +8,7 @@ tenancy/redaction.py.  There is no reader here that takes no scope.
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+import orjson
 from django.db.models import Case, Count, Func, IntegerField, JSONField, Q, Value, When
 from django.utils import timezone
 
@@ -543,15 +544,16 @@ def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
 def namespace_paths(
     snapshot: Snapshot, namespace: str, scope: Scope, reader: Reader | None = None
 ) -> list[dict]:
-    """Every exposure path into the namespace's data as of `snapshot`, redacted for the reader."""
-    record = (
+    """Every exposure path into the namespace's data as of `snapshot` (its records, one per rule),
+    in one order whatever the rules, redacted for the reader."""
+    records = (
         InventoryObject.objects.as_of(snapshot)
         .restrict(scope)
         .filter(scope=DERIVED_SCOPE, kind=EXPOSURE_PATHS, namespace=namespace)
         .values_list("data", flat=True)
-        .first()
     )
-    return visible_paths((record or {}).get("paths") or [], reader or reader_for(scope, snapshot.cluster))
+    paths = sorted((path for data in records for path in (data or {}).get("paths") or []), key=orjson.dumps)
+    return visible_paths(paths, reader or reader_for(scope, snapshot.cluster))
 
 
 def open_finding_counts(cluster: Cluster, scope: Scope) -> list[tuple[str, int]]:

@@ -23,7 +23,7 @@ from tenancy.scope import Scope
 SNAPSHOTS_PER_PAGE = 50
 # The facts of the analysis a page shows; the rest (every namespace's name and owners) is large at
 # scale and stays in the database.
-ANALYSIS_KEYS = ("failed", "error", "opened", "reopened", "changed", "resolved", "held", "reused")
+ANALYSIS_KEYS = ("failed", "error", "opened", "reopened", "changed", "resolved", "held", "reused", "carried")
 
 # What the analysis did to findings (admins: findings of every tenant), as the page words it.
 FINDING_COUNTS = {
@@ -103,6 +103,8 @@ def snapshot_row(snapshot: Snapshot, scope: Scope, text: TextFor) -> dict:
         "error": text(snapshot.error),
         "analysis": analysis_problems(snapshot, text),
         "analysis_reused": bool(analysis.get("reused")),
+        # Rules none of whose inputs changed: not re-run, their findings stood (exposure/analyse.py).
+        "rules_carried": [] if analysis.get("reused") else list(analysis.get("carried") or []),
     }
     if scope.admin:
         row["warnings"] = [str(w) for w in snapshot.warnings or []]

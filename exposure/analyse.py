@@ -3,9 +3,12 @@
 Runs right after the snapshot's inventory and access records are stored, in the same worker.  A
 quiet snapshot (no inventory row written, the same admin decisions, nothing held open or failed
 last time) re-runs no rule: its findings are those still open, so only grades are refreshed (a
-suppression may have expired).  Each namespace's exposure paths (every path into its data, inside
-its tenant and from platform workloads included) are stored like inventory, under the derived
-scope, so an unchanged view costs no row.
+suppression may have expired).  Otherwise only the rules whose inputs (`Rule.inputs`) are in the
+snapshot's change set re-run; the others' findings and paths stand as they are, when the previous
+analysis is comparable (same version and settings, both snapshots read everything, nothing failed
+or held).  The exposure paths (every path into a namespace's data, inside its tenant and from
+platform workloads included) are stored like inventory, one record per namespace and rule, under
+the derived scope, so an unchanged rule's paths cost no row.
 """
 
 import logging
@@ -20,25 +23,31 @@ from exposure.analysis.settings import AnalysisSettings
 from exposure.engine import evaluate
 from exposure.findings import reconcile
 from exposure.grades import record_grades
+from exposure.rules import ALL_RULES
 from exposure.rules.namespace_labels_writable import forgers as label_forgers
+from inventory.constants import ARRAY_RECORDS
 from inventory.history import StoredObject, write_versions
 from inventory.kept_fields import digest
-from inventory.models import Snapshot
+from inventory.models import InventoryObject, Snapshot
 from inventory.state import DERIVED_SCOPE, SnapshotState
 from tenancy.ownership import derived_owners
 
 logger = logging.getLogger(__name__)
 
 # Bump when a rule or the path shape changes: the next snapshot then analyses anew.
-ANALYSIS_VERSION = 3  # 2: findings on array records rest on the join's kinds; 3: cluster-wide hits
+# 2: findings on array records rest on the join's kinds; 3: cluster-wide hits; 4: rules' reads
+# completed (tests/test_rule_inputs.py), so findings' `depends` change
+ANALYSIS_VERSION = 4
 EXPOSURE_PATHS = "ExposurePaths"
 
 
-def analyse(snapshot: Snapshot, derivation: Derivation) -> dict:
-    """Analyse `snapshot` (complete or partial) and return what it did, also kept in its facts."""
+def analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] | None = None) -> dict:
+    """Analyse `snapshot` (complete or partial) and return what it did, also kept in its facts.
+    `changed`: the snapshot's change set (inventory/snapshotting.py); None runs every rule."""
     started = time.monotonic()
     settings = AnalysisSettings.for_cluster(snapshot.cluster)
-    previous = _previous_analysis(snapshot)
+    previous_snapshot = _previous_snapshot(snapshot)
+    previous = ((previous_snapshot.facts if previous_snapshot else None) or {}).get("analysis") or {}
     quiet = (
         derivation.state is None
         and previous.get("version") == ANALYSIS_VERSION
@@ -52,18 +61,24 @@ def analyse(snapshot: Snapshot, derivation: Derivation) -> dict:
     else:
         state = derivation.state or SnapshotState.load(snapshot)
         context = Context(state, settings, derivation.records)
-        evaluation = evaluate(context)
-        reconciliation = reconcile(snapshot, context, evaluation)
+        carried = _unchanged_rules(snapshot, previous_snapshot, previous, settings.digest(), changed)
+        evaluation = evaluate(context, unchanged=carried)
+        reconciliation = reconcile(snapshot, context, evaluation, carried)
         namespaces = state.namespace_names()
-        path_rows = _store_paths(snapshot, evaluation, namespaces)
+        path_rows = _store_paths(snapshot, evaluation, carried)
         facts = {
             "version": ANALYSIS_VERSION,
             "settings": settings.digest(),
             "namespaces": namespaces,
+            "carried": sorted(carried),
             "violations": {
-                slug: sum(1 for hit in hits if hit.violation) for slug, hits in evaluation.hits.items()
+                **{slug: previous["violations"][slug] for slug in carried},
+                **{slug: sum(1 for hit in hits if hit.violation) for slug, hits in evaluation.hits.items()},
             },
-            "paths": {slug: sum(len(hit.paths) for hit in hits) for slug, hits in evaluation.hits.items()},
+            "paths": {
+                **{slug: previous["paths"][slug] for slug in carried},
+                **{slug: sum(len(hit.paths) for hit in hits) for slug, hits in evaluation.hits.items()},
+            },
             "rule_seconds": evaluation.seconds,
             "failed": evaluation.failed,
             "skipped": evaluation.skipped,
@@ -79,39 +94,75 @@ def analyse(snapshot: Snapshot, derivation: Derivation) -> dict:
     return facts
 
 
-def _previous_analysis(snapshot: Snapshot) -> dict:
-    previous = (
+def _previous_snapshot(snapshot: Snapshot) -> Snapshot | None:
+    return (
         Snapshot.objects.filter(
             cluster_id=snapshot.cluster_id, seq__lt=snapshot.seq, status__in=Snapshot.VISIBLE
         )
         .order_by("-seq")
-        .values_list("facts", flat=True)
+        .only("seq", "unread", "facts")
         .first()
     )
-    return (previous or {}).get("analysis") or {}
 
 
-def exposure_paths(evaluation, namespaces: list[str]) -> dict[tuple[str, str], StoredObject]:
-    """Each namespace's exposure paths as stored: every path into its data, sorted, with whether its
-    hit is a violation."""
-    by_namespace: dict[str, list] = defaultdict(list)
-    for _, hit in evaluation.all_hits():
+def _unchanged_rules(
+    snapshot: Snapshot, previous_snapshot: Snapshot | None, previous: dict, settings: str, changed
+) -> frozenset[str]:
+    """The rules none of whose inputs changed since the previous analysis, which therefore still
+    holds for them: none when that analysis is not comparable or the change set is unknown."""
+    comparable = (
+        changed is not None
+        and previous_snapshot is not None
+        and previous.get("version") == ANALYSIS_VERSION
+        and previous.get("settings") == settings
+        and not previous.get("failed")
+        and not previous.get("held")
+        and not snapshot.unread  # what a partial snapshot holds open is decided by running the rules
+        and not previous_snapshot.unread
+    )
+    if not comparable:
+        return frozenset()
+    if (previous_snapshot.facts or {}).get("backends") != (snapshot.facts or {}).get("backends"):
+        changed = changed | {ARRAY_RECORDS}  # a backend linked to another configured array
+    ran_before = set(previous.get("paths") or {}) & set(previous.get("violations") or {})
+    return frozenset(
+        rule.slug for rule in ALL_RULES if rule.slug in ran_before and not (rule.inputs & changed)
+    )
+
+
+def exposure_paths(evaluation) -> dict[tuple[str, str], StoredObject]:
+    """The exposure paths as stored: one record per namespace and rule, keyed (namespace, rule), of
+    every path of that rule into the namespace's data, sorted, with whether its hit is a violation.
+    Per rule, so that a rule that did not re-run keeps its records as they are."""
+    found: dict[tuple[str, str], list] = defaultdict(list)
+    for rule, hit in evaluation.all_hits():
         for path in hit.paths:
-            by_namespace[path.namespace].append((path, hit.violation))
+            found[(path.namespace, rule.slug)].append((path, hit.violation))
     stored = {}
-    for namespace in sorted(set(namespaces) | set(by_namespace)):
-        found = by_namespace.get(namespace, [])
-        # One serialisation per namespace: orjson turns the dataclasses into JSON in C.
-        as_json = orjson.loads(orjson.dumps([path for path, _ in found]))
-        for data, (_, violation) in zip(as_json, found, strict=True):
+    for key, paths in sorted(found.items()):
+        # One serialisation per record: orjson turns the dataclasses into JSON in C.
+        as_json = orjson.loads(orjson.dumps([path for path, _ in paths]))
+        for data, (_, violation) in zip(as_json, paths, strict=True):
             data["violation"] = violation
-        paths = sorted(as_json, key=orjson.dumps)
-        data = {"paths": paths}
-        stored[(namespace, EXPOSURE_PATHS)] = StoredObject("", data, digest(data))
+        data = {"paths": sorted(as_json, key=orjson.dumps)}
+        stored[key] = StoredObject("", data, digest(data))
     return stored
 
 
-def _store_paths(snapshot: Snapshot, evaluation, namespaces: list[str]) -> int:
-    stored = exposure_paths(evaluation, namespaces)
+def _store_paths(snapshot: Snapshot, evaluation, carried: frozenset[str]) -> int:
+    stored = {**_carried_paths(snapshot, carried), **exposure_paths(evaluation)}
     stats = write_versions(snapshot.cluster_id, snapshot.seq, EXPOSURE_PATHS, stored, scope=DERIVED_SCOPE)
     return stats.inserted + stats.closed
+
+
+def _carried_paths(snapshot: Snapshot, carried: frozenset[str]) -> dict[tuple[str, str], StoredObject]:
+    """The path records of the rules that did not re-run, as the previous analysis stored them (its
+    versions are the current ones until this snapshot writes): their digests only, which equal the
+    stored ones, so nothing of them is read or written."""
+    records = InventoryObject.objects.current().filter(
+        cluster_id=snapshot.cluster_id, scope=DERIVED_SCOPE, kind=EXPOSURE_PATHS, name__in=sorted(carried)
+    )
+    return {
+        (namespace, name): StoredObject("", None, stored_digest)
+        for namespace, name, stored_digest in records.values_list("namespace", "name", "digest")
+    }

@@ -13,9 +13,9 @@ from functools import cache
 from pathlib import Path
 
 from exposure.rules import ALL_RULES, Rule
+from inventory.constants import ARRAY_RECORDS  # how `reads` names a rule's dependence on the arrays
 
 RULES_MD = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
-ARRAY_RECORDS = "array records"  # how `reads` names a rule's dependence on the arrays
 _TABLE_ROW = re.compile(r"^\|\s*`(?P<slug>[a-z0-9-]+)`\s*\|(?P<cells>.*)\|\s*$")
 
 

@@ -26,10 +26,15 @@ class Evaluation:
         return [(by_slug[slug], hit) for slug, hits in self.hits.items() for hit in hits]
 
 
-def evaluate(context: Context, rules: list[Rule] | None = None) -> Evaluation:
+def evaluate(
+    context: Context, rules: list[Rule] | None = None, unchanged: frozenset[str] = frozenset()
+) -> Evaluation:
+    """`unchanged`: rules not to run, none of their inputs having changed (exposure/analyse.py)."""
     evaluation = Evaluation()
     settings = context.settings
     for rule in rules or ALL_RULES:
+        if rule.slug in unchanged:
+            continue
         if rule.slug in settings.disabled_rules:
             evaluation.skipped.append(rule.slug)
             continue

@@ -73,9 +73,12 @@ class Reconciliation:
         return {**self.__dict__, "held": len(self.held)}
 
 
-def reconcile(snapshot: Snapshot, context: Context, evaluation: Evaluation) -> Reconciliation:
+def reconcile(
+    snapshot: Snapshot, context: Context, evaluation: Evaluation, carried: frozenset[str] = frozenset()
+) -> Reconciliation:
     """Open, change, reopen and resolve findings.  Reads only the findings that can move: those
-    open and those this snapshot hits (a resolved one may reopen); writes new ones in bulk."""
+    open and those this snapshot hits (a resolved one may reopen); writes new ones in bulk.
+    `carried`: rules not re-run because none of their inputs changed: their findings stand."""
     result = Reconciliation()
     when, seq = snapshot.taken_at, snapshot.seq
     unread = unread_sources(snapshot)
@@ -146,7 +149,7 @@ def reconcile(snapshot: Snapshot, context: Context, evaluation: Evaluation) -> R
         result.opened = len(created)
         resolved: dict[str, list[int]] = {}
         for key, finding in existing.items():
-            if key in hits or finding.status != Finding.Status.OPEN:
+            if key in hits or finding.status != Finding.Status.OPEN or finding.rule in carried:
                 continue
             if finding.rule in evaluation.failed or unread.intersection(finding.depends):
                 result.held.append(key)  # no false all-clear: it rests on something not read

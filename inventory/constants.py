@@ -42,3 +42,9 @@ CLOUD_DRIVERS = frozenset(
 NAS_DRIVERS = frozenset({"ontap-nas", "ontap-nas-economy", "ontap-nas-flexgroup"})
 ONTAP_SAN_DRIVERS = frozenset({"ontap-san", "ontap-san-economy"})
 SOLIDFIRE_SAN_DRIVER = "solidfire-san"
+
+# A snapshot's change set (what it wrote versions of) names Kubernetes kinds, and these two: any
+# array's records, and the access records derived from the inventory.  The analysis re-runs only
+# the rules whose inputs are in it (exposure/analyse.py).
+ARRAY_RECORDS = "array records"
+ACCESS_RECORDS = "access records"

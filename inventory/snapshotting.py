@@ -19,6 +19,7 @@ from arrays.array_kinds import ARRAY_KINDS
 from arrays.array_reading import backends_unread
 from arrays.volume_access import derive as derive_volume_access
 from exposure.analyse import analyse
+from inventory.constants import ACCESS_RECORDS, ARRAY_RECORDS
 from inventory.history import WriteStats, prepare, prepare_array_records, undo_snapshot_writes, write_versions
 from inventory.kept_fields import SCHEMA_VERSION
 from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
@@ -81,7 +82,7 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
             raise SourceError(
                 "no kind could be read: " + "; ".join(f"{k}: {v}" for k, v in collection.unread.items())
             )
-        stats, written = _store(snapshot, collection)
+        stats, written, changed = _store(snapshot, collection)
         del collection  # the raw objects (gigabytes at scale) are stored now; free them before deriving
         derivation = derive_volume_access(
             snapshot, inventory_changed=bool(stats["inserted"] or stats["closed"]), written=written
@@ -89,6 +90,8 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
         del written
         stats["inserted"] += derivation.stats.inserted
         stats["closed"] += derivation.stats.closed
+        if derivation.stats.inserted or derivation.stats.closed:
+            changed.add(ACCESS_RECORDS)
     except Exception as error:  # any failure leaves nothing visible and nothing half-written
         undo_snapshot_writes(cluster.pk, snapshot.seq)
         snapshot.counts, snapshot.rows_written = {}, {}  # nothing it counted was kept
@@ -98,7 +101,7 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
     else:
         snapshot.status = Snapshot.Status.PARTIAL if snapshot.unread else Snapshot.Status.COMPLETE
         snapshot.rows_written = stats
-        _analyse(snapshot, derivation)
+        _analyse(snapshot, derivation, frozenset(changed))
         refresh_after(stats["inserted"] + stats["closed"])
     snapshot.finished_at = timezone.now()
     snapshot.duration_seconds = round(time.monotonic() - started, 3)
@@ -159,20 +162,21 @@ def distrust_absence(cluster_id: int, collection: Collection, before_seq: int | 
         collection.facts["trident_installed"] = None  # unknown, not "not installed"
 
 
-def _analyse(snapshot: Snapshot, derivation) -> None:
+def _analyse(snapshot: Snapshot, derivation, changed: frozenset[str]) -> None:
     """Findings, paths and grades.  The inventory stands whatever happens here: an analysis that
     fails is recorded and resolves nothing (the next snapshot analyses anew)."""
     try:
-        analyse(snapshot, derivation)
+        analyse(snapshot, derivation, changed)
     except Exception as error:
         logger.exception("analysis of snapshot %s failed", snapshot)
         snapshot.facts = {**(snapshot.facts or {}), "analysis": {"error": _describe(error), "failed": True}}
 
 
-def _store(snapshot: Snapshot, collection: Collection) -> tuple[dict, Written]:
-    """Store what was read; returns the rows written and the kept data of each kind stored, for
-    the derivation and the analysis to use as they are rather than read back."""
-    counts, inserted, closed, with_nul, written = {}, 0, 0, {}, {}
+def _store(snapshot: Snapshot, collection: Collection) -> tuple[dict, Written, set[str]]:
+    """Store what was read; returns the rows written, the kept data of each kind stored (for the
+    derivation and the analysis to use as they are rather than read back), and the change set: the
+    kinds it wrote versions of, and ARRAY_RECORDS if any array's records changed."""
+    counts, inserted, closed, with_nul, written, changed = {}, 0, 0, {}, {}, set()
     unread = {kind: reason for kind, reason in collection.unread.items() if kind in KIND_NAMES}
     for kind in KIND_NAMES:
         if kind not in collection.objects:
@@ -185,7 +189,11 @@ def _store(snapshot: Snapshot, collection: Collection) -> tuple[dict, Written]:
         written[("", kind)] = {key: stored.data for key, stored in prepared.items()}
         inserted += stats.inserted
         closed += stats.closed
+        if stats.inserted or stats.closed:
+            changed.add(kind)
     array_counts, array_unread, array_stats = _store_arrays(snapshot, collection, with_nul, written)
+    if array_stats.inserted or array_stats.closed:
+        changed.add(ARRAY_RECORDS)
     counts.update(array_counts)
     unread.update(array_unread)
     inserted += array_stats.inserted
@@ -195,7 +203,7 @@ def _store(snapshot: Snapshot, collection: Collection) -> tuple[dict, Written]:
     snapshot.unread = storable(unread)
     snapshot.facts = storable(collection.facts)
     snapshot.warnings = storable(collection.warnings) + _nul_warnings(snapshot, with_nul)
-    return {"inserted": inserted, "closed": closed, "deleted": 0}, written
+    return {"inserted": inserted, "closed": closed, "deleted": 0}, written, changed
 
 
 def _nul_warnings(snapshot: Snapshot, with_nul: dict[str, int]) -> list[str]:

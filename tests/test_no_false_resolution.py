@@ -167,7 +167,7 @@ def test_namespace_labels_that_are_text_are_analysed_like_no_labels(tmp_path):
 
 
 def test_an_analysis_that_raises_makes_the_snapshot_exit_non_zero_and_shows(tmp_path, monkeypatch, client):
-    def broken(snapshot, derivation):
+    def broken(snapshot, derivation, changed):
         raise RuntimeError("analysis broke")
 
     monkeypatch.setattr("inventory.snapshotting.analyse", broken)

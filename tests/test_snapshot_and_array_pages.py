@@ -90,6 +90,20 @@ def test_the_history_shows_status_what_was_not_read_duration_and_counts(client, 
     assert "findings opened" not in partial, "a reused analysis' counts are the previous snapshot's"
 
 
+def test_the_history_names_the_rules_not_re_run_because_their_inputs_did_not_change(client):
+    cluster = Cluster.objects.create(name="prod", source=Cluster.Source.OFFLINE, tenant_label="team")
+    namespace = obj("Namespace", "team-a", metadata={"labels": {"team": "alpha"}})
+    run_snapshot(queue_snapshot(cluster), lambda: collection([namespace, pod("web-1", "team-a")]))
+    # Only a pod changed: rules reading no pod (those on persistent volumes alone) stood.
+    run_snapshot(queue_snapshot(cluster), lambda: collection([namespace, pod("web-2", "team-a")]))
+    page = _get(client, dashboard_admin(), "/clusters/prod/snapshots/")
+    second = Snapshot.objects.get(cluster=cluster, seq=2)
+    carried = second.facts["analysis"]["carried"]
+    assert "pv-released-retained" in carried and "privileged-container" not in carried
+    assert f"{len(carried)} rules not re-run: their inputs did not change" in _row(page, 2)
+    assert "not re-run" not in _row(page, 1), "the first analysis runs every rule"
+
+
 def test_the_history_is_paginated_at_a_cost_that_does_not_grow(client, prod):
     admin = dashboard_admin()
     client.force_login(admin)

@@ -83,5 +83,6 @@ RULE = Rule(
     evidence_key="the backend's autoExportPolicy and autoExportCIDRs",
     reads=("TridentBackend", "PersistentVolume", "TridentVolume"),
     evaluate=evaluate,
+    reads_arrays=True,  # whose volumes the backend holds: the access records
     attributed_to="each namespace on that backend",
 )

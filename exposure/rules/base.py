@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from exposure.analysis.hits import Hit
-from inventory.constants import SEVERITIES, SEVERITY_RANK
+from inventory.constants import ACCESS_RECORDS, ARRAY_RECORDS, SEVERITIES, SEVERITY_RANK
 
 if TYPE_CHECKING:
     from exposure.analysis.context import Context
@@ -26,8 +26,21 @@ NODE_ESCAPE_KINDS = (
     "PersistentVolumeClaim",
     "PersistentVolume",
     "TridentVolumePublication",
+    "Node",
 )
-ARRAY_GATE_KINDS = ("PersistentVolume", "TridentBackend", "TridentVolume", "Node", "TridentNode")
+# The kinds the join picks a volume's array records by (arrays/join.py).
+ARRAY_GATE_KINDS = (
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "TridentBackend",
+    "TridentBackendConfig",
+    "TridentVolume",
+    "Node",
+    "TridentNode",
+)
+# Who is who, which every rule's context rests on (exposure/analysis/context.py): the namespaces'
+# tenants and owners, and which namespace is Trident's (from its version, backends or nodes).
+CONTEXT_KINDS = ("Namespace", "TridentVersion", "TridentBackend", "TridentNode")
 
 
 def worst(*severities: str) -> str:
@@ -48,3 +61,11 @@ class Rule:
 
     def __post_init__(self):
         assert self.severity in SEVERITIES, self.severity
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """What its hits are a function of, besides the admin's settings: its kinds, who is who, and
+        for a rule on array records the kinds the join picks them by, the records and the access
+        records derived from them (tests/test_rule_inputs.py checks that a rule reads nothing else)."""
+        on_arrays = (*ARRAY_GATE_KINDS, ARRAY_RECORDS, ACCESS_RECORDS) if self.reads_arrays else ()
+        return frozenset((*self.reads, *CONTEXT_KINDS, *on_arrays))

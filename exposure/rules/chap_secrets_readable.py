@@ -203,6 +203,6 @@ RULE = Rule(
         "TridentVersion",
     ),
     evaluate=evaluate,
-    reads_arrays=False,
+    reads_arrays=True,  # whose volumes a backend holds: the access records
     attributed_to="every namespace with solidfire-san volumes",
 )

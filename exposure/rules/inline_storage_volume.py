@@ -173,7 +173,7 @@ RULE = Rule(
         "CSI volumes of storage drivers with an admission policy; restrict export policies to the nodes."
     ),
     evidence_key="the volume kind and the server, path or target it names",
-    reads=("Pod", "Namespace", "TridentBackend"),
+    reads=("Pod", "Namespace", "TridentBackend", "PersistentVolumeClaim"),
     evaluate=evaluate,
     reads_arrays=True,
     attributed_to="the pod's namespace, and the tenant whose volume it reaches if known",

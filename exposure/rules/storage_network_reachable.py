@@ -501,7 +501,15 @@ RULE = Rule(
         "storage network using network policies."
     ),
     evidence_key="the storage addresses and ports the namespace's pods may reach",
-    reads=("Pod", "NetworkPolicy", "Namespace", "TridentBackend", "TridentVolume", "PersistentVolume"),
+    reads=(
+        "Pod",
+        "NetworkPolicy",
+        "Namespace",
+        "TridentBackend",
+        "TridentVolume",
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+    ),
     evaluate=evaluate,
     reads_arrays=True,
     attributed_to="the namespace, and each tenant whose exports admit the pods' nodes",

@@ -148,7 +148,7 @@ RULE = Rule(
         "owner has agreed to the share."
     ),
     evidence_key="the namespaces the annotation lists and the references pointing at the PVC",
-    reads=("PersistentVolumeClaim", "TridentVolumeReference", "Namespace"),
+    reads=("PersistentVolumeClaim", "TridentVolumeReference", "Namespace", "PersistentVolume"),
     evaluate=evaluate,
     attributed_to="the source PVC's namespace",
 )
