@@ -33,10 +33,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
-from dashboard.queries import current_grades, listed_columns, listed_rows, severity_rank
+from dashboard.queries import listed_columns, listed_rows, severity_rank
 from exposure.findings import for_summary
 from exposure.grades import CLUSTER_WIDE
 from exposure.models import (
@@ -50,6 +51,7 @@ from exposure.models import (
 from exposure.rules import SEVERITIES, SEVERITY_RANK
 from inventory.models import Cluster, Snapshot
 from tenancy.scope import Scope
+from tenancy.snapshot_cache import KEPT_SECONDS, kept_key, latest_visible
 
 OPEN, SUPPRESSED, RESOLVED = "open", "suppressed", "resolved"
 STATES = (OPEN, SUPPRESSED, RESOLVED)
@@ -368,7 +370,33 @@ def _open_series(cluster: Cluster, scope: Scope, namespace: str | None, window: 
 
 def cluster_open_series(cluster: Cluster, scope: Scope, window: Window | None = None) -> Series:
     """Open findings by severity over time, of what the reader may see of `cluster`."""
-    return _open_series(cluster, scope, None, window or window_of(cluster, scope))
+    window = window or window_of(cluster, scope)
+    if scope.admin:
+        return _kept_cluster_series(cluster, scope, window)
+    return _open_series(cluster, scope, None, window)
+
+
+def _kept_cluster_series(cluster: Cluster, scope: Scope, window: Window) -> Series:
+    """The admins' whole-cluster series, the costliest of all (every finding alive in the window),
+    computed once and kept until something it shows can have moved: findings and their events move
+    only with a snapshot, suppressions when one is made or lifted, or when one expires.  Until then
+    the kept series holds as it is up to any later end of the same window (the same day)."""
+    latest = latest_visible(cluster)
+    if latest is None or latest["finished_at"] is None:
+        return _open_series(cluster, scope, None, window)
+    # Every suppression's identity, expiry and lifting (an admin's few): any change is a new key.
+    suppressions = sorted(
+        Suppression.objects.filter(finding__cluster=cluster).values_list("pk", "expires_at", "lifted_at")
+    )
+    key = kept_key(cluster, latest, f"admin-open-series|{window.start.isoformat()}|{suppressions}")
+    kept = cache.get(key)
+    if kept is not None and kept["computed_until"] <= window.end < kept["valid_until"]:
+        return Series(window, kept["series"].times, kept["series"].counts)
+    series = _open_series(cluster, scope, None, window)
+    expiring = [expires for _, expires, lifted in suppressions if lifted is None and expires > window.end]
+    valid_until = min(expiring, default=_STILL)  # the next expiry moves a finding back to open
+    cache.set(key, {"series": series, "computed_until": window.end, "valid_until": valid_until}, KEPT_SECONDS)
+    return series
 
 
 def namespace_open_series(
@@ -470,9 +498,10 @@ def grade_intervals(clusters: list[Cluster], scope: Scope, since: datetime, unti
 def grade_distribution(cluster: Cluster, scope: Scope) -> dict[str, int]:
     """grade -> how many of the namespaces the reader sees have it now (every grade present)."""
     counts = dict.fromkeys(GRADES, 0)
-    for namespace, status in current_grades(cluster, scope).items():
-        if namespace and status.grade in counts:  # "" is the cluster as a whole, not a namespace
-            counts[status.grade] += 1
+    current = NamespaceStatus.objects.restrict(scope).filter(cluster=cluster, valid_to=None)
+    for namespace, grade in current.values_list("namespace", "grade"):  # letters only: no counts decoded
+        if namespace and grade in counts:  # "" is the cluster as a whole, not a namespace
+            counts[grade] += 1
     return counts
 
 

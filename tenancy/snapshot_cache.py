@@ -31,12 +31,17 @@ def latest_visible(cluster: Cluster) -> dict | None:
     )
 
 
+def kept_key(cluster: Cluster, latest: dict, what: str) -> str:
+    """The cache key of `what` for snapshot `latest` (which has a finish time) of `cluster`."""
+    identity = f"{what}|{cluster.pk}|{latest['pk']}|{latest['seq']}|{latest['finished_at'].isoformat()}"
+    return f"snapshot-derived:{VERSION}:{hashlib.sha256(identity.encode()).hexdigest()}"
+
+
 def derived(cluster: Cluster, latest: dict, what: str, compute: Callable[[], object]):
     """`compute()` for snapshot `latest` of `cluster`, kept under (`what`, the snapshot)."""
     if latest["finished_at"] is None:
         return compute()
-    identity = f"{what}|{cluster.pk}|{latest['pk']}|{latest['seq']}|{latest['finished_at'].isoformat()}"
-    key = f"snapshot-derived:{VERSION}:{hashlib.sha256(identity.encode()).hexdigest()}"
+    key = kept_key(cluster, latest, what)
     value = cache.get(key)
     if value is None:
         value = compute()

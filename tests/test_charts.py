@@ -10,15 +10,18 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from dashboard import charts, timelines
 from dashboard.queries import open_finding_counts
 from dashboard.timelines import FindingRow, Span, Window, life_spans, open_series
+from exposure.findings import lift_suppression, suppress
 from exposure.models import Finding, FindingEvent, NamespaceStatus, Suppression
 from inventory.importing import import_dump
-from inventory.models import Cluster
+from inventory.models import Cluster, Snapshot
 from tenancy.access import scope_of
 from tenancy.models import Grant
 from tenancy.scope import Scope
@@ -251,6 +254,8 @@ def _grow(cluster, namespace: str, count: int) -> None:
 
 
 def _queries(call) -> int:
+    """The queries of `call` computing everything (no series kept from an earlier call)."""
+    cache.clear()
     with CaptureQueriesContext(connection) as captured:
         call()
     return len(captured)
@@ -290,7 +295,9 @@ def test_readers_and_pages_cost_the_same_queries_for_few_or_many_findings(cluste
     _grow(prod, "alpha-web", 300)
     many = measure()
     assert many == few
-    assert few["admin", "cluster series"] == 3, "the findings, their events, their suppressions"
+    assert few["admin", "cluster series"] == 5, (
+        "latest snapshot, suppressions; findings, events, suppressions"
+    )
     assert few["admin", "finding life"] == 2
     assert few["admin", "grades"] == 1
     # The readers really read the grown findings (else equal counts prove nothing).
@@ -369,3 +376,46 @@ def test_no_style_element_of_the_installed_plotly_js_is_left_to_inject():
         assert f'id="{element_id}"' in scripts, element_id
     assert 'id="plotly.js-style-global" class="no-inline-styles"' in scripts
     assert '"plotly.js-style-"+' in text and ".no-inline-styles" in text, "plotly.js's opt-out is still there"
+
+
+@pytest.mark.django_db
+def test_the_admins_cluster_series_is_kept_until_something_it_shows_can_move(clusters):
+    """Kept: the next request asks two queries.  Moved by a suppression made, lifted or expiring, by
+    a new snapshot, and a kept series extends to a later end of the same window unchanged."""
+    prod, admin = clusters["prod"], Scope.everything()
+    cache.clear()
+    now = timezone.now()
+    window = timelines.window_of(prod, admin, until=now)
+    first = timelines.cluster_open_series(prod, admin, window)
+    later = Window(window.start, now + timedelta(minutes=5))
+    assert _kept_queries(lambda: timelines.cluster_open_series(prod, admin, later)) == 2
+    assert timelines.cluster_open_series(prod, admin, later).counts == first.counts
+
+    finding = Finding.objects.filter(cluster=prod, status="open").exclude(severity="info").first()
+    severity = finding.severity
+    suppress(finding, "accepted", now + timedelta(hours=1))
+    after = Window(window.start, now + timedelta(minutes=10))
+    suppressed = timelines.cluster_open_series(prod, admin, after)
+    assert suppressed.at_end().get(severity, 0) == first.at_end()[severity] - 1
+    expired = Window(window.start, now + timedelta(hours=2))  # past the expiry: open again
+    assert timelines.cluster_open_series(prod, admin, expired).at_end() == first.at_end()
+    lift_suppression(finding)
+    assert timelines.cluster_open_series(prod, admin, after).at_end() == first.at_end()
+
+    Finding.objects.filter(pk=finding.pk).update(status="resolved", resolved_at=now, resolved_seq=2)
+    assert timelines.cluster_open_series(prod, admin, after).at_end() == first.at_end(), "kept: no snapshot"
+    Snapshot.objects.create(  # findings move with a snapshot
+        cluster=prod,
+        seq=2,
+        status=Snapshot.Status.COMPLETE,
+        taken_at=now,
+        finished_at=now + timedelta(seconds=1),
+    )
+    moved = timelines.cluster_open_series(prod, admin, after).at_end()
+    assert moved.get(severity, 0) == first.at_end()[severity] - 1
+
+
+def _kept_queries(call) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    return len(captured)
