@@ -325,7 +325,7 @@ def cluster_charts(cluster: Cluster, scope: Scope) -> dict:
     subject = f"of {cluster.name}"
     return {
         "open": open_findings_chart(
-            timelines.cluster_open_series(cluster, scope, window),
+            timelines.cluster_open_series(cluster, scope, window, kept=True),
             f"chart-open-{cluster.pk}",
             "Open findings by severity",
             subject,

@@ -368,10 +368,13 @@ def _open_series(cluster: Cluster, scope: Scope, namespace: str | None, window: 
     return open_series((_while_attributed(spans, times.get(pk, [])) for pk, spans in lives.items()), window)
 
 
-def cluster_open_series(cluster: Cluster, scope: Scope, window: Window | None = None) -> Series:
-    """Open findings by severity over time, of what the reader may see of `cluster`."""
+def cluster_open_series(
+    cluster: Cluster, scope: Scope, window: Window | None = None, kept: bool = False
+) -> Series:
+    """Open findings by severity over time, of what the reader may see of `cluster`.  `kept` (the
+    overview's chart): an admin's is kept between requests (`_kept_cluster_series`)."""
     window = window or window_of(cluster, scope)
-    if scope.admin:
+    if kept and scope.admin:
         return _kept_cluster_series(cluster, scope, window)
     return _open_series(cluster, scope, None, window)
 
