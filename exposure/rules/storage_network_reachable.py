@@ -27,6 +27,7 @@ Judgements rules.md leaves open, and how they are decided:
   no violation, each path carrying the attestation as its mitigation.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -60,6 +61,8 @@ class Target:
     places: set[tuple[str, str]] = field(default_factory=set)  # (array, SVM) it belongs to
     backends: set[str] = field(default_factory=set)
     pvs: set[str] = field(default_factory=set)  # static PVs that name it as their server
+    parsed: object = None  # the address as an ip_address, for the NetworkPolicy evaluation
+    _named: set[str] = field(default_factory=set, repr=False)  # the refs' objects, to add each once
 
     @property
     def arrays(self) -> set[str]:
@@ -69,14 +72,27 @@ class Target:
 class _Targets:
     def __init__(self):
         self.by_address: dict[str, Target] = {}
+        # Thousands of volumes name the same few addresses: each distinct text is parsed once.
+        self._parsed: dict[str, object] = {}
+
+    def _parse(self, address):
+        if not isinstance(address, str):
+            return None
+        if address not in self._parsed:
+            self._parsed[address] = as_address(host_of(address))
+        return self._parsed[address]
 
     def add(self, address, protocols, ref, says, array="", svm="", backend="", pv=""):
-        parsed = as_address(host_of(address) if isinstance(address, str) else None)
+        parsed = self._parse(address)
         if parsed is None or not protocols:
             return
-        target = self.by_address.setdefault(str(parsed), Target(str(parsed)))
+        key = str(parsed)
+        if key not in self.by_address:
+            self.by_address[key] = Target(key, parsed=parsed)
+        target = self.by_address[key]
         target.protocols |= set(protocols)
-        if ref not in (r for r, _ in target.refs):
+        if ref not in target._named:
+            target._named.add(ref)
             target.refs.append((ref, says))
         if array:
             target.places.add((array, svm))
@@ -163,7 +179,7 @@ def _reach(evaluator, namespace, labels, target, namespace_ref) -> Reach:
     ports, blocked, hops, isolating = [], [], {}, []
     for protocol in sorted(target.protocols):
         for port, transport in STORAGE_PORTS[protocol]:
-            verdict = evaluator.verdict(namespace, labels, target.address, port, transport)
+            verdict = evaluator.verdict(namespace, labels, target.parsed or target.address, port, transport)
             isolating = [p.ref for p in verdict.isolating]
             if not verdict.allowed:
                 blocked.append((port, transport))
@@ -231,54 +247,103 @@ class Served:
     arrays: set[str]
 
 
+@dataclass(frozen=True)
+class _Owned:
+    """What `_build_served` needs of a PV's record, worked out once per PV (it is asked per node)."""
+
+    owners: tuple[str, ...]
+    tenants: frozenset
+    array: str
+    keys: tuple[tuple, ...]  # its `_export_keys` that some target asks for
+
+
+def _owned(ctx) -> Callable[[str, dict], _Owned]:
+    """PV, record -> its `_Owned`, each worked out once."""
+    cache: dict[str, _Owned] = ctx.memo(f"{SLUG}:owned", dict)
+    wanted = ctx.memo(f"{SLUG}:target-keys", lambda: set().union(*map(_target_keys, _targets(ctx))))
+    tenant_of = ctx.tenancy.tenant_of
+
+    def owned(pv: str, record: dict) -> _Owned:
+        if pv not in cache:
+            owners = tuple(n for n in record.get("namespaces") or [] if isinstance(n, str))
+            keys = tuple(_export_keys(pv, record) & wanted)
+            cache[pv] = _Owned(owners, frozenset(map(tenant_of, owners)), record.get("array") or "", keys)
+        return cache[pv]
+
+    return owned
+
+
 def _build_served(ctx, exports) -> Served:
     """One export per owning namespace, in the order given (`Context.exports_admitting` is sorted by
     PV, so the same paths are shown every snapshot)."""
-    served, owners_seen = Served([], [], {}, set()), set()
+    served, owners_seen, owned_by = Served([], [], {}, set()), set(), _owned(ctx)
     for export in exports:
-        owners = [n for n in export[1].get("namespaces") or [] if isinstance(n, str)]
-        if not owners or owners_seen.issuperset(owners):  # nobody's data, or a namespace counted already
+        owned = owned_by(export[0], export[1])
+        if not owned.owners or owners_seen.issuperset(owned.owners):  # nobody's, or counted already
             continue
-        owners_seen.update(owners)
-        tenants = frozenset(map(ctx.tenancy.tenant_of, owners))
+        owners_seen.update(owned.owners)
         served.exports.append(export)
-        served.tenants.append(tenants)
-        if len(tenants) == 1:
-            (tenant,) = tenants
+        served.tenants.append(owned.tenants)
+        if len(owned.tenants) == 1:
+            (tenant,) = owned.tenants
             served.own_counts[tenant] = served.own_counts.get(tenant, 0) + 1
-        if export[1].get("array"):
-            served.arrays.add(export[1]["array"])
+        if owned.array:
+            served.arrays.add(owned.array)
     return served
+
+
+def _keys_of_target(ctx, target: Target) -> set[tuple]:
+    """`_target_keys`, built once per address (every namespace and node asks)."""
+    keys = ctx.memo(f"{SLUG}:keys-of-target", dict)
+    if target.address not in keys:
+        keys[target.address] = _target_keys(target)
+    return keys[target.address]
 
 
 def _served_by_key(ctx, node: str) -> dict[tuple, Served]:
     """(`_export_keys` key, protocol) -> what is served under it to `node`, built once per node: a node
     may be admitted to tens of thousands of volumes, and every address and namespace asks."""
     index = ctx.memo(f"{SLUG}:served-by-key", dict)
-    wanted = ctx.memo(f"{SLUG}:target-keys", lambda: set().union(*map(_target_keys, _targets(ctx))))
     if node not in index:
         buckets: dict[tuple, list] = {}
+        owned = _owned(ctx)
         for export in ctx.exports_admitting.get(node, []):
             if _access(export[2]):
                 protocol = export[1].get("protocol")
-                for key in _export_keys(export[0], export[1]) & wanted:
+                for key in owned(export[0], export[1]).keys:
                     buckets.setdefault((key, protocol), []).append(export)
         index[node] = {key: _build_served(ctx, exports) for key, exports in buckets.items()}
     return index[node]
 
 
 def _served(ctx, target: Target, reached: set[str], node: str) -> Served:
-    """Exports admitting `node` that `target` serves over a protocol the pod reaches."""
-    by_key = _served_by_key(ctx, node)
-    found = [by_key[k] for k in ((key, p) for key in _target_keys(target) for p in reached) if k in by_key]
-    if len(found) == 1:
-        return found[0]
-    cache = ctx.memo(f"{SLUG}:served-merged", dict)  # an address serving under several keys: rare
+    """Exports admitting `node` that `target` serves over a protocol the pod reaches, once per address,
+    protocols and node (every namespace with pods on that node asks)."""
+    cache = ctx.memo(f"{SLUG}:served", dict)
     combo = _combo(target, reached, node)
     if combo not in cache:
-        merged = {id(e): e for part in found for e in part.exports}.values()
-        cache[combo] = _build_served(ctx, sorted(merged, key=lambda e: (e[0], str(e[2].get("party")))))
+        by_key = _served_by_key(ctx, node)
+        keys = ((key, p) for key in _keys_of_target(ctx, target) for p in reached)
+        found = [by_key[k] for k in keys if k in by_key]
+        if len(found) == 1:
+            cache[combo] = found[0]
+        else:  # an address serving under several keys: rare
+            merged = {id(e): e for part in found for e in part.exports}.values()
+            cache[combo] = _build_served(ctx, sorted(merged, key=lambda e: (e[0], str(e[2].get("party")))))
     return cache[combo]
+
+
+@dataclass
+class _Reachable:
+    """One target that pods selected by some set of policies reach, with what every path to it from
+    such a pod carries (worked out once per namespace and set of policies, not per pod)."""
+
+    target: Target
+    reach: Reach
+    reached: set[str]  # the target's protocols with some reachable port
+    protocols: tuple[str, ...]  # the same, sorted: with the address and a node, a `_combo`
+    mitigations: list[str]
+    lif_hop: Hop
 
 
 class _Namespace:
@@ -300,33 +365,40 @@ class _Namespace:
         self._seen: set[tuple] = set()
         # A pod's reach depends on its labels only through the policies that select it: pods selected
         # by the same policies share it (thousands of pods, a handful of policies per namespace).
-        self._reaches: dict[tuple, Reach] = {}
+        self._reachable: dict[tuple, list[_Reachable]] = {}
         self._pods_judged: set[tuple] = set()
+        # (policies, node) judged -> the targets where its pods may still get an address path: those
+        # with no other tenant's export there (a later pod there finds every export shown already).
+        self._groups: dict[tuple, list[_Reachable]] = {}
         self._combos: dict[tuple, int] = {}  # (address, protocols, node) judged -> others' exports there
         self.foreign_count = 0  # the most other namespaces' exports one address serves to one node
         self._counts: dict[tuple, int] = {}
 
     def add_pod(self, pod) -> None:
         labels = _labels(pod)
-        node_ref = k8s_ref("Node", pod.node) if pod.node else ""
-        node_hop = (
-            [Hop(node_ref, "pod traffic leaves with the node's address")]
-            if node_ref and self.ctx.lookup(node_ref) is not None
-            else []
-        )
         selected_by = tuple(p.ref for p in self.evaluator.selecting(self.namespace, labels))
         # Pods of one workload on one node, selected by the same policies, add nothing new.
         signature = (selected_by, pod.workload, pod.node, pod.platform)
         if signature in self._pods_judged:
             return
         self._pods_judged.add(signature)
+        reachable = self._reachable_by(selected_by, labels)
+        group = (selected_by, pod.node)
+        if group not in self._groups:
+            self._groups[group] = self._judge(pod, reachable)
+        elif self._counts.get((pod.workload, "addresses"), 0) < MAX_ADDRESS_PATHS:
+            node_hop = self._node_hop(pod.node)
+            for entry in self._groups[group]:
+                self._address_path(pod, entry, node_hop)
+
+    def _reachable_by(self, selected_by: tuple, labels: dict) -> list[_Reachable]:
+        """The targets pods selected by these policies reach; the first time, what that adds to the
+        finding (addresses, ports, the objects that make it true)."""
+        if selected_by in self._reachable:
+            return self._reachable[selected_by]
+        found = []
         for target in self.targets:
-            key = (selected_by, target.address)
-            if key not in self._reaches:
-                self._reaches[key] = _reach(
-                    self.evaluator, self.namespace, labels, target, self.namespace_ref
-                )
-            reach = self._reaches[key]
+            reach = _reach(self.evaluator, self.namespace, labels, target, self.namespace_ref)
             if not reach.ports:
                 continue
             self.reachable.setdefault(target.address, set()).update(reach.ports)
@@ -335,49 +407,75 @@ class _Namespace:
             # every PV on the same address does not.
             self.objects.setdefault(target.refs[0][0], None)
             self.arrays |= target.arrays
-            mitigations = self._mitigations(reach)
             reached = {p for p in target.protocols if any(pt in reach.ports for pt in STORAGE_PORTS[p])}
             ref, says = target.refs[0]
             lif_hop = Hop(ref, f"{target.address} ({says}) reachable on {_port_text(reach.ports)}")
-            hops = [*reach.hops, *node_hop, lif_hop]
-            foreign = self._foreign_exports(target, reached, pod.node) if pod.node else []
+            found.append(
+                _Reachable(target, reach, reached, tuple(sorted(reached)), self._mitigations(reach), lif_hop)
+            )
+        self._reachable[selected_by] = found
+        return found
+
+    def _node_hop(self, node: str) -> list[Hop]:
+        node_ref = k8s_ref("Node", node) if node else ""
+        if node_ref and self.ctx.lookup(node_ref) is not None:
+            return [Hop(node_ref, "pod traffic leaves with the node's address")]
+        return []
+
+    def _judge(self, pod, reachable: list[_Reachable]) -> list[_Reachable]:
+        """The first pod with these policies on its node: other tenants' exports each target serves
+        that node, and address paths where there are none.  Returns the targets with none."""
+        node, node_hop = pod.node, self._node_hop(pod.node)
+        without_exports = []
+        for entry in reachable:
+            foreign = self._foreign_exports(entry, node) if node else []
+            hops = [*entry.reach.hops, *node_hop, entry.lif_hop]
             for pv, record, party in foreign:
                 owner = (record.get("namespaces") or [""])[0]
                 self.foreign.update(record.get("namespaces") or [])
                 self._path(
                     pod,
-                    target,
+                    entry.target,
                     ("export", pv),
                     hops,
                     partial(self.ctx.volume_data, pv, record),
                     owner,
                     _access(party),
                     "high",
-                    mitigations,
+                    list(entry.mitigations),
                 )
-            if not foreign and not (pod.node and self._combos.get(_combo(target, reached, pod.node))):
-                self._path(
-                    pod,
-                    target,
-                    ("lif",),
-                    hops[:-1],
-                    partial(list, [ref]),
-                    "",
-                    "metadata",
-                    "medium",
-                    mitigations,
-                )
+            # No other tenant's export there (then none was shown either): an address path instead.
+            if not (node and self._combos.get((entry.target.address, entry.protocols, node))):
+                without_exports.append(entry)
+                self._address_path(pod, entry, node_hop)
+        return without_exports
 
-    def _foreign_exports(self, target, reached: set[str], node: str) -> list:
-        """Other tenants' exports, one per namespace, that admit `node` and are served by `target`:
+    def _address_path(self, pod, entry: _Reachable, node_hop: list[Hop]) -> None:
+        target = entry.target
+        if (pod.workload, target.address, ("lif",)) in self._seen:
+            return
+        self._path(
+            pod,
+            target,
+            ("lif",),
+            [*entry.reach.hops, *node_hop],
+            partial(list, [target.refs[0][0]]),
+            "",
+            "metadata",
+            "medium",
+            list(entry.mitigations),
+        )
+
+    def _foreign_exports(self, entry: _Reachable, node: str) -> list:
+        """Other tenants' exports, one per namespace, that admit `node` and are served by the target:
         the first MAX_FOREIGN_NAMESPACES of them, once per namespace, target and node (the rest are
         counted).  Where exports admit every node, every namespace reaches every other one's data:
         at 2,000 namespaces that is millions of paths, so the finding shows some and counts all."""
-        combo = _combo(target, reached, node)
+        combo = (entry.target.address, entry.protocols, node)
         if combo in self._combos:
             return []
-        served = _served(self.ctx, target, reached, node)
-        mine = self.ctx.tenancy.tenant_of(self.namespace)
+        served = _served(self.ctx, entry.target, entry.reached, node)
+        mine = self.tenant
         foreign_count = len(served.exports) - served.own_counts.get(mine, 0)
         self._combos[combo] = foreign_count
         self.foreign_count = max(self.foreign_count, foreign_count)
