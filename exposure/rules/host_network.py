@@ -60,29 +60,6 @@ def _wildcards_not_naming(ctx, node: str) -> list[tuple[str, dict, dict]]:
     return [item for _, item in sorted(found, key=lambda entry: entry[0])]
 
 
-def admitted_by_owner(ctx, node: str) -> dict[str, tuple[dict, set[str]]]:
-    """owner namespace -> ({PV: (record, party)}, access levels) of the exports admitting `node`.
-
-    Once per node for every host-network workload there (DaemonSets share the nodes)."""
-    cache = ctx.memo("host_network.by_owner", dict)
-    if node not in cache:
-        owners_of = ctx.memo("host_network.owners", dict)  # PV -> its owners: a PV admits many nodes
-        by_owner: dict[str, tuple[dict, set[str]]] = {}
-        for pv, record, party in admitting(ctx, node):
-            if pv not in owners_of:
-                owners_of[pv] = [n for n in record.get("namespaces") or [] if isinstance(n, str) and n]
-            owners = owners_of[pv]
-            access = _access(party)
-            if not owners or not access:
-                continue
-            for owner in owners:
-                data, levels = by_owner.setdefault(owner, ({}, set()))
-                data.setdefault(pv, (record, party))
-                levels.add(access)
-        cache[node] = by_owner
-    return cache[node]
-
-
 @dataclass
 class _Reached:
     """One owner's exports admitting some of a workload's nodes: the first such node (by reference),
@@ -96,18 +73,25 @@ class _Reached:
 
 
 def reached_by_owner(ctx, nodes: tuple[tuple[str, str], ...]) -> dict[str, _Reached]:
-    """owner -> what exports admitting these nodes ((reference, name), by reference) reach of its
-    data.  Host-network DaemonSets run on the same nodes: merged once per set of nodes, not per
-    workload (a workload would otherwise walk nodes × volumes)."""
+    """owner namespace -> what the exports admitting these nodes ((reference, name), by reference)
+    reach of its data.  Host-network DaemonSets run on the same nodes: merged once per set of nodes,
+    not per workload (each would otherwise walk nodes × volumes)."""
     cache = ctx.memo("host_network.reached", dict)
     if nodes not in cache:
+        owners_of = ctx.memo("host_network.owners", dict)  # PV -> its owners: a PV admits many nodes
         reach: dict[str, _Reached] = {}
         for ref, name in nodes:
-            for owner, (data, access) in admitted_by_owner(ctx, name).items():
-                entry = reach.setdefault(owner, _Reached(ref, {}, set()))
-                for pv, found in data.items():
-                    entry.data.setdefault(pv, found)
-                entry.access |= access
+            for pv, record, party in admitting(ctx, name):
+                if pv not in owners_of:
+                    owners_of[pv] = [n for n in record.get("namespaces") or [] if isinstance(n, str) and n]
+                access = _access(party)
+                if not access:
+                    continue
+                for owner in owners_of[pv]:
+                    if owner not in reach:
+                        reach[owner] = _Reached(ref, {}, set())
+                    reach[owner].data.setdefault(pv, (record, party))
+                    reach[owner].access.add(access)
         cache[nodes] = reach
     return cache[nodes]
 

@@ -232,10 +232,6 @@ def _targets(ctx) -> list[Target]:
     return ctx.memo(f"{SLUG}:targets", lambda: storage_targets(ctx))
 
 
-def _combo(target: Target, reached: set[str], node: str) -> tuple:
-    return (target.address, tuple(sorted(reached)), node)
-
-
 @dataclass
 class Served:
     """What one storage address serves to one node: one export per owning namespace, in a stable
@@ -247,48 +243,37 @@ class Served:
     arrays: set[str]
 
 
-@dataclass(frozen=True)
-class _Owned:
-    """What `_build_served` needs of a PV's record, worked out once per PV (it is asked per node)."""
-
-    owners: tuple[str, ...]
-    tenants: frozenset
-    array: str
-    keys: tuple[tuple, ...]  # its `_export_keys` that some target asks for
-
-
-def _owned(ctx) -> Callable[[str, dict], _Owned]:
-    """PV, record -> its `_Owned`, each worked out once."""
-    cache: dict[str, _Owned] = ctx.memo(f"{SLUG}:owned", dict)
-    wanted = ctx.memo(f"{SLUG}:target-keys", lambda: set().union(*map(_target_keys, _targets(ctx))))
+def _owners(ctx) -> Callable[[str, dict], tuple[tuple[str, ...], frozenset, str]]:
+    """PV, record -> its owner namespaces, their tenants and its array, each worked out once (a PV
+    is asked about for every node it admits)."""
+    cache = ctx.memo(f"{SLUG}:owners", dict)
     tenant_of = ctx.tenancy.tenant_of
 
-    def owned(pv: str, record: dict) -> _Owned:
+    def owners_of(pv: str, record: dict) -> tuple[tuple[str, ...], frozenset, str]:
         if pv not in cache:
             owners = tuple(n for n in record.get("namespaces") or [] if isinstance(n, str))
-            keys = tuple(_export_keys(pv, record) & wanted)
-            cache[pv] = _Owned(owners, frozenset(map(tenant_of, owners)), record.get("array") or "", keys)
+            cache[pv] = (owners, frozenset(map(tenant_of, owners)), record.get("array") or "")
         return cache[pv]
 
-    return owned
+    return owners_of
 
 
 def _build_served(ctx, exports) -> Served:
     """One export per owning namespace, in the order given (`Context.exports_admitting` is sorted by
     PV, so the same paths are shown every snapshot)."""
-    served, owners_seen, owned_by = Served([], [], {}, set()), set(), _owned(ctx)
+    served, owners_seen, owners_of = Served([], [], {}, set()), set(), _owners(ctx)
     for export in exports:
-        owned = owned_by(export[0], export[1])
-        if not owned.owners or owners_seen.issuperset(owned.owners):  # nobody's, or counted already
+        owners, tenants, array = owners_of(export[0], export[1])
+        if not owners or owners_seen.issuperset(owners):  # nobody's data, or a namespace counted already
             continue
-        owners_seen.update(owned.owners)
+        owners_seen.update(owners)
         served.exports.append(export)
-        served.tenants.append(owned.tenants)
-        if len(owned.tenants) == 1:
-            (tenant,) = owned.tenants
+        served.tenants.append(tenants)
+        if len(tenants) == 1:
+            (tenant,) = tenants
             served.own_counts[tenant] = served.own_counts.get(tenant, 0) + 1
-        if owned.array:
-            served.arrays.add(owned.array)
+        if array:
+            served.arrays.add(array)
     return served
 
 
@@ -305,24 +290,31 @@ def _served_by_key(ctx, node: str) -> dict[tuple, Served]:
     may be admitted to tens of thousands of volumes, and every address and namespace asks."""
     index = ctx.memo(f"{SLUG}:served-by-key", dict)
     if node not in index:
+        wanted = ctx.memo(f"{SLUG}:target-keys", lambda: set().union(*map(_target_keys, _targets(ctx))))
+        # (key, protocol) of each PV's export that some target asks for: the same for every node.
+        buckets_of = ctx.memo(f"{SLUG}:buckets-of-pv", dict)
         buckets: dict[tuple, list] = {}
-        owned = _owned(ctx)
         for export in ctx.exports_admitting.get(node, []):
             if _access(export[2]):
-                protocol = export[1].get("protocol")
-                for key in owned(export[0], export[1]).keys:
-                    buckets.setdefault((key, protocol), []).append(export)
+                pv, record = export[0], export[1]
+                if pv not in buckets_of:
+                    protocol = record.get("protocol")
+                    buckets_of[pv] = tuple((key, protocol) for key in _export_keys(pv, record) & wanted)
+                for bucket in buckets_of[pv]:
+                    if bucket in buckets:
+                        buckets[bucket].append(export)
+                    else:
+                        buckets[bucket] = [export]
         index[node] = {key: _build_served(ctx, exports) for key, exports in buckets.items()}
     return index[node]
 
 
-def _served(ctx, target: Target, reached: set[str], node: str) -> Served:
-    """Exports admitting `node` that `target` serves over a protocol the pod reaches, once per address,
-    protocols and node (every namespace with pods on that node asks)."""
+def _served(ctx, target: Target, reached: set[str], combo: tuple) -> Served:
+    """Exports admitting the node that `target` serves over a protocol the pod reaches (`combo`: the
+    address, those protocols and the node), once per combination: every namespace there asks."""
     cache = ctx.memo(f"{SLUG}:served", dict)
-    combo = _combo(target, reached, node)
     if combo not in cache:
-        by_key = _served_by_key(ctx, node)
+        by_key = _served_by_key(ctx, combo[2])
         keys = ((key, p) for key in _keys_of_target(ctx, target) for p in reached)
         found = [by_key[k] for k in keys if k in by_key]
         if len(found) == 1:
@@ -341,7 +333,7 @@ class _Reachable:
     target: Target
     reach: Reach
     reached: set[str]  # the target's protocols with some reachable port
-    protocols: tuple[str, ...]  # the same, sorted: with the address and a node, a `_combo`
+    protocols: tuple[str, ...]  # the same, sorted: with the address and a node, a combination judged
     mitigations: list[str]
     lif_hop: Hop
 
@@ -474,13 +466,15 @@ class _Namespace:
         combo = (entry.target.address, entry.protocols, node)
         if combo in self._combos:
             return []
-        served = _served(self.ctx, entry.target, entry.reached, node)
+        served = _served(self.ctx, entry.target, entry.reached, combo)
         mine = self.tenant
         foreign_count = len(served.exports) - served.own_counts.get(mine, 0)
         self._combos[combo] = foreign_count
         self.foreign_count = max(self.foreign_count, foreign_count)
         if foreign_count:
             self.arrays |= served.arrays
+        if not foreign_count or len(self.foreign) >= MAX_FOREIGN_NAMESPACES:
+            return []  # none of another tenant's, or enough named already
         shown = []
         for export, tenants in zip(served.exports, served.tenants, strict=True):
             if len(shown) + len(self.foreign) >= MAX_FOREIGN_NAMESPACES:
