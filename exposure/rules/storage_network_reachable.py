@@ -363,6 +363,7 @@ class _Namespace:
         # with no other tenant's export there (a later pod there finds every export shown already).
         self._groups: dict[tuple, list[_Reachable]] = {}
         self._combos: dict[tuple, int] = {}  # (address, protocols, node) judged -> others' exports there
+        self._served = ctx.memo(f"{SLUG}:served", dict)  # `_served`'s, shared by every namespace
         self.foreign_count = 0  # the most other namespaces' exports one address serves to one node
         self._counts: dict[tuple, int] = {}
 
@@ -420,8 +421,8 @@ class _Namespace:
         node, node_hop = pod.node, self._node_hop(pod.node)
         without_exports = []
         for entry in reachable:
-            foreign = self._foreign_exports(entry, node) if node else []
-            hops = [*entry.reach.hops, *node_hop, entry.lif_hop]
+            count, foreign = self._foreign_exports(entry, node) if node else (0, [])
+            hops = [*entry.reach.hops, *node_hop, entry.lif_hop] if foreign else []
             for pv, record, party in foreign:
                 owner = (record.get("namespaces") or [""])[0]
                 self.foreign.update(record.get("namespaces") or [])
@@ -436,8 +437,7 @@ class _Namespace:
                     "high",
                     list(entry.mitigations),
                 )
-            # No other tenant's export there (then none was shown either): an address path instead.
-            if not (node and self._combos.get((entry.target.address, entry.protocols, node))):
+            if not count:  # no other tenant's export there (nor any shown): an address path instead
                 without_exports.append(entry)
                 self._address_path(pod, entry, node_hop)
         return without_exports
@@ -458,30 +458,32 @@ class _Namespace:
             list(entry.mitigations),
         )
 
-    def _foreign_exports(self, entry: _Reachable, node: str) -> list:
-        """Other tenants' exports, one per namespace, that admit `node` and are served by the target:
-        the first MAX_FOREIGN_NAMESPACES of them, once per namespace, target and node (the rest are
-        counted).  Where exports admit every node, every namespace reaches every other one's data:
-        at 2,000 namespaces that is millions of paths, so the finding shows some and counts all."""
+    def _foreign_exports(self, entry: _Reachable, node: str) -> tuple[int, list]:
+        """How many other tenants' exports (one per namespace) admit `node` and are served by the
+        target, and the first MAX_FOREIGN_NAMESPACES of them once per namespace, target and node (the
+        rest are counted).  Where exports admit every node, every namespace reaches every other
+        one's data: at 2,000 namespaces that is millions of paths, so the finding shows some and
+        counts all."""
         combo = (entry.target.address, entry.protocols, node)
         if combo in self._combos:
-            return []
-        served = _served(self.ctx, entry.target, entry.reached, combo)
+            return self._combos[combo], []
+        served = self._served.get(combo) or _served(self.ctx, entry.target, entry.reached, combo)
         mine = self.tenant
         foreign_count = len(served.exports) - served.own_counts.get(mine, 0)
         self._combos[combo] = foreign_count
+        if not foreign_count:
+            return 0, []
         self.foreign_count = max(self.foreign_count, foreign_count)
-        if foreign_count:
-            self.arrays |= served.arrays
-        if not foreign_count or len(self.foreign) >= MAX_FOREIGN_NAMESPACES:
-            return []  # none of another tenant's, or enough named already
+        self.arrays |= served.arrays
+        if len(self.foreign) >= MAX_FOREIGN_NAMESPACES:
+            return foreign_count, []  # enough named already
         shown = []
         for export, tenants in zip(served.exports, served.tenants, strict=True):
             if len(shown) + len(self.foreign) >= MAX_FOREIGN_NAMESPACES:
                 break
             if tenants - {mine}:
                 shown.append(export)
-        return shown
+        return foreign_count, shown
 
     def _mitigations(self, reach: Reach) -> list[str]:
         mitigations = []
