@@ -7,6 +7,7 @@ Deployment's pod is owned by a ReplicaSet `<deployment>-<pod-template-hash>`, a 
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from inventory.fields import as_list as _list
 from inventory.fields import as_mapping as _mapping
@@ -69,12 +70,16 @@ class PodView:
     def live(self) -> bool:
         return self.phase in LIVE_PHASES
 
-    @property
+    @cached_property
     def spec(self) -> dict:
         return _mapping(self.data.get("spec"))
 
     def containers(self) -> list[tuple[str, dict]]:
         """(which list, container) for containers, init containers and ephemeral containers."""
+        return self._containers
+
+    @cached_property
+    def _containers(self) -> list[tuple[str, dict]]:  # several rules ask, of every pod: listed once
         spec = self.spec
         return [
             (where, c)
