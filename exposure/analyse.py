@@ -24,6 +24,7 @@ from exposure.rules.namespace_labels_writable import forgers as label_forgers
 from inventory.history import StoredObject, write_versions
 from inventory.kept_fields import digest
 from inventory.models import Snapshot
+from inventory.sources.parsing import gc_paused
 from inventory.state import DERIVED_SCOPE, SnapshotState
 from tenancy.ownership import derived_owners
 
@@ -36,6 +37,13 @@ EXPOSURE_PATHS = "ExposurePaths"
 
 def analyse(snapshot: Snapshot, derivation: Derivation) -> dict:
     """Analyse `snapshot` (complete or partial) and return what it did, also kept in its facts."""
+    # Hits, paths and findings are acyclic: the collector's full passes over the snapshot's millions
+    # of inventory containers would only cost time (the rules pause it too, engine.py).
+    with gc_paused():
+        return _analyse(snapshot, derivation)
+
+
+def _analyse(snapshot: Snapshot, derivation: Derivation) -> dict:
     started = time.monotonic()
     settings = AnalysisSettings.for_cluster(snapshot.cluster)
     previous = _previous_analysis(snapshot)
