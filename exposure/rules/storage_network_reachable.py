@@ -285,9 +285,10 @@ def _keys_of_target(ctx, target: Target) -> set[tuple]:
     return keys[target.address]
 
 
-def _served_by_key(ctx, node: str) -> dict[tuple, Served]:
-    """(`_export_keys` key, protocol) -> what is served under it to `node`, built once per node: a node
-    may be admitted to tens of thousands of volumes, and every address and namespace asks."""
+def _served_by_key(ctx, node: str) -> dict[tuple, tuple[Served, frozenset]]:
+    """(`_export_keys` key, protocol) -> what is served under it to `node`, and the PVs it is made of;
+    built once per node: a node may be admitted to tens of thousands of volumes, and every address
+    and namespace asks."""
     index = ctx.memo(f"{SLUG}:served-by-key", dict)
     if node not in index:
         wanted = ctx.memo(f"{SLUG}:target-keys", lambda: set().union(*map(_target_keys, _targets(ctx))))
@@ -305,24 +306,35 @@ def _served_by_key(ctx, node: str) -> dict[tuple, Served]:
                         buckets[bucket].append(export)
                     else:
                         buckets[bucket] = [export]
-        index[node] = {key: _build_served(ctx, exports) for key, exports in buckets.items()}
+        index[node] = {
+            key: (_build_served(ctx, exports), frozenset(pv for pv, _, _ in exports))
+            for key, exports in buckets.items()
+        }
     return index[node]
 
 
-def _served(ctx, target: Target, reached: set[str], combo: tuple) -> Served:
-    """Exports admitting the node that `target` serves over a protocol the pod reaches (`combo`: the
-    address, those protocols and the node), once per combination: every namespace there asks."""
-    cache = ctx.memo(f"{SLUG}:served", dict)
-    if combo not in cache:
-        by_key = _served_by_key(ctx, combo[2])
-        keys = ((key, p) for key in _keys_of_target(ctx, target) for p in reached)
-        found = [by_key[k] for k in keys if k in by_key]
-        if len(found) == 1:
-            cache[combo] = found[0]
-        else:  # an address serving under several keys: rare
-            merged = {id(e): e for part in found for e in part.exports}.values()
-            cache[combo] = _build_served(ctx, sorted(merged, key=lambda e: (e[0], str(e[2].get("party")))))
-    return cache[combo]
+def _served_at(ctx, node: str) -> dict[tuple, Served]:
+    """(address, protocols) -> what that address serves `node` over those protocols (`_served`), for
+    every namespace with pods on the node."""
+    return ctx.memo(f"{SLUG}:served", dict).setdefault(node, {})
+
+
+def _served(ctx, target: Target, reached: set[str], node: str) -> Served:
+    """Exports admitting `node` that `target` serves over a protocol the pod reaches."""
+    by_key = _served_by_key(ctx, node)
+    keys = ((key, p) for key in _keys_of_target(ctx, target) for p in reached)
+    found = [by_key[k] for k in keys if k in by_key]
+    if not found:
+        return _build_served(ctx, [])
+    # An address under several keys (its backend's and its SVM's, say).  Merged, they serve what one
+    # pass over their exports together would (an export skipped under its own key, its owners counted
+    # already, is skipped among more exports too): when one key holds every PV of the others, that
+    # key's alone, with no merge (a backend on one SVM: thousands of exports per node).
+    widest, pvs = max(found, key=lambda part: len(part[1]))
+    if all(part_pvs <= pvs for _, part_pvs in found):
+        return widest
+    merged = {id(e): e for part, _ in found for e in part.exports}.values()
+    return _build_served(ctx, sorted(merged, key=lambda e: (e[0], str(e[2].get("party")))))
 
 
 @dataclass
@@ -333,9 +345,15 @@ class _Reachable:
     target: Target
     reach: Reach
     reached: set[str]  # the target's protocols with some reachable port
-    protocols: tuple[str, ...]  # the same, sorted: with the address and a node, a combination judged
+    key: tuple[str, tuple[str, ...]]  # the address and those protocols, sorted: with a node, a combination
     mitigations: list[str]
     lif_hop: Hop
+
+    def served(self, ctx, node: str, at: dict[tuple, Served]) -> Served:
+        """What the target serves `node` over the protocols reached (`at`: `_served_at` the node)."""
+        if self.key not in at:
+            at[self.key] = _served(ctx, self.target, self.reached, node)
+        return at[self.key]
 
 
 class _Namespace:
@@ -362,8 +380,7 @@ class _Namespace:
         # (policies, node) judged -> the targets where its pods may still get an address path: those
         # with no other tenant's export there (a later pod there finds every export shown already).
         self._groups: dict[tuple, list[_Reachable]] = {}
-        self._combos: dict[tuple, int] = {}  # (address, protocols, node) judged -> others' exports there
-        self._served = ctx.memo(f"{SLUG}:served", dict)  # `_served`'s, shared by every namespace
+        self._combos: dict[tuple, int] = {}  # ((address, protocols), node) judged -> others' exports there
         self.foreign_count = 0  # the most other namespaces' exports one address serves to one node
         self._counts: dict[tuple, int] = {}
 
@@ -404,7 +421,14 @@ class _Namespace:
             ref, says = target.refs[0]
             lif_hop = Hop(ref, f"{target.address} ({says}) reachable on {_port_text(reach.ports)}")
             found.append(
-                _Reachable(target, reach, reached, tuple(sorted(reached)), self._mitigations(reach), lif_hop)
+                _Reachable(
+                    target,
+                    reach,
+                    reached,
+                    (target.address, tuple(sorted(reached))),
+                    self._mitigations(reach),
+                    lif_hop,
+                )
             )
         self._reachable[selected_by] = found
         return found
@@ -419,6 +443,11 @@ class _Namespace:
         """The first pod with these policies on its node: other tenants' exports each target serves
         that node, and address paths where there are none.  Returns the targets with none."""
         node, node_hop = pod.node, self._node_hop(pod.node)
+        if node and len(self.foreign) >= MAX_FOREIGN_NAMESPACES:
+            without_exports = self._count(reachable, node)
+            for entry in without_exports:
+                self._address_path(pod, entry, node_hop)
+            return without_exports
         without_exports = []
         for entry in reachable:
             count, foreign = self._foreign_exports(entry, node) if node else (0, [])
@@ -464,10 +493,10 @@ class _Namespace:
         rest are counted).  Where exports admit every node, every namespace reaches every other
         one's data: at 2,000 namespaces that is millions of paths, so the finding shows some and
         counts all."""
-        combo = (entry.target.address, entry.protocols, node)
+        combo = (entry.key, node)
         if combo in self._combos:
             return self._combos[combo], []
-        served = self._served.get(combo) or _served(self.ctx, entry.target, entry.reached, combo)
+        served = entry.served(self.ctx, node, _served_at(self.ctx, node))
         mine = self.tenant
         foreign_count = len(served.exports) - served.own_counts.get(mine, 0)
         self._combos[combo] = foreign_count
@@ -484,6 +513,21 @@ class _Namespace:
             if tenants - {mine}:
                 shown.append(export)
         return foreign_count, shown
+
+    def _count(self, reachable: list[_Reachable], node: str) -> list[_Reachable]:
+        """`_foreign_exports` once enough other namespaces are named, when no export is shown any more:
+        what each target serves `node` only counts (the most, the arrays).  Returns the targets that
+        serve no other tenant's export there.  (Pods × targets at the bench scale: kept lean.)"""
+        at, mine, without_exports = _served_at(self.ctx, node), self.tenant, []
+        for entry in reachable:
+            served = entry.served(self.ctx, node, at)
+            count = len(served.exports) - served.own_counts.get(mine, 0)
+            if not count:
+                without_exports.append(entry)
+                continue
+            self.foreign_count = max(self.foreign_count, count)
+            self.arrays |= served.arrays
+        return without_exports
 
     def _mitigations(self, reach: Reach) -> list[str]:
         mitigations = []
