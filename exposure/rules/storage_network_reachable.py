@@ -306,11 +306,24 @@ def _served_by_key(ctx, node: str) -> dict[tuple, tuple[Served, frozenset]]:
                         buckets[bucket].append(export)
                     else:
                         buckets[bucket] = [export]
-        index[node] = {
-            key: (_build_served(ctx, exports), frozenset(pv for pv, _, _ in exports))
-            for key, exports in buckets.items()
-        }
+        index[node] = {key: _bucket_served(ctx, exports) for key, exports in buckets.items()}
     return index[node]
+
+
+def _bucket_served(ctx, exports: list[tuple[str, dict, dict]]) -> tuple[Served, frozenset]:
+    """`_build_served` of one key's exports at a node, and their PVs.  The exports it keeps depend on
+    their PVs only (the first export of each PV, in PV order, that adds an owner), so nodes admitted
+    to the same PVs (by exports that admit every node) share that choice: only the parties, each
+    node's own, differ."""
+    pvs = frozenset(pv for pv, _, _ in exports)
+    chosen = ctx.memo(f"{SLUG}:chosen", dict)  # PVs -> (a Served of them, the PVs it keeps)
+    if pvs not in chosen:
+        served = _build_served(ctx, exports)
+        chosen[pvs] = (served, [pv for pv, _, _ in served.exports])
+        return served, pvs
+    model, kept = chosen[pvs]
+    first = {export[0]: export for export in reversed(exports)}  # each PV's first party here
+    return Served([first[pv] for pv in kept], model.tenants, model.own_counts, model.arrays), pvs
 
 
 def _served_at(ctx, node: str) -> dict[tuple, Served]:
