@@ -29,6 +29,7 @@ from inventory.constants import ARRAY_RECORDS
 from inventory.history import StoredObject, write_versions
 from inventory.kept_fields import digest
 from inventory.models import InventoryObject, Snapshot
+from inventory.sources.parsing import gc_paused
 from inventory.state import DERIVED_SCOPE, SnapshotState
 from tenancy.ownership import derived_owners
 
@@ -44,6 +45,13 @@ EXPOSURE_PATHS = "ExposurePaths"
 def analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] | None = None) -> dict:
     """Analyse `snapshot` (complete or partial) and return what it did, also kept in its facts.
     `changed`: the snapshot's change set (inventory/snapshotting.py); None runs every rule."""
+    # Hits, paths and findings are acyclic: the collector's full passes over the snapshot's millions
+    # of inventory containers would only cost time (the rules pause it too, engine.py).
+    with gc_paused():
+        return _analyse(snapshot, derivation, changed)
+
+
+def _analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] | None) -> dict:
     started = time.monotonic()
     settings = AnalysisSettings.for_cluster(snapshot.cluster)
     previous_snapshot = _previous_snapshot(snapshot)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from exposure.analysis.context import Context
 from exposure.rules import ALL_RULES, Hit, Rule
+from inventory.sources.parsing import gc_paused
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,14 @@ def evaluate(
     context: Context, rules: list[Rule] | None = None, unchanged: frozenset[str] = frozenset()
 ) -> Evaluation:
     """`unchanged`: rules not to run, none of their inputs having changed (exposure/analyse.py)."""
+    # The rules build hundreds of thousands of small acyclic objects (paths, hops, indexes) beside a
+    # snapshot's millions of inventory containers: with the cyclic collector on, each full collection
+    # rescans all of them, a third of the rules' time at 200 namespaces.
+    with gc_paused():
+        return _evaluate(context, rules, unchanged)
+
+
+def _evaluate(context: Context, rules: list[Rule] | None, unchanged: frozenset[str]) -> Evaluation:
     evaluation = Evaluation()
     settings = context.settings
     for rule in rules or ALL_RULES:

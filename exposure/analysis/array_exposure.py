@@ -9,7 +9,7 @@ igroup, an NVMe subsystem, a SolidFire access group), so that a rule reports one
 `via` text arrays/admission.py writes for it.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from arrays.backends import BackendInfo, backend_info
@@ -19,6 +19,7 @@ from inventory.refs import OUTSIDE, array_ref, k8s_ref
 
 # Verdicts of parties the node set cannot vouch for (a stale node is judged on its own, never here).
 BEYOND_NODES = ("foreign", "wildcard", "unverifiable", "unparseable")
+NODE = "node"  # a party that is a current node of the cluster
 POLICY_GATES = ("export-policy", "cloud-rule")
 INITIATOR_GATES = ("igroup", "nvme-subsystem", "access-group")
 _GATE_RECORD_KIND = {
@@ -63,7 +64,8 @@ class GateUse:
     svm: str
     ref: str  # the gate's record (or, for a cloud rule, the TridentBackend whose config holds it)
     uses: list[VolumeUse] = field(default_factory=list)
-    # rule index (export gates) or initiator (initiator gates) -> each PV's admitted party there
+    # rule index (export gates) or initiator (initiator gates) -> each PV's admitted party there, but
+    # those admitted as a current node (verdict `node`): the rules judge only the others
     parties: dict[str, list[tuple[VolumeUse, dict]]] = field(default_factory=dict)
 
     @property
@@ -139,6 +141,7 @@ def gates(ctx, kinds: Iterable[str]) -> list[GateUse]:
 
 def _gates(ctx) -> list[GateUse]:
     by_key: dict[tuple, GateUse] = {}
+    on_gate: dict[tuple, set[str]] = {}  # the PVs of each gate's `uses`
     known = backends(ctx)
     for use in volume_uses(ctx):
         record = use.record
@@ -162,10 +165,14 @@ def _gates(ctx) -> list[GateUse]:
                     continue
                 by_key[key] = GateUse(kind, name, gate_array, gate_svm, ref)
             entry = by_key[key]
-            if use not in entry.uses:
+            if use.pv not in on_gate.setdefault(key, set()):  # a PV's record may name a gate twice
+                on_gate[key].add(use.pv)
                 entry.uses.append(use)
+            party_key = _party_keys(gate)
             for party in record.get("admitted") or []:
-                index = _party_key(gate, party)
+                if isinstance(party, dict) and party.get("verdict") == NODE:
+                    continue  # the cluster's own node: one party per node and PV, and no rule's concern
+                index = party_key(party)
                 if index is not None:
                     entry.parties.setdefault(index, []).append((use, party))
     return sorted(by_key.values(), key=lambda g: (g.kind, g.array, g.svm, g.name))
@@ -191,17 +198,34 @@ def _gate_ref(ctx, kind, array, svm, name, record, known) -> str:
 
 def _party_key(gate: dict, party: dict) -> str | None:
     """The rule index (export gates) or initiator (initiator gates) of a party this gate admits."""
-    via = party.get("via") if isinstance(party, dict) else None
-    if not isinstance(via, str):
-        return None
+    return _party_keys(gate)(party)
+
+
+def _party_keys(gate: dict) -> Callable[[dict], str | None]:
+    """`_party_key` for one gate, its `via` texts built once: a record lists a party per node."""
     where, name = gate.get("where") or "", gate.get("name") or ""
     if gate["kind"] in POLICY_GATES:
         prefix = f"{where} {gate.get('role') or ''} {name}, rule "
-        return via.removeprefix(prefix) if via.startswith(prefix) else None
+
+        def rule_index(party: dict) -> str | None:
+            via = party.get("via") if isinstance(party, dict) else None
+            if not isinstance(via, str):
+                return None
+            return via.removeprefix(prefix) if via.startswith(prefix) else None
+
+        return rule_index
     own = f"{where} {gate['kind'].replace('-', ' ')} {name}"
-    if via == own or via.startswith(own + " (through nested igroup "):
-        return str(party.get("party") or "")
-    return None
+    nested = own + " (through nested igroup "
+
+    def initiator(party: dict) -> str | None:
+        via = party.get("via") if isinstance(party, dict) else None
+        if not isinstance(via, str):
+            return None
+        if via == own or via.startswith(nested):
+            return str(party.get("party") or "")
+        return None
+
+    return initiator
 
 
 def export_rule(ctx, gate: GateUse, index: str) -> dict:
@@ -238,10 +262,10 @@ def gate_label(gate: GateUse) -> str:
 
 def backend_refs_of(ctx, uses: Iterable[VolumeUse]) -> list[str]:
     known = backends(ctx)
+    names = (use.record.get("backend") for use in uses)
     refs: list[str] = []
-    for use in uses:
-        name = use.record.get("backend")
-        backend = known.get(name) if isinstance(name, str) else None
+    for name in dict.fromkeys(name for name in names if isinstance(name, str)):  # each backend once
+        backend = known.get(name)
         for ref in backend.refs if backend else ():
             if ref not in refs:
                 refs.append(ref)
@@ -252,9 +276,12 @@ def objects_of(ctx, uses: Iterable[VolumeUse], *extra: str) -> list[str]:
     """The backend configs first (what an admin changes), then each PV, its claim, and `extra`."""
     uses = list(uses)
     refs = backend_refs_of(ctx, uses)
+    seen = set(refs)  # thousands of PVs on one policy: membership by set, not by scanning the list
     for use in uses:
-        refs += [ref for ref in use.data if ref not in refs and not ref.startswith("array:")]
-    refs += [ref for ref in extra if ref and ref not in refs]
+        new = [ref for ref in use.data if ref not in seen and not ref.startswith("array:")]
+        refs += new
+        seen.update(new)
+    refs += [ref for ref in extra if ref and ref not in seen]
     return refs
 
 

@@ -28,6 +28,7 @@ class Context:
         self.settings = settings
         self._access_records = access_records  # kind -> (namespace, name) -> record, when just derived
         self._memo: dict[str, Any] = {}
+        self._volume_data: dict[str, list[str]] = {}
 
     def memo(self, key: str, factory: Callable[[], Any]) -> Any:
         if key not in self._memo:
@@ -143,6 +144,13 @@ class Context:
     def volume_data(self, pv: str, record: dict) -> list[str]:
         """References of a PV's data, outermost last: its claim, the PV, the array object behind it
         (those of the snapshot only)."""
+        if isinstance(pv, str) and record is self.volume_access.get(pv):  # its own record: asked often
+            if pv not in self._volume_data:
+                self._volume_data[pv] = self._volume_data_of(pv, record)
+            return list(self._volume_data[pv])
+        return self._volume_data_of(pv, record)
+
+    def _volume_data_of(self, pv: str, record: dict) -> list[str]:
         spec = as_mapping(as_mapping(self.state.get("PersistentVolume", pv)).get("spec"))
         claim = as_mapping(spec.get("claimRef"))
         obj = as_mapping(record.get("object"))

@@ -66,6 +66,25 @@ def existing(ctx, refs) -> list[str]:
     return [ref for ref in refs if ref and ctx.lookup(ref) is not None]
 
 
+def mounted_by_namespace(ctx, node: str) -> dict[str, tuple[dict[str, None], dict[str, None]]]:
+    """namespace -> the references of its data mounted on `node` and of what has each mounted there,
+    in mount order, only those naming objects of the snapshot.  Once per node: each workload that
+    escapes to the node asks (a DaemonSet from every node)."""
+    cache = ctx.memo("node_escape.mounted_by_namespace", dict)
+    if node not in cache:
+        by_namespace: dict[str, tuple[dict, dict]] = {}
+        for mounted in ctx.node_mounts.get(node) or []:
+            data = existing(ctx, mounted.data)
+            if not data:
+                continue
+            refs, by = by_namespace.setdefault(mounted.namespace, ({}, {}))
+            refs.update(dict.fromkeys(data))
+            if existing(ctx, [mounted.by]):
+                by.setdefault(mounted.by, None)
+        cache[node] = by_namespace
+    return cache[node]
+
+
 def container_field(where: str, name: str, rest: str) -> str:
     return f"spec.{where}[{name}].{rest}"
 
@@ -156,15 +175,11 @@ def node_escape(
         nodes.setdefault(node, pod)
         if not reaches_mounts:
             continue
-        for mounted in ctx.node_mounts.get(pod.node) or []:
-            data = existing(ctx, mounted.data)
-            if not data:
-                continue
-            entry = reached.setdefault(mounted.namespace, {"nodes": {}, "data": {}, "by": {}})
+        for namespace, (data, by) in mounted_by_namespace(ctx, pod.node).items():
+            entry = reached.setdefault(namespace, {"nodes": {}, "data": {}, "by": {}})
             entry["nodes"].setdefault(node, pod)
-            entry["data"].update(dict.fromkeys(data))
-            if existing(ctx, [mounted.by]):
-                entry["by"].setdefault(mounted.by, None)
+            entry["data"].update(data)
+            entry["by"].update(by)
     # Grouped: one path per workload to its nodes, and one per namespace whose volumes those nodes
     # mount (a DaemonSet on every node would otherwise make nodes × volumes paths).
     pod = next(iter(nodes.values()), None) or (unscheduled[0] if unscheduled else None)

@@ -7,6 +7,7 @@ Deployment's pod is owned by a ReplicaSet `<deployment>-<pod-template-hash>`, a 
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from inventory.fields import as_list as _list
 from inventory.fields import as_mapping as _mapping
@@ -69,12 +70,16 @@ class PodView:
     def live(self) -> bool:
         return self.phase in LIVE_PHASES
 
-    @property
+    @cached_property
     def spec(self) -> dict:
         return _mapping(self.data.get("spec"))
 
     def containers(self) -> list[tuple[str, dict]]:
         """(which list, container) for containers, init containers and ephemeral containers."""
+        return self._containers
+
+    @cached_property
+    def _containers(self) -> list[tuple[str, dict]]:  # several rules ask, of every pod: listed once
         spec = self.spec
         return [
             (where, c)
@@ -137,6 +142,7 @@ def node_mounts(pods: list[PodView], state) -> dict[str, list[MountedVolume]]:
         name: _mapping(_mapping(pv.get("spec")).get("claimRef"))
         for (_, name), pv in state.of_kind("PersistentVolume").items()
     }
+    mounted: dict[str, set[str]] = {}  # node -> the last of each mount's `data` (its PV), indexed
     for (namespace, _), publication in state.of_kind("TridentVolumePublication").items():
         pv_name, node = _text(publication.get("volumeID")), _text(publication.get("nodeID"))
         if not node or pv_name not in claims:
@@ -154,6 +160,9 @@ def node_mounts(pods: list[PodView], state) -> dict[str, list[MountedVolume]]:
             "TridentVolumePublication", _text(_mapping(publication.get("metadata")).get("name")), namespace
         )
         known = mounts.setdefault(node, {})
-        if not any(m.data[-1] == data[-1] for m in known.values()):
+        if node not in mounted:
+            mounted[node] = {m.data[-1] for m in known.values()}
+        if data[-1] not in mounted[node]:  # a pod there mounts it already
             known[data] = MountedVolume(owner, data, by)
+            mounted[node].add(data[-1])
     return {node: list(by_data.values()) for node, by_data in mounts.items()}

@@ -119,8 +119,10 @@ def evaluate(ctx):
         if kind == ADMIN or identity in seen:
             continue
         granted, reached = readable(grant, ctx, tvols)
+        if not granted:  # most grants: no scan of every volume for them
+            continue
         exposed = [v for v in volumes if reached is None or v[2] in reached]
-        if not granted or not exposed:
+        if not exposed:
             continue
         seen.add(identity)
         platform = kind != ORDINARY

@@ -15,6 +15,8 @@ Judgements:
 - One finding per array, SVM and policy, attributed to every namespace on it.
 """
 
+import orjson
+
 from arrays.export_policy import ExportPolicy
 from exposure.analysis.array_exposure import backends, objects_of, volume_uses
 from exposure.analysis.paths import Actor, ExposurePath, Hop
@@ -42,7 +44,20 @@ def _verdicts(ctx, policy: dict) -> list[str]:
     """Each client the policy itself admits, with its verdict against the node set."""
     if "rules" in policy and not isinstance(policy["rules"], list):
         return ["(unreadable rules): unverifiable"]  # whom it admits cannot be read: anyone, maybe
-    parties = ExportPolicy.from_records(policy.get("rules") or []).admitted_parties()
+    rules = policy.get("rules") or []
+    # Per-volume policies repeat the same few rule lists (the same nodes): each is evaluated once.
+    cache = ctx.memo(f"{SLUG}:verdicts", dict)
+    try:
+        key = orjson.dumps(rules)
+    except orjson.JSONEncodeError:  # not JSON as stored: evaluated as it is
+        return _evaluated(ctx, rules)
+    if key not in cache:
+        cache[key] = _evaluated(ctx, rules)
+    return list(cache[key])
+
+
+def _evaluated(ctx, rules: list) -> list[str]:
+    parties = ExportPolicy.from_records(rules).admitted_parties()
     return sorted({f"{p.entry.text}: {ctx.nodes.verdict(p).kind}" for p in parties})
 
 
@@ -56,6 +71,7 @@ def _trident_own(ctx, name: str) -> bool:
 def evaluate(ctx):
     known = backends(ctx)
     served: dict[tuple[str, str, str], tuple[set, list]] = {}
+    pvs: dict[tuple[str, str, str], set[str]] = {}  # the PVs in each policy's uses, to add each once
     for use in volume_uses(ctx):
         array, obj = use.record.get("array") or "", use.record.get("object") or {}
         if not array or not isinstance(obj.get("name"), str):
@@ -64,7 +80,8 @@ def evaluate(ctx):
         for name, role in _served_policies(use):
             roles, uses = served.setdefault((array, svm, name), (set(), []))
             roles.add(role)
-            if use not in uses:
+            if use.pv not in pvs.setdefault((array, svm, name), set()):
+                pvs[(array, svm, name)].add(use.pv)
                 uses.append(use)
     for (array, svm, name), (roles, uses) in sorted(served.items()):
         ref = array_ref(array, "ontap.ExportPolicy", f"{svm}/{name}")

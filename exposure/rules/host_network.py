@@ -17,6 +17,8 @@ Judgements:
 - One finding per top controller; the node is kept out of identity and evidence.
 """
 
+from dataclasses import dataclass, field
+
 from exposure.analysis.node_escape import MAX_LISTED, node_ref, workloads
 from exposure.analysis.paths import ACCESS_LEVELS, ExposurePath, Hop
 from exposure.rules.base import Hit, Rule
@@ -32,38 +34,66 @@ def _is_address_party(party: dict) -> bool:
 
 def admitting(ctx, node: str) -> list[tuple[str, dict, dict]]:
     """(PV, access record, party) for every export rule that admits the node's address."""
+    named = [item for item in ctx.exports_admitting.get(node) or [] if _is_address_party(item[2])]
+    return named + _wildcards_not_naming(ctx, node)
 
-    def wildcard_parties():  # with the nodes each names as a set: asked once per node
-        return [
-            ((pv, record, party), frozenset(n for n in party.get("nodes") or [] if isinstance(n, str)))
+
+def _wildcards_not_naming(ctx, node: str) -> list[tuple[str, dict, dict]]:
+    """Wildcard parties that admit the node without naming it (those that name it are among the
+    node's own), in PV order.  Grouped by the nodes they name: a handful of groups, asked per node."""
+
+    def grouped():
+        groups: dict[frozenset, list[tuple[int, tuple]]] = {}
+        wildcards = (
+            (pv, record, party)
             for pv, record in sorted(ctx.volume_access.items())
             for party in record.get("admitted") or []
             if _is_address_party(party) and party.get("verdict") == "wildcard"
-        ]
+        )
+        for order, item in enumerate(wildcards):
+            nodes = frozenset(n for n in item[2].get("nodes") or [] if isinstance(n, str))
+            groups.setdefault(nodes, []).append((order, item))
+        return groups
 
-    wildcards = ctx.memo("host_network.wildcards", wildcard_parties)
-    named = [item for item in ctx.exports_admitting.get(node) or [] if _is_address_party(item[2])]
-    return named + [item for item, nodes in wildcards if node not in nodes]
+    groups = ctx.memo("host_network.wildcards", grouped)
+    found = [entry for nodes, entries in groups.items() if node not in nodes for entry in entries]
+    return [item for _, item in sorted(found, key=lambda entry: entry[0])]
 
 
-def admitted_by_owner(ctx, node: str) -> dict[str, tuple[dict, set[str]]]:
-    """owner namespace -> ({PV: (record, party)}, access levels) of the exports admitting `node`.
+@dataclass
+class _Reached:
+    """One owner's exports admitting some of a workload's nodes: the first such node (by reference),
+    the PVs with the party admitting it, the access levels, and the data's references."""
 
-    Once per node for every host-network workload there (DaemonSets share the nodes)."""
-    cache = ctx.memo("host_network.by_owner", dict)
-    if node not in cache:
-        by_owner: dict[str, tuple[dict, set[str]]] = {}
-        for pv, record, party in admitting(ctx, node):
-            owners = [n for n in record.get("namespaces") or [] if isinstance(n, str) and n]
-            access = _access(party)
-            if not owners or not access:
-                continue
-            for owner in owners:
-                data, levels = by_owner.setdefault(owner, ({}, set()))
-                data.setdefault(pv, (record, party))
-                levels.add(access)
-        cache[node] = by_owner
-    return cache[node]
+    node: str
+    data: dict[str, tuple[dict, dict]]
+    access: set[str]
+    refs: list[str] | None = None  # filled when first shown, with the arrays
+    arrays: set[str] = field(default_factory=set)
+
+
+def reached_by_owner(ctx, nodes: tuple[tuple[str, str], ...]) -> dict[str, _Reached]:
+    """owner namespace -> what the exports admitting these nodes ((reference, name), by reference)
+    reach of its data.  Host-network DaemonSets run on the same nodes: merged once per set of nodes,
+    not per workload (each would otherwise walk nodes × volumes)."""
+    cache = ctx.memo("host_network.reached", dict)
+    if nodes not in cache:
+        owners_of = ctx.memo("host_network.owners", dict)  # PV -> its owners: a PV admits many nodes
+        reach: dict[str, _Reached] = {}
+        for ref, name in nodes:
+            for pv, record, party in admitting(ctx, name):
+                if pv not in owners_of:
+                    owners_of[pv] = [n for n in record.get("namespaces") or [] if isinstance(n, str) and n]
+                access = _access(party)
+                if not access:
+                    continue
+                for owner in owners_of[pv]:
+                    if owner not in reach:
+                        reach[owner] = _Reached(ref, {}, set())
+                    reach[owner].data.setdefault(pv, (record, party))
+                    reach[owner].access.add(access)
+        cache[nodes] = reach
+    return cache[nodes]
 
 
 def _access(party: dict) -> str:
@@ -115,21 +145,21 @@ def evaluate(ctx):
         ]
         # Grouped per namespace whose exports admit one of its nodes: a DaemonSet on every node, each
         # admitted to every volume, would otherwise make nodes × volumes paths.
-        reach: dict[str, dict] = {}
-        for node, node_pod in sorted(on_nodes.items()):
-            for owner, (data, access) in admitted_by_owner(ctx, node_pod.node).items():
-                entry = reach.setdefault(owner, {"node": node, "pod": node_pod, "data": {}, "access": set()})
-                for pv, found in data.items():
-                    entry["data"].setdefault(pv, found)
-                entry["access"] |= access
+        reach = reached_by_owner(ctx, tuple((node, p.node) for node, p in sorted(on_nodes.items())))
         for owner, entry in sorted(reach.items()):
-            data = [ref for pv, (record, _) in entry["data"].items() for ref in ctx.volume_data(pv, record)]
-            if not data:
+            if entry.refs is None:
+                entry.refs = [
+                    ref for pv, (record, _) in entry.data.items() for ref in ctx.volume_data(pv, record)
+                ]
+                entry.arrays = {r.get("array") or "" for r, _ in entry.data.values()}
+            if not entry.refs:
                 continue
+            data = list(entry.refs)
             inside = tenancy.same_tenant(namespace, owner)
             other = not inside and tenancy.is_tenant_namespace(owner)
-            record, party = next(iter(entry["data"].values()))
-            node_pod, node = entry["pod"], entry["node"]
+            record, party = next(iter(entry.data.values()))
+            node = entry.node
+            node_pod = on_nodes[node]
             paths.append(
                 ExposurePath(
                     actor=actor,
@@ -140,7 +170,7 @@ def evaluate(ctx):
                     ],
                     data=data,
                     namespace=owner,
-                    access=max(entry["access"], key=ACCESS_LEVELS.index),
+                    access=max(entry.access, key=ACCESS_LEVELS.index),
                     rule=SLUG,
                     severity="info" if inside or pod.platform else ("high" if other else "medium"),
                     inside_tenant=inside,
@@ -150,7 +180,7 @@ def evaluate(ctx):
             )
             if other:
                 exposed.add(owner)
-                arrays.update(r.get("array") or "" for r, _ in entry["data"].values())
+                arrays |= entry.arrays
         nodes = sorted({p.node for p in speaking if p.node and p.live})
         yield Hit(
             identity=(workload, "hostNetwork"),

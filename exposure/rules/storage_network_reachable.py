@@ -27,6 +27,7 @@ Judgements rules.md leaves open, and how they are decided:
   no violation, each path carrying the attestation as its mitigation.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -60,6 +61,8 @@ class Target:
     places: set[tuple[str, str]] = field(default_factory=set)  # (array, SVM) it belongs to
     backends: set[str] = field(default_factory=set)
     pvs: set[str] = field(default_factory=set)  # static PVs that name it as their server
+    parsed: object = None  # the address as an ip_address, for the NetworkPolicy evaluation
+    _named: set[str] = field(default_factory=set, repr=False)  # the refs' objects, to add each once
 
     @property
     def arrays(self) -> set[str]:
@@ -69,14 +72,27 @@ class Target:
 class _Targets:
     def __init__(self):
         self.by_address: dict[str, Target] = {}
+        # Thousands of volumes name the same few addresses: each distinct text is parsed once.
+        self._parsed: dict[str, object] = {}
+
+    def _parse(self, address):
+        if not isinstance(address, str):
+            return None
+        if address not in self._parsed:
+            self._parsed[address] = as_address(host_of(address))
+        return self._parsed[address]
 
     def add(self, address, protocols, ref, says, array="", svm="", backend="", pv=""):
-        parsed = as_address(host_of(address) if isinstance(address, str) else None)
+        parsed = self._parse(address)
         if parsed is None or not protocols:
             return
-        target = self.by_address.setdefault(str(parsed), Target(str(parsed)))
+        key = str(parsed)
+        if key not in self.by_address:
+            self.by_address[key] = Target(key, parsed=parsed)
+        target = self.by_address[key]
         target.protocols |= set(protocols)
-        if ref not in (r for r, _ in target.refs):
+        if ref not in target._named:
+            target._named.add(ref)
             target.refs.append((ref, says))
         if array:
             target.places.add((array, svm))
@@ -163,7 +179,7 @@ def _reach(evaluator, namespace, labels, target, namespace_ref) -> Reach:
     ports, blocked, hops, isolating = [], [], {}, []
     for protocol in sorted(target.protocols):
         for port, transport in STORAGE_PORTS[protocol]:
-            verdict = evaluator.verdict(namespace, labels, target.address, port, transport)
+            verdict = evaluator.verdict(namespace, labels, target.parsed or target.address, port, transport)
             isolating = [p.ref for p in verdict.isolating]
             if not verdict.allowed:
                 blocked.append((port, transport))
@@ -216,10 +232,6 @@ def _targets(ctx) -> list[Target]:
     return ctx.memo(f"{SLUG}:targets", lambda: storage_targets(ctx))
 
 
-def _combo(target: Target, reached: set[str], node: str) -> tuple:
-    return (target.address, tuple(sorted(reached)), node)
-
-
 @dataclass
 class Served:
     """What one storage address serves to one node: one export per owning namespace, in a stable
@@ -231,54 +243,130 @@ class Served:
     arrays: set[str]
 
 
+def _owners(ctx) -> Callable[[str, dict], tuple[tuple[str, ...], frozenset, str]]:
+    """PV, record -> its owner namespaces, their tenants and its array, each worked out once (a PV
+    is asked about for every node it admits)."""
+    cache = ctx.memo(f"{SLUG}:owners", dict)
+    tenant_of = ctx.tenancy.tenant_of
+
+    def owners_of(pv: str, record: dict) -> tuple[tuple[str, ...], frozenset, str]:
+        if pv not in cache:
+            owners = tuple(n for n in record.get("namespaces") or [] if isinstance(n, str))
+            cache[pv] = (owners, frozenset(map(tenant_of, owners)), record.get("array") or "")
+        return cache[pv]
+
+    return owners_of
+
+
 def _build_served(ctx, exports) -> Served:
     """One export per owning namespace, in the order given (`Context.exports_admitting` is sorted by
     PV, so the same paths are shown every snapshot)."""
-    served, owners_seen = Served([], [], {}, set()), set()
+    served, owners_seen, owners_of = Served([], [], {}, set()), set(), _owners(ctx)
     for export in exports:
-        owners = [n for n in export[1].get("namespaces") or [] if isinstance(n, str)]
+        owners, tenants, array = owners_of(export[0], export[1])
         if not owners or owners_seen.issuperset(owners):  # nobody's data, or a namespace counted already
             continue
         owners_seen.update(owners)
-        tenants = frozenset(map(ctx.tenancy.tenant_of, owners))
         served.exports.append(export)
         served.tenants.append(tenants)
         if len(tenants) == 1:
             (tenant,) = tenants
             served.own_counts[tenant] = served.own_counts.get(tenant, 0) + 1
-        if export[1].get("array"):
-            served.arrays.add(export[1]["array"])
+        if array:
+            served.arrays.add(array)
     return served
 
 
-def _served_by_key(ctx, node: str) -> dict[tuple, Served]:
-    """(`_export_keys` key, protocol) -> what is served under it to `node`, built once per node: a node
-    may be admitted to tens of thousands of volumes, and every address and namespace asks."""
+def _keys_of_target(ctx, target: Target) -> set[tuple]:
+    """`_target_keys`, built once per address (every namespace and node asks)."""
+    keys = ctx.memo(f"{SLUG}:keys-of-target", dict)
+    if target.address not in keys:
+        keys[target.address] = _target_keys(target)
+    return keys[target.address]
+
+
+def _served_by_key(ctx, node: str) -> dict[tuple, tuple[Served, frozenset]]:
+    """(`_export_keys` key, protocol) -> what is served under it to `node`, and the PVs it is made of;
+    built once per node: a node may be admitted to tens of thousands of volumes, and every address
+    and namespace asks."""
     index = ctx.memo(f"{SLUG}:served-by-key", dict)
-    wanted = ctx.memo(f"{SLUG}:target-keys", lambda: set().union(*map(_target_keys, _targets(ctx))))
     if node not in index:
+        wanted = ctx.memo(f"{SLUG}:target-keys", lambda: set().union(*map(_target_keys, _targets(ctx))))
+        # (key, protocol) of each PV's export that some target asks for: the same for every node.
+        buckets_of = ctx.memo(f"{SLUG}:buckets-of-pv", dict)
         buckets: dict[tuple, list] = {}
         for export in ctx.exports_admitting.get(node, []):
             if _access(export[2]):
-                protocol = export[1].get("protocol")
-                for key in _export_keys(export[0], export[1]) & wanted:
-                    buckets.setdefault((key, protocol), []).append(export)
-        index[node] = {key: _build_served(ctx, exports) for key, exports in buckets.items()}
+                pv, record = export[0], export[1]
+                if pv not in buckets_of:
+                    protocol = record.get("protocol")
+                    buckets_of[pv] = tuple((key, protocol) for key in _export_keys(pv, record) & wanted)
+                for bucket in buckets_of[pv]:
+                    if bucket in buckets:
+                        buckets[bucket].append(export)
+                    else:
+                        buckets[bucket] = [export]
+        index[node] = {key: _bucket_served(ctx, exports) for key, exports in buckets.items()}
     return index[node]
+
+
+def _bucket_served(ctx, exports: list[tuple[str, dict, dict]]) -> tuple[Served, frozenset]:
+    """`_build_served` of one key's exports at a node, and their PVs.  The exports it keeps depend on
+    their PVs only (the first export of each PV, in PV order, that adds an owner), so nodes admitted
+    to the same PVs (by exports that admit every node) share that choice: only the parties, each
+    node's own, differ."""
+    pvs = frozenset(pv for pv, _, _ in exports)
+    chosen = ctx.memo(f"{SLUG}:chosen", dict)  # PVs -> (a Served of them, the PVs it keeps)
+    if pvs not in chosen:
+        served = _build_served(ctx, exports)
+        chosen[pvs] = (served, [pv for pv, _, _ in served.exports])
+        return served, pvs
+    model, kept = chosen[pvs]
+    first = {export[0]: export for export in reversed(exports)}  # each PV's first party here
+    return Served([first[pv] for pv in kept], model.tenants, model.own_counts, model.arrays), pvs
+
+
+def _served_at(ctx, node: str) -> dict[tuple, Served]:
+    """(address, protocols) -> what that address serves `node` over those protocols (`_served`), for
+    every namespace with pods on the node."""
+    return ctx.memo(f"{SLUG}:served", dict).setdefault(node, {})
 
 
 def _served(ctx, target: Target, reached: set[str], node: str) -> Served:
     """Exports admitting `node` that `target` serves over a protocol the pod reaches."""
     by_key = _served_by_key(ctx, node)
-    found = [by_key[k] for k in ((key, p) for key in _target_keys(target) for p in reached) if k in by_key]
-    if len(found) == 1:
-        return found[0]
-    cache = ctx.memo(f"{SLUG}:served-merged", dict)  # an address serving under several keys: rare
-    combo = _combo(target, reached, node)
-    if combo not in cache:
-        merged = {id(e): e for part in found for e in part.exports}.values()
-        cache[combo] = _build_served(ctx, sorted(merged, key=lambda e: (e[0], str(e[2].get("party")))))
-    return cache[combo]
+    keys = ((key, p) for key in _keys_of_target(ctx, target) for p in reached)
+    found = [by_key[k] for k in keys if k in by_key]
+    if not found:
+        return _build_served(ctx, [])
+    # An address under several keys (its backend's and its SVM's, say).  Merged, they serve what one
+    # pass over their exports together would (an export skipped under its own key, its owners counted
+    # already, is skipped among more exports too): when one key holds every PV of the others, that
+    # key's alone, with no merge (a backend on one SVM: thousands of exports per node).
+    widest, pvs = max(found, key=lambda part: len(part[1]))
+    if all(part_pvs <= pvs for _, part_pvs in found):
+        return widest
+    merged = {id(e): e for part, _ in found for e in part.exports}.values()
+    return _build_served(ctx, sorted(merged, key=lambda e: (e[0], str(e[2].get("party")))))
+
+
+@dataclass
+class _Reachable:
+    """One target that pods selected by some set of policies reach, with what every path to it from
+    such a pod carries (worked out once per namespace and set of policies, not per pod)."""
+
+    target: Target
+    reach: Reach
+    reached: set[str]  # the target's protocols with some reachable port
+    key: tuple[str, tuple[str, ...]]  # the address and those protocols, sorted: with a node, a combination
+    mitigations: list[str]
+    lif_hop: Hop
+
+    def served(self, ctx, node: str, at: dict[tuple, Served]) -> Served:
+        """What the target serves `node` over the protocols reached (`at`: `_served_at` the node)."""
+        if self.key not in at:
+            at[self.key] = _served(ctx, self.target, self.reached, node)
+        return at[self.key]
 
 
 class _Namespace:
@@ -300,33 +388,40 @@ class _Namespace:
         self._seen: set[tuple] = set()
         # A pod's reach depends on its labels only through the policies that select it: pods selected
         # by the same policies share it (thousands of pods, a handful of policies per namespace).
-        self._reaches: dict[tuple, Reach] = {}
+        self._reachable: dict[tuple, list[_Reachable]] = {}
         self._pods_judged: set[tuple] = set()
-        self._combos: dict[tuple, int] = {}  # (address, protocols, node) judged -> others' exports there
+        # (policies, node) judged -> the targets where its pods may still get an address path: those
+        # with no other tenant's export there (a later pod there finds every export shown already).
+        self._groups: dict[tuple, list[_Reachable]] = {}
+        self._combos: dict[tuple, int] = {}  # ((address, protocols), node) judged -> others' exports there
         self.foreign_count = 0  # the most other namespaces' exports one address serves to one node
         self._counts: dict[tuple, int] = {}
 
     def add_pod(self, pod) -> None:
         labels = _labels(pod)
-        node_ref = k8s_ref("Node", pod.node) if pod.node else ""
-        node_hop = (
-            [Hop(node_ref, "pod traffic leaves with the node's address")]
-            if node_ref and self.ctx.lookup(node_ref) is not None
-            else []
-        )
         selected_by = tuple(p.ref for p in self.evaluator.selecting(self.namespace, labels))
         # Pods of one workload on one node, selected by the same policies, add nothing new.
         signature = (selected_by, pod.workload, pod.node, pod.platform)
         if signature in self._pods_judged:
             return
         self._pods_judged.add(signature)
+        reachable = self._reachable_by(selected_by, labels)
+        group = (selected_by, pod.node)
+        if group not in self._groups:
+            self._groups[group] = self._judge(pod, reachable)
+        elif self._counts.get((pod.workload, "addresses"), 0) < MAX_ADDRESS_PATHS:
+            node_hop = self._node_hop(pod.node)
+            for entry in self._groups[group]:
+                self._address_path(pod, entry, node_hop)
+
+    def _reachable_by(self, selected_by: tuple, labels: dict) -> list[_Reachable]:
+        """The targets pods selected by these policies reach; the first time, what that adds to the
+        finding (addresses, ports, the objects that make it true)."""
+        if selected_by in self._reachable:
+            return self._reachable[selected_by]
+        found = []
         for target in self.targets:
-            key = (selected_by, target.address)
-            if key not in self._reaches:
-                self._reaches[key] = _reach(
-                    self.evaluator, self.namespace, labels, target, self.namespace_ref
-                )
-            reach = self._reaches[key]
+            reach = _reach(self.evaluator, self.namespace, labels, target, self.namespace_ref)
             if not reach.ports:
                 continue
             self.reachable.setdefault(target.address, set()).update(reach.ports)
@@ -335,61 +430,117 @@ class _Namespace:
             # every PV on the same address does not.
             self.objects.setdefault(target.refs[0][0], None)
             self.arrays |= target.arrays
-            mitigations = self._mitigations(reach)
             reached = {p for p in target.protocols if any(pt in reach.ports for pt in STORAGE_PORTS[p])}
             ref, says = target.refs[0]
             lif_hop = Hop(ref, f"{target.address} ({says}) reachable on {_port_text(reach.ports)}")
-            hops = [*reach.hops, *node_hop, lif_hop]
-            foreign = self._foreign_exports(target, reached, pod.node) if pod.node else []
+            found.append(
+                _Reachable(
+                    target,
+                    reach,
+                    reached,
+                    (target.address, tuple(sorted(reached))),
+                    self._mitigations(reach),
+                    lif_hop,
+                )
+            )
+        self._reachable[selected_by] = found
+        return found
+
+    def _node_hop(self, node: str) -> list[Hop]:
+        node_ref = k8s_ref("Node", node) if node else ""
+        if node_ref and self.ctx.lookup(node_ref) is not None:
+            return [Hop(node_ref, "pod traffic leaves with the node's address")]
+        return []
+
+    def _judge(self, pod, reachable: list[_Reachable]) -> list[_Reachable]:
+        """The first pod with these policies on its node: other tenants' exports each target serves
+        that node, and address paths where there are none.  Returns the targets with none."""
+        node, node_hop = pod.node, self._node_hop(pod.node)
+        if node and len(self.foreign) >= MAX_FOREIGN_NAMESPACES:
+            without_exports = self._count(reachable, node)
+            for entry in without_exports:
+                self._address_path(pod, entry, node_hop)
+            return without_exports
+        without_exports = []
+        for entry in reachable:
+            count, foreign = self._foreign_exports(entry, node) if node else (0, [])
+            hops = [*entry.reach.hops, *node_hop, entry.lif_hop] if foreign else []
             for pv, record, party in foreign:
                 owner = (record.get("namespaces") or [""])[0]
                 self.foreign.update(record.get("namespaces") or [])
                 self._path(
                     pod,
-                    target,
+                    entry.target,
                     ("export", pv),
                     hops,
                     partial(self.ctx.volume_data, pv, record),
                     owner,
                     _access(party),
                     "high",
-                    mitigations,
+                    list(entry.mitigations),
                 )
-            if not foreign and not (pod.node and self._combos.get(_combo(target, reached, pod.node))):
-                self._path(
-                    pod,
-                    target,
-                    ("lif",),
-                    hops[:-1],
-                    partial(list, [ref]),
-                    "",
-                    "metadata",
-                    "medium",
-                    mitigations,
-                )
+            if not count:  # no other tenant's export there (nor any shown): an address path instead
+                without_exports.append(entry)
+                self._address_path(pod, entry, node_hop)
+        return without_exports
 
-    def _foreign_exports(self, target, reached: set[str], node: str) -> list:
-        """Other tenants' exports, one per namespace, that admit `node` and are served by `target`:
-        the first MAX_FOREIGN_NAMESPACES of them, once per namespace, target and node (the rest are
-        counted).  Where exports admit every node, every namespace reaches every other one's data:
-        at 2,000 namespaces that is millions of paths, so the finding shows some and counts all."""
-        combo = _combo(target, reached, node)
+    def _address_path(self, pod, entry: _Reachable, node_hop: list[Hop]) -> None:
+        target = entry.target
+        if (pod.workload, target.address, ("lif",)) in self._seen:
+            return
+        self._path(
+            pod,
+            target,
+            ("lif",),
+            [*entry.reach.hops, *node_hop],
+            partial(list, [target.refs[0][0]]),
+            "",
+            "metadata",
+            "medium",
+            list(entry.mitigations),
+        )
+
+    def _foreign_exports(self, entry: _Reachable, node: str) -> tuple[int, list]:
+        """How many other tenants' exports (one per namespace) admit `node` and are served by the
+        target, and the first MAX_FOREIGN_NAMESPACES of them once per namespace, target and node (the
+        rest are counted).  Where exports admit every node, every namespace reaches every other
+        one's data: at 2,000 namespaces that is millions of paths, so the finding shows some and
+        counts all."""
+        combo = (entry.key, node)
         if combo in self._combos:
-            return []
-        served = _served(self.ctx, target, reached, node)
-        mine = self.ctx.tenancy.tenant_of(self.namespace)
+            return self._combos[combo], []
+        served = entry.served(self.ctx, node, _served_at(self.ctx, node))
+        mine = self.tenant
         foreign_count = len(served.exports) - served.own_counts.get(mine, 0)
         self._combos[combo] = foreign_count
+        if not foreign_count:
+            return 0, []
         self.foreign_count = max(self.foreign_count, foreign_count)
-        if foreign_count:
-            self.arrays |= served.arrays
+        self.arrays |= served.arrays
+        if len(self.foreign) >= MAX_FOREIGN_NAMESPACES:
+            return foreign_count, []  # enough named already
         shown = []
         for export, tenants in zip(served.exports, served.tenants, strict=True):
             if len(shown) + len(self.foreign) >= MAX_FOREIGN_NAMESPACES:
                 break
             if tenants - {mine}:
                 shown.append(export)
-        return shown
+        return foreign_count, shown
+
+    def _count(self, reachable: list[_Reachable], node: str) -> list[_Reachable]:
+        """`_foreign_exports` once enough other namespaces are named, when no export is shown any more:
+        what each target serves `node` only counts (the most, the arrays).  Returns the targets that
+        serve no other tenant's export there.  (Pods × targets at the bench scale: kept lean.)"""
+        at, mine, without_exports = _served_at(self.ctx, node), self.tenant, []
+        for entry in reachable:
+            served = entry.served(self.ctx, node, at)
+            count = len(served.exports) - served.own_counts.get(mine, 0)
+            if not count:
+                without_exports.append(entry)
+                continue
+            self.foreign_count = max(self.foreign_count, count)
+            self.arrays |= served.arrays
+        return without_exports
 
     def _mitigations(self, reach: Reach) -> list[str]:
         mitigations = []

@@ -89,7 +89,7 @@ def evaluate(ctx):
         if not protocols:
             continue
         pods = users.get((namespace, name), [])
-        setting = {pod.workload: _ids_set(pod) for pod in pods if _ids_set(pod)}
+        setting = {pod.workload: ids for pod in pods if (ids := _ids_set(pod))}
         permissions = _permissions(ctx, pv, record)
         restricted = world_accessible(permissions) is False
         if not setting and not restricted:
