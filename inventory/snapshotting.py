@@ -26,6 +26,7 @@ from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.planner_statistics import refresh_after
 from inventory.sources import Collection, SourceError
+from inventory.sources.parsing import gc_paused
 from inventory.state import DERIVED_SCOPE, Written
 from inventory.storable import nul_warning, storable
 
@@ -67,7 +68,18 @@ def abandon_unfinished(cluster: Cluster, *, before_seq: int) -> None:
 
 
 def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapshot:
-    """Read `source` into `snapshot` and store the changes. Returns the finished snapshot."""
+    """Read `source` into `snapshot` and store the changes. Returns the finished snapshot.
+
+    The cyclic garbage collector is paused for the run: what a snapshot builds (the kept objects,
+    the loaded state, the access records, the analysis' context) lives until the run ends and holds
+    almost no reference cycles (a few dozen objects' worth), yet each full collection rescanned all
+    of it: 40% of a 1% churn snapshot's CPU at scale 200.  It resumes once the run's data is freed."""
+    with gc_paused():
+        _run(snapshot, source)
+    return snapshot
+
+
+def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
     cluster = snapshot.cluster
     abandon_unfinished(cluster, before_seq=snapshot.seq)
     started = time.monotonic()
@@ -108,7 +120,6 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
     snapshot.save()
     if snapshot.is_visible:  # a failure was logged above, with its reason
         logger.info("%s", summary_line(snapshot))
-    return snapshot
 
 
 def summary_line(snapshot: Snapshot) -> str:

@@ -136,3 +136,31 @@ def test_an_array_records_odd_shapes_are_kept_as_answered_not_dropped():
     assert keep("ontap.Igroup", odd) == {"name": "g", "initiators": {"name": "iqn.x"}}
     rules = {"name": "p", "rules": [{"index": 1, "clients": "everyone"}, "rule 2"]}
     assert keep("ontap.ExportPolicy", rules)["rules"] == rules["rules"]
+
+
+def test_one_look_at_the_whole_object_keeps_what_scrubbing_each_part_keeps():
+    """keep() projects without scrubbing and scrubs only when the whole result may hold a secret:
+    the same as scrubbing every value kept whole, wherever a secret sits (labels are never scrubbed)."""
+    from inventory.kept_fields import _PROJECTIONS
+
+    secrets = [
+        {"chap-secret": "s1", "owner": "x"},
+        {"url": "https://admin:pw@198.51.100.5/"},
+        {"url": 'https://admin:pa"ss@198.51.100.5/'},
+        {"apiKey": ["s2"], "keep": {"useCHAP": True}},
+        {"nested": [{"token": {"x": 1}}]},
+        {"labels": {"api-key": "kept"}},
+        {"plain": "nothing secret"},
+    ]
+    for value in secrets:
+        objects = {
+            "Namespace": {"metadata": {"name": "a", "annotations": value, "labels": value}},
+            "Pod": {
+                "metadata": {"name": "p", "namespace": "a", "labels": value},
+                "spec": {"volumes": [{"name": "v", "csi": {"volumeAttributes": value}}], "nodeName": value},
+            },
+            "StorageClass": {"metadata": {"name": "sc"}, "parameters": value},
+            "ontap.Igroup": {"name": "g", "initiators": [value, {"name": "iqn.x", **value}]},
+        }
+        for kind, raw in objects.items():
+            assert keep(kind, raw) == (_PROJECTIONS[kind].scrubbing(raw) or {}), (kind, value)

@@ -183,6 +183,7 @@ TRICKY = [
     {"useCHAP": True, "chapSecret": None, "chapUser": "u"},
     {"endpoint": "https://admin:pw@10.0.0.1/json-rpc/8.0"},
     {"x": [["nested", {"db_password": 1}]]},
+    {"url": 'https://admin:pa"ss@10.0.0.1/'},  # an escaped quote inside URL credentials
 ]
 
 
