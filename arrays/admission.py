@@ -49,6 +49,7 @@ class Admissions:
         self._initiators: dict[tuple, dict] = {}
         self._policies: dict[bytes, ExportPolicy] = {}
         self._warned: set[tuple[str, bytes]] = set()
+        self._rules_bytes: dict[int, tuple[list, bytes]] = {}
 
     def of(self, resolution: Resolution) -> list[dict]:
         parties = []
@@ -56,7 +57,7 @@ class Admissions:
         if own:
             # A traversal policy whose rules cannot be read may let anyone through: it narrows nothing.
             traversal = [g for g in resolution.gates if g.kind == "traversal-policy" and not g.unreadable]
-            rules = tuple(orjson.dumps(g.rules) for g in (own[0], *traversal))
+            rules = tuple(self._serialised(g.rules) for g in (own[0], *traversal))
             key = (
                 own[0].where,
                 own[0].role,
@@ -92,6 +93,14 @@ class Admissions:
             self._evaluated[rules] = _policy_parties(policies, self.nodes)
         via = _policy_via(own)
         return [{**party, "via": f"{via}{index}"} for index, party in self._evaluated[rules]]
+
+    def _serialised(self, rules: list) -> bytes:
+        """A gate's rules as bytes, once per list: the join gives a policy's gates one list (held
+        here with its bytes, so that its id names no other list meanwhile)."""
+        held = self._rules_bytes.get(id(rules))
+        if held is None:
+            held = self._rules_bytes[id(rules)] = (rules, orjson.dumps(rules))
+        return held[1]
 
     def _initiator(self, gate: Gate, initiator: str) -> dict:
         key = (gate.where, gate.kind, gate.name, initiator, gate.via.get(initiator))

@@ -297,12 +297,13 @@ class _Joiner:
         self, records: ArrayRecords, svm: str, name: str, role: str, kind="export-policy"
     ) -> Gate:
         rules, unreadable, unread = self.policy_rules(records, svm, name)
+        # The policy's one list of rules, shared by its gates (gates are read, never modified).
         return Gate(
             kind,
             name or "(none)",
             records.name,
             role,
-            rules=list(rules),
+            rules=rules,
             unread=unread,
             unreadable=list(unreadable),
         )
