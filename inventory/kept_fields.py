@@ -21,7 +21,9 @@ import orjson
 
 from inventory.secrets import LABEL_MAPS, might_hold_secrets, without_secrets
 
-SCHEMA_VERSION = 2  # 2: secrets judged by pattern (inventory/secrets.py); array records' odd shapes kept
+# 2: secrets judged by pattern (inventory/secrets.py); array records' odd shapes kept
+# 3: a URL's credentials dropped up to the authority's last '@' (a password holding '@' left a piece)
+SCHEMA_VERSION = 3
 
 # Purposes that are not rules.
 IDENTITY = "identity"  # naming the object, joins between objects
@@ -630,11 +632,25 @@ _PROJECTIONS = {kind: _Projection.of(fields, False) for kind, fields in KEPT_FIE
 
 def keep(kind: str, obj: dict) -> dict:
     """The stored form of a raw object: only the kept fields, secrets dropped."""
+    return keep_serialised(kind, obj)[0]
+
+
+def keep_serialised(kind: str, obj: dict, stored_digest: str | None = None) -> tuple[dict, bytes, str]:
+    """keep(), with its canonical JSON and digest: one serialisation serves the look for secrets
+    and the digest (inventory/history.py).
+
+    `stored_digest`: the digest of the object's current stored version.  Kept fields with that
+    digest are that very version, which was looked at (and scrubbed if need be) when it was
+    stored: they need no new look, and hold nothing the database does not hold already."""
     projection = _PROJECTIONS[kind]
     kept = projection.plain(obj) or {}
-    if might_hold_secrets(orjson.dumps(kept)):
+    canonical = canonical_json(kept)
+    digested = digest_of(canonical)
+    if digested != stored_digest and might_hold_secrets(canonical):
         kept = projection.scrubbing(obj) or {}
-    return kept
+        canonical = canonical_json(kept)
+        digested = digest_of(canonical)
+    return kept, canonical, digested
 
 
 def canonical_json(data) -> bytes:

@@ -10,7 +10,8 @@ camelCase): a value is dropped, key and all, when its key
   or the compounds apikey, privatekey, accesskey).  `key` alone is a selector's or a Secret item's
   key, and words that merely end in key (monkey, whiskey) are not keys;
 - or is one of the few secret-bearing names the words miss (`NAMED`).
-Strings with credentials in a URL (`https://user:password@host`) lose the credentials.
+Strings with credentials in a URL (`https://user:password@host`) lose the credentials, all of them
+(`https://user:p@ss@host` keeps no `ss@`): scrubbing what was scrubbed changes nothing.
 
 Decisions:
 - The name of a secret is not a secret: a key ending in name, namespace, ref or reference
@@ -47,7 +48,8 @@ NAMED = frozenset({"iscsiUsername", "iscsiTargetUsername", "scriptParameters", "
 LABEL_MAPS = frozenset({"labels", "matchLabels"})
 
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+# Everything before the authority's last '@': a password may hold '@' itself (`user:p@ss@host`).
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s]+@")
 # Most kept values hold no secret (snapshots keep 100,000s of them), so a value is walked only when
 # its serialised form may hold one: a URL credential, or one of these words (a C-speed substring
 # search of the lowercased bytes; every secret-bearing key contains one) in a key.  Keys are read
@@ -55,7 +57,7 @@ _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@"
 _GATE_WORDS = (*(p.encode() for p in _SECRET_PARTS), b"chap", b"key", b"endpoint", b"iscsi", b"script")
 # The bytes of any string _URL_CREDENTIALS changes match this, escaped quotes included (a run may
 # then cross from one string into the next: that only ever walks a value needlessly).
-_URL_CREDENTIALS_BYTES = re.compile(rb"://[^/@\s]+@")
+_URL_CREDENTIALS_BYTES = re.compile(rb"://[^/\s]+@")
 
 
 @functools.lru_cache(maxsize=8192)  # keys repeat across objects: decide each once

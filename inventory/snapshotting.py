@@ -20,7 +20,14 @@ from arrays.array_reading import backends_unread
 from arrays.volume_access import derive as derive_volume_access
 from exposure.analyse import analyse
 from inventory.constants import ACCESS_RECORDS, ARRAY_RECORDS
-from inventory.history import WriteStats, prepare, prepare_array_records, undo_snapshot_writes, write_versions
+from inventory.history import (
+    WriteStats,
+    current_versions,
+    prepare,
+    prepare_array_records,
+    undo_snapshot_writes,
+    write_versions,
+)
 from inventory.kept_fields import SCHEMA_VERSION
 from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
 from inventory.models import Cluster, InventoryObject, Snapshot
@@ -196,7 +203,8 @@ def _store(snapshot: Snapshot, collection: Collection) -> tuple[dict, Written, s
         prepared = prepare(kind, collection.objects[kind], kept=collection.kept)
         counts[kind] = len(prepared)
         with_nul[kind] = sum(stored.nul_replaced for stored in prepared.values())
-        stats = write_versions(snapshot.cluster_id, snapshot.seq, kind, prepared)
+        current = collection.versions.get(("", kind))
+        stats = write_versions(snapshot.cluster_id, snapshot.seq, kind, prepared, current=current)
         written[("", kind)] = {key: stored.data for key, stored in prepared.items()}
         inserted += stats.inserted
         closed += stats.closed
@@ -248,10 +256,14 @@ def _store_arrays(
                 reason = reading.collection.unread.get(array_kind.source_key, "not read")
                 unread[f"{array}:{array_kind.source_key}"] = reason
                 continue
-            prepared = prepare_array_records(array_kind, reading.collection.objects[array_kind.source_key])
+            current = current_versions(snapshot.cluster_id, array_kind.kind, array)
+            records = reading.collection.objects[array_kind.source_key]
+            prepared = prepare_array_records(array_kind, records, current)
             counts[f"{array}:{array_kind.kind}"] = len(prepared)
             with_nul[f"{array}:{array_kind.kind}"] = sum(stored.nul_replaced for stored in prepared.values())
-            stats += write_versions(snapshot.cluster_id, snapshot.seq, array_kind.kind, prepared, scope=array)
+            stats += write_versions(
+                snapshot.cluster_id, snapshot.seq, array_kind.kind, prepared, scope=array, current=current
+            )
             written[(array, array_kind.kind)] = {key: stored.data for key, stored in prepared.items()}
     stored = (
         InventoryObject.objects.current()

@@ -164,3 +164,20 @@ def test_one_look_at_the_whole_object_keeps_what_scrubbing_each_part_keeps():
         }
         for kind, raw in objects.items():
             assert keep(kind, raw) == (_PROJECTIONS[kind].scrubbing(raw) or {}), (kind, value)
+
+
+def test_kept_fields_equal_to_the_stored_version_need_no_new_look(monkeypatch):
+    """An object unchanged since it was stored is that stored version (looked at when stored); any
+    change, a secret added included, is looked at again."""
+    from inventory import kept_fields
+
+    raw = {"metadata": {"name": "a", "annotations": {"owner": "x"}}}
+    kept, canonical, stored_digest = kept_fields.keep_serialised("Namespace", raw)
+    looks = []
+    real = kept_fields.might_hold_secrets
+    monkeypatch.setattr(kept_fields, "might_hold_secrets", lambda blob: looks.append(blob) or real(blob))
+    assert kept_fields.keep_serialised("Namespace", raw, stored_digest) == (kept, canonical, stored_digest)
+    assert looks == []
+    raw["metadata"]["annotations"]["example.com/chap-secret"] = "s1"
+    changed, _, digested = kept_fields.keep_serialised("Namespace", raw, stored_digest)
+    assert looks and changed == kept and digested == stored_digest
