@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from inventory.bulk_insert import insert_rows
+from inventory.bulk_insert import insert_values
 from inventory.kept_fields import SCHEMA_VERSION, digest, keep_serialised
 from inventory.models import InventoryObject
 from inventory.storable import NUL_IN_JSON, storable
@@ -153,22 +153,22 @@ def write_versions(
             InventoryObject.objects.filter(pk__in=to_close[start : start + BATCH_SIZE]).update(valid_to=seq)
     for start in range(0, len(to_insert), BATCH_SIZE):
         rows = [  # made batch by batch: a first snapshot's rows are never all in memory at once
-            InventoryObject(
-                cluster_id=cluster_id,
-                scope=scope,
-                kind=kind,
-                namespace=key[0],
-                name=key[1],
-                uid=objects[key].uid,
-                data=objects[key].data,
-                digest=objects[key].digest,
-                schema_version=SCHEMA_VERSION,
-                valid_from=seq,
-            )
+            {
+                "cluster_id": cluster_id,
+                "scope": scope,
+                "kind": kind,
+                "namespace": key[0],
+                "name": key[1],
+                "uid": objects[key].uid,
+                "data": objects[key].data,
+                "digest": objects[key].digest,
+                "schema_version": SCHEMA_VERSION,
+                "valid_from": seq,
+            }
             for key in to_insert[start : start + BATCH_SIZE]
         ]
         with transaction.atomic():
-            insert_rows(InventoryObject, rows)
+            insert_values(InventoryObject, rows)
     return WriteStats(inserted=len(to_insert), closed=len(to_close))
 
 
