@@ -567,12 +567,13 @@ class _Joiner:
         for volume in _list(_get(pod, "spec", "volumes")):
             if not isinstance(volume, dict):
                 continue  # not a volume (hand-edited or corrupted data): nothing to resolve
-            subject = f"Pod/{namespace}/{name} volume {volume.get('name')}"
             if nfs := _mapping(volume.get("nfs")):
+                subject = f"Pod/{namespace}/{name} volume {volume.get('name')}"
                 out.append(
                     self.resolve_nfs(subject, [namespace], "inline-nfs", nfs.get("server"), nfs.get("path"))
                 )
             elif iscsi := _mapping(volume.get("iscsi")):
+                subject = f"Pod/{namespace}/{name} volume {volume.get('name')}"
                 node = _text(_get(pod, "spec", "nodeName"))
                 out.append(self.resolve_static_iscsi(subject, [namespace], iscsi, "inline-iscsi", node))
         return out
