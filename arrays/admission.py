@@ -37,12 +37,19 @@ def node_set_of(state: SnapshotState) -> NodeSet:
 
 class Admissions:
     """Admitted parties of a snapshot's volumes.  Many volumes share their policies (the SVM root's,
-    a backend's, a static one): each chain of policies is evaluated once per snapshot."""
+    a backend's, a static one) or policies of the same rules (Trident's per-volume ones) and their
+    igroups: each chain of rules is evaluated once per snapshot, and the parties of a chain of named
+    policies, or of an initiator of a named group, are made once and shared by the volumes behind
+    them (never modified: records are read, and stored as JSON)."""
 
     def __init__(self, nodes: NodeSet):
         self.nodes = nodes
+        self._evaluated: dict[tuple[bytes, ...], list[tuple[int, dict]]] = {}
         self._chains: dict[tuple, list[dict]] = {}
-        self._policies: dict[tuple[str, bytes], ExportPolicy] = {}
+        self._initiators: dict[tuple, dict] = {}
+        self._policies: dict[bytes, ExportPolicy] = {}
+        self._warned: set[tuple[str, bytes]] = set()
+        self._rules_bytes: dict[int, tuple[list, bytes]] = {}
 
     def of(self, resolution: Resolution) -> list[dict]:
         parties = []
@@ -50,17 +57,23 @@ class Admissions:
         if own:
             # A traversal policy whose rules cannot be read may let anyone through: it narrows nothing.
             traversal = [g for g in resolution.gates if g.kind == "traversal-policy" and not g.unreadable]
-            key = tuple((g.where, g.role, g.name, orjson.dumps(g.rules)) for g in (own[0], *traversal))
+            rules = tuple(self._serialised(g.rules) for g in (own[0], *traversal))
+            key = (
+                own[0].where,
+                own[0].role,
+                own[0].name,
+                *((g.where, g.role, g.name) for g in traversal),
+                rules,
+            )
             if key not in self._chains:
-                policies = [self._policy(g) for g in (*reversed(traversal), own[0])]
-                self._chains[key] = _policy_parties(own[0], policies, self.nodes)
+                self._chains[key] = self._named(own[0], traversal, rules)
             parties += self._chains[key]
             parties += [
                 _unreadable_party(own[0], f"{_policy_via(own[0])}unreadable", r) for r in own[0].unreadable
             ]
         for gate in resolution.gates:
             if gate.kind in INITIATOR_GATES:
-                parties += [_initiator_party(gate, initiator, self.nodes) for initiator in gate.initiators]
+                parties += [self._initiator(gate, initiator) for initiator in gate.initiators]
                 parties += [_unreadable_party(gate, _initiator_via(gate), r) for r in gate.unreadable]
             elif gate.kind == "chap-account":
                 verdict = chap_account_verdict(gate.name)
@@ -69,27 +82,56 @@ class Admissions:
                 )
         return parties
 
-    def _policy(self, gate: Gate) -> ExportPolicy:
-        key = (gate.name, orjson.dumps(gate.rules))
-        if key not in self._policies:
-            self._policies[key] = policy = ExportPolicy.from_records(gate.rules, gate.name)
-            for rule in policy.rules:  # once per policy and snapshot, however many volumes use it
+    def _named(self, own: Gate, traversal: list[Gate], rules: tuple[bytes, ...]) -> list[dict]:
+        """The parties of the own policy `own` behind `traversal` (`rules`: their rules, in that
+        order): those their rules admit, named by `own`."""
+        # From the SVM root to the volume's own, the order ONTAP checks them in.
+        policies = [
+            self._policy(g, r) for g, r in zip(reversed((own, *traversal)), reversed(rules), strict=True)
+        ]
+        if rules not in self._evaluated:
+            self._evaluated[rules] = _policy_parties(policies, self.nodes)
+        via = _policy_via(own)
+        return [{**party, "via": f"{via}{index}"} for index, party in self._evaluated[rules]]
+
+    def _serialised(self, rules: list) -> bytes:
+        """A gate's rules as bytes, once per list: the join gives a policy's gates one list (held
+        here with its bytes, so that its id names no other list meanwhile)."""
+        held = self._rules_bytes.get(id(rules))
+        if held is None:
+            held = self._rules_bytes[id(rules)] = (rules, orjson.dumps(rules))
+        return held[1]
+
+    def _initiator(self, gate: Gate, initiator: str) -> dict:
+        key = (gate.where, gate.kind, gate.name, initiator, gate.via.get(initiator))
+        if key not in self._initiators:
+            self._initiators[key] = _initiator_party(gate, initiator, self.nodes)
+        return self._initiators[key]
+
+    def _policy(self, gate: Gate, rules: bytes) -> ExportPolicy:
+        """The policy of these rules, read once; its rules' warnings logged once per policy name."""
+        if rules not in self._policies:
+            self._policies[rules] = ExportPolicy.from_records(gate.rules, gate.name)
+        policy = self._policies[rules]
+        if (gate.name, rules) not in self._warned:  # once per snapshot, however many volumes use it
+            self._warned.add((gate.name, rules))
+            for rule in policy.rules:
                 for warning in rule.warnings:
                     logger.warning(
                         "%s export policy %s, rule %s: %s", gate.where, gate.name, rule.index, warning
                     )
-        return self._policies[key]
+        return policy
 
 
-def _policy_parties(own: Gate, policies: list[ExportPolicy], nodes: NodeSet) -> list[dict]:
-    """`policies` run from the SVM root to the volume's own, the order ONTAP checks them in."""
+def _policy_parties(policies: list[ExportPolicy], nodes: NodeSet) -> list[tuple[int, dict]]:
+    """`policies` run from the SVM root to the volume's own, the order ONTAP checks them in: each
+    party with the index of its rule (its `via` names the own policy: Admissions._named)."""
     parties = []
     for party in admitted_along_path(policies):
-        via = f"{_policy_via(own)}{party.rule.index}"
         networks = [str(n) for n in party.networks]
         if len(networks) > MAX_NETWORKS_SHOWN:
             networks = networks[:MAX_NETWORKS_SHOWN] + [f"… {len(networks) - MAX_NETWORKS_SHOWN} more"]
-        entry = _party(party.entry.text, via, party.grant.label, party.protocols, nodes.verdict(party))
+        entry = _party(party.entry.text, "", party.grant.label, party.protocols, nodes.verdict(party))
         entry["addresses"] = networks
         if party.may_be_preempted_by:
             entry["note"] = "an earlier rule naming hosts by name may decide first: " + ", ".join(
@@ -97,7 +139,7 @@ def _policy_parties(own: Gate, policies: list[ExportPolicy], nodes: NodeSet) -> 
             )
         if party.rule.warnings:
             entry["warnings"] = list(party.rule.warnings)
-        parties.append(entry)
+        parties.append((party.rule.index, entry))
     return parties
 
 

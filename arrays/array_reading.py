@@ -126,7 +126,7 @@ def attach_dumped_arrays(collection: Collection, dumped: list[DumpedArray], arra
         reading.backends.append(info.name)
         return scope
 
-    summaries = summarize_backends(collection.objects.get("TridentBackend", []), link)
+    summaries = summarize_backends(collection.mappings("TridentBackend"), link)
     for summary in summaries.values():
         if summary["name"] in missing:
             summary["unread"] = missing[summary["name"]]
@@ -157,7 +157,7 @@ def read_arrays(cluster: Cluster, collection: Collection, reader: ArrayReader = 
     """Add the linked arrays' readings (and the backends fact) to a cluster's Kubernetes collection."""
     if "TridentBackend" not in collection.objects:
         return  # without the backends we cannot tell which arrays matter; their inventory stays as it was
-    linked, summaries = linked_arrays(cluster, collection.objects["TridentBackend"])
+    linked, summaries = linked_arrays(cluster, collection.mappings("TridentBackend"))
     collection.facts["backends"] = summaries
     if not linked:
         return

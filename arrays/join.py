@@ -108,6 +108,21 @@ class _ArrayIndex:
             for k, v in records.all("solidfire.Volume").items()
             if (name := _text(_get(v, "name")))
         }
+        # NVMe namespaces in key order, with the position of the first whose UUID is u, and of the
+        # first whose path holds `/vol/X/` for each X: a volume's namespace without a scan each.
+        self.nvme_namespaces = [
+            (k, ns) for k, ns in records.all("ontap.NvmeNamespace").items() if isinstance(ns, dict)
+        ]
+        self.nvme_by_uuid: dict[str, int] = {}
+        self.nvme_by_volume: dict[str, int] = {}
+        for position, (_, namespace) in enumerate(self.nvme_namespaces):
+            if isinstance(uuid := namespace.get("uuid"), str):
+                self.nvme_by_uuid.setdefault(uuid, position)
+            for volume in _volumes_in_path(_text(namespace.get("name"))):
+                self.nvme_by_volume.setdefault(volume, position)
+        self.subsystem_maps: dict[str, list] = defaultdict(list)  # namespace name -> its maps, in order
+        for mapping in records.all("ontap.NvmeSubsystemMap").values():
+            self.subsystem_maps[_name_of(mapping, "namespace")].append(mapping)
 
 
 class _Joiner:
@@ -121,6 +136,7 @@ class _Joiner:
             name: data for (_, name), data in state.of_kind("TridentVolume").items() if isinstance(data, dict)
         }
         self.used: set[tuple[str, str, str]] = set()  # (array, kind, name) backing some volume
+        self.policies: dict[tuple[str, str, str], tuple[list, list, bool]] = {}  # policy_rules'
         self.indexes = {name: _ArrayIndex(records) for name, records in state.arrays.items()}
         self.lifs: dict[str, tuple[ArrayRecords, str]] = {}  # data LIF address -> (array, SVM)
         self.iscsi_targets: dict[str, tuple[ArrayRecords, str]] = {}  # target IQN -> (array, SVM)
@@ -280,15 +296,32 @@ class _Joiner:
     def policy_gate(
         self, records: ArrayRecords, svm: str, name: str, role: str, kind="export-policy"
     ) -> Gate:
-        policy = records.get("ontap.ExportPolicy", f"{svm}/{name}")
-        gate = Gate(kind, name or "(none)", records.name, role)
-        if isinstance(policy, dict):
-            gate.rules = sorted(
-                _list_field(policy, "rules", f"export policy {name}", gate.unreadable), key=_rule_order
-            )
-        elif name:
-            gate.unread = True  # never read (the array's answer lacked it): unknown, not "admits nobody"
-        return gate
+        rules, unreadable, unread = self.policy_rules(records, svm, name)
+        # The policy's one list of rules, shared by its gates (gates are read, never modified).
+        return Gate(
+            kind,
+            name or "(none)",
+            records.name,
+            role,
+            rules=rules,
+            unread=unread,
+            unreadable=list(unreadable),
+        )
+
+    def policy_rules(self, records: ArrayRecords, svm: str, name: str) -> tuple[list, list, bool]:
+        """An export policy's rules in ONTAP's order, what of them is unreadable, and whether it was
+        not read at all; once per policy (the SVM root's and parents' guard every volume below)."""
+        key = (records.name, svm, name)
+        if key not in self.policies:
+            policy = records.get("ontap.ExportPolicy", f"{svm}/{name}")
+            rules, unreadable = [], []
+            if isinstance(policy, dict):
+                rules = sorted(
+                    _list_field(policy, "rules", f"export policy {name}", unreadable), key=_rule_order
+                )
+            # Never read (the array's answer lacked it): unknown, not "admits nobody".
+            self.policies[key] = (rules, unreadable, not isinstance(policy, dict) and bool(name))
+        return self.policies[key]
 
     def resolve_nfs(self, subject, namespaces, path_kind, server, export_path) -> Resolution:
         res = Resolution(subject, namespaces, path_kind, protocol="nfs")
@@ -390,28 +423,27 @@ class _Joiner:
     ) -> Resolution:
         res.protocol = "nvme"
         uuid = _text(access.get("nvmeNamespaceUUID"))
-        found = next(
+        index = self.indexes[records.name]
+        # The first namespace with the volume's UUID or under its FlexVol (`/vol/<internal name>/`).
+        found = min(
             (
-                (key, ns)
-                for key, ns in records.all("ontap.NvmeNamespace").items()
-                if isinstance(ns, dict)
-                and (
-                    (uuid and ns.get("uuid") == uuid)
-                    or (internal_name and f"/vol/{internal_name}/" in _text(ns.get("name")))
+                position
+                for position in (
+                    index.nvme_by_uuid.get(uuid) if uuid else None,
+                    index.nvme_by_volume.get(internal_name) if internal_name else None,
                 )
+                if position is not None
             ),
-            None,
+            default=None,
         )
         if found is None:
             res.problem = f"NVMe namespace of {internal_name} not found on {records.name}"
             return res
-        key, namespace = found
+        key, namespace = index.nvme_namespaces[found]
         res.object_kind, res.object_name = "ontap.NvmeNamespace", key
         self.mark_used(records, "ontap.NvmeNamespace", key)
         svm = key.split("/", 1)[0]
-        for mapping in records.all("ontap.NvmeSubsystemMap").values():
-            if _name_of(mapping, "namespace") != _text(namespace.get("name")):
-                continue
+        for mapping in index.subsystem_maps.get(_text(namespace.get("name")), ()):
             subsystem_name = _name_of(mapping, "subsystem")
             subsystem = records.get("ontap.NvmeSubsystem", f"{svm}/{subsystem_name}")
             what, unreadable, hosts = f"NVMe subsystem {subsystem_name or '(unnamed)'}", [], []
@@ -535,12 +567,13 @@ class _Joiner:
         for volume in _list(_get(pod, "spec", "volumes")):
             if not isinstance(volume, dict):
                 continue  # not a volume (hand-edited or corrupted data): nothing to resolve
-            subject = f"Pod/{namespace}/{name} volume {volume.get('name')}"
             if nfs := _mapping(volume.get("nfs")):
+                subject = f"Pod/{namespace}/{name} volume {volume.get('name')}"
                 out.append(
                     self.resolve_nfs(subject, [namespace], "inline-nfs", nfs.get("server"), nfs.get("path"))
                 )
             elif iscsi := _mapping(volume.get("iscsi")):
+                subject = f"Pod/{namespace}/{name} volume {volume.get('name')}"
                 node = _text(_get(pod, "spec", "nodeName"))
                 out.append(self.resolve_static_iscsi(subject, [namespace], iscsi, "inline-iscsi", node))
         return out
@@ -623,6 +656,18 @@ def _lun_path(internal_name: str, internal_id: str) -> str:
     if parsed.get("flexvol") and parsed.get("lun"):
         return f"/vol/{parsed['flexvol']}/{parsed['lun']}"
     return f"/vol/{internal_name}/lun0"
+
+
+def _volumes_in_path(path: str) -> set[str]:
+    """Every X for which `/vol/X/` is in `path` (an NVMe namespace's path names its FlexVol so)."""
+    volumes, start = set(), path.find("/vol/")
+    while start >= 0:
+        end = path.find("/", start + 6)
+        while end >= 0:
+            volumes.add(path[start + 5 : end])
+            end = path.find("/", end + 1)
+        start = path.find("/vol/", start + 1)
+    return volumes
 
 
 def _clean_path(path: str) -> str:

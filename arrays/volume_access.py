@@ -8,6 +8,8 @@ namespace of its claim) and `InlineVolumeAccess` (one per inline pod volume, in 
 
 from dataclasses import dataclass
 
+from django.db.models.fields.json import KT
+
 from arrays.access_summary import ACCESS_SUMMARY, summaries
 from arrays.admission import Admissions, node_set_of
 from arrays.join import Resolution, join_snapshot
@@ -86,16 +88,15 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True, written: Written 
         return Derivation(WriteStats())
     state = SnapshotState.load(snapshot, written)
     joined = join_snapshot(state)
-    nodes = node_set_of(state)
-    deriver = _Deriver(snapshot.cluster_id, Admissions(nodes), _node_inputs(state))
+    evaluate = _Evaluation(snapshot.cluster_id, Admissions(node_set_of(state)), _node_inputs(state))
     volumes = {}
     for pv_name, resolution in joined.volumes.items():
         namespace = resolution.namespaces[0] if resolution.namespaces else ""
-        volumes[(namespace, pv_name)] = deriver.stored(VOLUME_ACCESS, (namespace, pv_name), resolution)
+        volumes[(namespace, pv_name)] = evaluate(VOLUME_ACCESS, (namespace, pv_name), resolution)
     inline = {}
     for resolution in joined.inline:
         key = (resolution.namespaces[0], resolution.subject.removeprefix("Pod/").split("/", 1)[1])
-        inline[key] = deriver.stored(INLINE_VOLUME_ACCESS, key, resolution)
+        inline[key] = evaluate(INLINE_VOLUME_ACCESS, key, resolution)
     snapshot.facts = {
         **(snapshot.facts or {}),
         "join": {"unbacked": joined.unbacked, "broken_links": joined.broken_links},
@@ -127,31 +128,32 @@ def _node_inputs(state: SnapshotState) -> str:
     )
 
 
-class _Deriver:
-    """Evaluates a volume only when its inputs changed; otherwise its previous record stands.
+class _Evaluation:
+    """Each volume's record, evaluated anew each time: with each chain of rules evaluated once per
+    snapshot and the parties shared (arrays/admission.py), that costs no more than reading the
+    previous records back, each with its own copies of the same parties (twice the memory).
 
     A record is a function of the volume's resolution (object, gates with their rules and
-    initiators) and of the node set, so their digest says whether the evaluation would differ.
-    """
+    initiators) and of the node set: their digest is the record's `inputs`.  A record whose inputs
+    did not change is the stored one, so it keeps that one's digest rather than hashing it again."""
 
     def __init__(self, cluster_id: int, admissions: Admissions, node_inputs: str):
         self.admissions, self.node_inputs = admissions, node_inputs
-        self.previous = {
-            (kind, namespace, name): data
-            for kind, namespace, name, data in InventoryObject.objects.current()
+        self.previous = {  # (kind, namespace, name) -> (inputs, digest) of the current records
+            (kind, namespace, name): (inputs, stored_digest)
+            for kind, namespace, name, inputs, stored_digest in InventoryObject.objects.current()
             .filter(
                 cluster_id=cluster_id, scope=DERIVED_SCOPE, kind__in=(VOLUME_ACCESS, INLINE_VOLUME_ACCESS)
             )
-            .values_list("kind", "namespace", "name", "data")
+            .values_list("kind", "namespace", "name", KT("data__inputs"), "digest")
             .iterator(chunk_size=2000)
         }
 
-    def stored(self, kind: str, key: tuple[str, str], resolution: Resolution) -> StoredObject:
+    def __call__(self, kind: str, key: tuple[str, str], resolution: Resolution) -> StoredObject:
         # orjson serialises the dataclass natively: dataclasses.asdict would deep-copy every rule.
         inputs = digest(
             {"derivation": DERIVATION_VERSION, "resolution": resolution, "nodes": self.node_inputs}
         )
-        data = self.previous.get((kind, *key))
-        if data is None or data.get("inputs") != inputs:
-            data = record(resolution, self.admissions.of(resolution), inputs)
-        return StoredObject("", data, digest(data))
+        data = record(resolution, self.admissions.of(resolution), inputs)
+        previous_inputs, previous_digest = self.previous.get((kind, *key), (None, None))
+        return StoredObject("", data, previous_digest if previous_inputs == inputs else digest(data))

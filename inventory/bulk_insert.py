@@ -16,15 +16,29 @@ from django.db import connection, models
 
 def insert_rows(model: type[models.Model], rows: list[models.Model]) -> None:
     """Insert `rows` (unsaved instances; their primary keys are not read back)."""
+    fields = _fields(model)
+    insert_values(model, [{f.attname: getattr(row, f.attname) for f in fields} for row in rows])
+
+
+def insert_values(model: type[models.Model], rows: list[dict]) -> None:
+    """Insert rows given as {field attname: value} (a field left out takes its default): thousands
+    of model instances would cost more to make than the copy itself."""
     if not rows:
         return
+    fields = _fields(model)
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(rows)
+        model.objects.bulk_create([model(**row) for row in rows])
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
-    values = [[_value(field, getattr(row, field.attname)) for field in fields] for row in rows]
+    named = [(f.attname, f.get_default()) for f in fields]
+    json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    values = []
+    for row in rows:
+        value = [row.get(name, default) for name, default in named]
+        for i in json_at:
+            value[i] = _json(fields[i], value[i])
+        values.append(value)
 
     def copy(sql, params, many, context):
         with context["cursor"].cursor.copy(sql) as copying:
@@ -38,8 +52,12 @@ def insert_rows(model: type[models.Model], rows: list[models.Model]) -> None:
         executor(sql, values, True, {"connection": connection, "cursor": cursor})
 
 
-def _value(field: models.Field, value):
-    if value is None or not isinstance(field, models.JSONField):
+def _fields(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def _json(field: models.JSONField, value):
+    if value is None:
         return value
     try:
         return orjson.dumps(value).decode()  # COPY's text format takes the document as text

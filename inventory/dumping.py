@@ -30,7 +30,7 @@ def write_dump(collection: Collection, directory: str | Path) -> list[Path]:
             "kind": f"{kind}List",
             "apiVersion": info.api_version,
             "metadata": {},
-            "items": [stored.data for stored in prepare(kind, items).values()],
+            "items": [stored.data for stored in prepare(kind, items, kept=collection.kept).values()],
         }
         path = kubernetes / f"{info.plural}.json"
         written.append(write_private(path, orjson.dumps(body, option=orjson.OPT_INDENT_2)))

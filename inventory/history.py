@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from inventory.bulk_insert import insert_rows
-from inventory.kept_fields import SCHEMA_VERSION, canonical_json, digest, digest_of, keep
+from inventory.bulk_insert import insert_values
+from inventory.kept_fields import SCHEMA_VERSION, digest, keep_serialised
 from inventory.models import InventoryObject
 from inventory.storable import NUL_IN_JSON, storable
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # a type only: the store keeps array records without knowing 
 BATCH_SIZE = 2000
 
 ObjectKey = tuple[str, str]  # (namespace, name)
+Versions = dict[ObjectKey, tuple[int, str]]  # an object's current version: (row id, digest)
 
 
 @dataclass
@@ -46,52 +47,95 @@ class WriteStats:
         return {"inserted": self.inserted, "closed": self.closed}
 
 
-def prepare(kind: str, raw_objects: list[dict], kept: bool = False) -> dict[ObjectKey, StoredObject]:
-    """Reduce raw API objects to their stored form, keyed by (namespace, name).  `kept`: the source
-    reduced them to their kept fields already, as it read them."""
-    prepared: dict[ObjectKey, StoredObject] = {}
-    for raw in raw_objects:
-        stored = _stored(raw if kept else keep(kind, raw))
-        metadata = stored.data.get("metadata") or {}
-        stored.uid = metadata.get("uid") or ""
-        prepared[(metadata.get("namespace") or "", metadata.get("name") or "")] = stored
-    return prepared
+def current_versions(cluster_id: int, kind: str, scope: str = "") -> Versions:
+    """The current versions of `kind` (of `scope`): (namespace, name) -> (row id, digest)."""
+    return {
+        (namespace, name): (pk, stored_digest)
+        for pk, namespace, name, stored_digest in InventoryObject.objects.current()
+        .filter(cluster_id=cluster_id, scope=scope, kind=kind)
+        .values_list("pk", "namespace", "name", "digest")
+        .iterator(chunk_size=BATCH_SIZE)
+    }
 
 
-def prepare_array_records(array_kind: "ArrayKind", records: list[dict]) -> dict[ObjectKey, StoredObject]:
-    """Reduce an array's records to their stored form, keyed by ("", array-scoped name)."""
+def stored_form(kind: str, raw: dict, current: Versions | None = None) -> StoredObject:
+    """A raw API object as stored: its kept fields (secrets dropped), digested.  `current`: the
+    kind's current versions, to which an unchanged object's kept fields need no new look."""
+    stored_digest = (current or {}).get(_key(raw), (0, None))[1]
+    stored = _stored(*keep_serialised(kind, raw, stored_digest))
+    stored.uid = (stored.data.get("metadata") or {}).get("uid") or ""
+    return stored
+
+
+class StoredForms:
+    """The live source's reducer for a snapshot (inventory/tasks.py): each object's stored form as
+    its page arrives, judged against the current versions of its kind, read when the kind's first
+    object comes and kept in `current` for write_versions."""
+
+    def __init__(self, cluster_id: int):
+        self.cluster_id = cluster_id
+        self.current: dict[str, Versions] = {}
+
+    def __call__(self, kind: str, raw: dict) -> StoredObject:
+        if kind not in self.current:
+            self.current[kind] = current_versions(self.cluster_id, kind)
+        return stored_form(kind, raw, self.current[kind])
+
+
+def prepare(kind: str, objects: list, kept: bool = False) -> dict[ObjectKey, StoredObject]:
+    """Raw API objects in their stored form, keyed by (namespace, name).  `kept`: the source made
+    each one's stored form already (`stored_form`), as it read them."""
+    return {
+        _key(stored.data): stored for stored in (objects if kept else (stored_form(kind, o) for o in objects))
+    }
+
+
+def prepare_array_records(
+    array_kind: "ArrayKind", records: list[dict], current: Versions | None = None
+) -> dict[ObjectKey, StoredObject]:
+    """Reduce an array's records to their stored form, keyed by ("", array-scoped name); `current`
+    as for stored_form."""
     prepared: dict[ObjectKey, StoredObject] = {}
     for record in records:
         if not isinstance(record, dict):
             continue
+        key = ("", storable(array_kind.name_of(record)))
         derived = array_kind.derive(record) if array_kind.derive else {}
-        stored = _stored(keep(array_kind.kind, {**record, **derived}))
+        stored_digest = (current or {}).get(key, (0, None))[1]
+        stored = _stored(*keep_serialised(array_kind.kind, {**record, **derived}, stored_digest))
         stored.uid = storable(str(record.get("uuid") or ""))
-        prepared[("", storable(array_kind.name_of(record)))] = stored
+        prepared[key] = stored
     return prepared
 
 
-def _stored(data: dict) -> StoredObject:
-    """Kept fields as stored: digested, with any NUL replaced (one scan of the bytes digested anyway)."""
-    canonical = canonical_json(data)
+def _key(data: dict) -> ObjectKey:
+    """(namespace, name) of an object, raw or kept."""
+    metadata = data.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    return metadata.get("namespace") or "", metadata.get("name") or ""
+
+
+def _stored(data: dict, canonical: bytes, digested: str) -> StoredObject:
+    """Kept fields (with their canonical JSON and its digest) as stored: any NUL replaced."""
     if NUL_IN_JSON not in canonical:
-        return StoredObject(uid="", data=data, digest=digest_of(canonical))
+        return StoredObject(uid="", data=data, digest=digested)
     data = storable(data)
     return StoredObject(uid="", data=data, digest=digest(data), nul_replaced=True)
 
 
 def write_versions(
-    cluster_id: int, seq: int, kind: str, objects: dict[ObjectKey, StoredObject], scope: str = ""
+    cluster_id: int,
+    seq: int,
+    kind: str,
+    objects: dict[ObjectKey, StoredObject],
+    scope: str = "",
+    current: Versions | None = None,
 ) -> WriteStats:
     """Record `kind`'s objects (of `scope`: "" for Kubernetes, else an array's name) as seen by
-    snapshot `seq`; only call for kinds that were read."""
-    current = {
-        (ns, name): (pk, old_digest)
-        for pk, ns, name, old_digest in InventoryObject.objects.current()
-        .filter(cluster_id=cluster_id, scope=scope, kind=kind)
-        .values_list("pk", "namespace", "name", "digest")
-        .iterator(chunk_size=BATCH_SIZE)
-    }
+    snapshot `seq`; only call for kinds that were read.  `current`: their current versions, when
+    read already (`current_versions`)."""
+    if current is None:
+        current = current_versions(cluster_id, kind, scope)
     to_close: list[int] = []
     to_insert: list[ObjectKey] = []
     for key, obj in objects.items():
@@ -109,22 +153,22 @@ def write_versions(
             InventoryObject.objects.filter(pk__in=to_close[start : start + BATCH_SIZE]).update(valid_to=seq)
     for start in range(0, len(to_insert), BATCH_SIZE):
         rows = [  # made batch by batch: a first snapshot's rows are never all in memory at once
-            InventoryObject(
-                cluster_id=cluster_id,
-                scope=scope,
-                kind=kind,
-                namespace=key[0],
-                name=key[1],
-                uid=objects[key].uid,
-                data=objects[key].data,
-                digest=objects[key].digest,
-                schema_version=SCHEMA_VERSION,
-                valid_from=seq,
-            )
+            {
+                "cluster_id": cluster_id,
+                "scope": scope,
+                "kind": kind,
+                "namespace": key[0],
+                "name": key[1],
+                "uid": objects[key].uid,
+                "data": objects[key].data,
+                "digest": objects[key].digest,
+                "schema_version": SCHEMA_VERSION,
+                "valid_from": seq,
+            }
             for key in to_insert[start : start + BATCH_SIZE]
         ]
         with transaction.atomic():
-            insert_rows(InventoryObject, rows)
+            insert_values(InventoryObject, rows)
     return WriteStats(inserted=len(to_insert), closed=len(to_close))
 
 

@@ -14,13 +14,16 @@ keys of a mapping (whole values).  Bump SCHEMA_VERSION whenever this file change
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
 
-from inventory.secrets import LABEL_MAPS, without_secrets
+from inventory.secrets import LABEL_MAPS, might_hold_secrets, without_secrets
 
-SCHEMA_VERSION = 2  # 2: secrets judged by pattern (inventory/secrets.py); array records' odd shapes kept
+# 2: secrets judged by pattern (inventory/secrets.py); array records' odd shapes kept
+# 3: a URL's credentials dropped up to the authority's last '@' (a password holding '@' left a piece)
+SCHEMA_VERSION = 3
 
 # Purposes that are not rules.
 IDENTITY = "identity"  # naming the object, joins between objects
@@ -422,8 +425,9 @@ ARRAY_KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
 }
 
 # --- projection ---------------------------------------------------------------------------------
-# Paths are compiled once per kind into a tree of `_Step`s; projecting an object then costs one
-# dict lookup per kept key (snapshots project every object, 100,000 pods at bench scale).
+# Paths are compiled once per kind into a tree of `_Step`s, and the tree into nested functions (one
+# per mapping level and kept key); projecting an object then costs one dict lookup per kept key
+# (snapshots project every object, 100,000 pods at bench scale).
 
 _SEGMENT = re.compile(r"^(?P<key>[^\[\]{}]+)(?P<list>\[\])?(?:\{(?P<globs>[^}]*)\})?$")
 
@@ -453,6 +457,13 @@ class _KeyFilter:
             frozenset(parts[True][0]),
             tuple(parts[True][1]),
         )
+
+    def picker(self) -> Callable[[dict], dict]:
+        """The function keeping a mapping's kept keys, in their order."""
+        exact, keeps = self.include_exact, self.keeps
+        if exact and not (self.include_prefixes or self.exclude_exact or self.exclude_prefixes):
+            return lambda mapping: {k: v for k, v in mapping.items() if k in exact}
+        return lambda mapping: {k: v for k, v in mapping.items() if keeps(k)}
 
     def keeps(self, key: str) -> bool:
         if key in self.exclude_exact or key.startswith(self.exclude_prefixes or ("\0",)):
@@ -519,66 +530,127 @@ def _steps(tree: dict) -> tuple:
     return tuple(steps)
 
 
-def _apply(step: _Step, element, keep_odd: bool):
-    if step.key_filter is not None:
-        if not isinstance(element, dict):
-            return None
-        element = {k: v for k, v in element.items() if step.key_filter.keeps(k)}
-    if step.children is None:  # kept whole: the only place a secret could ride along
-        return element if step.key in LABEL_MAPS else without_secrets(element)
-    return _project(element, step.children, keep_odd)
+def _identity(value):
+    return value
 
 
-def _project(value, steps: tuple, keep_odd: bool = False):
-    """`keep_odd` (array records): a value or list element of another shape than expected is kept as
-    answered (secrets scrubbed), never dropped, so that an igroup's `initiators: "x"` reads as
-    unreadable rather than as no initiators.  The API server validates Kubernetes objects' shapes."""
-    if not isinstance(value, dict):
-        return None
-    out = {}
+def _projector(steps: tuple, keep_odd: bool, scrub: Callable) -> Callable:
+    """The function projecting a mapping onto `steps` (None for anything else); `scrub` is applied to
+    each value kept whole but labels.  `keep_odd` (array records): a value or list element of another
+    shape than expected is kept as answered (scrubbed), never dropped, so that an igroup's
+    `initiators: "x"` reads as unreadable rather than as no initiators.  The API server validates
+    Kubernetes objects' shapes."""
+    plan = []
     for step in steps:
-        if step.key not in value:
-            continue
-        item = value[step.key]
-        if step.over_list:
-            if isinstance(item, list):
-                kept_items = ((e, _apply(step, e, keep_odd)) for e in item)
-                out[step.key] = [
-                    kept if kept is not None else _odd(step, e)
-                    for e, kept in kept_items
-                    if kept is not None or keep_odd
-                ]
-            elif keep_odd:
-                out[step.key] = _odd(step, item)
-            continue
-        kept = _apply(step, item, keep_odd)
-        if kept is None:
-            continue
-        existing = out.get(step.key)  # `spec{a,b}` and `spec.defaults{…}` both write into spec
-        out[step.key] = (
-            {**existing, **kept} if isinstance(existing, dict) and isinstance(kept, dict) else kept
-        )
-    return out
+        apply = _applier(step, keep_odd, scrub)
+        odd = _odd_keeper(apply or _identity, scrub) if keep_odd and step.over_list else None
+        plan.append((step.key, step.over_list, apply, odd))
+    keys = [step.key for step in steps if not step.over_list]
+    merged = {key for key in keys if keys.count(key) > 1}  # `spec{a,b}` and `spec.defaults{…}` both
+
+    def project(value):
+        if not isinstance(value, dict):
+            return None
+        out = {}
+        for key, over_list, apply, odd in plan:
+            if key not in value:
+                continue
+            item = value[key]
+            if over_list:
+                if isinstance(item, list):
+                    if apply is None:
+                        kept = [e for e in item if e is not None] if odd is None else item[:]
+                    elif odd is None:
+                        kept = [k for k in map(apply, item) if k is not None]
+                    else:
+                        kept = [k if (k := apply(e)) is not None else odd(e) for e in item]
+                    out[key] = kept
+                elif odd is not None:
+                    out[key] = odd(item)
+                continue
+            kept = item if apply is None else apply(item)
+            if kept is None:
+                continue
+            existing = out.get(key) if key in merged else None
+            out[key] = {**existing, **kept} if isinstance(existing, dict) and isinstance(kept, dict) else kept
+        return out
+
+    return project
 
 
-def _odd(step: _Step, value):
+def _applier(step: _Step, keep_odd: bool, scrub: Callable) -> Callable | None:
+    """The function giving what one step keeps of a value (None when nothing), or None when the
+    value is kept as it is."""
+    whole = _identity if step.key in LABEL_MAPS else scrub
+    pick = step.key_filter.picker() if step.key_filter is not None else None
+    if step.children is not None:
+        children = _projector(step.children, keep_odd, scrub)
+        if pick is None:
+            return children
+        return lambda element: children(pick(element)) if isinstance(element, dict) else None
+    if pick is None:
+        return None if whole is _identity else whole
+    if whole is _identity:
+        return lambda element: pick(element) if isinstance(element, dict) else None
+    return lambda element: whole(pick(element)) if isinstance(element, dict) else None
+
+
+def _odd_keeper(apply: Callable, scrub: Callable) -> Callable:
     """A value where a list (or a list element) was expected: a mapping projected as an element would
     be, so no unlisted key rides along; a list element by element; a scalar as it is."""
-    if isinstance(value, dict):
-        return _apply(step, value, True)
-    if isinstance(value, list):
-        return [_odd(step, element) for element in value]
-    return without_secrets(value)
+
+    def odd(value):
+        if isinstance(value, dict):
+            return apply(value)
+        if isinstance(value, list):
+            return [odd(element) for element in value]
+        return scrub(value)
+
+    return odd
 
 
-_COMPILED = {
-    kind: _compile([f.path for f in fields]) for kind, fields in (KEPT_FIELDS | ARRAY_KEPT_FIELDS).items()
+@dataclass(frozen=True)
+class _Projection:
+    """One kind's kept fields, compiled twice: as they are, and with every value kept whole scrubbed
+    (inventory/secrets.py).  Almost no object holds anything a scrub would drop, so `keep` projects
+    without scrubbing, looks once at the whole result and projects again, scrubbing, only when it
+    may hold a secret: the same result as scrubbing each part, for one look instead of hundreds."""
+
+    plain: Callable
+    scrubbing: Callable
+
+    @classmethod
+    def of(cls, fields: tuple[Field, ...], keep_odd: bool) -> "_Projection":
+        steps = _compile([f.path for f in fields])
+        return cls(_projector(steps, keep_odd, _identity), _projector(steps, keep_odd, without_secrets))
+
+
+_PROJECTIONS = {kind: _Projection.of(fields, False) for kind, fields in KEPT_FIELDS.items()} | {
+    kind: _Projection.of(fields, True) for kind, fields in ARRAY_KEPT_FIELDS.items()
 }
 
 
 def keep(kind: str, obj: dict) -> dict:
     """The stored form of a raw object: only the kept fields, secrets dropped."""
-    return _project(obj, _COMPILED[kind], kind in ARRAY_KEPT_FIELDS) or {}
+    return keep_serialised(kind, obj)[0]
+
+
+def keep_serialised(kind: str, obj: dict, stored_digest: str | None = None) -> tuple[dict, bytes, str]:
+    """keep(), with its canonical JSON and digest: one serialisation serves the look for secrets
+    and the digest (inventory/history.py).
+
+    `stored_digest`: the digest of the object's current stored version.  Kept fields with that
+    digest are that very version, which was looked at (and scrubbed if need be) when it was
+    stored: they need no new look, and hold nothing the database does not hold already."""
+    projection = _PROJECTIONS[kind]
+    kept = projection.plain(obj) or {}
+    canonical = canonical_json(kept)
+    digested = digest_of(canonical)
+    if digested != stored_digest and might_hold_secrets(canonical):
+        kept = projection.scrubbing(obj) or {}
+        canonical = canonical_json(kept)
+        digested = digest_of(canonical)
+    return kept, canonical, digested
 
 
 def canonical_json(data) -> bytes:

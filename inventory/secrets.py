@@ -10,7 +10,8 @@ camelCase): a value is dropped, key and all, when its key
   or the compounds apikey, privatekey, accesskey).  `key` alone is a selector's or a Secret item's
   key, and words that merely end in key (monkey, whiskey) are not keys;
 - or is one of the few secret-bearing names the words miss (`NAMED`).
-Strings with credentials in a URL (`https://user:password@host`) lose the credentials.
+Strings with credentials in a URL (`https://user:password@host`) lose the credentials, all of them
+(`https://user:p@ss@host` keeps no `ss@`): scrubbing what was scrubbed changes nothing.
 
 Decisions:
 - The name of a secret is not a secret: a key ending in name, namespace, ref or reference
@@ -47,16 +48,16 @@ NAMED = frozenset({"iscsiUsername", "iscsiTargetUsername", "scriptParameters", "
 LABEL_MAPS = frozenset({"labels", "matchLabels"})
 
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+# Everything before the authority's last '@': a password may hold '@' itself (`user:p@ss@host`).
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s]+@")
 # Most kept values hold no secret (snapshots keep 100,000s of them), so a value is walked only when
 # its serialised form may hold one: a URL credential, or one of these words (a C-speed substring
 # search of the lowercased bytes; every secret-bearing key contains one) in a key.  Keys are read
-# off the bytes: without backslashes every `"` opens or closes a string, so `"…":` matches keys
-# only, unless a string starts with ':' (then a match could swallow a key's opening quote); a value
-# with a backslash or such a string is simply walked.
+# off the bytes around each word found; a value with a backslash (an escaped quote) is simply walked.
 _GATE_WORDS = (*(p.encode() for p in _SECRET_PARTS), b"chap", b"key", b"endpoint", b"iscsi", b"script")
-_URL_CREDENTIALS_BYTES = re.compile(rb'://[^/"@\s]+@')
-_KEYS = re.compile(rb'"([^"]*)":(?=(.))')  # a key and the first byte of its value (t, f, n: kept)
+# The bytes of any string _URL_CREDENTIALS changes match this, escaped quotes included (a run may
+# then cross from one string into the next: that only ever walks a value needlessly).
+_URL_CREDENTIALS_BYTES = re.compile(rb"://[^/\s]+@")
 
 
 @functools.lru_cache(maxsize=8192)  # keys repeat across objects: decide each once
@@ -82,20 +83,37 @@ def is_secret_key(key) -> bool:
 def without_secrets(value):
     """`value` (any JSON value) without secret-bearing keys' values and URL credentials, at any depth."""
     if isinstance(value, dict | list):
-        return _scrub(value) if _might_hold_secrets(orjson.dumps(value)) else value
+        return _scrub(value) if might_hold_secrets(orjson.dumps(value)) else value
     if isinstance(value, str) and "@" in value and "://" in value:
         return _URL_CREDENTIALS.sub(r"\g<scheme>", value)
     return value
 
 
-def _might_hold_secrets(blob: bytes) -> bool:
+def might_hold_secrets(blob: bytes) -> bool:
+    """Whether the JSON document serialised (by orjson, keys in any order) as `blob` may hold a secret.
+
+    False says that no string in it has URL credentials and no key in it, labels' included, would
+    drop its value: so `without_secrets` leaves the document, and every value inside it, as it is.
+    One look at a whole kept object thus spares a look at each of its parts (inventory/kept_fields.py).
+    """
     if b"://" in blob and _URL_CREDENTIALS_BYTES.search(blob):
         return True
-    if not any(map(blob.lower().__contains__, _GATE_WORDS)):
-        return False
-    if b"\\" in blob or b',":' in blob or b'[":' in blob or b'{":' in blob:
-        return True
-    return any(map(_drops, set(_KEYS.findall(blob))))
+    if b"\\" in blob:
+        return any(map(blob.lower().__contains__, _GATE_WORDS))
+    return any(map(_drops, _keys_with_gate_words(blob, blob.lower())))
+
+
+def _keys_with_gate_words(blob: bytes, lowered: bytes):
+    """(key, first byte of its value) of each key holding a gate word, as serialised.  Only called
+    without backslashes, so every `"` opens or closes a string; letters outside strings are only
+    true, false, null and exponents, so a gate word is inside a string, a key when `:` follows it."""
+    for word in _GATE_WORDS:
+        at = lowered.find(word)
+        while at >= 0:
+            end = blob.find(b'"', at)  # the string's closing quote
+            if blob[end + 1 : end + 2] == b":":
+                yield blob[blob.rfind(b'"', 0, at) + 1 : end], blob[end + 2 : end + 3]
+            at = lowered.find(word, end)
 
 
 @functools.lru_cache(maxsize=8192)

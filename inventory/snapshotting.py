@@ -20,12 +20,20 @@ from arrays.array_reading import backends_unread
 from arrays.volume_access import derive as derive_volume_access
 from exposure.analyse import analyse
 from inventory.constants import ACCESS_RECORDS, ARRAY_RECORDS
-from inventory.history import WriteStats, prepare, prepare_array_records, undo_snapshot_writes, write_versions
+from inventory.history import (
+    WriteStats,
+    current_versions,
+    prepare,
+    prepare_array_records,
+    undo_snapshot_writes,
+    write_versions,
+)
 from inventory.kept_fields import SCHEMA_VERSION
 from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.planner_statistics import refresh_after
 from inventory.sources import Collection, SourceError
+from inventory.sources.parsing import gc_paused
 from inventory.state import DERIVED_SCOPE, Written
 from inventory.storable import nul_warning, storable
 
@@ -67,7 +75,18 @@ def abandon_unfinished(cluster: Cluster, *, before_seq: int) -> None:
 
 
 def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapshot:
-    """Read `source` into `snapshot` and store the changes. Returns the finished snapshot."""
+    """Read `source` into `snapshot` and store the changes. Returns the finished snapshot.
+
+    The cyclic garbage collector is paused for the run: what a snapshot builds (the kept objects,
+    the loaded state, the access records, the analysis' context) lives until the run ends and holds
+    almost no reference cycles (a few dozen objects' worth), yet each full collection rescanned all
+    of it: 40% of a 1% churn snapshot's CPU at scale 200.  It resumes once the run's data is freed."""
+    with gc_paused():
+        _run(snapshot, source)
+    return snapshot
+
+
+def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
     cluster = snapshot.cluster
     abandon_unfinished(cluster, before_seq=snapshot.seq)
     started = time.monotonic()
@@ -108,7 +127,6 @@ def run_snapshot(snapshot: Snapshot, source: Callable[[], Collection]) -> Snapsh
     snapshot.save()
     if snapshot.is_visible:  # a failure was logged above, with its reason
         logger.info("%s", summary_line(snapshot))
-    return snapshot
 
 
 def summary_line(snapshot: Snapshot) -> str:
@@ -185,7 +203,8 @@ def _store(snapshot: Snapshot, collection: Collection) -> tuple[dict, Written, s
         prepared = prepare(kind, collection.objects[kind], kept=collection.kept)
         counts[kind] = len(prepared)
         with_nul[kind] = sum(stored.nul_replaced for stored in prepared.values())
-        stats = write_versions(snapshot.cluster_id, snapshot.seq, kind, prepared)
+        current = collection.versions.get(("", kind))
+        stats = write_versions(snapshot.cluster_id, snapshot.seq, kind, prepared, current=current)
         written[("", kind)] = {key: stored.data for key, stored in prepared.items()}
         inserted += stats.inserted
         closed += stats.closed
@@ -237,10 +256,14 @@ def _store_arrays(
                 reason = reading.collection.unread.get(array_kind.source_key, "not read")
                 unread[f"{array}:{array_kind.source_key}"] = reason
                 continue
-            prepared = prepare_array_records(array_kind, reading.collection.objects[array_kind.source_key])
+            current = current_versions(snapshot.cluster_id, array_kind.kind, array)
+            records = reading.collection.objects[array_kind.source_key]
+            prepared = prepare_array_records(array_kind, records, current)
             counts[f"{array}:{array_kind.kind}"] = len(prepared)
             with_nul[f"{array}:{array_kind.kind}"] = sum(stored.nul_replaced for stored in prepared.values())
-            stats += write_versions(snapshot.cluster_id, snapshot.seq, array_kind.kind, prepared, scope=array)
+            stats += write_versions(
+                snapshot.cluster_id, snapshot.seq, array_kind.kind, prepared, scope=array, current=current
+            )
             written[(array, array_kind.kind)] = {key: stored.data for key, stored in prepared.items()}
     stored = (
         InventoryObject.objects.current()

@@ -17,8 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from arrays.array_reading import read_arrays
-from inventory.history import undo_snapshot_writes
-from inventory.kept_fields import keep
+from inventory.history import StoredForms, undo_snapshot_writes
 from inventory.lease import ClusterBusy, cluster_lease
 from inventory.memory import release_freed_memory
 from inventory.models import Cluster, ClusterLease, Snapshot
@@ -43,8 +42,10 @@ def live_source(cluster: Cluster):
             cluster.context or None,
             in_cluster=cluster.source == Cluster.Source.IN_CLUSTER,
         )
-        with client:  # each object reduced to its kept fields as its page arrives
-            collection = collect_kubernetes(client, reduce=keep)
+        forms = StoredForms(cluster.pk)
+        with client:  # each object reduced to its stored form (kept fields, digest) as its page arrives
+            collection = collect_kubernetes(client, reduce=forms)
+        collection.versions = {("", kind): versions for kind, versions in forms.current.items()}
         read_arrays(cluster, collection)
         return collection
 

@@ -260,22 +260,26 @@ def test_a_quiet_cluster_costs_no_rows_and_keeps_its_access_records(estate):
     assert records.count() == InventoryObject.objects.as_of(first).filter(scope="derived").count() > 0
 
 
-def test_only_volumes_whose_inputs_changed_are_evaluated_again(estate, monkeypatch):
-    from arrays.admission import Admissions
+def test_records_whose_inputs_did_not_change_are_not_rewritten_and_each_chain_is_evaluated_once(
+    estate, monkeypatch
+):
+    from arrays import admission
 
     register_arrays(estate)
     snapshot_of(estate)
     evaluated = []
-    original = Admissions.of
+    original = admission._policy_parties
     monkeypatch.setattr(
-        Admissions,
-        "of",
-        lambda self, resolution: evaluated.append(resolution.subject) or original(self, resolution),
+        admission,
+        "_policy_parties",
+        lambda policies, nodes: evaluated.append(tuple(policies)) or original(policies, nodes),
     )
     estate.simulation.churn(0.2)  # pods, claims and bindings change; no volume's gates or nodes do
     changed = snapshot_now(Cluster.objects.get())
     assert changed.rows_written["inserted"] > 0
-    assert evaluated == []
+    records = InventoryObject.objects.filter(kind__in=["VolumeAccess", "InlineVolumeAccess"])
+    assert not records.filter(valid_from=changed.seq).exists()
+    assert evaluated and len(evaluated) == len(set(evaluated))  # shared by every volume behind them
 
 
 def test_each_namespaces_summary_counts_its_access_records(estate):

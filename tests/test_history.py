@@ -180,3 +180,20 @@ def test_secret_fields_never_reach_the_database(cluster):
         InventoryObject.objects.get(kind="TridentBackend").data["config"]["solidfire_config"]["TenantName"]
         == "tenant-a"
     )
+
+
+def test_a_run_pauses_the_cyclic_collector_and_resumes_it(cluster):
+    """The collector would only rescan what the run holds (acyclic); it resumes when the run ends,
+    failed or not."""
+    import gc
+
+    seen = []
+
+    def source():
+        seen.append(gc.isenabled())
+        return collection(base_objects())
+
+    assert gc.isenabled()
+    run_snapshot(queue_snapshot(cluster), source)
+    run_snapshot(queue_snapshot(cluster), lambda: seen.append(gc.isenabled()) or 1 / 0)
+    assert seen == [False, False] and gc.isenabled()

@@ -136,3 +136,48 @@ def test_an_array_records_odd_shapes_are_kept_as_answered_not_dropped():
     assert keep("ontap.Igroup", odd) == {"name": "g", "initiators": {"name": "iqn.x"}}
     rules = {"name": "p", "rules": [{"index": 1, "clients": "everyone"}, "rule 2"]}
     assert keep("ontap.ExportPolicy", rules)["rules"] == rules["rules"]
+
+
+def test_one_look_at_the_whole_object_keeps_what_scrubbing_each_part_keeps():
+    """keep() projects without scrubbing and scrubs only when the whole result may hold a secret:
+    the same as scrubbing every value kept whole, wherever a secret sits (labels are never scrubbed)."""
+    from inventory.kept_fields import _PROJECTIONS
+
+    secrets = [
+        {"chap-secret": "s1", "owner": "x"},
+        {"url": "https://admin:pw@198.51.100.5/"},
+        {"url": 'https://admin:pa"ss@198.51.100.5/'},
+        {"apiKey": ["s2"], "keep": {"useCHAP": True}},
+        {"nested": [{"token": {"x": 1}}]},
+        {"labels": {"api-key": "kept"}},
+        {"plain": "nothing secret"},
+    ]
+    for value in secrets:
+        objects = {
+            "Namespace": {"metadata": {"name": "a", "annotations": value, "labels": value}},
+            "Pod": {
+                "metadata": {"name": "p", "namespace": "a", "labels": value},
+                "spec": {"volumes": [{"name": "v", "csi": {"volumeAttributes": value}}], "nodeName": value},
+            },
+            "StorageClass": {"metadata": {"name": "sc"}, "parameters": value},
+            "ontap.Igroup": {"name": "g", "initiators": [value, {"name": "iqn.x", **value}]},
+        }
+        for kind, raw in objects.items():
+            assert keep(kind, raw) == (_PROJECTIONS[kind].scrubbing(raw) or {}), (kind, value)
+
+
+def test_kept_fields_equal_to_the_stored_version_need_no_new_look(monkeypatch):
+    """An object unchanged since it was stored is that stored version (looked at when stored); any
+    change, a secret added included, is looked at again."""
+    from inventory import kept_fields
+
+    raw = {"metadata": {"name": "a", "annotations": {"owner": "x"}}}
+    kept, canonical, stored_digest = kept_fields.keep_serialised("Namespace", raw)
+    looks = []
+    real = kept_fields.might_hold_secrets
+    monkeypatch.setattr(kept_fields, "might_hold_secrets", lambda blob: looks.append(blob) or real(blob))
+    assert kept_fields.keep_serialised("Namespace", raw, stored_digest) == (kept, canonical, stored_digest)
+    assert looks == []
+    raw["metadata"]["annotations"]["example.com/chap-secret"] = "s1"
+    changed, _, digested = kept_fields.keep_serialised("Namespace", raw, stored_digest)
+    assert looks and changed == kept and digested == stored_digest

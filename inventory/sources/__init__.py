@@ -15,9 +15,10 @@ class SourceError(Exception):
 @dataclass
 class Collection:
     # kind -> raw objects (dicts as served by the API, "kind"/"apiVersion" filled in), or, when
-    # `kept`, each object already reduced to its kept fields (inventory/kept_fields.py) as its page
-    # arrived, so that whole raw lists never sit in memory
-    objects: dict[str, list[dict]] = field(default_factory=dict)
+    # `kept`, what the source's `reduce` made of each object as its page arrived, so that whole raw
+    # lists never sit in memory: a snapshot's are stored forms (inventory/history.py `stored_form`:
+    # the kept fields, secrets dropped, and their digest)
+    objects: dict[str, list] = field(default_factory=dict)
     kept: bool = False
     # kind -> human-readable reason it was not read; such kinds make the snapshot partial
     unread: dict[str, str] = field(default_factory=dict)
@@ -30,6 +31,13 @@ class Collection:
     warnings: list[str] = field(default_factory=list)
     # array name -> what was read from that array (a Collection keyed by REST path / RPC method)
     arrays: dict[str, "ArrayReading"] = field(default_factory=dict)
+    # (scope, kind) -> the current versions a snapshot's `reduce` judged objects against
+    # (inventory/history.py `StoredForms`), for the store to compare with rather than read again
+    versions: dict = field(default_factory=dict)
+
+    def mappings(self, kind: str) -> list[dict]:
+        """The objects of `kind` as mappings: raw, kept, or a stored form's kept fields (`data`)."""
+        return [getattr(obj, "data", obj) for obj in self.objects.get(kind, ())]
 
 
 @dataclass

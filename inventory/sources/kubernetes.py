@@ -34,7 +34,7 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 30.0  # a server asking for longer must not stall the whole snapshot
 MAX_LIST_RESTARTS = 3
-Reduce = Callable[[str, dict], dict]  # (kind, raw object) -> what is kept of it
+Reduce = Callable[[str, dict], object]  # (kind, raw object) -> what is kept of it
 TRIDENT_DISCOVERY_PATH = f"/apis/{TRIDENT_GROUP}/v1"
 
 
@@ -189,9 +189,9 @@ def iter_list_pages(
 
 def _read_kind(
     api_client: ApiClient, info: KindInfo, page_size: int, policy: _RetryPolicy, reduce: Reduce | None
-) -> list[dict]:
+) -> list:
     for _ in range(MAX_LIST_RESTARTS + 1):
-        items: list[dict] = []
+        items: list = []
         try:
             with gc_paused():
                 for _, page in _iter_pages(api_client, info, page_size, policy):
@@ -250,7 +250,8 @@ def collect_kubernetes(
     """Read every kind in KINDS.  Raises SourceError only when the API does not answer at all.
 
     `reduce(kind, raw)`: what to keep of each object, applied page by page as the pages arrive (the
-    snapshot passes the kept-fields projection), so a kind's raw list is never held whole."""
+    snapshot passes its stored form: the kept fields, digested), so a kind's raw list is never held
+    whole."""
     policy = _RetryPolicy(max_attempts, backoff_base, request_timeout, sleep)
     collection = Collection(kept=reduce is not None)
     try:

@@ -6,7 +6,8 @@ from contextlib import contextmanager
 
 @contextmanager
 def gc_paused():
-    """Pause the cyclic garbage collector while building parsed documents.
+    """Pause the cyclic garbage collector while building parsed documents (or a whole snapshot:
+    inventory/snapshotting.py).  Nested, only the outermost pause resumes it.
 
     Parsed JSON holds no reference cycles, yet the millions of containers in a large list keep
     triggering collections that rescan everything built so far: listing 20,000 pods was three
