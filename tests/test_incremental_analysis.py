@@ -1,8 +1,9 @@
 """What a snapshot's pipeline leaves (access records, findings, exposure paths, grades) equals a full
 analysis of the same snapshot from scratch, over sequences of snapshots with varied changes: the
 case table imported case after case into one cluster, each lifecycle sequence, and the simulator's
-churn.  The pipeline reuses what it can (records whose inputs did not change, the state the run just
-stored, open findings); none of that may change a result."""
+churn.  The pipeline reuses what it can (the state the run just stored, a record's stored digest when
+its inputs did not change, open findings, the findings and paths of rules none of whose inputs
+changed); none of that may change a result."""
 
 from datetime import timedelta
 
