@@ -43,7 +43,9 @@ def live_source(cluster: Cluster):
             in_cluster=cluster.source == Cluster.Source.IN_CLUSTER,
         )
         with client:  # each object reduced to its kept fields as its page arrives
-            collection = collect_kubernetes(client, reduce=keep)
+            collection = collect_kubernetes(
+                client, reduce=keep, backoff_base=settings.KUBERNETES_RETRY_SECONDS
+            )
         read_arrays(cluster, collection)
         return collection
 
