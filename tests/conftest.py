@@ -52,3 +52,17 @@ KUBERNETES_RETRY_SECONDS = 0.01
 def _short_kubernetes_retries():
     with override_settings(KUBERNETES_RETRY_SECONDS=KUBERNETES_RETRY_SECONDS):
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_keys():
+    """Under pytest-xdist each process has its own test database, but a Redis cache (the production
+    pass's CACHE_URL) is one for all: each process's keys get a prefix of their own, so no process
+    reads another's throttling counts or cached scopes."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    cache = settings.CACHES["default"]
+    if not worker or "redis" not in cache["BACKEND"].lower():
+        yield
+        return
+    with override_settings(CACHES={**settings.CACHES, "default": {**cache, "KEY_PREFIX": f"tests-{worker}"}}):
+        yield
