@@ -7,6 +7,10 @@ PORT ?= 8000
 # The production pass of the tests: real PostgreSQL and Redis (see .ci/run for starting them).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dashboard
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# The SQLite pass and the postgres_too tests run in this many pytest-xdist processes (the machines have
+# 2 cores), a test module to a process (--dist loadfile: module fixtures, the browser and its
+# screenshots stay in one process).
+TEST_WORKERS ?= 2
 # With DATABASE_URL set the settings require a SECRET_KEY (outside the embedded mode): this one is the tests'.
 TEST_SECRET_KEY ?= production-pass-of-the-tests-not-a-secret
 # Debian's kubectl, unpacked by tools/system-deps.sh: the conformance client for the simulator.
@@ -39,10 +43,15 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
+# The suite on SQLite; then on PostgreSQL and Redis the tests marked postgres_too (each process with its
+# own test database), and the production path's (one Redis database, real Celery processes, timed
+# intervals: one process).
+PRODUCTION_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CACHE_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
+  SECRET_KEY=$(TEST_SECRET_KEY)
 test: $(VENV)/.installed $(PLOTLY_JS) system-deps lint
-	$(VENV)/bin/pytest -m "not production"
-	DATABASE_URL=$(TEST_DATABASE_URL) CACHE_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) SECRET_KEY=$(TEST_SECRET_KEY) \
-	  $(VENV)/bin/pytest -m "production or postgres_too"
+	$(VENV)/bin/pytest -m "not production" -n $(TEST_WORKERS) --dist loadfile
+	$(PRODUCTION_ENV) $(VENV)/bin/pytest -m "postgres_too and not production" -n $(TEST_WORKERS) --dist loadfile
+	$(PRODUCTION_ENV) $(VENV)/bin/pytest -m production
 
 # Issue 13's benchmark (BENCHMARKS.md): a throwaway PostgreSQL database it creates and drops, a real
 # Celery worker on Redis, the simulator in its own process.  SCALE=bench|small|demo|N, ITEMS=1,2,...,

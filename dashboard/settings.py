@@ -248,6 +248,9 @@ CELERY_BEAT_SCHEDULE["dispatch-due-digests"] = {
 SNAPSHOT_LEASE_SECONDS = float(
     os.environ.get("SNAPSHOT_LEASE_SECONDS") or max(5.0, DISPATCH_INTERVAL_SECONDS / 2)
 )
+# The Kubernetes API's transient failures (5xx, 429, a broken connection) are retried after this many
+# seconds, doubling each time (jittered, at most 30 s apart), a bounded number of attempts.
+KUBERNETES_RETRY_SECONDS = float(os.environ.get("KUBERNETES_RETRY_SECONDS", "0.5"))
 # A snapshot that wrote at least this many inventory rows refreshes PostgreSQL's planner statistics
 # (inventory/planner_statistics.py); 0: never.
 ANALYZE_AFTER_ROWS = int(os.environ.get("ANALYZE_AFTER_ROWS", "10000"))

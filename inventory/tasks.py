@@ -44,7 +44,9 @@ def live_source(cluster: Cluster):
         )
         forms = StoredForms(cluster.pk)
         with client:  # each object reduced to its stored form (kept fields, digest) as its page arrives
-            collection = collect_kubernetes(client, reduce=forms)
+            collection = collect_kubernetes(
+                client, reduce=forms, backoff_base=settings.KUBERNETES_RETRY_SECONDS
+            )
         collection.versions = {("", kind): versions for kind, versions in forms.current.items()}
         read_arrays(cluster, collection)
         return collection

@@ -111,6 +111,8 @@ class CeleryProcesses:
             # The embedded defaults write files (the generated secret key) here, not into the tree.
             "DASHBOARD_DATA_DIR": str(workdir),
             "PYTHONPATH": os.pathsep.join(python_path),
+            # The Kubernetes API's retries wait as in the test process (tests/conftest.py).
+            "KUBERNETES_RETRY_SECONDS": str(settings.KUBERNETES_RETRY_SECONDS),
         }
         self.processes: list[CeleryProcess] = []
 

@@ -14,6 +14,7 @@ import time
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection, connections
+from django.utils import timezone
 
 from digest.delivery import send_due
 from digest.models import Delivery
@@ -68,6 +69,12 @@ def _admins(count: int) -> list[str]:
     return addresses
 
 
+def _past_the_lease() -> None:
+    """Wait until the dead worker's claim on the row (LEASE_SECONDS from when it took it) has lapsed."""
+    until = Delivery.objects.get().claimed_until
+    time.sleep(max(0.0, (until - timezone.now()).total_seconds()) + 0.05)
+
+
 def _sent(count: int):
     return lambda: Delivery.objects.filter(status="sent").count() >= count
 
@@ -112,7 +119,7 @@ def test_a_worker_killed_between_claim_and_send_is_replaced_with_the_same_messag
     assert Delivery.objects.get().attempts == 1
     celery.start_worker("worker-2")
     celery.wait_until_ready()
-    time.sleep(LEASE_SECONDS)  # the dead worker's lease lapses
+    _past_the_lease()
     dispatch_due_digests.delay()
     wait_for("the digest sent by the second worker", _sent(1), timeout=30)
     [message] = smtp.messages
@@ -136,7 +143,7 @@ def test_the_documented_window_a_worker_killed_after_acceptance_sends_a_second_i
     assert len(smtp.messages) == 1 and Delivery.objects.get().status == "pending"
     celery.start_worker("worker-2")
     celery.wait_until_ready()
-    time.sleep(LEASE_SECONDS)
+    _past_the_lease()
     dispatch_due_digests.delay()
     wait_for("the second copy recorded", _sent(1), timeout=30)
     first_copy, second_copy = smtp.messages
@@ -146,7 +153,7 @@ def test_the_documented_window_a_worker_killed_after_acceptance_sends_a_second_i
 def test_the_smtp_server_down_then_back_through_beat_and_a_worker(smtp, celery):
     addresses = _admins(3)
     smtp.stop()
-    celery.start_worker("worker-1")
+    worker = celery.start_worker("worker-1")
     celery.start_beat(DIGEST_DISPATCH_INTERVAL_SECONDS="1")
     celery.wait_until_ready()
     wait_for(
@@ -157,7 +164,12 @@ def test_the_smtp_server_down_then_back_through_beat_and_a_worker(smtp, celery):
     assert not Delivery.objects.filter(status="sent").exists()
     smtp.start()
     wait_for("every digest sent once the server is back", _sent(3), timeout=60)
-    time.sleep(3)  # more beat ticks: nothing is sent again
+    ticks = len(worker.lines_with("dispatch_due_digests[", "succeeded"))
+    wait_for(  # more beat ticks, each dispatched by the worker: nothing is sent again
+        "three more dispatcher ticks",
+        lambda: len(worker.lines_with("dispatch_due_digests[", "succeeded")) >= ticks + 3,
+        timeout=15,
+    )
     assert sorted(str(m["To"]) for m in smtp.messages) == addresses
     assert len({m["Message-ID"] for m in smtp.messages}) == 3
 

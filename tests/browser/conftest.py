@@ -73,13 +73,6 @@ def browser_context_args(live_server):
     return {"base_url": live_server.url, "viewport": LAPTOP, "locale": "en-GB", "timezone_id": "UTC"}
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashes(settings):
-    """People log in through the form here: a cheap hasher keeps the three passwords of a test (tenant
-    A's, the admin's, the login's check) from costing a second and more.  Hashing is not under test."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 class Watch:
     """What went wrong on the pages of one browser context, and what the test said to expect."""
 
