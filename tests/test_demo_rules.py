@@ -7,6 +7,7 @@ names a namespace, is attributed to it.  A near miss is broken by any violation 
 identity or objects hold its key object.
 """
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -30,15 +31,17 @@ DAYS_LATER = 21
 DEMO_PLATFORM = ["kube-system", "trident", "calico-system", "logging"]
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory, django_db_setup, django_db_blocker):
+@contextmanager
+def demo_on_day_21(tmp_path_factory, django_db_blocker, name: str):
+    """The demo cluster snapshotted on day 1, then on day 21: (the simulation, the day-21 snapshot).
+    Its rows are made outside the tests' transactions (module fixtures): none are left behind."""
     simulation = Simulation(seed=0, start=START)
     simulation.advance_to(START + timedelta(days=1))
     served = SimulatedEstate(simulation, tmp_path_factory.mktemp("estate")).start()
     with django_db_blocker.unblock():
         register_arrays(served)
         cluster = Cluster.objects.create(
-            name="demo-rules",
+            name=name,
             source=Cluster.Source.KUBECONFIG,
             kubeconfig_path=str(served.kubeconfig),
             tenant_label="capsule.clastix.io/tenant",
@@ -52,12 +55,19 @@ def demo(tmp_path_factory, django_db_setup, django_db_blocker):
         simulation.advance_to(START + timedelta(days=DAYS_LATER))
         snapshot = snapshot_now(cluster)
         assert snapshot.status == Snapshot.Status.COMPLETE, snapshot.unread or snapshot.error
-        context = Context(SnapshotState.load(snapshot), AnalysisSettings.for_cluster(cluster))
-        evaluation = evaluate(context)
-        yield simulation.case_manifest(), context, evaluation
-        cluster.delete()  # module-scoped rows live outside the tests' transactions: leave none behind
-        Array.objects.all().delete()
+        try:
+            yield simulation, snapshot
+        finally:
+            cluster.delete()
+            Array.objects.all().delete()
     served.stop()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, django_db_setup, django_db_blocker):
+    with demo_on_day_21(tmp_path_factory, django_db_blocker, "demo-rules") as (simulation, snapshot):
+        context = Context(SnapshotState.load(snapshot), AnalysisSettings.for_cluster(snapshot.cluster))
+        yield simulation.case_manifest(), context, evaluate(context)
 
 
 def _refs(hit) -> set[str]:

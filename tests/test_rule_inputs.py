@@ -5,22 +5,16 @@ a finding standing on something that changed.  Each rule runs alone on a fresh c
 cluster (every seeded case, on day 21) whose inventory, array records, access records, departed
 nodes and facts note which parts anyone looks at."""
 
-from datetime import timedelta
-
 import pytest
 
-from arrays.models import Array
 from exposure.analysis.context import Context
 from exposure.analysis.settings import AnalysisSettings
 from exposure.engine import evaluate
 from exposure.rules import ALL_RULES
 from inventory.constants import ACCESS_RECORDS, ARRAY_RECORDS
-from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.models import InventoryObject, Snapshot
 from inventory.state import DERIVED_SCOPE, SnapshotState
-from simulator.serving import SimulatedEstate
-from simulator.world import Simulation
-from tests.test_demo_rules import DAYS_LATER, DEMO_PLATFORM
-from tests.test_join import START, register_arrays
+from tests.test_demo_rules import demo_on_day_21
 
 # What each of a snapshot's facts is made of (the rest of them no rule may read).
 FACT_INPUTS = {"backends": {"TridentBackend", ARRAY_RECORDS}, "join": {ACCESS_RECORDS}}
@@ -68,33 +62,13 @@ class Noting(dict):
 
 @pytest.fixture(scope="module")
 def day_21(tmp_path_factory, django_db_setup, django_db_blocker):
-    simulation = Simulation(seed=0, start=START)
-    simulation.advance_to(START + timedelta(days=1))
-    served = SimulatedEstate(simulation, tmp_path_factory.mktemp("estate")).start()
-    with django_db_blocker.unblock():
-        register_arrays(served)
-        cluster = Cluster.objects.create(
-            name="rule-inputs",
-            source=Cluster.Source.KUBECONFIG,
-            kubeconfig_path=str(served.kubeconfig),
-            tenant_label="capsule.clastix.io/tenant",
-            platform_namespaces=DEMO_PLATFORM,
-        )
-        from inventory.tasks import snapshot_now
-
-        assert snapshot_now(cluster).status == Snapshot.Status.COMPLETE
-        simulation.advance_to(START + timedelta(days=DAYS_LATER))  # a departed node, cluster-wide RBAC
-        snapshot = snapshot_now(cluster)
-        assert snapshot.status == Snapshot.Status.COMPLETE, snapshot.unread or snapshot.error
+    with demo_on_day_21(tmp_path_factory, django_db_blocker, "rule-inputs") as (_, snapshot):
         state = SnapshotState.load(snapshot)
         records = {}
         derived = InventoryObject.objects.as_of(snapshot).filter(scope=DERIVED_SCOPE)
         for kind, namespace, name, data in derived.values_list("kind", "namespace", "name", "data"):
             records.setdefault(kind, {})[(namespace, name)] = data
-        yield snapshot, state, records, AnalysisSettings.for_cluster(cluster)
-        cluster.delete()
-        Array.objects.all().delete()
-    served.stop()
+        yield snapshot, state, records, AnalysisSettings.for_cluster(snapshot.cluster)
 
 
 def noting_context(snapshot, state, records, settings) -> tuple[Context, set]:
