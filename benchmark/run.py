@@ -137,15 +137,9 @@ class Bench:
                 for array in arrays:
                     array.delete()
         finally:
-            if counters:
-                counters.close()
-            if worker:
-                worker.stop()
             if simulator:
                 results.setdefault("simulator", {})["cpu_seconds"] = round(simulator.cpu_seconds(), 1)
-                simulator.stop()
-            connections.close_all()
-            database.drop()
+            _release(database, counters, worker, simulator)
 
     # --- the processes ----------------------------------------------------------------------
 
@@ -430,14 +424,7 @@ class Bench:
                 "seconds": round(time.perf_counter() - started, 1),
             }
         finally:
-            if counters:
-                counters.close()
-            if worker:
-                worker.stop()
-            if simulator:
-                simulator.stop()
-            connections.close_all()
-            database.drop()
+            _release(database, counters, worker, simulator)
 
 
 class _page_readers:
@@ -481,6 +468,19 @@ class _page_readers:
         self.admin.delete()
         self.tenant.delete()
         self.team.delete()
+
+
+def _release(database: ThrowawayDatabase, counters, worker, simulator) -> None:
+    """A run's processes stopped and its database dropped, in that order (no connection left on it);
+    any of them may not have been started."""
+    if counters:
+        counters.close()
+    if worker:
+        worker.stop()
+    if simulator:
+        simulator.stop()
+    connections.close_all()
+    database.drop()
 
 
 def _large_rule(cluster) -> float:
