@@ -253,6 +253,15 @@ def _grow(cluster, namespace: str, count: int) -> None:
     graded_namespaces(cluster, [f"grown-{n}" for n in range(count)], grade="B", counts={"low": 1})
 
 
+@pytest.fixture
+def own_cache(settings):
+    """A cache of this test's own, which it may empty: the production pass's Redis is shared with the
+    tests of other processes (their login counts, their scopes), never to be flushed."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "charts"}
+    }
+
+
 def _queries(call) -> int:
     """The queries of `call` computing everything (no series kept from an earlier call)."""
     cache.clear()
@@ -263,7 +272,7 @@ def _queries(call) -> int:
 
 @pytest.mark.django_db
 @pytest.mark.postgres_too
-def test_readers_and_pages_cost_the_same_queries_for_few_or_many_findings(clusters, alice, client):
+def test_readers_and_pages_cost_the_same_queries_for_few_or_many_findings(clusters, alice, client, own_cache):
     prod = clusters["prod"]
     admin_user = dashboard_admin()
     finding = Finding.objects.filter(cluster=prod, attributions__namespace="alpha-web").first()
@@ -377,7 +386,7 @@ def test_no_style_element_of_the_installed_plotly_js_is_left_to_inject():
 
 
 @pytest.mark.django_db
-def test_the_admins_cluster_series_is_kept_until_something_it_shows_can_move(clusters):
+def test_the_admins_cluster_series_is_kept_until_something_it_shows_can_move(clusters, own_cache):
     """The overview's (`kept`).  Kept: the next request asks two queries.  Moved by a suppression made,
     lifted or expiring, by a new snapshot; a kept series extends to a later end of the same window."""
     prod, admin = clusters["prod"], Scope.everything()
