@@ -71,6 +71,10 @@ def _analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str]
         context = Context(state, settings, derivation.records)
         carried = _unchanged_rules(snapshot, previous_snapshot, previous, settings.digest(), changed)
         evaluation = evaluate(context, unchanged=carried)
+        forgers = label_forgers(context)
+        # The worker's peak is where the rules end: what follows needs none of their indexes.
+        derivation.records = None
+        context.release_indexes()
         reconciliation = reconcile(snapshot, context, evaluation, carried)
         namespaces = state.namespace_names()
         path_rows = _store_paths(snapshot, evaluation, carried)
@@ -92,9 +96,7 @@ def _analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str]
             "skipped": evaluation.skipped,
             **reconciliation.as_dict(),
             "path_rows": path_rows,
-            "owners": derived_owners(
-                state, list(settings.owner_keys), label_forgers(context), settings.owner_label_trust
-            ),
+            "owners": derived_owners(state, list(settings.owner_keys), forgers, settings.owner_label_trust),
             "grade_rows": record_grades(snapshot, namespaces),
         }
     facts["seconds"] = round(time.monotonic() - started, 3)

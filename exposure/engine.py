@@ -56,6 +56,7 @@ def _evaluate(context: Context, rules: list[Rule] | None, unchanged: frozenset[s
             continue
         finally:
             evaluation.seconds[rule.slug] = round(time.monotonic() - started, 3)
+            context.forget_own(rule.slug)
         override = settings.severity_overrides.get(rule.slug)
         if override:
             for hit in hits:

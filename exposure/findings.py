@@ -24,6 +24,7 @@ from exposure.engine import Evaluation
 from exposure.models import Finding, FindingEvent, FindingNamespace, PastAttribution, Suppression
 from exposure.rules import RULES, Hit, Rule
 from exposure.rules.base import ARRAY_GATE_KINDS
+from inventory.bulk_insert import insert_keyed, insert_rows, insert_values
 from inventory.kept_fields import digest
 from inventory.models import Snapshot
 from inventory.times import rfc3339
@@ -163,16 +164,16 @@ def reconcile(
                 Finding.objects.filter(pk__in=ids[start : start + BATCH]).update(
                     status=Finding.Status.RESOLVED, resolved_at=when, resolved_seq=seq, changed_seq=seq
                 )
-        FindingEvent.objects.bulk_create(events, batch_size=BATCH)
+        insert_rows(FindingEvent, events)
     return result
 
 
 def _open(created: list[Finding], seq: int, when: datetime, events: list[FindingEvent]) -> None:
-    """Insert new findings in batches (their keys come back), with their namespaces and events."""
-    for start in range(0, len(created), BATCH):
-        batch = Finding.objects.bulk_create(created[start : start + BATCH])
-        _attribute([(finding, finding.namespaces) for finding in batch])
-        events.extend(_event(f, seq, when, "opened", {"severity": f.severity}) for f in batch)
+    """Insert new findings (keyed, copied: a first snapshot opens tens of thousands), with their
+    namespaces and events."""
+    insert_keyed(Finding, created)
+    _attribute([(finding, finding.namespaces) for finding in created])
+    events.extend(_event(f, seq, when, "opened", {"severity": f.severity}) for f in created)
 
 
 def _fields(rule: Rule, hit: Hit, context: Context) -> dict:
@@ -195,13 +196,13 @@ def _fields(rule: Rule, hit: Hit, context: Context) -> dict:
 
 def _attribute(findings: list[tuple[Finding, list[str]]], since: datetime | None = None) -> None:
     """Attributions from `since` on (None: since each finding was first seen)."""
-    FindingNamespace.objects.bulk_create(
+    insert_values(
+        FindingNamespace,
         [
-            FindingNamespace(finding=finding, namespace=ns, since=since)
+            {"finding_id": finding.pk, "namespace": ns, "since": since}
             for finding, namespaces in findings
             for ns in namespaces
         ],
-        batch_size=BATCH,
     )
 
 

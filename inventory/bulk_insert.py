@@ -20,12 +20,36 @@ def insert_rows(model: type[models.Model], rows: list[models.Model]) -> None:
     insert_values(model, [{f.attname: getattr(row, f.attname) for f in fields} for row in rows])
 
 
-def insert_values(model: type[models.Model], rows: list[dict]) -> None:
-    """Insert rows given as {field attname: value} (a field left out takes its default): thousands
-    of model instances would cost more to make than the copy itself."""
+def insert_keyed(model: type[models.Model], rows: list[models.Model]) -> None:
+    """Insert `rows` (unsaved instances) and give each its primary key, so that rows referring to
+    them can follow: on PostgreSQL the keys are drawn from the table's sequence, then the rows
+    copied; elsewhere `bulk_create` reads them back."""
     if not rows:
         return
-    fields = _fields(model)
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(rows)
+        return
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(rows)],
+        )
+        keys = [key for (key,) in cursor.fetchall()]
+    fields = [meta.pk, *_fields(model)]
+    for row, key in zip(rows, keys, strict=True):
+        row.pk = key
+        row._state.adding, row._state.db = False, connection.alias  # as bulk_create leaves them
+    insert_values(model, [{f.attname: getattr(row, f.attname) for f in fields} for row in rows], keyed=True)
+
+
+def insert_values(model: type[models.Model], rows: list[dict], keyed: bool = False) -> None:
+    """Insert rows given as {field attname: value} (a field left out takes its default): thousands
+    of model instances would cost more to make than the copy itself.  `keyed`: the rows carry their
+    primary keys (`insert_keyed`)."""
+    if not rows:
+        return
+    fields = [model._meta.pk, *_fields(model)] if keyed else _fields(model)
     if connection.vendor != "postgresql":
         model.objects.bulk_create([model(**row) for row in rows])
         return

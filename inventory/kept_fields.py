@@ -16,6 +16,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from sys import intern
 
 import orjson
 
@@ -534,12 +535,25 @@ def _identity(value):
     return value
 
 
+def _interned(value):
+    """A value kept whole, with one copy of each string: thousands of objects repeat the same names,
+    modes, paths and service-account volumes (a tenth of a snapshot's memory at the bench scale)."""
+    if type(value) is str:
+        return intern(value)
+    if type(value) is dict:
+        return {key: _interned(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_interned(item) for item in value]
+    return value
+
+
 def _projector(steps: tuple, keep_odd: bool, scrub: Callable) -> Callable:
     """The function projecting a mapping onto `steps` (None for anything else); `scrub` is applied to
     each value kept whole but labels.  `keep_odd` (array records): a value or list element of another
     shape than expected is kept as answered (scrubbed), never dropped, so that an igroup's
     `initiators: "x"` reads as unreadable rather than as no initiators.  The API server validates
     Kubernetes objects' shapes."""
+    interning = scrub is _interned
     plan = []
     for step in steps:
         apply = _applier(step, keep_odd, scrub)
@@ -560,6 +574,7 @@ def _projector(steps: tuple, keep_odd: bool, scrub: Callable) -> Callable:
                 if isinstance(item, list):
                     if apply is None:
                         kept = [e for e in item if e is not None] if odd is None else item[:]
+                        kept = _interned(kept) if interning else kept
                     elif odd is None:
                         kept = [k for k in map(apply, item) if k is not None]
                     else:
@@ -568,7 +583,12 @@ def _projector(steps: tuple, keep_odd: bool, scrub: Callable) -> Callable:
                 elif odd is not None:
                     out[key] = odd(item)
                 continue
-            kept = item if apply is None else apply(item)
+            if apply is not None:
+                kept = apply(item)
+            elif not interning:
+                kept = item
+            else:  # inline: this runs for every kept value of every object
+                kept = intern(item) if type(item) is str else _interned(item)
             if kept is None:
                 continue
             existing = out.get(key) if key in merged else None
@@ -589,7 +609,7 @@ def _applier(step: _Step, keep_odd: bool, scrub: Callable) -> Callable | None:
             return children
         return lambda element: children(pick(element)) if isinstance(element, dict) else None
     if pick is None:
-        return None if whole is _identity else whole
+        return None if whole in (_identity, _interned) else whole  # `project` keeps it inline
     if whole is _identity:
         return lambda element: pick(element) if isinstance(element, dict) else None
     return lambda element: whole(pick(element)) if isinstance(element, dict) else None
@@ -622,7 +642,7 @@ class _Projection:
     @classmethod
     def of(cls, fields: tuple[Field, ...], keep_odd: bool) -> "_Projection":
         steps = _compile([f.path for f in fields])
-        return cls(_projector(steps, keep_odd, _identity), _projector(steps, keep_odd, without_secrets))
+        return cls(_projector(steps, keep_odd, _interned), _projector(steps, keep_odd, without_secrets))
 
 
 _PROJECTIONS = {kind: _Projection.of(fields, False) for kind, fields in KEPT_FIELDS.items()} | {

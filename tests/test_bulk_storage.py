@@ -5,9 +5,11 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from arrays.volume_access import derive
-from inventory.bulk_insert import insert_rows
+from exposure.models import Finding, FindingNamespace
+from inventory.bulk_insert import insert_keyed, insert_rows, insert_values
 from inventory.models import Cluster, InventoryObject
 from inventory.state import SnapshotState
 from tests.factories import obj
@@ -45,6 +47,41 @@ def test_rows_inserted_in_bulk_read_back_as_written():
     stored = {o.name: o for o in InventoryObject.objects.filter(cluster=cluster)}
     assert stored["a"].data == AWKWARD and stored["a"].valid_to is None and stored["a"].scope == ""
     assert stored["b"].data == {} and stored["b"].valid_to == 2 and stored["b"].scope == "arr"
+
+
+def test_rows_inserted_keyed_get_their_keys_and_rows_referring_to_them_follow():
+    cluster = Cluster.objects.create(name="c1", source=Cluster.Source.OFFLINE)
+    earlier = Finding.objects.create(**_finding_fields(cluster, "earlier"))
+    made = [Finding(**_finding_fields(cluster, name)) for name in ("a\tb\nc", 'say "hi" \\ x', "naïve ☃")]
+    insert_keyed(Finding, made)
+    assert all(f.pk and not f._state.adding for f in made)
+    assert len({earlier.pk, *(f.pk for f in made)}) == 4  # drawn from the table's own keys
+    insert_values(FindingNamespace, [{"finding_id": f.pk, "namespace": f.title} for f in made])
+    for finding in made:
+        stored = Finding.objects.get(pk=finding.pk)
+        assert (stored.title, stored.evidence, stored.first_seen) == (
+            finding.title,
+            AWKWARD,
+            finding.first_seen,
+        )
+        assert list(stored.attributions.values_list("namespace", flat=True)) == [finding.title]
+    Finding.objects.create(**_finding_fields(cluster, "later"))  # the sequence moved past them
+
+
+def _finding_fields(cluster, title: str) -> dict:
+    return {
+        "cluster": cluster,
+        "rule": "privileged-container",
+        "fingerprint": f"fp-{title}",
+        "identity": [title],
+        "severity": "high",
+        "title": title,
+        "evidence": AWKWARD,
+        "evidence_key": "k",
+        "first_seen": timezone.now(),
+        "first_seen_seq": 1,
+        "changed_seq": 1,
+    }
 
 
 def test_the_json_column_needs_no_migration():

@@ -119,6 +119,33 @@ def test_every_violation_is_explained_by_paths_made_of_snapshot_objects(demo):
 
 
 @pytest.mark.django_db
+def test_each_rules_own_indexes_go_when_it_finishes_and_the_rest_when_the_rules_end(demo):
+    """The worker's peak memory is where the rules end (exposure/analysis/context.py)."""
+    _, context, evaluation = demo
+    assert any(key.startswith("storage-network-reachable:") for key in _memo_keys_while_running(context))
+    assert [key for key in context._memo if key.split(":", 1)[0] in RULES] == []
+    assert "pods" in context.__dict__ and context._memo
+    released = Context(context.state, context.settings)
+    evaluate(released)
+    released.release_indexes()
+    assert not released._memo and "pods" not in released.__dict__
+    # What is left still answers: a rule run again finds what it found.
+    again = evaluate(released)
+    assert {slug: [h.identity for h in hits] for slug, hits in again.hits.items()} == {
+        slug: [h.identity for h in hits] for slug, hits in evaluation.hits.items()
+    }
+
+
+def _memo_keys_while_running(context: Context) -> set[str]:
+    """The memo keys a fresh context holds just before each rule's indexes are dropped."""
+    fresh, seen = Context(context.state, context.settings), set()
+    forget = fresh.forget_own
+    fresh.forget_own = lambda slug: (seen.update(fresh._memo), forget(slug))
+    evaluate(fresh)
+    return seen
+
+
+@pytest.mark.django_db
 def test_the_demo_snapshot_leaves_an_open_finding_of_every_rule(demo):
     _, context, _ = demo
     snapshot = context.state.snapshot

@@ -181,3 +181,25 @@ def test_kept_fields_equal_to_the_stored_version_need_no_new_look(monkeypatch):
     raw["metadata"]["annotations"]["example.com/chap-secret"] = "s1"
     changed, _, digested = kept_fields.keep_serialised("Namespace", raw, stored_digest)
     assert looks and changed == kept and digested == stored_digest
+
+
+def test_objects_kept_share_one_copy_of_each_repeated_string_and_leave_the_raw_object_alone():
+    def raw(name):
+        made = pod(
+            name, "".join(["team", "-a"]), volumes=[{"name": "kube-api", "projected": {"sources": []}}]
+        )
+        made["spec"]["containers"][0]["volumeMounts"] = [
+            {"name": "kube-api", "mountPath": "".join(["/var/run/secrets/", "kubernetes.io"])}
+        ]
+        made["spec"]["containers"][0]["securityContext"] = {"capabilities": {"drop": ["".join(["AL", "L"])]}}
+        return made
+
+    first, second = raw("web-1"), raw("web-2")
+    before = repr(first)
+    a, b = keep("Pod", first), keep("Pod", second)
+    assert a["metadata"]["namespace"] is b["metadata"]["namespace"]
+    mounts = [kept["spec"]["containers"][0]["volumeMounts"][0]["mountPath"] for kept in (a, b)]
+    assert mounts[0] is mounts[1]
+    drops = [kept["spec"]["containers"][0]["securityContext"]["capabilities"]["drop"][0] for kept in (a, b)]
+    assert drops[0] is drops[1]
+    assert repr(first) == before

@@ -21,6 +21,17 @@ from inventory.refs import array_ref, k8s_ref, parse_ref
 from inventory.state import DERIVED_SCOPE, SnapshotState
 from tenancy.boundaries import Tenancy
 
+# The cached properties only the rules read (`Context.release_indexes`).
+_RULES_ONLY = (
+    "pods",
+    "node_mounts",
+    "nodes",
+    "access_records",
+    "volume_access",
+    "inline_access",
+    "exports_admitting",
+)
+
 
 class Context:
     def __init__(self, state: SnapshotState, settings: AnalysisSettings, access_records: dict | None = None):
@@ -31,9 +42,25 @@ class Context:
         self._volume_data: dict[str, list[str]] = {}
 
     def memo(self, key: str, factory: Callable[[], Any]) -> Any:
+        """`factory()` once per snapshot.  A key "<rule slug>:..." is that rule's own: dropped when
+        the rule finishes (`forget_own`), so one rule's indexes do not add to the next one's."""
         if key not in self._memo:
             self._memo[key] = factory()
         return self._memo[key]
+
+    def forget_own(self, slug: str) -> None:
+        for key in [key for key in self._memo if key.startswith(f"{slug}:")]:
+            del self._memo[key]
+
+    def release_indexes(self) -> None:
+        """Drop what only the rules read (memos, pod views, per-node and per-volume indexes, the
+        access records): the findings, paths and grades that follow read the state and who is who,
+        and their allocations then reuse this memory instead of raising the worker's peak."""
+        self._memo.clear()
+        self._volume_data.clear()
+        self._access_records = None
+        for name in _RULES_ONLY:
+            self.__dict__.pop(name, None)
 
     # --- who is who ---------------------------------------------------------------------------
 
