@@ -55,7 +55,9 @@ test: $(VENV)/.installed $(PLOTLY_JS) system-deps lint
 
 # Issue 13's benchmark (BENCHMARKS.md): a throwaway PostgreSQL database it creates and drops, a real
 # Celery worker on Redis, the simulator in its own process.  SCALE=bench|small|demo|N, ITEMS=1,2,...,
-# PROFILE=1 (cProfile of each worker task into .bench/bench-run/profiles/).
+# PROFILE=1 (cProfile of each worker task into .bench/bench-run/profiles/), KEEP_DATABASE=1 (leave the
+# database with its snapshots in place), REUSE_DATABASE=1 (time the pages of that kept database again,
+# ITEMS=7 or pages, without a new snapshot).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dashboard_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/14
 bench: $(VENV)/.installed
@@ -63,7 +65,8 @@ bench: $(VENV)/.installed
 	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_REDIS_URL) CACHE_URL=$(BENCH_REDIS_URL) \
 	  SECRET_KEY=bench-not-a-secret DASHBOARD_DATA_DIR=.bench DEMO_ENABLED=false \
 	  $(if $(PROFILE),BENCH_PROFILE_DIR=$(abspath .bench/bench-run/profiles)) \
-	  $(PY) manage.py bench --scale $(or $(SCALE),bench) --items "$(ITEMS)" --json-out .bench/results.json
+	  $(PY) manage.py bench --scale $(or $(SCALE),bench) --items "$(ITEMS)" --json-out .bench/results.json \
+	  $(if $(KEEP_DATABASE),--keep-database) $(if $(REUSE_DATABASE),--reuse-database)
 
 clean:
 	rm -rf $(VENV) dashboard.sqlite3* .bench node_modules static/vendor

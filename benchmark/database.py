@@ -45,12 +45,21 @@ class ThrowawayDatabase:
         if not self.name or self.name == "postgres":
             raise ValueError(f"not a database the bench may create and drop: {self.name!r}")
 
+    def _comment(self, admin) -> tuple | None:
+        return admin.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            [self.name],
+        ).fetchone()
+
+    def is_ours(self) -> bool:
+        """It exists and a bench made it (one a run kept, to time its pages again)."""
+        with _maintenance(self.url) as admin:
+            comment = self._comment(admin)
+        return comment is not None and comment[0] == MARK
+
     def create(self) -> "ThrowawayDatabase":
         with _maintenance(self.url) as admin:
-            comment = admin.execute(
-                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-                [self.name],
-            ).fetchone()
+            comment = self._comment(admin)
             if comment is not None:
                 if comment[0] != MARK:
                     raise RuntimeError(

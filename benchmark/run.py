@@ -67,7 +67,21 @@ def history_scale(scale):
 
 
 class Bench:
-    def __init__(self, *, scale, items, seed, page_size, churn, page_runs, history_snapshots, out):
+    def __init__(
+        self,
+        *,
+        scale,
+        items,
+        seed,
+        page_size,
+        churn,
+        page_runs,
+        history_snapshots,
+        out,
+        keep_database=False,
+        reuse_database=False,
+    ):
+        self.keep_database, self.reuse_database = keep_database, reuse_database
         self.scale, self.items, self.seed = scale, set(items), seed
         self.page_size, self.churn_fraction, self.page_runs = page_size, churn, page_runs
         self.history_snapshots = history_snapshots
@@ -94,7 +108,9 @@ class Bench:
         }
         item_seconds: dict[str, float] = {}
         results["item_seconds"] = item_seconds
-        if self.items & (SNAPSHOT_ITEMS | {"1"}):
+        if self.reuse_database:
+            self._pages_of_kept(results, item_seconds)
+        elif self.items & (SNAPSHOT_ITEMS | {"1"}):
             self._main(results, item_seconds)
         if "9" in self.items:
             with _timed(item_seconds, "9"):
@@ -133,13 +149,27 @@ class Bench:
                 self._snapshots(results, item_seconds, simulator, worker, counters, cluster)
                 self._readers(results, item_seconds, cluster)
             finally:
-                cluster.delete()
-                for array in arrays:
-                    array.delete()
+                if not self.keep_database:
+                    cluster.delete()
+                    for array in arrays:
+                        array.delete()
         finally:
             if simulator:
                 results.setdefault("simulator", {})["cpu_seconds"] = round(simulator.cpu_seconds(), 1)
-            _release(database, counters, worker, simulator)
+            _release(database, counters, worker, simulator, keep=self.keep_database)
+            if self.keep_database:
+                self.say(f"database {database.name} kept (the next run drops it)")
+
+    def _pages_of_kept(self, results: dict, item_seconds: dict) -> None:
+        """Items 7 and `pages` against the database a run with `keep_database` left: the pages of its
+        snapshots timed again (after a change to the read side) without a new first snapshot."""
+        if not self.items <= {"7", "pages"}:
+            raise ValueError("a kept database is timed for items 7 and pages only")
+        if not ThrowawayDatabase(self.database_url).is_ours():
+            raise RuntimeError("no database a bench kept at DATABASE_URL: run one with --keep-database")
+        cluster = Cluster.objects.get(name="bench")
+        results["objects"] = None
+        self._readers(results, item_seconds, cluster)
 
     # --- the processes ----------------------------------------------------------------------
 
@@ -314,7 +344,8 @@ class Bench:
                     for row in results["key_pages"]:
                         self.say(
                             f"7. {row['page']:<28} {row['reader']:<7} median {row['median_ms']:>7.1f} ms, "
-                            f"p95 {row['p95_ms']:>7.1f} ms, {row['queries']} queries"
+                            f"p95 {row['p95_ms']:>7.1f} ms, {row['queries']} queries; the collector "
+                            f"{row['gc_ms']:.0f} ms in {row['runs']} runs, at most {row['gc_max_ms']:.0f} ms"
                         )
                 if "pages" in self.items:
                     with _timed(item_seconds, "pages"):
@@ -470,9 +501,9 @@ class _page_readers:
         self.team.delete()
 
 
-def _release(database: ThrowawayDatabase, counters, worker, simulator) -> None:
-    """A run's processes stopped and its database dropped, in that order (no connection left on it);
-    any of them may not have been started."""
+def _release(database: ThrowawayDatabase, counters, worker, simulator, keep: bool = False) -> None:
+    """A run's processes stopped and its database dropped (unless `keep`), in that order (no
+    connection left on it); any of them may not have been started."""
     if counters:
         counters.close()
     if worker:
@@ -480,7 +511,8 @@ def _release(database: ThrowawayDatabase, counters, worker, simulator) -> None:
     if simulator:
         simulator.stop()
     connections.close_all()
-    database.drop()
+    if not keep:
+        database.drop()
 
 
 def _large_rule(cluster) -> float:

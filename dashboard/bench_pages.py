@@ -11,6 +11,7 @@ of the cluster's size; this measures times, which tests must not assert.
 """
 
 import cProfile
+import gc
 import logging
 import re
 import statistics
@@ -38,6 +39,10 @@ class PageTiming:
     p95_ms: float  # the 95th percentile (the slowest of fewer than 20 runs)
     max_ms: float
     queries: int
+    # The cyclic collector's pauses during the timed runs: what of the times is this process's heap
+    # (its size, not the page's work, sets how long a full collection takes).
+    gc_ms: float = 0.0  # in all the runs
+    gc_max_ms: float = 0.0  # the longest one
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -69,6 +74,27 @@ def page_urls(value: Callable[[str, str], str | None]) -> tuple[dict[str, str], 
         except NoReverseMatch:
             unfilled[name] = f"no URL for {values}"
     return urls, unfilled
+
+
+class CollectorPauses:
+    """The cyclic garbage collector's pauses while installed (`gc.callbacks`), in seconds."""
+
+    def __init__(self):
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._started)
+
+    def __enter__(self) -> "CollectorPauses":
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self)
 
 
 class QueryCounter:
@@ -118,10 +144,11 @@ def time_pages(
                 with connection.execute_wrapper(counter):
                     status = _get(client, url)
                 seconds = []
-                for _ in range(runs):
-                    started = time.perf_counter()
-                    _get(client, url)
-                    seconds.append(time.perf_counter() - started)
+                with CollectorPauses() as collector:
+                    for _ in range(runs):
+                        started = time.perf_counter()
+                        _get(client, url)
+                        seconds.append(time.perf_counter() - started)
                 if profile_dir is not None:
                     _profiled(
                         client, url, profile_dir / f"page-{re.sub(r'[^a-z0-9-]', '-', name)}-{reader}.pstats"
@@ -136,6 +163,8 @@ def time_pages(
                         round(_p95(seconds) * 1000, 1),
                         round(max(seconds) * 1000, 1),
                         counter.count,
+                        round(sum(collector.pauses) * 1000, 1),
+                        round(max(collector.pauses, default=0.0) * 1000, 1),
                     )
                 )
     return timings

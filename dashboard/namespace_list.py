@@ -14,13 +14,14 @@ exists nowhere.
 from datetime import timedelta
 
 from django import forms
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils import timezone
 
+from dashboard.kept_counts import kept_for_admins
 from dashboard.queries import cluster_grade, current_grades, namespace_rows, object_counts
-from exposure.findings import by_status
-from exposure.models import Finding, FindingNamespace, NamespaceStatus
+from exposure.models import Finding, FindingNamespace, NamespaceStatus, Suppression
 from exposure.rules import SEVERITIES
 from inventory.models import Cluster, Snapshot
 from tenancy.boundaries import SOLO_PREFIX
@@ -79,12 +80,24 @@ def grades_at(cluster: Cluster, scope: Scope, when) -> dict[str, NamespaceStatus
 
 def open_findings_by_namespace(cluster: Cluster, scope: Scope) -> dict[str, dict[str, int]]:
     """namespace -> severity -> its own open (unsuppressed) findings, counted by the database; the
-    cluster-wide ones are the cluster's (its grade, in the Cluster column), as in the grades."""
-    own = Finding.objects.restrict(scope).filter(cluster=cluster, cluster_wide=False)
-    open_ids = by_status(own, "open").values("pk")
+    cluster-wide ones are the cluster's (its grade, in the Cluster column), as in the grades.  An
+    admin's (every attribution of the cluster) kept while the findings stand."""
+    return kept_for_admins(cluster, scope, "open-by-namespace", lambda: _open_by_namespace(cluster, scope))
+
+
+def _open_by_namespace(cluster: Cluster, scope: Scope) -> dict[str, dict[str, int]]:
+    # One join of the attributions with their findings (by_status's "open" spelled on the join: a
+    # selection of open findings' ids joined again read the large findings table twice).
+    held = Suppression.objects.filter(
+        finding=OuterRef("finding_id"),
+        lifted_at__isnull=True,
+        expires_at__gt=timezone.now(),
+        evidence_key=OuterRef("finding__evidence_key"),
+    )
     counted = (
         FindingNamespace.objects.restrict(scope)
-        .filter(finding__in=open_ids)
+        .filter(finding__cluster=cluster, finding__cluster_wide=False, finding__status=Finding.Status.OPEN)
+        .filter(~Exists(held))
         .order_by()
         .values_list("namespace", "finding__severity")
         .annotate(n=Count("finding_id"))
@@ -150,7 +163,7 @@ def complete(rows: list[dict], scope: Scope) -> list[dict]:
         snapshot = shown[0]["snapshot"]
         names = [row["name"] for row in shown]
         counts = object_counts(snapshot, scope, names)
-        owners = owners_of(snapshot.cluster)
+        owners = owners_of(snapshot.cluster, only=names)
         for row in shown:
             name = row["name"]
             completed[id(row)] = {

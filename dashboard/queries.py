@@ -13,6 +13,7 @@ from django.db.models import Case, Count, Func, IntegerField, JSONField, Q, Valu
 from django.utils import timezone
 
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
+from dashboard.kept_counts import kept_for_admins
 from dashboard.path_groups import grade_severity
 from exposure.analyse import EXPOSURE_PATHS
 from exposure.findings import by_status, effective_status, for_summary, in_namespace, summary
@@ -159,7 +160,7 @@ def namespace_rows(
         unread = {name for name in found if name not in names}
         names.update(dict.fromkeys(unread))
     counts = object_counts(snapshot, scope, list(names)) if counted else None
-    grades = current_grades(cluster, scope) if grades is None else grades
+    grades = current_grades(cluster, scope, only) if grades is None else grades
     rows = [
         {
             "name": name,
@@ -173,6 +174,34 @@ def namespace_rows(
         for name, data in sorted(names.items())
     ]
     return sorted(rows, key=lambda row: _rank(row["grade"]))
+
+
+def worst_namespaces(snapshot: Snapshot, scope: Scope, count: int) -> list[dict]:
+    """The first `count` rows of `namespace_rows` (the reader's namespaces of `snapshot`, worst own
+    exposure first) graded below A.  Ranked from the grades' letters and counts alone, and only the
+    worst present ones read as rows: a large cluster has thousands graded below A, and reading every
+    namespace's object and grade row whole cost most of the overview."""
+    graded = (
+        NamespaceStatus.objects.restrict(scope)
+        .filter(cluster_id=snapshot.cluster_id, valid_to=None)
+        .exclude(namespace=CLUSTER_WIDE)
+        .exclude(grade="A")
+        .values_list("namespace", "grade", "counts")
+    )
+    # namespace_rows' order: by name, then (stably) by rank.
+    ranked = [name for name, grade, counts in sorted(graded, key=lambda g: (exposure_rank(g[1], g[2]), g[0]))]
+    if namespaces_unread(snapshot):
+        shown = ranked  # namespaces known from their objects: namespace_rows finds which are present
+    else:  # a graded namespace may be gone from the snapshot: only the present ones, by name alone
+        present = set(
+            InventoryObject.objects.as_of(snapshot)
+            .restrict(scope)
+            .filter(scope="", kind="Namespace", name__in=ranked)
+            .values_list("name", flat=True)
+        )
+        shown = [name for name in ranked if name in present][:count]
+    rows = namespace_rows(snapshot, scope, only=shown, counted=False)
+    return [row for row in rows if row["grade"] is not None and row["grade"].grade != "A"][:count]
 
 
 def object_counts(
@@ -311,10 +340,15 @@ def grades_as_of(
     return {s.namespace: s for s in statuses}
 
 
-def current_grades(cluster: Cluster, scope: Scope) -> dict[str, NamespaceStatus]:
+def current_grades(
+    cluster: Cluster, scope: Scope, only: list[str] | None = None
+) -> dict[str, NamespaceStatus]:
     """namespace -> its current grade and counts of its own exposure, with `grade_since_at` (when the
-    grade took its letter).  "" (CLUSTER_WIDE) is the cluster's: admins only."""
+    grade took its letter).  "" (CLUSTER_WIDE) is the cluster's: admins only.  Of `only` these
+    namespaces when given (a page's few, not every namespace of a large cluster)."""
     statuses = NamespaceStatus.objects.restrict(scope).filter(cluster=cluster, valid_to=None)
+    if only is not None:
+        statuses = statuses.filter(namespace__in=sorted(only))
     return {s.namespace: s for s in statuses}
 
 
@@ -354,11 +388,22 @@ def visible_findings(scope: Scope):
 
 
 def finding_arrays(scope: Scope) -> list[str]:
-    """The arrays the reader's findings rest on (`array:NAME` in their `depends`)."""
+    """The arrays the reader's findings rest on (`array:NAME` in their `depends`): an admin's per
+    cluster, each kept while the cluster's findings stand (every finding's `depends` read otherwise)."""
+    if scope.admin:
+        arrays = set()
+        for cluster in visible_clusters(scope):
+            of_cluster = Finding.objects.restrict(scope).filter(cluster=cluster)
+            arrays.update(kept_for_admins(cluster, scope, "finding-arrays", lambda f=of_cluster: _arrays(f)))
+        return sorted(arrays)
+    return sorted(_arrays(Finding.objects.restrict(scope)))
+
+
+def _arrays(findings) -> set[str]:
     arrays = set()
-    for depends in Finding.objects.restrict(scope).order_by().values_list("depends", flat=True).distinct():
+    for depends in findings.order_by().values_list("depends", flat=True).distinct():
         arrays.update(token[len("array:") :] for token in depends or [] if token.startswith("array:"))
-    return sorted(arrays)
+    return arrays
 
 
 def redacted_findings(findings, scope: Scope):
@@ -514,7 +559,7 @@ def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
         .order_by("status", "suppressed", "-severity_rank", "pk")
     )
     paths = namespace_paths(snapshot, namespace, scope, reader)
-    status = current_grades(cluster, scope).get(namespace)
+    status = current_grades(cluster, scope, [namespace]).get(namespace)
     grade = status.grade if status else ""
     # Its own (not cluster-wide) open findings of the severity that gives its grade.
     severity = grade_severity(grade)
@@ -557,10 +602,15 @@ def namespace_paths(
 
 
 def open_finding_counts(cluster: Cluster, scope: Scope) -> list[tuple[str, int]]:
-    """(severity, open unsuppressed findings) worst first, over what the reader may see of `cluster`."""
-    findings = by_status(Finding.objects.restrict(scope).filter(cluster=cluster), "open")
-    counted = dict(findings.order_by().values_list("severity").annotate(n=Count("pk", distinct=True)))
-    return [(severity, counted[severity]) for severity in reversed(SEVERITIES) if counted.get(severity)]
+    """(severity, open unsuppressed findings) worst first, over what the reader may see of `cluster`
+    (an admin's, over every finding of the cluster, kept while the findings stand)."""
+
+    def count() -> list[tuple[str, int]]:
+        findings = by_status(Finding.objects.restrict(scope).filter(cluster=cluster), "open")
+        counted = dict(findings.order_by().values_list("severity").annotate(n=Count("pk", distinct=True)))
+        return [(severity, counted[severity]) for severity in reversed(SEVERITIES) if counted.get(severity)]
+
+    return kept_for_admins(cluster, scope, "open-by-severity", count)
 
 
 def namespace_owners(cluster: Cluster, namespace: str, scope: Scope) -> list[dict]:

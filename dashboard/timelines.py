@@ -316,9 +316,10 @@ def _attributed_findings(cluster: Cluster, scope: Scope, namespace: str | None):
     """The findings attributed, now or at some time, to `namespace` (to any namespace the reader
     sees when None) through the attributions the reader may see."""
     current, past = _attributions(cluster, scope, namespace)
-    return Finding.objects.filter(cluster=cluster).filter(
-        Q(pk__in=current.values("finding_id")) | Q(pk__in=past.values("finding_id"))
-    )
+    # Their ids read first (two indexed queries): `pk IN (…) OR pk IN (…)` as subqueries is a scan
+    # of every finding of the cluster, and the life readers embed this selection three times more.
+    ids = {*current.values_list("finding_id", flat=True), *past.values_list("finding_id", flat=True)}
+    return Finding.objects.filter(cluster=cluster, pk__in=sorted(ids))
 
 
 def _attributed_times(findings, cluster: Cluster, scope: Scope, namespace: str | None) -> dict:

@@ -11,6 +11,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
 
 from inventory.constants import DEFAULT_KUBELET_ROOT, DEFAULT_PLATFORM_NAMESPACES, DEFAULT_TRIDENT_NAMESPACE
 from inventory.json_column import JSONColumn
@@ -240,6 +241,10 @@ class InventoryObjectQuerySet(RestrictedQuerySet):
         return per_cluster(scope, condition)
 
 
+# A PersistentVolume's claim's namespace, as `data__spec__claimRef__namespace` reads it.
+PV_CLAIM_NAMESPACE = KeyTransform("namespace", KeyTransform("claimRef", KeyTransform("spec", "data")))
+
+
 class InventoryObject(models.Model):
     """One version of one object's kept fields (see inventory/kept_fields.py).
 
@@ -266,6 +271,14 @@ class InventoryObject(models.Model):
             models.Index(fields=["cluster", "scope", "kind", "valid_to"]),
             models.Index(fields=["cluster", "valid_from"]),
             models.Index(fields=["cluster", "namespace", "kind"]),
+            # A namespace's page finds the PVs its claims hold by their claimRef: without this, every
+            # PV of the cluster is decoded (50,000 at the bench scale).
+            models.Index(
+                "cluster",
+                PV_CLAIM_NAMESPACE,
+                name="pv_by_claim_namespace",
+                condition=Q(kind="PersistentVolume", scope=""),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

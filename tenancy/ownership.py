@@ -22,6 +22,7 @@ says who could have been one); `always` trusts it anyway; `off` never reads owne
 
 from dataclasses import asdict, dataclass
 
+from django.db.models import Func, JSONField
 from django.db.models.fields.json import KeyTransform
 
 from inventory.fields import as_list, as_mapping, as_text
@@ -119,25 +120,61 @@ def derived_owners(
     return {ns: [asdict(o) for o in dict.fromkeys(found)] for ns, found in owners.items() if found}
 
 
-def owners_of(cluster: Cluster, namespace: str | None = None) -> dict[str, list[Owner]]:
+class _Entries(Func):
+    """A JSON object's entries of the keys `names` only, picked by PostgreSQL (the owners of a page's
+    fifty namespaces, not a megabyte of every namespace's decoded for them); other databases hand
+    the object whole, and the caller keeps the same entries."""
+
+    output_field = JSONField()
+
+    def __init__(self, expression, names: list[str]):
+        super().__init__(expression)
+        self.names = sorted(names)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return compiler.compile(self.source_expressions[0])
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = super().as_sql(compiler, connection, template=self.PICKED, **extra_context)
+        return sql, (*params, self.names)  # a namespace may have any name: a parameter, never SQL
+
+    PICKED = (
+        "(SELECT jsonb_object_agg(entry.key, entry.value) FROM jsonb_each(%(expressions)s) AS entry"
+        " WHERE entry.key = ANY(%%s))"
+    )
+
+
+def owners_of(
+    cluster: Cluster, namespace: str | None = None, only: list[str] | None = None
+) -> dict[str, list[Owner]]:
     """namespace -> owners, the manual mapping winning, as of the latest analysed snapshot; of
-    `namespace` only when given (one namespace's page need not read every namespace's owners)."""
-    # Only the owners of the snapshot's facts (of the one namespace): the whole is large at scale.
+    `namespace` only, or of the namespaces `only`, when given (a page need not read every
+    namespace's owners)."""
+    if namespace is not None:
+        only = [namespace]
+    # Only the owners of the snapshot's facts (of the namespaces asked for): the whole is large at scale.
     # A namespace may have any name: a key of the path (a parameter), never part of the SQL.
     kept = KeyTransform("owners", KeyTransform("analysis", "facts"))
+    if namespace is not None:
+        kept = KeyTransform(namespace, kept)
+    elif only is not None:
+        kept = _Entries(kept, only)
     derived = (
         cluster.snapshots.filter(status__in=Snapshot.VISIBLE)
         .order_by("-seq")
-        .annotate(kept=kept if namespace is None else KeyTransform(namespace, kept))
+        .annotate(kept=kept)
         .values_list("kept", flat=True)
         .first()
     )
     if namespace is not None:
         derived = {namespace: derived} if derived else {}
+    elif only is not None:
+        wanted = set(only)
+        derived = {ns: found for ns, found in (derived or {}).items() if ns in wanted}
     owners = {ns: [Owner.from_facts(o) for o in found] for ns, found in (derived or {}).items()}
     manual: dict[str, list[Owner]] = {}
     rows = NamespaceOwner.objects.filter(cluster=cluster)
-    for row in rows if namespace is None else rows.filter(namespace=namespace):
+    for row in rows if only is None else rows.filter(namespace__in=sorted(only)):
         manual.setdefault(row.namespace, []).append(Owner(row.kind, row.name, "manual"))
     owners.update(manual)
     return owners

@@ -221,12 +221,23 @@ def _involves_hidden(finding: dict, reader: Reader) -> bool:
     not theirs (their paths' data is theirs)."""
     paths = finding.get("paths") or []
     namespaces = set(finding.get("namespaces") or []) | {p.get("namespace", "") for p in paths}
-    if any(n and not reader.sees(n) for n in namespaces):
+    if namespaces - _visible(reader) - {""}:
         return True
     shown_data = frozenset(
         ref for p in paths if reader.sees(p.get("namespace", "")) for ref in p.get("data") or []
     )
     return any(_hidden_ref(ref, reader, shown_data) for ref in finding.get("refs") or [])
+
+
+def _visible(reader: Reader) -> frozenset[str]:
+    """The namespaces a (non-admin) reader sees: a cluster-wide finding names thousands of
+    namespaces, each looked up in this set at once rather than through `reader.sees`."""
+    return reader.scope.visible_in(reader.cluster_id)
+
+
+def _own(namespaces: list[str] | None, reader: Reader) -> list[str]:
+    visible = _visible(reader)
+    return [n for n in namespaces or [] if n in visible]
 
 
 def _hidden_title(rule: str, own: list[str]) -> str:
@@ -240,7 +251,7 @@ def listed_finding(finding: dict, reader: Reader) -> dict:
     shown = {key: finding.get(key) for key in ("namespaces", "path_count", "title", "detail")}
     if reader.admin:
         return shown
-    own = [n for n in finding.get("namespaces") or [] if reader.sees(n)]
+    own = _own(finding.get("namespaces"), reader)
     shown.update(
         namespaces=own,
         path_count=sum(1 for p in finding.get("paths") or [] if reader.sees(p.get("namespace", ""))),
@@ -254,7 +265,7 @@ def redact_finding(finding: dict, reader: Reader) -> dict:
     """A finding summary (exposure.findings.summary) as the reader may see it."""
     if reader.admin:
         return finding
-    own = [n for n in finding.get("namespaces") or [] if reader.sees(n)]
+    own = _own(finding.get("namespaces"), reader)
     paths = visible_paths(finding.get("paths") or [], reader)
     redacted = {**finding, "namespaces": own, "paths": paths, "path_count": len(paths)}
     redacted.pop("refs", None)

@@ -428,3 +428,58 @@ def _kept_queries(call) -> int:
     with CaptureQueriesContext(connection) as captured:
         call()
     return len(captured)
+
+
+@pytest.mark.django_db
+def test_the_admins_open_finding_counts_are_kept_until_a_finding_can_move(
+    clusters, alice, own_cache, monkeypatch
+):
+    """The overview's and the namespaces list's counts over every finding (dashboard/kept_counts.py):
+    an admin's kept (two queries), moved by a suppression made, lifted or expiring and by a new
+    snapshot; a tenant's never kept."""
+    from dashboard import kept_counts
+    from dashboard.namespace_list import open_findings_by_namespace
+
+    prod, admin = clusters["prod"], Scope.everything()
+    cache.clear()
+    first, by_namespace = dict(open_finding_counts(prod, admin)), open_findings_by_namespace(prod, admin)
+    assert _kept_queries(lambda: open_finding_counts(prod, admin)) == 2
+    assert _kept_queries(lambda: open_findings_by_namespace(prod, admin)) == 2
+    tenant = scope_of(alice)
+    assert _kept_queries(lambda: open_finding_counts(prod, tenant)) == _queries(
+        lambda: open_finding_counts(prod, tenant)
+    ), "a tenant's counts are read each time"
+
+    finding = (
+        Finding.objects.filter(cluster=prod, status="open", cluster_wide=False)
+        .exclude(attributions=None)
+        .first()
+    )
+    severity, namespace = finding.severity, finding.attributions.first().namespace
+    now = timezone.now()
+    suppress(finding, "accepted", now + timedelta(hours=1))
+    assert dict(open_finding_counts(prod, admin)).get(severity, 0) == first[severity] - 1
+    assert open_findings_by_namespace(prod, admin).get(namespace, {}).get(severity, 0) == (
+        by_namespace[namespace][severity] - 1
+    )
+    later = now + timedelta(hours=2)  # past the expiry: open again
+    monkeypatch.setattr(kept_counts.timezone, "now", lambda: later)
+    assert dict(open_finding_counts(prod, admin)) == first
+    monkeypatch.undo()
+    lift_suppression(finding)
+    assert dict(open_finding_counts(prod, admin)) == first
+    assert open_findings_by_namespace(prod, admin) == by_namespace
+
+    Finding.objects.filter(pk=finding.pk).update(status="resolved", resolved_at=now, resolved_seq=2)
+    assert dict(open_finding_counts(prod, admin)) == first, "kept: no snapshot"
+    Snapshot.objects.create(  # findings move with a snapshot
+        cluster=prod,
+        seq=2,
+        status=Snapshot.Status.COMPLETE,
+        taken_at=now,
+        finished_at=now + timedelta(seconds=1),
+    )
+    assert dict(open_finding_counts(prod, admin)).get(severity, 0) == first[severity] - 1
+    assert open_findings_by_namespace(prod, admin).get(namespace, {}).get(severity, 0) == (
+        by_namespace[namespace][severity] - 1
+    )

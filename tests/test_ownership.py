@@ -21,6 +21,7 @@ def cluster(tmp_path):
     return cluster
 
 
+@pytest.mark.postgres_too  # a page's namespaces' owners are picked by PostgreSQL (tenancy/ownership.py)
 def test_owners_come_from_namespace_keys_and_admin_role_bindings(cluster):
     owners = owners_of(cluster)
     assert owners["alpha-web"] == [Owner("user", "alice@example.com", "annotation owner.example.com/email")]
@@ -33,12 +34,17 @@ def test_owners_come_from_namespace_keys_and_admin_role_bindings(cluster):
     # One namespace's owners alone (its page), the same.
     assert owners_of(cluster, "beta-jobs") == {"beta-jobs": owners["beta-jobs"]}
     assert owners_of(cluster, "sandbox") == {}
+    # A page's namespaces' owners alone (the namespaces list's), the same.
+    page = ["alpha-web", "beta-jobs", "sandbox", "nowhere"]
+    assert owners_of(cluster, only=page) == {ns: owners[ns] for ns in ("alpha-web", "beta-jobs")}
+    assert owners_of(cluster, only=[]) == {}
 
 
 def test_the_manual_mapping_wins(cluster):
     NamespaceOwner.objects.create(cluster=cluster, namespace="beta-jobs", kind="user", name="erin")
     assert owners_of(cluster)["beta-jobs"] == [Owner("user", "erin", "manual")]
     assert owners_of(cluster, "beta-jobs") == {"beta-jobs": [Owner("user", "erin", "manual")]}
+    assert owners_of(cluster, only=["beta-jobs"]) == {"beta-jobs": [Owner("user", "erin", "manual")]}
 
 
 def test_owners_see_their_namespaces_by_email_name_group_or_mapping(cluster):

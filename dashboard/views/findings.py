@@ -53,8 +53,10 @@ def findings(request):
     scope = scope_of(request.user)
     filters = FindingFilter(request.GET, scope)
     selected = filters.findings()
-    page = Paginator(selected, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
     counted = dict(selected.order_by().values_list("severity").annotate(n=Count("pk")))
+    paginator = Paginator(selected, FINDINGS_PER_PAGE)
+    paginator.count = sum(counted.values())  # what a COUNT(*) over every finding selected would say
+    page = paginator.get_page(request.GET.get("page"))
     context = {
         "filters": filters,
         "page": page,

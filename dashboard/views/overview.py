@@ -8,13 +8,13 @@ from dashboard.charts import cluster_charts
 from dashboard.namespace_list import cluster_rows, first_page
 from dashboard.queries import (
     cluster_grade,
-    namespace_rows,
     namespaces_unread,
     open_finding_counts,
     visible_clusters,
     worst_namespace,
+    worst_namespaces,
 )
-from dashboard.snapshot_history import TextFor, analysis_problems
+from dashboard.snapshot_history import TextFor, analysis_problems, with_analysis
 from inventory.models import Snapshot
 from tenancy.access import scope_of
 
@@ -24,7 +24,9 @@ def overview(request):
     scope = scope_of(request.user)
     clusters = []
     for cluster in visible_clusters(scope):
-        latest = cluster.latest_visible_snapshot()
+        # The analysis' few facts the page shows, not the whole facts (a megabyte at scale).
+        visible = cluster.snapshots.filter(status__in=Snapshot.VISIBLE)
+        latest = with_analysis(visible).order_by("-seq").first()
         clusters.append(
             {
                 "cluster": cluster,
@@ -39,19 +41,13 @@ def overview(request):
                 .order_by("-seq")
                 .first(),
                 "charts": cluster_charts(cluster, scope) if latest else None,
-                "worst": _worst_namespaces(latest, scope) if latest else [],
+                "worst": worst_namespaces(latest, scope, WORST_SHOWN) if latest else [],
             }
         )
     return render(request, "dashboard/overview.html", {"clusters": clusters})
 
 
 WORST_SHOWN = 5
-
-
-def _worst_namespaces(snapshot, scope) -> list[dict]:
-    """The few namespaces the reader may see with the worst own exposure (graded below A)."""
-    ranked = namespace_rows(snapshot, scope, counted=False)  # worst first; no object counts shown
-    return [row for row in ranked if row["grade"] is not None and row["grade"].grade != "A"][:WORST_SHOWN]
 
 
 @login_required

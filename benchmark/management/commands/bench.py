@@ -45,6 +45,18 @@ class Command(BaseCommand):
         parser.add_argument("--page-runs", type=int, default=20, help="timed requests of each key page")
         parser.add_argument("--history-snapshots", type=int, default=100, help="item 9's snapshots at churn")
         parser.add_argument("--json-out", help="write the results as JSON here")
+        parser.add_argument(
+            "--keep-database",
+            action="store_true",
+            help="leave the database (cluster, snapshots, findings) in place after the run, to time "
+            "pages against it again (dashboard/bench_pages.py); the next run drops it",
+        )
+        parser.add_argument(
+            "--reuse-database",
+            action="store_true",
+            help="time the pages (items 7 and pages only) of the database a --keep-database run left, "
+            "without a new snapshot",
+        )
         parser.add_argument("--history-run", action="store_true", help="(internal) item 9's child run")
 
     def handle(
@@ -59,6 +71,8 @@ class Command(BaseCommand):
         history_snapshots,
         json_out=None,
         history_run=False,
+        keep_database=False,
+        reuse_database=False,
         **options,
     ):
         if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
@@ -76,6 +90,8 @@ class Command(BaseCommand):
             page_runs=page_runs,
             history_snapshots=history_snapshots,
             out=self.stdout,
+            keep_database=keep_database,
+            reuse_database=reuse_database,
         )
         if history_run:
             results = bench.history_run()
