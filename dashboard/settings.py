@@ -85,6 +85,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: no collection rescans what a page builds (dashboard/collector_pause.py).
+    "dashboard.collector_pause.CollectorPausedDuringRequest",
     "django.middleware.security.SecurityMiddleware",
     # The CSP on every response (static files too), no-store on logged-in pages.
     "dashboard.security_headers.SecurityHeadersMiddleware",

@@ -1,0 +1,70 @@
+"""The cyclic collector is paused while a request is answered and while a snapshot runs, across the
+threads of one process (dashboard/collector_pause.py, inventory/sources/parsing.py)."""
+
+import gc
+import threading
+
+import pytest
+from django.http import HttpResponse
+
+from dashboard.collector_pause import CollectorPausedDuringRequest
+from inventory.sources.parsing import gc_paused
+
+
+@pytest.fixture(autouse=True)
+def collector_on():
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    (gc.enable if was else gc.disable)()
+
+
+def test_a_request_runs_with_the_collector_paused_and_resumes_it():
+    seen = []
+    middleware = CollectorPausedDuringRequest(lambda request: seen.append(gc.isenabled()) or HttpResponse())
+    middleware(object())
+    assert seen == [False] and gc.isenabled()
+
+
+def test_a_failing_request_resumes_it_too():
+    def fail(request):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        CollectorPausedDuringRequest(fail)(object())
+    assert gc.isenabled()
+
+
+def test_overlapping_pauses_in_two_threads_resume_it_when_the_last_ends():
+    first_in, second_in, first_out, second_done = (threading.Event() for _ in range(4))
+    observed = {}
+
+    def first():
+        with gc_paused():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second():
+        first_in.wait(5)
+        with gc_paused():
+            second_in.set()
+            first_out.wait(5)
+            observed["after the first ended"] = gc.isenabled()
+        second_done.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert second_done.is_set()
+    assert observed == {"after the first ended": False}
+    assert gc.isenabled()
+
+
+def test_a_pause_begun_with_the_collector_off_leaves_it_off():
+    gc.disable()
+    with gc_paused():
+        pass
+    assert not gc.isenabled()
