@@ -29,7 +29,6 @@ _RULES_ONLY = (
     "access_records",
     "volume_access",
     "inline_access",
-    "exports_admitting",
 )
 
 

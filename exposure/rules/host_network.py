@@ -32,7 +32,7 @@ def _admission(ctx) -> NodeAdmission:
     """The PVs by the nodes their export parties with some access name; a wildcard party admits every
     node, named or not."""
     return ctx.memo(
-        "host_network.admission",
+        f"{SLUG}:admission",
         lambda: NodeAdmission(
             admitted_nodes(ctx), lambda kind: kind.address, everywhere=lambda kind: kind.wildcard
         ),
