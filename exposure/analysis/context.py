@@ -29,7 +29,6 @@ _RULES_ONLY = (
     "access_records",
     "volume_access",
     "inline_access",
-    "exports_admitting",
 )
 
 
@@ -141,17 +140,6 @@ class Context:
     def inline_access(self) -> dict[tuple[str, str], dict]:
         """(namespace, "<pod> volume <name>") -> access record of an inline pod volume."""
         return dict(self.access_records.get("InlineVolumeAccess", {}))
-
-    @cached_property
-    def exports_admitting(self) -> dict[str, list[tuple[str, dict, dict]]]:
-        """node name -> (PV name, access record, admitted party) for every party that admits the node's
-        address or initiator: whoever speaks as that node passes those gates."""
-        admitting: dict[str, list] = {}
-        for pv, record in sorted(self.volume_access.items()):  # a stable order: the same paths each time
-            for party in record.get("admitted") or []:
-                for node in party.get("nodes") or []:
-                    admitting.setdefault(node, []).append((pv, record, party))
-        return admitting
 
     @property
     def join_facts(self) -> dict:

@@ -19,6 +19,7 @@ Judgements:
 
 from dataclasses import dataclass, field
 
+from exposure.analysis.node_admission import NodeAdmission, admitted_nodes
 from exposure.analysis.node_escape import MAX_LISTED, node_ref, workloads
 from exposure.analysis.paths import ACCESS_LEVELS, ExposurePath, Hop
 from exposure.rules.base import Hit, Rule
@@ -27,47 +28,26 @@ from inventory.refs import array_ref
 SLUG = "host-network"
 
 
-def _is_address_party(party: dict) -> bool:
-    """A party of an export policy or cloud export rule (initiator parties carry no `addresses`)."""
-    return isinstance(party, dict) and "addresses" in party
-
-
-def admitting(ctx, node: str) -> list[tuple[str, dict, dict]]:
-    """(PV, access record, party) for every export rule that admits the node's address."""
-    named = [item for item in ctx.exports_admitting.get(node) or [] if _is_address_party(item[2])]
-    return named + _wildcards_not_naming(ctx, node)
-
-
-def _wildcards_not_naming(ctx, node: str) -> list[tuple[str, dict, dict]]:
-    """Wildcard parties that admit the node without naming it (those that name it are among the
-    node's own), in PV order.  Grouped by the nodes they name: a handful of groups, asked per node."""
-
-    def grouped():
-        groups: dict[frozenset, list[tuple[int, tuple]]] = {}
-        wildcards = (
-            (pv, record, party)
-            for pv, record in sorted(ctx.volume_access.items())
-            for party in record.get("admitted") or []
-            if _is_address_party(party) and party.get("verdict") == "wildcard"
-        )
-        for order, item in enumerate(wildcards):
-            nodes = frozenset(n for n in item[2].get("nodes") or [] if isinstance(n, str))
-            groups.setdefault(nodes, []).append((order, item))
-        return groups
-
-    groups = ctx.memo("host_network.wildcards", grouped)
-    found = [entry for nodes, entries in groups.items() if node not in nodes for entry in entries]
-    return [item for _, item in sorted(found, key=lambda entry: entry[0])]
+def _admission(ctx) -> NodeAdmission:
+    """The PVs by the nodes their export parties with some access name; a wildcard party admits every
+    node, named or not."""
+    return ctx.memo(
+        f"{SLUG}:admission",
+        lambda: NodeAdmission(
+            admitted_nodes(ctx), lambda kind: kind.address, everywhere=lambda kind: kind.wildcard
+        ),
+    )
 
 
 @dataclass
 class _Reached:
     """One owner's exports admitting some of a workload's nodes: the first such node (by reference),
-    the PVs with the party admitting it, the access levels, and the data's references."""
+    the PVs in the order the nodes meet them, the access levels, and the data's references."""
 
     node: str
-    data: dict[str, tuple[dict, dict]]
+    pvs: list[str]
     access: set[str]
+    first: tuple[str, bool]  # the first PV's first node (name), and whether a party there names it
     refs: list[str] | None = None  # filled when first shown, with the arrays
     arrays: set[str] = field(default_factory=set)
 
@@ -75,30 +55,50 @@ class _Reached:
 def reached_by_owner(ctx, nodes: tuple[tuple[str, str], ...]) -> dict[str, _Reached]:
     """owner namespace -> what the exports admitting these nodes ((reference, name), by reference)
     reach of its data.  Host-network DaemonSets run on the same nodes: merged once per set of nodes,
-    not per workload (each would otherwise walk nodes × volumes)."""
+    not per workload.
+
+    The nodes are met in order, each with the PVs admitting it: first those of parties naming it (by
+    PV), then those of wildcard parties that do not name it.  A PV is met first at the first node
+    of its node set (`NodeAdmission`), or at the first node of all for a wildcard one; worked out
+    per node set, not per (PV, node)."""
     cache = ctx.memo("host_network.reached", dict)
-    if nodes not in cache:
-        owners_of = ctx.memo("host_network.owners", dict)  # PV -> its owners: a PV admits many nodes
-        reach: dict[str, _Reached] = {}
-        for ref, name in nodes:
-            for pv, record, party in admitting(ctx, name):
-                if pv not in owners_of:
-                    owners_of[pv] = [n for n in record.get("namespaces") or [] if isinstance(n, str) and n]
-                access = _access(party)
-                if not access:
-                    continue
-                for owner in owners_of[pv]:
-                    if owner not in reach:
-                        reach[owner] = _Reached(ref, {}, set())
-                    reach[owner].data.setdefault(pv, (record, party))
-                    reach[owner].access.add(access)
-        cache[nodes] = reach
-    return cache[nodes]
+    if nodes in cache:
+        return cache[nodes]
+    admission, owners_of = _admission(ctx), ctx.memo("host_network.owners", dict)
+    position = {name: at for at, (_, name) in enumerate(nodes)}
+    first_named: dict[str, int] = {}  # PV -> the position of the first node its parties name
+    for named, pvs in admission.pvs_by_set.items():
+        at = min((position[node] for node in named if node in position), default=None)
+        if at is not None:
+            first_named.update(dict.fromkeys(pvs, at))
+    met = []  # (position of the node it is first met at, met through a wildcard there, PV)
+    for pv in admission.kinds:
+        at = first_named.get(pv)
+        if pv in admission.everywhere and nodes:
+            met.append((0, at != 0, pv))
+        elif at is not None:
+            met.append((at, False, pv))
+    reach: dict[str, _Reached] = {}
+    for at, wildcard, pv in sorted(met):
+        if pv not in owners_of:
+            record = ctx.volume_access[pv]
+            owners_of[pv] = [n for n in record.get("namespaces") or [] if isinstance(n, str) and n]
+        if not owners_of[pv]:
+            continue
+        access = admission.levels(pv, position)
+        for owner in owners_of[pv]:
+            if owner not in reach:
+                reach[owner] = _Reached(nodes[at][0], [], set(), (nodes[at][1], not wildcard))
+            reach[owner].pvs.append(pv)
+            reach[owner].access |= access
+    cache[nodes] = reach
+    return reach
 
 
-def _access(party: dict) -> str:
-    level = str(party.get("access") or "").split(" ", 1)[0]
-    return level if level in ACCESS_LEVELS else ""
+def _first_party(admission: NodeAdmission, entry: _Reached) -> dict:
+    """The party through which the owner's first PV admits its first node."""
+    pv, (node, named) = entry.pvs[0], entry.first
+    return admission.party(pv, node) if named else admission.party_everywhere(pv)
 
 
 def _export_hops(ctx, record: dict, party: dict) -> list[Hop]:
@@ -148,16 +148,19 @@ def evaluate(ctx):
         reach = reached_by_owner(ctx, tuple((node, p.node) for node, p in sorted(on_nodes.items())))
         for owner, entry in sorted(reach.items()):
             if entry.refs is None:
+                records = [ctx.volume_access[pv] for pv in entry.pvs]
                 entry.refs = [
-                    ref for pv, (record, _) in entry.data.items() for ref in ctx.volume_data(pv, record)
+                    ref
+                    for pv, record in zip(entry.pvs, records, strict=True)
+                    for ref in ctx.volume_data(pv, record)
                 ]
-                entry.arrays = {r.get("array") or "" for r, _ in entry.data.values()}
+                entry.arrays = {record.get("array") or "" for record in records}
             if not entry.refs:
                 continue
             data = list(entry.refs)
             inside = tenancy.same_tenant(namespace, owner)
             other = not inside and tenancy.is_tenant_namespace(owner)
-            record, party = next(iter(entry.data.values()))
+            record, party = ctx.volume_access[entry.pvs[0]], _first_party(_admission(ctx), entry)
             node = entry.node
             node_pod = on_nodes[node]
             paths.append(

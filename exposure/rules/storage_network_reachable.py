@@ -33,7 +33,9 @@ from functools import partial
 
 from arrays.backends import backend_info, host_of
 from exposure.analysis.network_policy import EgressEvaluator, as_address, policies_by_namespace
+from exposure.analysis.node_admission import NodeAdmission, admitted_nodes
 from exposure.analysis.paths import ACCESS_LEVELS, ExposurePath, Hop
+from exposure.analysis.served_exports import ServedExports
 from exposure.rules.base import Hit, Rule
 from inventory.constants import NAS_DRIVERS, ONTAP_SAN_DRIVERS, SOLIDFIRE_SAN_DRIVER
 from inventory.fields import as_list as _list
@@ -232,25 +234,15 @@ def _targets(ctx) -> list[Target]:
     return ctx.memo(f"{SLUG}:targets", lambda: storage_targets(ctx))
 
 
-@dataclass
-class Served:
-    """What one storage address serves to one node: one export per owning namespace, in a stable
-    order, with the tenants owning each, so a namespace finds other tenants' in O(shown)."""
+def _owners(ctx) -> Callable[[str], tuple[tuple[str, ...], frozenset, str]]:
+    """PV -> its owner namespaces, their tenants and its array, each worked out once (a PV is asked
+    about for every node set it is in)."""
+    cache: dict[str, tuple] = {}
+    tenant_of, records = ctx.tenancy.tenant_of, ctx.volume_access
 
-    exports: list[tuple[str, dict, dict]]
-    tenants: list[frozenset]
-    own_counts: dict[str, int]  # tenant -> exports owned by that tenant alone
-    arrays: set[str]
-
-
-def _owners(ctx) -> Callable[[str, dict], tuple[tuple[str, ...], frozenset, str]]:
-    """PV, record -> its owner namespaces, their tenants and its array, each worked out once (a PV
-    is asked about for every node it admits)."""
-    cache = ctx.memo(f"{SLUG}:owners", dict)
-    tenant_of = ctx.tenancy.tenant_of
-
-    def owners_of(pv: str, record: dict) -> tuple[tuple[str, ...], frozenset, str]:
+    def owners_of(pv: str) -> tuple[tuple[str, ...], frozenset, str]:
         if pv not in cache:
+            record = records[pv]
             owners = tuple(n for n in record.get("namespaces") or [] if isinstance(n, str))
             cache[pv] = (owners, frozenset(map(tenant_of, owners)), record.get("array") or "")
         return cache[pv]
@@ -258,96 +250,25 @@ def _owners(ctx) -> Callable[[str, dict], tuple[tuple[str, ...], frozenset, str]
     return owners_of
 
 
-def _build_served(ctx, exports) -> Served:
-    """One export per owning namespace, in the order given (`Context.exports_admitting` is sorted by
-    PV, so the same paths are shown every snapshot)."""
-    served, owners_seen, owners_of = Served([], [], {}, set()), set(), _owners(ctx)
-    for export in exports:
-        owners, tenants, array = owners_of(export[0], export[1])
-        if not owners or owners_seen.issuperset(owners):  # nobody's data, or a namespace counted already
-            continue
-        owners_seen.update(owners)
-        served.exports.append(export)
-        served.tenants.append(tenants)
-        if len(tenants) == 1:
-            (tenant,) = tenants
-            served.own_counts[tenant] = served.own_counts.get(tenant, 0) + 1
-        if array:
-            served.arrays.add(array)
-    return served
+def _admission(ctx) -> NodeAdmission:
+    """The PVs by the nodes their parties with some access admit (who speaks as the node passes)."""
+    return ctx.memo(f"{SLUG}:admission", lambda: NodeAdmission(admitted_nodes(ctx), lambda kind: True))
 
 
-def _keys_of_target(ctx, target: Target) -> set[tuple]:
-    """`_target_keys`, built once per address (every namespace and node asks)."""
-    keys = ctx.memo(f"{SLUG}:keys-of-target", dict)
-    if target.address not in keys:
-        keys[target.address] = _target_keys(target)
-    return keys[target.address]
+def _served_exports(ctx) -> ServedExports:
+    """What each address serves each node: each PV under the keys (`_export_keys`) some target asks for."""
 
+    def build() -> ServedExports:
+        wanted = set().union(*map(_target_keys, _targets(ctx)))
+        records = ctx.volume_access
 
-def _served_by_key(ctx, node: str) -> dict[tuple, tuple[Served, frozenset]]:
-    """(`_export_keys` key, protocol) -> what is served under it to `node`, and the PVs it is made of;
-    built once per node: a node may be admitted to tens of thousands of volumes, and every address
-    and namespace asks."""
-    index = ctx.memo(f"{SLUG}:served-by-key", dict)
-    if node not in index:
-        wanted = ctx.memo(f"{SLUG}:target-keys", lambda: set().union(*map(_target_keys, _targets(ctx))))
-        # (key, protocol) of each PV's export that some target asks for: the same for every node.
-        buckets_of = ctx.memo(f"{SLUG}:buckets-of-pv", dict)
-        buckets: dict[tuple, list] = {}
-        for export in ctx.exports_admitting.get(node, []):
-            if _access(export[2]):
-                pv, record = export[0], export[1]
-                if pv not in buckets_of:
-                    protocol = record.get("protocol")
-                    buckets_of[pv] = tuple((key, protocol) for key in _export_keys(pv, record) & wanted)
-                for bucket in buckets_of[pv]:
-                    if bucket in buckets:
-                        buckets[bucket].append(export)
-                    else:
-                        buckets[bucket] = [export]
-        index[node] = {key: _bucket_served(ctx, exports) for key, exports in buckets.items()}
-    return index[node]
+        def buckets_of(pv: str) -> list[tuple]:
+            record = records[pv]
+            return [(key, record.get("protocol")) for key in _export_keys(pv, record) & wanted]
 
+        return ServedExports(_admission(ctx), buckets_of, _owners(ctx))
 
-def _bucket_served(ctx, exports: list[tuple[str, dict, dict]]) -> tuple[Served, frozenset]:
-    """`_build_served` of one key's exports at a node, and their PVs.  The exports it keeps depend on
-    their PVs only (the first export of each PV, in PV order, that adds an owner), so nodes admitted
-    to the same PVs (by exports that admit every node) share that choice: only the parties, each
-    node's own, differ."""
-    pvs = frozenset(pv for pv, _, _ in exports)
-    chosen = ctx.memo(f"{SLUG}:chosen", dict)  # PVs -> (a Served of them, the PVs it keeps)
-    if pvs not in chosen:
-        served = _build_served(ctx, exports)
-        chosen[pvs] = (served, [pv for pv, _, _ in served.exports])
-        return served, pvs
-    model, kept = chosen[pvs]
-    first = {export[0]: export for export in reversed(exports)}  # each PV's first party here
-    return Served([first[pv] for pv in kept], model.tenants, model.own_counts, model.arrays), pvs
-
-
-def _served_at(ctx, node: str) -> dict[tuple, Served]:
-    """(address, protocols) -> what that address serves `node` over those protocols (`_served`), for
-    every namespace with pods on the node."""
-    return ctx.memo(f"{SLUG}:served", dict).setdefault(node, {})
-
-
-def _served(ctx, target: Target, reached: set[str], node: str) -> Served:
-    """Exports admitting `node` that `target` serves over a protocol the pod reaches."""
-    by_key = _served_by_key(ctx, node)
-    keys = ((key, p) for key in _keys_of_target(ctx, target) for p in reached)
-    found = [by_key[k] for k in keys if k in by_key]
-    if not found:
-        return _build_served(ctx, [])
-    # An address under several keys (its backend's and its SVM's, say).  Merged, they serve what one
-    # pass over their exports together would (an export skipped under its own key, its owners counted
-    # already, is skipped among more exports too): when one key holds every PV of the others, that
-    # key's alone, with no merge (a backend on one SVM: thousands of exports per node).
-    widest, pvs = max(found, key=lambda part: len(part[1]))
-    if all(part_pvs <= pvs for _, part_pvs in found):
-        return widest
-    merged = {id(e): e for part, _ in found for e in part.exports}.values()
-    return _build_served(ctx, sorted(merged, key=lambda e: (e[0], str(e[2].get("party")))))
+    return ctx.memo(f"{SLUG}:served-exports", build)
 
 
 @dataclass
@@ -361,12 +282,7 @@ class _Reachable:
     key: tuple[str, tuple[str, ...]]  # the address and those protocols, sorted: with a node, a combination
     mitigations: list[str]
     lif_hop: Hop
-
-    def served(self, ctx, node: str, at: dict[tuple, Served]) -> Served:
-        """What the target serves `node` over the protocols reached (`at`: `_served_at` the node)."""
-        if self.key not in at:
-            at[self.key] = _served(ctx, self.target, self.reached, node)
-        return at[self.key]
+    buckets: frozenset  # (`_export_keys` key, protocol) of the exports it serves over those protocols
 
 
 class _Namespace:
@@ -441,6 +357,7 @@ class _Namespace:
                     (target.address, tuple(sorted(reached))),
                     self._mitigations(reach),
                     lif_hop,
+                    frozenset((key, p) for key in _target_keys(target) for p in reached),
                 )
             )
         self._reachable[selected_by] = found
@@ -509,9 +426,9 @@ class _Namespace:
         combo = (entry.key, node)
         if combo in self._combos:
             return self._combos[combo], []
-        served = entry.served(self.ctx, node, _served_at(self.ctx, node))
+        served = _served_exports(self.ctx).at(node, entry.buckets)
         mine = self.tenant
-        foreign_count = len(served.exports) - served.own_counts.get(mine, 0)
+        foreign_count = served.foreign_count(mine)
         self._combos[combo] = foreign_count
         if not foreign_count:
             return 0, []
@@ -519,22 +436,18 @@ class _Namespace:
         self.arrays |= served.arrays
         if len(self.foreign) >= MAX_FOREIGN_NAMESPACES:
             return foreign_count, []  # enough named already
-        shown = []
-        for export, tenants in zip(served.exports, served.tenants, strict=True):
-            if len(shown) + len(self.foreign) >= MAX_FOREIGN_NAMESPACES:
-                break
-            if tenants - {mine}:
-                shown.append(export)
-        return foreign_count, shown
+        records, party = self.ctx.volume_access, _admission(self.ctx).party
+        shown = served.foreign(mine, MAX_FOREIGN_NAMESPACES - len(self.foreign))
+        return foreign_count, [(pv, records[pv], party(pv, node)) for pv in shown]
 
     def _count(self, reachable: list[_Reachable], node: str) -> list[_Reachable]:
         """`_foreign_exports` once enough other namespaces are named, when no export is shown any more:
         what each target serves `node` only counts (the most, the arrays).  Returns the targets that
         serve no other tenant's export there.  (Pods × targets at the bench scale: kept lean.)"""
-        at, mine, without_exports = _served_at(self.ctx, node), self.tenant, []
+        served_exports, mine, without_exports = _served_exports(self.ctx), self.tenant, []
         for entry in reachable:
-            served = entry.served(self.ctx, node, at)
-            count = len(served.exports) - served.own_counts.get(mine, 0)
+            served = served_exports.at(node, entry.buckets)
+            count = served.foreign_count(mine)
             if not count:
                 without_exports.append(entry)
                 continue
