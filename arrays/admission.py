@@ -13,9 +13,11 @@ import logging
 
 import orjson
 
-from arrays.export_policy import ExportPolicy, admitted_along_path
+from arrays.export_policy import ExportPolicy, admitted_along_path, policy_of
 from arrays.join import Gate, Resolution
 from arrays.node_set import NodeSet, Verdict, chap_account_verdict, unreadable_verdict
+from arrays.process_cache import BoundedCache
+from inventory.kept_fields import digest_of
 from inventory.state import SnapshotState
 
 logger = logging.getLogger(__name__)
@@ -23,6 +25,12 @@ logger = logging.getLogger(__name__)
 MAX_NETWORKS_SHOWN = 8
 POLICY_GATES = ("export-policy", "cloud-rule")
 INITIATOR_GATES = ("igroup", "nvme-subsystem", "access-group")
+NO_RULES_DIGEST = digest_of(orjson.dumps([]))
+
+# The parties of each chain of rules, with their verdicts, for one node set (named by the digest of
+# the node objects it is made of): a worker's next snapshot evaluates only new chains, or all of
+# them when the nodes changed.  Shared like the parties of one snapshot (never modified).
+_CHAIN_PARTIES: BoundedCache[list[tuple[int, dict]]] = BoundedCache(maxsize=16384)
 
 
 def node_set_of(state: SnapshotState) -> NodeSet:
@@ -40,16 +48,19 @@ class Admissions:
     a backend's, a static one) or policies of the same rules (Trident's per-volume ones) and their
     igroups: each chain of rules is evaluated once per snapshot, and the parties of a chain of named
     policies, or of an initiator of a named group, are made once and shared by the volumes behind
-    them (never modified: records are read, and stored as JSON)."""
+    them (never modified: records are read, and stored as JSON).
 
-    def __init__(self, nodes: NodeSet):
-        self.nodes = nodes
+    `nodes_inputs`: the digest of the node objects `nodes` is made of (arrays/volume_access.py);
+    given, each chain's parties are kept for the worker's next snapshots (`_CHAIN_PARTIES`)."""
+
+    def __init__(self, nodes: NodeSet, nodes_inputs: str | None = None):
+        self.nodes, self.nodes_inputs = nodes, nodes_inputs
         self._evaluated: dict[tuple[bytes, ...], list[tuple[int, dict]]] = {}
         self._chains: dict[tuple, list[dict]] = {}
         self._initiators: dict[tuple, dict] = {}
-        self._policies: dict[bytes, ExportPolicy] = {}
         self._warned: set[tuple[str, bytes]] = set()
         self._rules_bytes: dict[int, tuple[list, bytes]] = {}
+        self._rules_digests: dict[bytes, str] = {}
 
     def of(self, resolution: Resolution) -> list[dict]:
         parties = []
@@ -90,7 +101,12 @@ class Admissions:
             self._policy(g, r) for g, r in zip(reversed((own, *traversal)), reversed(rules), strict=True)
         ]
         if rules not in self._evaluated:
-            self._evaluated[rules] = _policy_parties(policies, self.nodes)
+            if self.nodes_inputs is None:
+                self._evaluated[rules] = _policy_parties(policies, self.nodes)
+            else:
+                self._evaluated[rules] = _CHAIN_PARTIES.get_or_make(
+                    (self.nodes_inputs, rules), lambda: _policy_parties(policies, self.nodes)
+                )
         via = _policy_via(own)
         return [{**party, "via": f"{via}{index}"} for index, party in self._evaluated[rules]]
 
@@ -102,6 +118,16 @@ class Admissions:
             held = self._rules_bytes[id(rules)] = (rules, orjson.dumps(rules))
         return held[1]
 
+    def rules_digest(self, rules: list) -> str:
+        """The digest of a gate's rules, once per list (a record's inputs name its gates' rules by it)."""
+        if not rules:
+            return NO_RULES_DIGEST
+        serialised = self._serialised(rules)
+        found = self._rules_digests.get(serialised)
+        if found is None:
+            found = self._rules_digests[serialised] = digest_of(serialised)
+        return found
+
     def _initiator(self, gate: Gate, initiator: str) -> dict:
         key = (gate.where, gate.kind, gate.name, initiator, gate.via.get(initiator))
         if key not in self._initiators:
@@ -109,10 +135,9 @@ class Admissions:
         return self._initiators[key]
 
     def _policy(self, gate: Gate, rules: bytes) -> ExportPolicy:
-        """The policy of these rules, read once; its rules' warnings logged once per policy name."""
-        if rules not in self._policies:
-            self._policies[rules] = ExportPolicy.from_records(gate.rules, gate.name)
-        policy = self._policies[rules]
+        """The policy of these rules, read once per process; its rules' warnings logged once per
+        snapshot and policy name."""
+        policy = policy_of(gate.rules, rules)
         if (gate.name, rules) not in self._warned:  # once per snapshot, however many volumes use it
             self._warned.add((gate.name, rules))
             for rule in policy.rules:

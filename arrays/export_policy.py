@@ -36,6 +36,7 @@ from arrays.client_match import (
     excerpt,
     parse_client_match,
 )
+from arrays.process_cache import BoundedCache
 
 NFS_VERSIONS = ("nfs3", "nfs4")
 AUTH_SYS = "sys"
@@ -178,8 +179,14 @@ class ExportPolicy:
 
     @functools.cached_property
     def _hash(self) -> int:
-        # The policy keys the evaluation caches below; thousands of rules are hashed once, not per call.
+        # Thousands of rules are hashed once, not per call.
         return hash((self.rules, self.name))
+
+    @functools.cached_property
+    def _evaluations(self) -> dict[tuple, object]:
+        # What admitted_parties and reach computed, kept with the policy (frozen: the same answers
+        # for as long as it lives): a policy of policy_of lives as long as the worker keeps it.
+        return {}
 
     @classmethod
     def from_records(cls, records: object, name: str = "") -> "ExportPolicy":
@@ -214,7 +221,25 @@ class ExportPolicy:
         be shown to shadow a later address entry: the party then lists it in `may_be_preempted_by`.
         An entry decided differently per NFS version yields disjoint pieces, each with its versions.
         """
-        return _admitted_parties(self, tuple(protocols), flavor)
+        key = ("parties", tuple(protocols), flavor)
+        found = self._evaluations.get(key)
+        if found is None:
+            found = self._evaluations[key] = self._admitted_parties(key[1], flavor)
+        return found
+
+    def reach(self, version: str, flavor: str = AUTH_SYS) -> AddressSet:
+        """The addresses the policy may admit over one NFS version; everything when a name could
+        resolve to any of them."""
+        key = ("reach", version, flavor)
+        found = self._evaluations.get(key)
+        if found is None:
+            parties = self.admitted_parties((version,), flavor)
+            if any(party.addresses is None for party in parties):
+                found = AddressSet.everything()
+            else:
+                found = AddressSet.union(party.addresses for party in parties)
+            self._evaluations[key] = found
+        return found
 
     def _admitted_parties(self, protocols: tuple[str, ...], flavor: str) -> tuple[AdmittedParty, ...]:
         by_party: dict[tuple, list[tuple[str, AddressSet | None]]] = {}
@@ -254,12 +279,16 @@ class ExportPolicy:
                 unresolved.append(rule)
 
 
-@functools.lru_cache(maxsize=4096)
-def _admitted_parties(
-    policy: ExportPolicy, protocols: tuple[str, ...], flavor: str
-) -> tuple[AdmittedParty, ...]:
-    # Policies are values: the SVM root's, a backend's or a static one recur for thousands of volumes.
-    return policy._admitted_parties(protocols, flavor)
+# Policies are values: the SVM root's, a backend's, a static one or Trident's per-volume ones of the
+# same nodes recur for thousands of volumes, and snapshot after snapshot.
+_POLICIES: BoundedCache["ExportPolicy"] = BoundedCache(maxsize=16384)
+
+
+def policy_of(records: list, serialised: bytes) -> ExportPolicy:
+    """The policy of these rule records (`serialised`: their JSON, the key), read once per worker
+    process rather than once per snapshot, with what was evaluated of it kept (`_evaluations`).
+    Nameless: no evaluation reads a policy's name, so one policy serves every name."""
+    return _POLICIES.get_or_make(serialised, lambda: ExportPolicy.from_records(records))
 
 
 def _pieces_by_version(
@@ -320,19 +349,10 @@ def admitted_along_path(
     protocols = tuple(protocols)
     parties = own.admitted_parties(protocols, flavor)
     for ancestor in ancestors:
-        reach = {version: _reach_of(ancestor, version, flavor) for version in protocols}
+        # Kept with the policy: an economy FlexVol's policy is every one of its qtrees' ancestor.
+        reach = {version: ancestor.reach(version, flavor) for version in protocols}
         parties = tuple(narrowed for party in parties for narrowed in _narrowed(party, reach))
     return parties
-
-
-@functools.lru_cache(maxsize=4096)
-def _reach_of(policy: ExportPolicy, version: str, flavor: str) -> AddressSet:
-    """The addresses a policy may admit; everything when a name could resolve to any of them.
-    Cached: an economy FlexVol's policy is every one of its qtrees' ancestor."""
-    parties = policy.admitted_parties((version,), flavor)
-    if any(party.addresses is None for party in parties):
-        return AddressSet.everything()
-    return AddressSet.union(party.addresses for party in parties)
 
 
 def _narrowed(party: AdmittedParty, reach: Mapping[str, AddressSet]) -> list[AdmittedParty]:

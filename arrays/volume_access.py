@@ -21,7 +21,8 @@ from inventory.state import DERIVED_SCOPE, SnapshotState, Written
 VOLUME_ACCESS = "VolumeAccess"
 INLINE_VOLUME_ACCESS = "InlineVolumeAccess"
 # Bump when the join, the evaluation or the record shape changes: the next snapshot then derives anew.
-DERIVATION_VERSION = 4  # 4: with each namespace's summary (arrays/access_summary.py)
+# 4: with each namespace's summary (arrays/access_summary.py); 5: the inputs name rules by their digest.
+DERIVATION_VERSION = 5
 
 
 def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
@@ -88,7 +89,8 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True, written: Written 
         return Derivation(WriteStats())
     state = SnapshotState.load(snapshot, written)
     joined = join_snapshot(state)
-    evaluate = _Evaluation(snapshot.cluster_id, Admissions(node_set_of(state)), _node_inputs(state))
+    node_inputs = _node_inputs(state)
+    evaluate = _Evaluation(snapshot.cluster_id, Admissions(node_set_of(state), node_inputs), node_inputs)
     volumes = {}
     for pv_name, resolution in joined.volumes.items():
         namespace = resolution.namespaces[0] if resolution.namespaces else ""
@@ -134,8 +136,10 @@ class _Evaluation:
     previous records back, each with its own copies of the same parties (twice the memory).
 
     A record is a function of the volume's resolution (object, gates with their rules and
-    initiators) and of the node set: their digest is the record's `inputs`.  A record whose inputs
-    did not change is the stored one, so it keeps that one's digest rather than hashing it again."""
+    initiators) and of the node set: their digest is the record's `inputs`, each gate's rules in it
+    by the digest of their list (thousands of volumes share a list: it is serialised once, not once
+    per volume).  A record whose inputs did not change is the stored one, so it keeps that one's
+    digest rather than hashing it again."""
 
     def __init__(self, cluster_id: int, admissions: Admissions, node_inputs: str):
         self.admissions, self.node_inputs = admissions, node_inputs
@@ -150,10 +154,21 @@ class _Evaluation:
         }
 
     def __call__(self, kind: str, key: tuple[str, str], resolution: Resolution) -> StoredObject:
-        # orjson serialises the dataclass natively: dataclasses.asdict would deep-copy every rule.
-        inputs = digest(
-            {"derivation": DERIVATION_VERSION, "resolution": resolution, "nodes": self.node_inputs}
-        )
+        inputs = inputs_of(resolution, self.admissions, self.node_inputs)
         data = record(resolution, self.admissions.of(resolution), inputs)
         previous_inputs, previous_digest = self.previous.get((kind, *key), (None, None))
         return StoredObject("", data, previous_digest if previous_inputs == inputs else digest(data))
+
+
+def inputs_of(resolution: Resolution, admissions: Admissions, node_inputs: str) -> str:
+    """The digest of what a record is a function of: every field of the resolution and of its gates
+    (`vars`: a field added later is in too), each gate's rules by the digest of their list, and
+    the node set (`node_inputs`)."""
+    gates = [{**vars(gate), "rules": admissions.rules_digest(gate.rules)} for gate in resolution.gates]
+    return digest(
+        {
+            "derivation": DERIVATION_VERSION,
+            "resolution": {**vars(resolution), "gates": gates},
+            "nodes": node_inputs,
+        }
+    )

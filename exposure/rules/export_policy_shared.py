@@ -17,7 +17,7 @@ Judgements:
 
 import orjson
 
-from arrays.export_policy import ExportPolicy
+from arrays.export_policy import ExportPolicy, policy_of
 from exposure.analysis.array_exposure import backends, objects_of, volume_uses
 from exposure.analysis.paths import Actor, ExposurePath, Hop
 from exposure.rules.base import Hit, Rule
@@ -50,15 +50,15 @@ def _verdicts(ctx, policy: dict) -> list[str]:
     try:
         key = orjson.dumps(rules)
     except orjson.JSONEncodeError:  # not JSON as stored: evaluated as it is
-        return _evaluated(ctx, rules)
+        return _evaluated(ctx, ExportPolicy.from_records(rules))
     if key not in cache:
-        cache[key] = _evaluated(ctx, rules)
+        # The worker's one policy of these rules, evaluated once while it keeps it (arrays/export_policy.py).
+        cache[key] = _evaluated(ctx, policy_of(rules, key))
     return list(cache[key])
 
 
-def _evaluated(ctx, rules: list) -> list[str]:
-    parties = ExportPolicy.from_records(rules).admitted_parties()
-    return sorted({f"{p.entry.text}: {ctx.nodes.verdict(p).kind}" for p in parties})
+def _evaluated(ctx, policy: ExportPolicy) -> list[str]:
+    return sorted({f"{p.entry.text}: {ctx.nodes.verdict(p).kind}" for p in policy.admitted_parties()})
 
 
 def _trident_own(ctx, name: str) -> bool:
