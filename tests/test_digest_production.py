@@ -86,11 +86,14 @@ def test_two_workers_at_once_send_each_digest_once(smtp, celery):
     for _ in range(2):  # two dispatches at once: every row is queued twice, to either worker
         dispatch_due_digests.delay()
     wait_for("every digest sent", _sent(8), timeout=60)
+    # A bound, not a time asserted: on a machine busy with a full-scale bench the workers took longer
+    # than 30 s to finish the second, refused sends.
     wait_for(
         "every queued send to finish",
-        lambda: sum(len(w.lines_with("send_digest[", "succeeded")) for w in workers) == 16,
-        timeout=30,
+        lambda: sum(len(w.lines_with("send_digest[", "succeeded")) for w in workers) >= 16,
+        timeout=60,
     )
+    assert sum(len(w.lines_with("send_digest[", "succeeded")) for w in workers) == 16, "each queued send once"
     assert sorted(str(m["To"]) for m in smtp.messages) == addresses, "each once"
     assert all(w.lines_with("send_digest[", "succeeded") for w in workers), "both workers sent"
     assert sum(len(w.lines_with("send_digest[", "succeeded", "'busy'")) for w in workers) == 8, (
