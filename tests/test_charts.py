@@ -262,6 +262,17 @@ def own_cache(settings):
     }
 
 
+def _next_snapshot(cluster, now) -> None:
+    """The cluster's second snapshot, finished: what the admins' kept values are kept until."""
+    Snapshot.objects.create(
+        cluster=cluster,
+        seq=2,
+        status=Snapshot.Status.COMPLETE,
+        taken_at=now,
+        finished_at=now + timedelta(seconds=1),
+    )
+
+
 def _queries(call) -> int:
     """The queries of `call` computing everything (no series kept from an earlier call)."""
     cache.clear()
@@ -413,13 +424,7 @@ def test_the_admins_cluster_series_is_kept_until_something_it_shows_can_move(clu
     assert timelines.cluster_open_series(prod, admin, after, kept=True).at_end() == first.at_end(), (
         "kept: no snapshot"
     )
-    Snapshot.objects.create(  # findings move with a snapshot
-        cluster=prod,
-        seq=2,
-        status=Snapshot.Status.COMPLETE,
-        taken_at=now,
-        finished_at=now + timedelta(seconds=1),
-    )
+    _next_snapshot(prod, now)  # findings move with a snapshot
     moved = timelines.cluster_open_series(prod, admin, after, kept=True).at_end()
     assert moved.get(severity, 0) == first.at_end()[severity] - 1
 
@@ -472,13 +477,7 @@ def test_the_admins_open_finding_counts_are_kept_until_a_finding_can_move(
 
     Finding.objects.filter(pk=finding.pk).update(status="resolved", resolved_at=now, resolved_seq=2)
     assert dict(open_finding_counts(prod, admin)) == first, "kept: no snapshot"
-    Snapshot.objects.create(  # findings move with a snapshot
-        cluster=prod,
-        seq=2,
-        status=Snapshot.Status.COMPLETE,
-        taken_at=now,
-        finished_at=now + timedelta(seconds=1),
-    )
+    _next_snapshot(prod, now)  # findings move with a snapshot
     assert dict(open_finding_counts(prod, admin)).get(severity, 0) == first[severity] - 1
     assert open_findings_by_namespace(prod, admin).get(namespace, {}).get(severity, 0) == (
         by_namespace[namespace][severity] - 1
