@@ -33,10 +33,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.core.cache import cache
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
+from dashboard.kept_counts import kept_for_admins
 from dashboard.queries import listed_columns, listed_rows, severity_rank
 from exposure.findings import for_summary
 from exposure.grades import CLUSTER_WIDE
@@ -51,7 +51,6 @@ from exposure.models import (
 from exposure.rules import SEVERITIES, SEVERITY_RANK
 from inventory.models import Cluster, Snapshot
 from tenancy.scope import Scope
-from tenancy.snapshot_cache import KEPT_SECONDS, kept_key, latest_visible
 
 OPEN, SUPPRESSED, RESOLVED = "open", "suppressed", "resolved"
 STATES = (OPEN, SUPPRESSED, RESOLVED)
@@ -382,25 +381,16 @@ def cluster_open_series(
 
 def _kept_cluster_series(cluster: Cluster, scope: Scope, window: Window) -> Series:
     """The admins' whole-cluster series, the costliest of all (every finding alive in the window),
-    computed once and kept until something it shows can have moved: findings and their events move
-    only with a snapshot, suppressions when one is made or lifted, or when one expires.  Until then
-    the kept series holds as it is up to any later end of the same window (the same day)."""
-    latest = latest_visible(cluster)
-    if latest is None or latest["finished_at"] is None:
-        return _open_series(cluster, scope, None, window)
-    # Every suppression's identity, expiry and lifting (an admin's few): any change is a new key.
-    suppressions = sorted(
-        Suppression.objects.filter(finding__cluster=cluster).values_list("pk", "expires_at", "lifted_at")
+    computed once and kept until something it shows can have moved (dashboard/kept_counts.py): the
+    kept series holds as it is up to any later end of the same window (the same day)."""
+    kept = kept_for_admins(
+        cluster,
+        scope,
+        f"open-series|{window.start.isoformat()}",
+        lambda: _open_series(cluster, scope, None, window),
+        at=window.end,
     )
-    key = kept_key(cluster, latest, f"admin-open-series|{window.start.isoformat()}|{suppressions}")
-    kept = cache.get(key)
-    if kept is not None and kept["computed_until"] <= window.end < kept["valid_until"]:
-        return Series(window, kept["series"].times, kept["series"].counts)
-    series = _open_series(cluster, scope, None, window)
-    expiring = [expires for _, expires, lifted in suppressions if lifted is None and expires > window.end]
-    valid_until = min(expiring, default=_STILL)  # the next expiry moves a finding back to open
-    cache.set(key, {"series": series, "computed_until": window.end, "valid_until": valid_until}, KEPT_SECONDS)
-    return series
+    return Series(window, kept.times, kept.counts)
 
 
 def namespace_open_series(
