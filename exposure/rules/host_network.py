@@ -61,10 +61,10 @@ def reached_by_owner(ctx, nodes: tuple[tuple[str, str], ...]) -> dict[str, _Reac
     PV), then those of wildcard parties that do not name it.  A PV is met first at the first node
     of its node set (`NodeAdmission`), or at the first node of all for a wildcard one; worked out
     per node set, not per (PV, node)."""
-    cache = ctx.memo("host_network.reached", dict)
+    cache = ctx.memo(f"{SLUG}:reached", dict)
     if nodes in cache:
         return cache[nodes]
-    admission, owners_of = _admission(ctx), ctx.memo("host_network.owners", dict)
+    admission, owners_of = _admission(ctx), ctx.memo(f"{SLUG}:owners", dict)
     position = {name: at for at, (_, name) in enumerate(nodes)}
     first_named: dict[str, int] = {}  # PV -> the position of the first node its parties name
     for named, pvs in admission.pvs_by_set.items():

@@ -33,8 +33,8 @@ from functools import partial
 
 from arrays.backends import backend_info, host_of
 from exposure.analysis.network_policy import EgressEvaluator, as_address, policies_by_namespace
-from exposure.analysis.node_admission import NodeAdmission, admitted_nodes
-from exposure.analysis.paths import ACCESS_LEVELS, ExposurePath, Hop
+from exposure.analysis.node_admission import NodeAdmission, access_level, admitted_nodes
+from exposure.analysis.paths import ExposurePath, Hop
 from exposure.analysis.served_exports import ServedExports
 from exposure.rules.base import Hit, Rule
 from inventory.constants import NAS_DRIVERS, ONTAP_SAN_DRIVERS, SOLIDFIRE_SAN_DRIVER
@@ -225,11 +225,6 @@ def _export_keys(pv: str, record: dict) -> set[tuple]:
     return keys
 
 
-def _access(party: dict) -> str:
-    level = (party.get("access") or "").split(" ", 1)[0]
-    return level if level in ACCESS_LEVELS else ""
-
-
 def _targets(ctx) -> list[Target]:
     return ctx.memo(f"{SLUG}:targets", lambda: storage_targets(ctx))
 
@@ -278,8 +273,7 @@ class _Reachable:
 
     target: Target
     reach: Reach
-    reached: set[str]  # the target's protocols with some reachable port
-    key: tuple[str, tuple[str, ...]]  # the address and those protocols, sorted: with a node, a combination
+    key: tuple[str, tuple[str, ...]]  # the address and the protocols with some reachable port, sorted
     mitigations: list[str]
     lif_hop: Hop
     buckets: frozenset  # (`_export_keys` key, protocol) of the exports it serves over those protocols
@@ -353,7 +347,6 @@ class _Namespace:
                 _Reachable(
                     target,
                     reach,
-                    reached,
                     (target.address, tuple(sorted(reached))),
                     self._mitigations(reach),
                     lif_hop,
@@ -392,7 +385,7 @@ class _Namespace:
                     hops,
                     partial(self.ctx.volume_data, pv, record),
                     owner,
-                    _access(party),
+                    access_level(party),
                     "high",
                     list(entry.mitigations),
                 )
