@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # a type only: the store keeps array records without knowing 
 BATCH_SIZE = 2000
 
 ObjectKey = tuple[str, str]  # (namespace, name)
-Versions = dict[ObjectKey, tuple[int, str]]  # an object's current version: (row id, digest)
+# An object's current version: (row id, digest, whether it was stored under this SCHEMA_VERSION).
+Versions = dict[ObjectKey, tuple[int, str, bool]]
 
 
 @dataclass
@@ -48,21 +49,29 @@ class WriteStats:
 
 
 def current_versions(cluster_id: int, kind: str, scope: str = "") -> Versions:
-    """The current versions of `kind` (of `scope`): (namespace, name) -> (row id, digest)."""
+    """The current versions of `kind` (of `scope`): (namespace, name) -> (row id, digest, stored
+    under this SCHEMA_VERSION)."""
     return {
-        (namespace, name): (pk, stored_digest)
-        for pk, namespace, name, stored_digest in InventoryObject.objects.current()
+        (namespace, name): (pk, stored_digest, schema == SCHEMA_VERSION)
+        for pk, namespace, name, stored_digest, schema in InventoryObject.objects.current()
         .filter(cluster_id=cluster_id, scope=scope, kind=kind)
-        .values_list("pk", "namespace", "name", "digest")
+        .values_list("pk", "namespace", "name", "digest", "schema_version")
         .iterator(chunk_size=BATCH_SIZE)
     }
+
+
+def _looked_at_digest(current: Versions | None, key: ObjectKey) -> str | None:
+    """The digest of the object's current version when that version was looked at for secrets by
+    today's rules (stored under this SCHEMA_VERSION: bumped whenever what is kept or dropped changes);
+    None otherwise, so that an object stored under older rules is looked at again."""
+    _, stored_digest, current_schema = (current or {}).get(key, (0, None, False))
+    return stored_digest if current_schema else None
 
 
 def stored_form(kind: str, raw: dict, current: Versions | None = None) -> StoredObject:
     """A raw API object as stored: its kept fields (secrets dropped), digested.  `current`: the
     kind's current versions, to which an unchanged object's kept fields need no new look."""
-    stored_digest = (current or {}).get(_key(raw), (0, None))[1]
-    stored = _stored(*keep_serialised(kind, raw, stored_digest))
+    stored = _stored(*keep_serialised(kind, raw, _looked_at_digest(current, _key(raw))))
     stored.uid = (stored.data.get("metadata") or {}).get("uid") or ""
     return stored
 
@@ -101,8 +110,9 @@ def prepare_array_records(
             continue
         key = ("", storable(array_kind.name_of(record)))
         derived = array_kind.derive(record) if array_kind.derive else {}
-        stored_digest = (current or {}).get(key, (0, None))[1]
-        stored = _stored(*keep_serialised(array_kind.kind, {**record, **derived}, stored_digest))
+        stored = _stored(
+            *keep_serialised(array_kind.kind, {**record, **derived}, _looked_at_digest(current, key))
+        )
         stored.uid = storable(str(record.get("uuid") or ""))
         prepared[key] = stored
     return prepared
@@ -145,7 +155,7 @@ def write_versions(
         if existing is not None:
             to_close.append(existing[0])
         to_insert.append(key)
-    to_close.extend(pk for key, (pk, _) in current.items() if key not in objects)
+    to_close.extend(pk for key, (pk, *_) in current.items() if key not in objects)
 
     # Close before inserting: at most one current version per object, enforced by the database.
     for start in range(0, len(to_close), BATCH_SIZE):

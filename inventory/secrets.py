@@ -10,6 +10,8 @@ camelCase): a value is dropped, key and all, when its key
   or the compounds apikey, privatekey, accesskey).  `key` alone is a selector's or a Secret item's
   key, and words that merely end in key (monkey, whiskey) are not keys;
 - or is one of the few secret-bearing names the words miss (`NAMED`).
+A change to what is dropped bumps inventory/kept_fields.py's SCHEMA_VERSION: an object whose stored
+version is of an older schema is looked at again (inventory/history.py), even if unchanged.
 Strings with credentials in a URL (`https://user:password@host`) lose the credentials, all of them
 (`https://user:p@ss@host` keeps no `ss@`): scrubbing what was scrubbed changes nothing.
 

@@ -203,3 +203,20 @@ def test_objects_kept_share_one_copy_of_each_repeated_string_and_leave_the_raw_o
     drops = [kept["spec"]["containers"][0]["securityContext"]["capabilities"]["drop"][0] for kept in (a, b)]
     assert drops[0] is drops[1]
     assert repr(first) == before
+
+
+def test_a_version_stored_under_older_rules_is_looked_at_again_though_unchanged(monkeypatch):
+    """The look is skipped only for a version stored under today's SCHEMA_VERSION: a version stored
+    before a rule was tightened may hold what the rule now drops."""
+    from inventory import history, kept_fields
+
+    raw = {"metadata": {"name": "a", "annotations": {"owner": "x"}}}
+    _, _, stored_digest = kept_fields.keep_serialised("Namespace", raw)
+    looks = []
+    real = kept_fields.might_hold_secrets
+    monkeypatch.setattr(kept_fields, "might_hold_secrets", lambda blob: looks.append(blob) or real(blob))
+    key = ("", "a")
+    history.stored_form("Namespace", raw, {key: (1, stored_digest, True)})
+    assert looks == []
+    history.stored_form("Namespace", raw, {key: (1, stored_digest, False)})
+    assert len(looks) == 1
