@@ -3,12 +3,13 @@
 Runs right after the snapshot's inventory and access records are stored, in the same worker.  A
 quiet snapshot (no inventory row written, the same admin decisions, nothing held open or failed
 last time) re-runs no rule: its findings are those still open, so only grades are refreshed (a
-suppression may have expired).  Otherwise only the rules whose inputs (`Rule.inputs`) are in the
-snapshot's change set re-run; the others' findings and paths stand as they are, when the previous
-analysis is comparable (same version and settings, both snapshots read everything, nothing failed
-or held).  The exposure paths (every path into a namespace's data, inside its tenant and from
-platform workloads included) are stored like inventory, one record per namespace and rule, under
-the derived scope, so an unchanged rule's paths cost no row.
+suppression may have expired).  Otherwise only the rules whose inputs (`Rule.inputs`, down to the
+fields of a kind each reads: inventory/field_changes.py) are in the snapshot's change set re-run;
+the others' findings and paths stand as they are, when the previous analysis is comparable (same
+version and settings, both snapshots read everything, nothing failed or held).  The exposure paths
+(every path into a namespace's data, inside its tenant and from platform workloads included) are
+stored like inventory, one record per namespace and rule, under the derived scope, so an unchanged
+rule's paths cost no row.
 """
 
 import logging
@@ -136,7 +137,7 @@ def _unchanged_rules(
         changed = changed | {ARRAY_RECORDS}  # a backend linked to another configured array
     ran_before = set(previous.get("paths") or {}) & set(previous.get("violations") or {})
     return frozenset(
-        rule.slug for rule in ALL_RULES if rule.slug in ran_before and not (rule.inputs & changed)
+        rule.slug for rule in ALL_RULES if rule.slug in ran_before and not rule.changed_by(changed)
     )
 
 

@@ -8,13 +8,14 @@ reader asks for the state as of a *visible* snapshot's sequence.  A run that die
 undone by `undo_snapshot_writes` before the next run of that cluster starts.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db import transaction
 
 from inventory.bulk_insert import insert_values
-from inventory.kept_fields import SCHEMA_VERSION, digest, keep_serialised
+from inventory.field_changes import changed_fields, field_change
+from inventory.kept_fields import KEPT_FIELDS, SCHEMA_VERSION, digest, keep_serialised
 from inventory.models import InventoryObject
 from inventory.storable import NUL_IN_JSON, storable
 
@@ -22,6 +23,9 @@ if TYPE_CHECKING:  # a type only: the store keeps array records without knowing 
     from arrays.array_kinds import ArrayKind
 
 BATCH_SIZE = 2000
+# Above this many objects of a kind changed in place, the kind counts as changed whole in the change
+# set: reading back their previous versions would cost more than the rules it could spare.
+MOST_COMPARED = 20_000
 
 ObjectKey = tuple[str, str]  # (namespace, name)
 # An object's current version: (row id, digest, whether it was stored under this SCHEMA_VERSION).
@@ -40,6 +44,13 @@ class StoredObject:
 class WriteStats:
     inserted: int = 0
     closed: int = 0
+    # The objects present before and after whose version changed -> their previous version's row id.
+    replaced: dict[ObjectKey, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def only_replaced(self) -> bool:
+        """Whether every version written replaced one of the same object (none appeared or went)."""
+        return self.inserted == self.closed == len(self.replaced)
 
     def __add__(self, other: "WriteStats") -> "WriteStats":
         return WriteStats(self.inserted + other.inserted, self.closed + other.closed)
@@ -148,12 +159,14 @@ def write_versions(
         current = current_versions(cluster_id, kind, scope)
     to_close: list[int] = []
     to_insert: list[ObjectKey] = []
+    replaced: dict[ObjectKey, int] = {}
     for key, obj in objects.items():
         existing = current.get(key)
         if existing is not None and existing[1] == obj.digest:
             continue
         if existing is not None:
             to_close.append(existing[0])
+            replaced[key] = existing[0]
         to_insert.append(key)
     to_close.extend(pk for key, (pk, *_) in current.items() if key not in objects)
 
@@ -179,7 +192,34 @@ def write_versions(
         ]
         with transaction.atomic():
             insert_values(InventoryObject, rows)
-    return WriteStats(inserted=len(to_insert), closed=len(to_close))
+    return WriteStats(inserted=len(to_insert), closed=len(to_close), replaced=replaced)
+
+
+def _stored_data(row_ids: list[int]) -> dict[int, dict]:
+    """The data of stored versions, by row id (previous versions the change set compares)."""
+    found = {}
+    for start in range(0, len(row_ids), BATCH_SIZE):
+        batch = InventoryObject.objects.filter(pk__in=row_ids[start : start + BATCH_SIZE])
+        found.update(batch.values_list("pk", "data"))
+    return found
+
+
+def change_set_of(kind: str, stats: WriteStats, kept: dict) -> set[str]:
+    """What a snapshot's writes of `kind` change: the fields that changed when the same objects
+    changed in place (each compared with its previous version, read back), else the kind whole.
+    `kept`: the objects' kept data as just written."""
+    if not (stats.inserted or stats.closed):
+        return set()
+    if not stats.only_replaced or len(stats.replaced) > MOST_COMPARED or kind not in KEPT_FIELDS:
+        return {kind}
+    previous = _stored_data(list(stats.replaced.values()))
+    changes: set[str] = set()
+    for key, row_id in stats.replaced.items():
+        fields = changed_fields(kind, previous[row_id], kept[key]) if row_id in previous else None
+        if fields is None:
+            return {kind}
+        changes.update(field_change(kind, root) for root in fields)
+    return changes or {kind}  # a digest changed with no field: told apart whole
 
 
 def undo_snapshot_writes(cluster_id: int, seq: int) -> int:

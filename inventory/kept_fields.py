@@ -33,6 +33,25 @@ FINGERPRINT = "fingerprint"  # stable finding identity across rollouts
 DISPLAY = "display"  # shown on pages; changes rarely
 OWNERS = "ownership"  # namespace owners (issue: ownership)
 TRUST = "trust-inputs"  # tenant label, owner keys, Pod Security labels on Namespaces
+PLATFORM = "platform workloads"  # which pods are the platform's (by service account)
+POD_VIEW = "pod views"  # what every rule's view of a pod holds (exposure/analysis/workloads.py)
+# A field serving any of these may be read by every rule reading its kind (inventory/field_changes.py).
+PURPOSES = frozenset({IDENTITY, SINCE, FINGERPRINT, DISPLAY, OWNERS, TRUST, PLATFORM, POD_VIEW})
+# The RBAC index (exposure/analysis/rbac.py) reads every role and binding for each of these.
+_RBAC_RULES = (
+    "pv-visible-to-non-admins",
+    "pv-writable-by-non-admins",
+    "tenant-has-cluster-scope",
+    "namespace-labels-writable",
+    "chap-secrets-readable",
+)
+# What node_mounts (exposure/analysis/workloads.py) reads: the volumes a node escape reaches.
+_NODE_MOUNT_RULES = (
+    "privileged-container",
+    "host-path-volume",
+    "host-namespace-escape",
+    "uid-gid-not-a-boundary",
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,12 @@ _META = (
 )
 
 _CONTAINER_FIELDS = "{name,securityContext,volumeMounts,volumeDevices,ports}"
+_CONTAINER_RULES = (
+    "privileged-container",
+    "host-namespace-escape",
+    "uid-gid-not-a-boundary",
+    "host-path-volume",
+)
 
 KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
     "Namespace": _META
@@ -66,14 +91,15 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
         _f("metadata.labels{node-role.kubernetes.io/*,kubernetes.io/hostname,kubernetes.io/os}", DISPLAY),
         _f(
             "status.addresses",
+            IDENTITY,  # the node set (arrays/node_set.py): whom an array's access names
             "export-allows-foreign-hosts",
             "stale-node-access",
             "san-foreign-initiator",
             "host-network",
             "storage-network-reachable",
         ),
-        _f("spec.podCIDR", "auto-export-cidrs-open"),
-        _f("spec.podCIDRs", "auto-export-cidrs-open"),
+        _f("spec.podCIDR", IDENTITY, "auto-export-cidrs-open"),
+        _f("spec.podCIDRs", IDENTITY, "auto-export-cidrs-open"),
     ),
     "PersistentVolume": _META
     + (
@@ -91,14 +117,27 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
             "orphaned-backend-volume",
             IDENTITY,
         ),
-        _f("spec.nfs", "volume-shared-across-tenants", "export-allows-foreign-hosts"),
+        _f(
+            "spec.nfs",
+            "volume-shared-across-tenants",
+            "export-allows-foreign-hosts",
+            "inline-storage-volume",
+            "storage-network-reachable",
+        ),
         _f(
             "spec.iscsi{targetPortal,portals,iqn,lun,readOnly}",
             "volume-shared-across-tenants",
             "san-foreign-initiator",
+            "inline-storage-volume",
+            "storage-network-reachable",
         ),
-        _f("spec.fc{targetWWNs,lun,wwids,readOnly}", "volume-shared-across-tenants", "san-foreign-initiator"),
-        _f("status.phase", "pv-available-unclaimed", "pv-released-retained"),
+        _f(
+            "spec.fc{targetWWNs,lun,wwids,readOnly}",
+            "volume-shared-across-tenants",
+            "san-foreign-initiator",
+            "inline-storage-volume",
+        ),
+        _f("status.phase", "pv-available-unclaimed", "pv-released-retained", "orphaned-backend-volume"),
         _f("status.lastPhaseTransitionTime", "pv-released-retained"),
     ),
     "PersistentVolumeClaim": _META
@@ -113,33 +152,30 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
     ),
     "Pod": _META
     + (
-        _f("metadata.labels", "storage-network-reachable"),
+        _f("metadata.labels", FINGERPRINT, "storage-network-reachable"),  # pod-template-hash
         _f("metadata.ownerReferences[]{kind,name,uid,controller}", FINGERPRINT),
-        _f(
-            "spec.nodeName",
-            "privileged-container",
-            "host-path-volume",
-            "host-namespace-escape",
-            "host-network",
-        ),
-        _f("spec.hostNetwork", "host-network", "storage-network-reachable"),
+        _f("spec.nodeName", POD_VIEW),
+        _f("spec.hostNetwork", POD_VIEW, "host-network", "storage-network-reachable"),
         _f("spec.hostPID", "host-namespace-escape"),
         _f("spec.hostIPC", "host-namespace-escape"),
-        _f("spec.serviceAccountName", "platform workloads"),
+        _f("spec.serviceAccountName", PLATFORM),
         _f(
             "spec.securityContext{runAsUser,runAsGroup,fsGroup,supplementalGroups,runAsNonRoot}",
             "uid-gid-not-a-boundary",
         ),
-        _f("spec.volumes", "inline-storage-volume", "host-path-volume", "volume-shared-across-tenants"),
         _f(
-            f"spec.containers[]{_CONTAINER_FIELDS}",
-            "privileged-container",
-            "host-namespace-escape",
-            "uid-gid-not-a-boundary",
+            "spec.volumes",
+            "inline-storage-volume",
+            "host-path-volume",
+            "volume-shared-across-tenants",
+            *_NODE_MOUNT_RULES,
         ),
-        _f(f"spec.initContainers[]{_CONTAINER_FIELDS}", "privileged-container", "host-namespace-escape"),
-        _f(f"spec.ephemeralContainers[]{_CONTAINER_FIELDS}", "privileged-container", "host-namespace-escape"),
-        _f("status.phase", "storage-network-reachable"),
+        # A pod's containers are listed together (PodView.containers): a rule reading one list reads all.
+        *(
+            _f(f"spec.{where}[]{_CONTAINER_FIELDS}", *_CONTAINER_RULES)
+            for where in ("containers", "initContainers", "ephemeralContainers")
+        ),
+        _f("status.phase", POD_VIEW, "storage-network-reachable"),
     ),
     "StorageClass": _META
     + (
@@ -149,22 +185,16 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
         _f("mountOptions", "uid-gid-not-a-boundary"),
     ),
     "NetworkPolicy": _META + (_f("spec", "storage-network-reachable"),),
-    "Role": _META
-    + (_f("rules", "pv-visible-to-non-admins", "chap-secrets-readable", "namespace-labels-writable"),),
+    "Role": _META + (_f("rules", *_RBAC_RULES),),
     "ClusterRole": _META
     + (
         # Aggregation selects ClusterRoles by label, so labels decide which rules a role gains.
-        _f("metadata.labels", "tenant-has-cluster-scope"),
-        _f("rules", "pv-visible-to-non-admins", "pv-writable-by-non-admins", "tenant-has-cluster-scope"),
-        _f("aggregationRule", "tenant-has-cluster-scope"),
+        _f("metadata.labels", *_RBAC_RULES),
+        _f("rules", *_RBAC_RULES),
+        _f("aggregationRule", *_RBAC_RULES),
     ),
-    "RoleBinding": _META
-    + (_f("subjects", "tenant-has-cluster-scope", OWNERS), _f("roleRef", "tenant-has-cluster-scope")),
-    "ClusterRoleBinding": _META
-    + (
-        _f("subjects", "pv-visible-to-non-admins", "tenant-has-cluster-scope"),
-        _f("roleRef", "pv-writable-by-non-admins"),
-    ),
+    "RoleBinding": _META + (_f("subjects", *_RBAC_RULES, OWNERS), _f("roleRef", *_RBAC_RULES, OWNERS)),
+    "ClusterRoleBinding": _META + (_f("subjects", *_RBAC_RULES), _f("roleRef", *_RBAC_RULES)),
     "TridentBackendConfig": _META
     + (
         _f(
@@ -189,6 +219,7 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
         _f(
             "config.ontap_config{storageDriverName,backendName,svm,dataLIF,managementLIF,autoExportPolicy,"
             "autoExportCIDRs,useCHAP,storagePrefix,nasType,sanType,igroupName}",
+            IDENTITY,  # each backend's driver (arrays/backends.py): which family and array it is
             "auto-export-cidrs-open",
             "iscsi-without-chap",
             "export-policy-shared",
@@ -199,13 +230,22 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
         ),
         _f(
             "config.solidfire_config{storageDriverName,backendName,TenantName,SVIP,AccessGroups,UseCHAP,Types}",
+            IDENTITY,
             "san-foreign-initiator",
             "chap-secrets-readable",
         ),
-        _f("config.azure_config{storageDriverName,backendName,exportRule}", "export-allows-foreign-hosts"),
+        _f(
+            "config.azure_config{storageDriverName,backendName,exportRule}",
+            IDENTITY,
+            "export-allows-foreign-hosts",
+        ),
         _f("config.azure_config.defaults{exportRule}", "export-allows-foreign-hosts"),
         _f("config.azure_config.storage[]{exportRule,defaults}", "export-allows-foreign-hosts"),
-        _f("config.gcnv_config{storageDriverName,backendName,exportRule}", "export-allows-foreign-hosts"),
+        _f(
+            "config.gcnv_config{storageDriverName,backendName,exportRule}",
+            IDENTITY,
+            "export-allows-foreign-hosts",
+        ),
         _f("config.gcnv_config.defaults{exportRule}", "export-allows-foreign-hosts"),
         _f("config.gcnv_config.storage[]{exportRule,defaults}", "export-allows-foreign-hosts"),
     ),
@@ -214,7 +254,7 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
         _f("backendUUID", IDENTITY),
         _f("pool", DISPLAY),
         _f("orphaned", "orphaned-backend-volume"),
-        _f("state", "volume-shared-by-annotation"),
+        _f("state", "volume-shared-by-annotation", "inline-storage-volume", "volume-shared-across-tenants"),
         _f(
             "config{name,internalName,internalID,protocol,exportPolicy,unixPermissions,accessMode,volumeMode,"
             "storageClass,namespace,requestName,shareSourceVolume,importOriginalName,cloneSourceVolume,size}",
@@ -238,19 +278,25 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
     "TridentNode": _META
     + (
         # Released Trident stores these at the top level; unreleased master moves them into spec.
+        # All are the node set's (arrays/node_set.py): whom an array's access names.
         _f("name", IDENTITY),
-        _f("iqn", "san-foreign-initiator"),
-        _f("nqn", "san-foreign-initiator"),
-        _f("ips", "export-allows-foreign-hosts", "stale-node-access", "auto-export-cidrs-open"),
-        _f("hostWWPNMap", "san-foreign-initiator"),
-        _f("deleted", "stale-node-access"),
-        _f("spec{nodeName,iqn,nqn,ips,hostWWPNMap}", "export-allows-foreign-hosts", "san-foreign-initiator"),
-        _f("status{deleted}", "stale-node-access"),
+        _f("iqn", IDENTITY, "san-foreign-initiator"),
+        _f("nqn", IDENTITY, "san-foreign-initiator"),
+        _f("ips", IDENTITY, "export-allows-foreign-hosts", "stale-node-access", "auto-export-cidrs-open"),
+        _f("hostWWPNMap", IDENTITY, "san-foreign-initiator"),
+        _f("deleted", IDENTITY, "stale-node-access"),
+        _f(
+            "spec{nodeName,iqn,nqn,ips,hostWWPNMap}",
+            IDENTITY,
+            "export-allows-foreign-hosts",
+            "san-foreign-initiator",
+        ),
+        _f("status{deleted}", IDENTITY, "stale-node-access"),
     ),
     "TridentVolumePublication": _META
     + (
         _f("volumeID", IDENTITY),
-        _f("nodeID", "privileged-container", "export-allows-foreign-hosts"),
+        _f("nodeID", "export-allows-foreign-hosts", *_NODE_MOUNT_RULES),
         _f("readOnly", DISPLAY),
         _f("accessMode", DISPLAY),
     ),

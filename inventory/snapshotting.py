@@ -22,6 +22,7 @@ from exposure.analyse import analyse
 from inventory.constants import ACCESS_RECORDS, ARRAY_RECORDS
 from inventory.history import (
     WriteStats,
+    change_set_of,
     current_versions,
     prepare,
     prepare_array_records,
@@ -193,7 +194,8 @@ def _analyse(snapshot: Snapshot, derivation, changed: frozenset[str]) -> None:
 def _store(snapshot: Snapshot, collection: Collection) -> tuple[dict, Written, set[str]]:
     """Store what was read; returns the rows written, the kept data of each kind stored (for the
     derivation and the analysis to use as they are rather than read back), and the change set: the
-    kinds it wrote versions of, and ARRAY_RECORDS if any array's records changed."""
+    kinds it wrote versions of (or only their fields that changed: inventory/field_changes.py), and
+    ARRAY_RECORDS if any array's records changed."""
     counts, inserted, closed, with_nul, written, changed = {}, 0, 0, {}, {}, set()
     unread = {kind: reason for kind, reason in collection.unread.items() if kind in KIND_NAMES}
     for kind in KIND_NAMES:
@@ -208,8 +210,7 @@ def _store(snapshot: Snapshot, collection: Collection) -> tuple[dict, Written, s
         written[("", kind)] = {key: stored.data for key, stored in prepared.items()}
         inserted += stats.inserted
         closed += stats.closed
-        if stats.inserted or stats.closed:
-            changed.add(kind)
+        changed |= change_set_of(kind, stats, written[("", kind)])
     array_counts, array_unread, array_stats = _store_arrays(snapshot, collection, with_nul, written)
     if array_stats.inserted or array_stats.closed:
         changed.add(ARRAY_RECORDS)

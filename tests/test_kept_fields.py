@@ -1,6 +1,6 @@
 """What is kept of each object: every rule's inputs, no volatile fields, no secrets."""
 
-from inventory.kept_fields import KEPT_FIELDS, keep
+from inventory.kept_fields import KEPT_FIELDS, PURPOSES, keep
 from inventory.kinds import KIND_NAMES
 from inventory.secrets import without_secrets
 from tests.factories import obj, pod
@@ -15,7 +15,8 @@ def test_every_purpose_named_is_a_rule_or_a_declared_purpose():
     slugs = rule_slugs()
     purposes = {p for fields in KEPT_FIELDS.values() for f in fields for p in f.serves}
     declared = {"identity", "at-least-since", "fingerprint", "display", "ownership", "trust-inputs"}
-    declared.add("platform workloads")
+    declared |= {"platform workloads", "pod views"}
+    assert declared == PURPOSES  # each read by any rule reading its kind (inventory/field_changes.py)
     assert purposes - slugs - declared == set()
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from exposure.analysis.hits import Hit
 from inventory.constants import ACCESS_RECORDS, ARRAY_RECORDS, SEVERITIES, SEVERITY_RANK
+from inventory.field_changes import FIELD_SEPARATOR, readers_of
 
 if TYPE_CHECKING:
     from exposure.analysis.context import Context
@@ -69,3 +70,16 @@ class Rule:
         records derived from them (tests/test_rule_inputs.py checks that a rule reads nothing else)."""
         on_arrays = (*ARRAY_GATE_KINDS, ARRAY_RECORDS, ACCESS_RECORDS) if self.reads_arrays else ()
         return frozenset((*self.reads, *CONTEXT_KINDS, *on_arrays))
+
+    def reads_field(self, kind: str, root: str) -> bool:
+        """Whether its hits may depend on field `root` of `kind` (inventory/field_changes.py)."""
+        readers = readers_of(kind, root)
+        return kind in self.inputs and (readers is None or self.slug in readers)
+
+    def changed_by(self, changes: frozenset[str]) -> bool:
+        """Whether a change set (kinds, array and access records, fields of a kind) touches its inputs."""
+        for change in changes:
+            kind, _, root = change.partition(FIELD_SEPARATOR)
+            if self.reads_field(kind, root) if root else kind in self.inputs:
+                return True
+        return False
