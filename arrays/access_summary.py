@@ -31,14 +31,20 @@ def verdicts_of(parties) -> list[str]:
     return sorted(found, key=lambda verdict: (_RANK.get(verdict, len(VERDICTS)), verdict))
 
 
-def group_of(data: dict) -> tuple:
-    """(array, backend, array status, unknown, verdicts) of one access record."""
+def group_of(data: dict, verdicts: dict[int, tuple] | None = None) -> tuple:
+    """(array, backend, array status, unknown, verdicts) of one access record.  `verdicts`: those
+    of each party list already seen, by identity (records share their chain's list: arrays/admission.py)."""
+    admitted = data.get("admitted")
+    if verdicts is None:
+        of_parties = tuple(verdicts_of(admitted))
+    elif (of_parties := verdicts.get(id(admitted))) is None:
+        of_parties = verdicts[id(admitted)] = tuple(verdicts_of(admitted))
     return (
         data.get("array") or "",
         data.get("backend") or "",
         data.get("array_status") or "",
         bool(data.get("unknown")),
-        tuple(verdicts_of(data.get("admitted"))),
+        of_parties,
     )
 
 
@@ -48,9 +54,10 @@ def summaries(records: dict[str, dict[tuple[str, str], dict]]) -> dict[tuple[str
     A summary's data: {"groups": [[array, backend, array status, unknown, [verdicts], volumes,
     [example kind, example name]], ...]}, sorted, so that an unchanged namespace writes no row."""
     counted: dict[str, dict[tuple, list]] = defaultdict(dict)
+    verdicts: dict[int, tuple] = {}  # the records (and so their party lists) live through the loop
     for kind, by_key in records.items():
         for (namespace, name), data in by_key.items():
-            group = counted[namespace].setdefault(group_of(data), [0, (kind, name)])
+            group = counted[namespace].setdefault(group_of(data, verdicts), [0, (kind, name)])
             group[0] += 1
             group[1] = min(group[1], (kind, name))
     stored = {}

@@ -63,6 +63,10 @@ class Admissions:
         self._rules_digests: dict[bytes, str] = {}
 
     def of(self, resolution: Resolution) -> list[dict]:
+        """The volume's admitted parties: a volume admitted by its chain alone gets the chain's list
+        itself, shared, so that what is worked out of a party list is worked out once per list
+        (arrays/access_summary.py, the rules) where the records are these."""
+        chain: list[dict] | None = None
         parties = []
         own = [g for g in resolution.gates if g.kind in POLICY_GATES]
         if own:
@@ -78,7 +82,7 @@ class Admissions:
             )
             if key not in self._chains:
                 self._chains[key] = self._named(own[0], traversal, rules)
-            parties += self._chains[key]
+            chain = self._chains[key]
             parties += [
                 _unreadable_party(own[0], f"{_policy_via(own[0])}unreadable", r) for r in own[0].unreadable
             ]
@@ -91,7 +95,9 @@ class Admissions:
                 parties.append(
                     _party(gate.name, f"{gate.where} account {gate.name} (CHAP)", "write", (), verdict)
                 )
-        return parties
+        if chain is None:
+            return parties
+        return chain + parties if parties else chain
 
     def _named(self, own: Gate, traversal: list[Gate], rules: tuple[bytes, ...]) -> list[dict]:
         """The parties of the own policy `own` behind `traversal` (`rules`: their rules, in that

@@ -76,3 +76,13 @@ def test_a_records_inputs_change_with_any_rule_field_or_node_set_and_only_then()
     unread = resolution(RULES)
     unread.gates[0].unread = True
     assert inputs(unread) != same
+
+
+def test_volumes_admitted_by_their_chain_alone_share_its_list_and_others_get_their_own():
+    admissions = Admissions(nodes("10.20.0.5"))
+    first, second = admissions.of(resolution(RULES)), admissions.of(resolution(copy.deepcopy(RULES)))
+    assert second is first  # one list: what is worked out of it, once (access summaries, uid-gid)
+    unreadable = Gate("export-policy", "pol", "ontap-a", "volume policy", rules=RULES, unreadable=["rule 3"])
+    extended = admissions.of(Resolution("PersistentVolume/pv-2", ["team-a"], "trident", gates=[unreadable]))
+    assert extended[: len(first)] == first and len(extended) == len(first) + 1
+    assert extended is not first and len(first) == 2  # the shared list is never extended

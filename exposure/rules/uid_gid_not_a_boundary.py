@@ -32,8 +32,9 @@ SEED_EXPLANATION = (
 )
 
 
-def _nfs3_admitted(ctx, record: dict) -> list[str]:
-    """The NFSv3-capable protocols the export admits, when the SVM has v3 enabled; [] otherwise."""
+def _nfs3_admitted(ctx, record: dict, seen: dict[int, list[str]]) -> list[str]:
+    """The NFSv3-capable protocols the export admits, when the SVM has v3 enabled; [] otherwise.
+    `seen`: those of each party list already seen, by identity (volumes share their chain's list)."""
     obj = record.get("object") or {}
     records = ctx.state.arrays.get(record.get("array") or "")
     if record.get("protocol") != "nfs" or records is None or not obj.get("name"):
@@ -42,14 +43,14 @@ def _nfs3_admitted(ctx, record: dict) -> list[str]:
     protocol = service.get("protocol") if isinstance(service.get("protocol"), dict) else {}
     if service.get("enabled") is False or protocol.get("v3_enabled") is not True:
         return []
-    return sorted(
-        {
-            p
-            for party in record.get("admitted") or []
-            for p in party.get("protocols") or []
-            if p in NFS3_PROTOCOLS
-        }
-    )
+    admitted = record.get("admitted")
+    if not isinstance(admitted, list):
+        return []
+    if id(admitted) not in seen:  # the record holds the list: its identity is not reused meanwhile
+        seen[id(admitted)] = sorted(
+            {p for party in admitted for p in party.get("protocols") or [] if p in NFS3_PROTOCOLS}
+        )
+    return list(seen[id(admitted)])
 
 
 def _ids_set(pod) -> list[str]:
@@ -78,6 +79,7 @@ def _permissions(ctx, pv: dict, record: dict):
 
 def evaluate(ctx):
     users = pods_using_claim(ctx)
+    protocols_seen: dict[int, list[str]] = {}  # the records, and so their party lists, outlive the loop
     for (namespace, name), pvc in ctx.state.of_kind("PersistentVolumeClaim").items():
         spec = pvc.get("spec") if isinstance(pvc.get("spec"), dict) else {}
         volume = spec.get("volumeName")
@@ -85,7 +87,7 @@ def evaluate(ctx):
         if pv is None or not isinstance(pv.get("spec"), dict) or pv["spec"].get("volumeMode") == "Block":
             continue
         record = ctx.volume_access.get(volume) or {}
-        protocols = _nfs3_admitted(ctx, record)
+        protocols = _nfs3_admitted(ctx, record, protocols_seen)
         if not protocols:
             continue
         pods = users.get((namespace, name), [])
