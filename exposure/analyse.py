@@ -55,12 +55,13 @@ def analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] 
 def _analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] | None) -> dict:
     started = time.monotonic()
     settings = AnalysisSettings.for_cluster(snapshot.cluster)
+    settings_digest = settings.digest()
     previous_snapshot = _previous_snapshot(snapshot)
     previous = ((previous_snapshot.facts if previous_snapshot else None) or {}).get("analysis") or {}
     quiet = (
         derivation.state is None
         and previous.get("version") == ANALYSIS_VERSION
-        and previous.get("settings") == settings.digest()
+        and previous.get("settings") == settings_digest
         and not previous.get("held")
         and not previous.get("failed")
     )
@@ -70,7 +71,7 @@ def _analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str]
     else:
         state = derivation.state or SnapshotState.load(snapshot)
         context = Context(state, settings, derivation.records)
-        carried = _unchanged_rules(snapshot, previous_snapshot, previous, settings.digest(), changed)
+        carried = _unchanged_rules(snapshot, previous_snapshot, previous, settings_digest, changed)
         evaluation = evaluate(context, unchanged=carried)
         forgers = label_forgers(context)
         # The worker's peak is where the rules end: what follows needs none of their indexes.
@@ -81,7 +82,7 @@ def _analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str]
         path_rows = _store_paths(snapshot, evaluation, carried)
         facts = {
             "version": ANALYSIS_VERSION,
-            "settings": settings.digest(),
+            "settings": settings_digest,
             "namespaces": namespaces,
             "carried": sorted(carried),
             "violations": {
