@@ -163,13 +163,7 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
             "spec.securityContext{runAsUser,runAsGroup,fsGroup,supplementalGroups,runAsNonRoot}",
             "uid-gid-not-a-boundary",
         ),
-        _f(
-            "spec.volumes",
-            "inline-storage-volume",
-            "host-path-volume",
-            "volume-shared-across-tenants",
-            *_NODE_MOUNT_RULES,
-        ),
+        _f("spec.volumes", "inline-storage-volume", "volume-shared-across-tenants", *_NODE_MOUNT_RULES),
         # A pod's containers are listed together (PodView.containers): a rule reading one list reads all.
         *(
             _f(f"spec.{where}[]{_CONTAINER_FIELDS}", *_CONTAINER_RULES)
