@@ -71,13 +71,7 @@ class Kept:
 
     def foreign(self, tenant: str, limit: int) -> list[str]:
         """The first `limit` kept PVs owned by some other tenant than `tenant`."""
-        found = []
-        for pv, tenants in zip(self.pvs, self.tenants, strict=True):
-            if len(found) >= limit:
-                break
-            if tenants - {tenant}:
-                found.append(pv)
-        return found
+        return _first_foreign(zip(self.pvs, self.tenants, strict=True), tenant, limit)
 
 
 class _Overlaid:
@@ -124,13 +118,19 @@ class _Overlaid:
             for at, (pv, tenants) in enumerate(zip(shared.pvs, shared.tenants, strict=True))
             if at not in self.replaced
         )
-        found = []
-        for pv, tenants in heapq.merge(kept, ((pv, tenants) for pv, tenants, _ in self.inserted)):
-            if len(found) >= limit:
-                break
-            if tenants - {tenant}:
-                found.append(pv)
-        return found
+        inserted = ((pv, tenants) for pv, tenants, _ in self.inserted)
+        return _first_foreign(heapq.merge(kept, inserted), tenant, limit)
+
+
+def _first_foreign(pvs: Iterable[tuple[str, frozenset]], tenant: str, limit: int) -> list[str]:
+    """The first `limit` of (PV, its tenants), in their order, owned by some other tenant than `tenant`."""
+    found = []
+    for pv, tenants in pvs:
+        if len(found) >= limit:
+            break
+        if tenants - {tenant}:
+            found.append(pv)
+    return found
 
 
 class ServedExports:
