@@ -228,6 +228,10 @@ CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
 # stays pinned in CPython's heap by the few objects that outlive it (inventory/memory.py returns what
 # it can), and a fresh process gives all of it back.  0 turns it off.
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("WORKER_MAX_MEMORY_PER_CHILD_KIB", "524288")) or None
+# A worker keeps the kept fields of the last read of this many clusters, reused for the objects whose
+# resourceVersion has not moved at the next read (inventory/kept_reuse.py); 0: none.  Kept across
+# tasks only while the pool process is, so a big cluster's needs the limit above that process's size.
+KEPT_FORMS_REUSED_CLUSTERS = int(os.environ.get("KEPT_FORMS_REUSED_CLUSTERS", "4"))
 DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {
     # One tick decides, from the database, which clusters are due (or have lost their task) and queues them.

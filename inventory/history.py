@@ -16,6 +16,7 @@ from django.db import transaction
 from inventory.bulk_insert import insert_values
 from inventory.field_changes import changed_fields, field_change
 from inventory.kept_fields import KEPT_FIELDS, SCHEMA_VERSION, digest, keep_serialised
+from inventory.kept_reuse import KeptFormReuse
 from inventory.models import InventoryObject
 from inventory.storable import NUL_IN_JSON, storable
 
@@ -90,16 +91,22 @@ def stored_form(kind: str, raw: dict, current: Versions | None = None) -> Stored
 class StoredForms:
     """The live source's reducer for a snapshot (inventory/tasks.py): each object's stored form as
     its page arrives, judged against the current versions of its kind, read when the kind's first
-    object comes and kept in `current` for write_versions."""
+    object comes and kept in `current` for write_versions.  An object unchanged since this process
+    last read the cluster keeps the form made then (inventory/kept_reuse.py)."""
 
     def __init__(self, cluster_id: int):
         self.cluster_id = cluster_id
         self.current: dict[str, Versions] = {}
+        self.reuse = KeptFormReuse(cluster_id)
 
     def __call__(self, kind: str, raw: dict) -> StoredObject:
-        if kind not in self.current:
-            self.current[kind] = current_versions(self.cluster_id, kind)
-        return stored_form(kind, raw, self.current[kind])
+        current = self.current.get(kind)
+        if current is None:
+            current = self.current[kind] = current_versions(self.cluster_id, kind)
+        key = _key(raw)
+        stored = self.reuse.form(kind, key, raw, current) or stored_form(kind, raw, current)
+        self.reuse.note(kind, key, raw, stored)
+        return stored
 
 
 def prepare(kind: str, objects: list, kept: bool = False) -> dict[ObjectKey, StoredObject]:

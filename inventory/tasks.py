@@ -48,6 +48,7 @@ def live_source(cluster: Cluster):
                 client, reduce=forms, backoff_base=settings.KUBERNETES_RETRY_SECONDS
             )
         collection.versions = {("", kind): versions for kind, versions in forms.current.items()}
+        forms.reuse.remember()
         read_arrays(cluster, collection)
         return collection
 

@@ -6,6 +6,7 @@ import pytest
 from django.conf import settings
 from django.test.utils import override_settings
 
+from inventory import kept_reuse
 from tests import loopback_guard
 
 pytest_plugins = ["tests.two_tenants"]  # the two-tenant clusters and the admin, shared by page and API tests
@@ -21,6 +22,12 @@ def _loopback_guard_active():
     assert loopback_guard.is_installed(), "the loopback guard was removed"
     yield
     assert loopback_guard.is_installed(), "the loopback guard was removed during the test"
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_forms_from_another_test():
+    """A worker's remembered kept forms are keyed by cluster id, which a new test database reuses."""
+    kept_reuse.forget_all()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,0 +1,173 @@
+"""A worker reuses the kept form of an object whose uid and resourceVersion did not move since it last
+read the cluster (inventory/kept_reuse.py).  That memory may only save work: what is stored must be
+what keeping every object anew gives, and the database, not the memory, decides."""
+
+from datetime import timedelta
+
+import orjson
+import pytest
+
+from inventory import kept_reuse
+from inventory.history import StoredObject, stored_form
+from inventory.kept_fields import SCHEMA_VERSION, digest
+from inventory.kept_reuse import REUSED_FOR, KeptFormReuse
+from inventory.kinds import KINDS
+from inventory.models import Cluster, InventoryObject
+from inventory.tasks import snapshot_now
+from simulator.serving import SimulatedEstate
+from simulator.world import Simulation
+from tests.cases.runner import TAKEN_AT
+from tests.test_join import register_arrays
+
+KEY = ("team-a", "web-0")
+
+
+def pod(uid="u-1", version="7", user=1000) -> dict:
+    return {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {"namespace": KEY[0], "name": KEY[1], "uid": uid, "resourceVersion": version},
+        "spec": {"securityContext": {"runAsUser": user}},
+    }
+
+
+def read_once(cluster_id: int, raw: dict, current) -> tuple[KeptFormReuse, StoredObject, bool]:
+    """One read of one pod as StoredForms does it; whether its form was reused."""
+    reuse = KeptFormReuse(cluster_id)
+    stored = reuse.form("Pod", KEY, raw, current)
+    reused = stored is not None
+    stored = stored or stored_form("Pod", raw, current)
+    reuse.note("Pod", KEY, raw, stored)
+    reuse.remember()
+    return reuse, stored, reused
+
+
+def stored_as(stored: StoredObject, schema_current: bool = True):
+    return {KEY: (1, stored.digest, schema_current)}
+
+
+def test_an_unmoved_object_that_is_the_stored_version_keeps_its_form():
+    _, first, _ = read_once(1, pod(), {})
+    _, second, reused = read_once(1, pod(), stored_as(first))
+    assert reused and second is first
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pod(version="8"),  # written since
+        pod(uid="u-2"),  # deleted and created again under the same name
+        pod(version=""),  # no version: nothing to go by
+        {**pod(), "metadata": "odd"},
+    ],
+    ids=["new-resource-version", "new-uid", "no-version", "odd-metadata"],
+)
+def test_a_moved_or_unversioned_object_is_kept_anew(raw):
+    _, first, _ = read_once(1, pod(), {})
+    _, _, reused = read_once(1, raw, stored_as(first))
+    assert not reused
+
+
+@pytest.mark.parametrize(
+    "current",
+    [
+        {},  # the database has no current version (emptied, or the write was undone)
+        {KEY: (1, "another-digest", True)},  # another version is current
+        "older-schema",  # stored under older rules of what is kept
+    ],
+    ids=["not-stored", "other-digest", "older-schema"],
+)
+def test_the_database_decides(current):
+    _, first, _ = read_once(1, pod(), {})
+    current = stored_as(first, schema_current=False) if current == "older-schema" else current
+    _, _, reused = read_once(1, pod(), current)
+    assert not reused
+
+
+def test_another_cluster_never_reuses_the_form():
+    _, first, _ = read_once(1, pod(), {})
+    _, _, reused = read_once(2, pod(), stored_as(first))
+    assert not reused
+
+
+def test_every_object_is_kept_anew_after_so_many_reads():
+    _, first, _ = read_once(1, pod(), {})
+    reused = [read_once(1, pod(), stored_as(first))[2] for _ in range(REUSED_FOR + 1)]
+    # Read 1 kept anew; reads 2 to REUSED_FOR reused; then one kept anew, and reuse resumes.
+    assert reused == [True] * (REUSED_FOR - 1) + [False, True]
+
+
+def test_a_read_that_fails_leaves_the_older_forms():
+    _, first, _ = read_once(1, pod(), {})
+    KeptFormReuse(1).note("Pod", KEY, pod(version="9"), first)  # never remembered: it failed
+    assert read_once(1, pod(), stored_as(first))[2]
+
+
+def test_how_many_clusters_a_worker_remembers(settings):
+    settings.KEPT_FORMS_REUSED_CLUSTERS = 2
+    firsts = {cluster: read_once(cluster, pod(), {})[1] for cluster in (1, 2, 3)}
+    # Cluster 1, read longest ago, was forgotten (read last here: reading it first would evict 2).
+    assert [read_once(c, pod(), stored_as(firsts[c]))[2] for c in (3, 2, 1)] == [True, True, False]
+    settings.KEPT_FORMS_REUSED_CLUSTERS = 0
+    kept_reuse.forget_all()
+    first = read_once(1, pod(), {})[1]
+    assert not read_once(1, pod(), stored_as(first))[2]
+
+
+def listed(simulation: Simulation, info) -> list[dict]:
+    """The kind's objects as the reader gets them from a list: copies, each typed."""
+    return [
+        {**orjson.loads(orjson.dumps(raw)), "kind": info.kind, "apiVersion": info.api_version}
+        for raw in simulation.objects(info.kind)
+    ]
+
+
+@pytest.mark.django_db
+def test_live_snapshots_store_what_keeping_anew_gives(tmp_path):
+    """Through the real client, a simulated cluster churning: after each snapshot every current
+    version is what keeping the object anew gives, forms of objects that did not move were reused
+    (the very same objects), and nothing the derivation or the rules did changed one of them."""
+    simulation = Simulation(seed=5, start=TAKEN_AT)
+    estate = SimulatedEstate(simulation, tmp_path / "estate").start()
+    try:
+        register_arrays(estate)
+        cluster = Cluster.objects.create(
+            name="sim", source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(estate.kubeconfig)
+        )
+        previous: dict = {}
+        for fraction in (None, 0.0, 0.1, 0.05):
+            if fraction is not None:
+                simulation.advance_to(simulation.clock + timedelta(minutes=10))
+                simulation.churn(fraction)
+            assert snapshot_now(cluster).is_visible
+            remembered, _ = kept_reuse._REMEMBERED[cluster.pk]
+            for info in KINDS:
+                if info.kind == "Secret":
+                    continue
+                stored = {
+                    (o.namespace, o.name): (o.data, o.digest, o.schema_version)
+                    for o in InventoryObject.objects.current().filter(
+                        cluster=cluster, scope="", kind=info.kind
+                    )
+                }
+                anew = {key: (s.data, s.digest, SCHEMA_VERSION) for key, s in _kept_anew(simulation, info)}
+                assert stored == anew, info.kind
+                for form in (f for _, _, f in remembered.get(info.kind, {}).values()):
+                    assert digest(form.data) == form.digest  # not changed since it was made
+            same = sum(
+                form is previous[kind][key][2]
+                for kind, forms in remembered.items()
+                for key, (_, _, form) in forms.items()
+                if key in previous.get(kind, {})
+            )
+            if previous:
+                assert same > 0.8 * sum(map(len, remembered.values())), same
+            previous = remembered
+    finally:
+        estate.stop()
+
+
+def _kept_anew(simulation: Simulation, info):
+    for raw in listed(simulation, info):
+        stored = stored_form(info.kind, raw)
+        yield ((raw["metadata"].get("namespace") or "", raw["metadata"]["name"]), stored)
