@@ -90,7 +90,7 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True, written: Written 
     state = SnapshotState.load(snapshot, written)
     joined = join_snapshot(state)
     node_inputs = _node_inputs(state)
-    evaluate = _Evaluation(snapshot.cluster_id, Admissions(node_set_of(state), node_inputs), node_inputs)
+    evaluate = _Evaluation(snapshot.cluster_id, Admissions(node_set_of(state), node_inputs))
     volumes = {}
     for pv_name, resolution in joined.volumes.items():
         namespace = resolution.namespaces[0] if resolution.namespaces else ""
@@ -141,8 +141,9 @@ class _Evaluation:
     per volume).  A record whose inputs did not change is the stored one, so it keeps that one's
     digest rather than hashing it again."""
 
-    def __init__(self, cluster_id: int, admissions: Admissions, node_inputs: str):
-        self.admissions, self.node_inputs = admissions, node_inputs
+    def __init__(self, cluster_id: int, admissions: Admissions):
+        self.admissions = admissions
+        self.node_inputs = admissions.nodes_inputs or ""
         self.previous = {  # (kind, namespace, name) -> (inputs, digest) of the current records
             (kind, namespace, name): (inputs, stored_digest)
             for kind, namespace, name, inputs, stored_digest in InventoryObject.objects.current()

@@ -253,11 +253,15 @@ class Bench:
             "peak_snapshot": next(name for name, step in steps.items() if step is peak),
             "objects": objects,
             "bytes_per_object": round(peak["worker_peak_net_bytes"] / max(objects, 1)),
+            # Between snapshots: what a worker keeps for its next read (inventory/kept_reuse.py).
+            "held_net_bytes": max(step["worker_held_before_net_bytes"] for step in steps.values()),
         }
+        held = results["memory"]["held_net_bytes"]
         self.say(
             f"5. worker peak memory net of idle ({worker.idle_rss_bytes / 2**20:.0f} MiB): "
             f"{peak['worker_peak_net_bytes'] / 2**20:.0f} MiB, "
-            f"{results['memory']['bytes_per_object'] / 1024:.1f} KiB per object"
+            f"{results['memory']['bytes_per_object'] / 1024:.1f} KiB per object; held between snapshots "
+            f"{held / 2**20:.0f} MiB, {held / max(objects, 1) / 1024:.1f} KiB per object"
         )
         results["analysis"] = {
             name: {"analysis_seconds": step["analysis_seconds"], "rules_seconds": step["rules_seconds"]}
@@ -291,6 +295,7 @@ class Bench:
         rows written in every table (unless not `count_rows`)."""
         before = counters.read() if count_rows else {}
         simulator.served()  # counted from here
+        held = processes.rss_bytes(worker.pid)  # idle since its last task: what it kept from that one
         processes.reset_peak(worker.pid)
         cpu = processes.cpu_seconds(worker.pid)
         started = time.perf_counter()
@@ -320,6 +325,7 @@ class Bench:
             "simulator_answers": served,
             "worker_peak_rss_bytes": peak,
             "worker_peak_net_bytes": max(0, peak - worker.idle_rss_bytes),
+            "worker_held_before_net_bytes": max(0, held - worker.idle_rss_bytes),
             "rows_written": sum(written.values()),
             "inventory_rows_written": written.get(InventoryObject._meta.db_table, 0),
             "rows_written_by_table": written,

@@ -58,13 +58,7 @@ def _analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str]
     settings_digest = settings.digest()
     previous_snapshot = _previous_snapshot(snapshot)
     previous = ((previous_snapshot.facts if previous_snapshot else None) or {}).get("analysis") or {}
-    quiet = (
-        derivation.state is None
-        and previous.get("version") == ANALYSIS_VERSION
-        and previous.get("settings") == settings_digest
-        and not previous.get("held")
-        and not previous.get("failed")
-    )
+    quiet = derivation.state is None and _still_holds(previous, settings_digest)
     if quiet:
         namespaces = previous.get("namespaces") or []
         facts = {**previous, "reused": True, "grade_rows": record_grades(snapshot, namespaces)}
@@ -117,6 +111,17 @@ def _previous_snapshot(snapshot: Snapshot) -> Snapshot | None:
     )
 
 
+def _still_holds(previous: dict, settings: str) -> bool:
+    """Whether the previous analysis holds for what did not change since: made by these rules under
+    these settings, holding nothing open for want of a read, with no rule failed."""
+    return (
+        previous.get("version") == ANALYSIS_VERSION
+        and previous.get("settings") == settings
+        and not previous.get("held")
+        and not previous.get("failed")
+    )
+
+
 def _unchanged_rules(
     snapshot: Snapshot, previous_snapshot: Snapshot | None, previous: dict, settings: str, changed
 ) -> frozenset[str]:
@@ -125,10 +130,7 @@ def _unchanged_rules(
     comparable = (
         changed is not None
         and previous_snapshot is not None
-        and previous.get("version") == ANALYSIS_VERSION
-        and previous.get("settings") == settings
-        and not previous.get("failed")
-        and not previous.get("held")
+        and _still_holds(previous, settings)
         and not snapshot.unread  # what a partial snapshot holds open is decided by running the rules
         and not previous_snapshot.unread
     )
