@@ -4,7 +4,7 @@ object's resourceVersion stands.
 Kubernetes gives an object a new resourceVersion on every write, status included, so an object
 listed again with the same uid and resourceVersion is the object read last time: its kept fields,
 their digest and their look for secrets are those of the last read.  Projecting, serialising and
-hashing it again was a third of a 1% churn snapshot's CPU at the bench scale.
+hashing it again was about a third of a 1% churn snapshot's profiled time at the bench scale.
 
 Guards, so that this memory can only save work, never decide what is stored:
 - A form is reused only while it is also the object's current stored version (the same digest,
