@@ -21,6 +21,8 @@ between snapshots a worker keeps the last read of at most `settings.KEPT_FORMS_R
 clusters (0: none).
 """
 
+import logging
+import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -28,6 +30,8 @@ from django.conf import settings
 
 if TYPE_CHECKING:
     from inventory.history import StoredObject, Versions
+
+logger = logging.getLogger(__name__)
 
 REUSED_FOR = 24
 
@@ -37,6 +41,7 @@ Forms = dict[str, dict[ObjectKey, tuple[str, str, "StoredObject"]]]
 
 # cluster id -> (the forms of its last read in this process, reads since every object was kept anew)
 _REMEMBERED: "OrderedDict[int, tuple[Forms, int]]" = OrderedDict()
+_LOCK = threading.Lock()  # the embedded mode reads clusters in threads of one process
 
 
 class KeptFormReuse:
@@ -44,7 +49,8 @@ class KeptFormReuse:
 
     def __init__(self, cluster_id: int):
         self.cluster_id = cluster_id
-        previous, reads = _REMEMBERED.get(cluster_id, ({}, 0))
+        with _LOCK:
+            previous, reads = _REMEMBERED.get(cluster_id, ({}, 0))
         if reads >= REUSED_FOR:
             previous, reads = {}, 0
         self.previous, self.reads = previous, reads
@@ -73,18 +79,27 @@ class KeptFormReuse:
 
     def remember(self) -> None:
         """Keep this read's forms for the next (a read that failed keeps the older ones)."""
+        noted = sum(map(len, self.read.values()))
+        logger.debug(  # the snapshot's own line says what was read and written (one line per snapshot)
+            "cluster %s: kept forms of %d of %d objects reused (unchanged since this worker's last read)",
+            self.cluster_id,
+            self.reused,
+            noted,
+        )
         limit = settings.KEPT_FORMS_REUSED_CLUSTERS
         if limit <= 0:
             return
-        _REMEMBERED[self.cluster_id] = (self.read, self.reads + 1)
-        _REMEMBERED.move_to_end(self.cluster_id)
-        while len(_REMEMBERED) > limit:
-            _REMEMBERED.popitem(last=False)  # the cluster read longest ago
+        with _LOCK:
+            _REMEMBERED[self.cluster_id] = (self.read, self.reads + 1)
+            _REMEMBERED.move_to_end(self.cluster_id)
+            while len(_REMEMBERED) > limit:
+                _REMEMBERED.popitem(last=False)  # the cluster read longest ago
 
 
 def forget_all() -> None:
     """Drop every remembered read (tests: a new database reuses cluster ids)."""
-    _REMEMBERED.clear()
+    with _LOCK:
+        _REMEMBERED.clear()
 
 
 def _version(raw: dict) -> tuple[str, str]:

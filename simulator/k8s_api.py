@@ -133,7 +133,32 @@ class StaticStore:
     def replace(self, kind: str, objects: list[dict]) -> None:
         with self.lock:
             self.resource_version += 1
-            self._objects[kind] = list(objects)
+            before = {_identity(o): o for o in self._objects.get(kind, [])}
+            self._objects[kind] = [self._written(o, before.get(_identity(o))) for o in objects]
+
+    def _written(self, obj: dict, previous: dict | None) -> dict:
+        """As Kubernetes does: an object created or changed carries the store's new resourceVersion;
+        one passed again unchanged is the one served before, with its version (readers may rely on
+        that: inventory/kept_reuse.py).  A malformed object (tests of odd input) is served as it is."""
+        metadata = obj.get("metadata") if isinstance(obj, dict) else None
+        if not isinstance(metadata, dict):
+            return obj
+        if previous is not None and _unversioned(previous) == _unversioned(obj):
+            return previous
+        return {**obj, "metadata": {**metadata, "resourceVersion": str(self.resource_version)}}
+
+
+def _identity(obj) -> tuple:
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    metadata = metadata if isinstance(metadata, dict) else {}
+    return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+
+
+def _unversioned(obj: dict) -> dict:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        return obj
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "resourceVersion"}}
 
 
 class ApiError(Exception):

@@ -553,3 +553,19 @@ def test_with_the_response_cache_a_list_is_served_as_rendered_until_cleared(serv
     cache.clear()  # the bench clears it whenever the world changes
     fresh, _ = list_all(server, "/api/v1/pods", limit=10)
     assert len(fresh) == 5 and cache.hits == 0
+
+
+def test_a_replaced_object_gets_a_new_resource_version_only_when_it_changed():
+    """As Kubernetes: a write that changes an object (or creates one) gives it a new resourceVersion;
+    passing it again unchanged keeps its own (inventory/kept_reuse.py relies on that)."""
+    store = _store(pods=0)
+    first = [make_pod("team-0", "web-0"), make_pod("team-0", "web-1")]
+    store.replace("Pod", first)
+    versions = {p["metadata"]["name"]: p["metadata"]["resourceVersion"] for p in store.objects("Pod")}
+    changed = make_pod("team-0", "web-1")
+    changed["spec"]["hostNetwork"] = True
+    store.replace("Pod", [make_pod("team-0", "web-0"), changed, make_pod("team-0", "web-2")])
+    after = {p["metadata"]["name"]: p["metadata"]["resourceVersion"] for p in store.objects("Pod")}
+    assert after["web-0"] == versions["web-0"]
+    assert after["web-1"] != versions["web-1"]
+    assert after["web-2"] == after["web-1"] == str(store.resource_version)
