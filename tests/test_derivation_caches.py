@@ -10,6 +10,7 @@ from arrays.join import Gate, Resolution
 from arrays.node_set import NodeSet
 from arrays.process_cache import BoundedCache
 from arrays.volume_access import inputs_of
+from exposure.analysis.node_admission import AdmittedNodes
 
 RULES = [
     {"index": 1, "clients": [{"match": "10.20.0.5"}], "ro_rule": ["sys"], "rw_rule": ["sys"]},
@@ -86,3 +87,19 @@ def test_volumes_admitted_by_their_chain_alone_share_its_list_and_others_get_the
     extended = admissions.of(Resolution("PersistentVolume/pv-2", ["team-a"], "trident", gates=[unreadable]))
     assert extended[: len(first)] == first and len(extended) == len(first) + 1
     assert extended is not first and len(first) == 2  # the shared list is never extended
+
+
+def test_records_sharing_a_party_list_name_the_same_nodes_worked_out_once():
+    admissions = Admissions(nodes("10.20.0.5"))
+    shared = admissions.of(resolution(RULES))
+    own = copy.deepcopy(shared)  # equal, but a list of its own
+    records = {"pv-1": {"admitted": shared}, "pv-2": {"admitted": shared}, "pv-3": {"admitted": own}}
+    admitted = AdmittedNodes(records)
+    assert admitted.by_pv["pv-1"] is admitted.by_pv["pv-2"]  # one list, worked out once
+    assert admitted.by_pv["pv-3"] is not admitted.by_pv["pv-1"]
+    assert (
+        admitted.by_pv["pv-3"]
+        == admitted.by_pv["pv-1"]
+        == AdmittedNodes({"pv-1": {"admitted": own}}).by_pv["pv-1"]
+    )
+    assert "pv-4" not in AdmittedNodes({"pv-4": {"admitted": []}}).by_pv

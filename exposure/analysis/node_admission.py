@@ -38,15 +38,25 @@ class AdmittedNodes:
         self.by_pv: dict[str, dict[PartyKind, NodeSet]] = {}  # in PV order
         self._kinds: dict[tuple, PartyKind] = {}
         interned: dict[NodeSet, NodeSet] = {}
-        kind_of = self.kind_of
+        # Thousands of records hold the same list of parties (arrays/admission.py shares a chain's):
+        # each list is worked out once, keyed by its identity (the records hold every list meanwhile).
+        of_list: dict[int, dict[PartyKind, NodeSet]] = {}
         for pv, record in sorted(volume_access.items()):
-            named: dict[PartyKind, list] = {}
-            for party in record.get("admitted") or []:
-                if isinstance(party, dict) and (kind := kind_of(party)).level:
-                    named.setdefault(kind, []).extend(party.get("nodes") or [])
-            if named:
-                nodes = {kind: frozenset(found) for kind, found in named.items()}
-                self.by_pv[pv] = {kind: interned.setdefault(found, found) for kind, found in nodes.items()}
+            parties = record.get("admitted")
+            if not parties:
+                continue
+            nodes = of_list.get(id(parties))
+            if nodes is None:
+                nodes = of_list[id(parties)] = self._named(parties, interned)
+            if nodes:
+                self.by_pv[pv] = nodes  # shared by the PVs of one list: never modified
+
+    def _named(self, parties: list, interned: dict[NodeSet, NodeSet]) -> dict[PartyKind, NodeSet]:
+        named: dict[PartyKind, list] = {}
+        for party in parties:
+            if isinstance(party, dict) and (kind := self.kind_of(party)).level:
+                named.setdefault(kind, []).extend(party.get("nodes") or [])
+        return {kind: interned.setdefault(found := frozenset(nodes), found) for kind, nodes in named.items()}
 
     def kind_of(self, party: dict) -> PartyKind:
         # Parties repeat a handful of access and verdict texts: each combination is judged once.
