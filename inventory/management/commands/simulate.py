@@ -65,7 +65,9 @@ class Command(BaseCommand):
         self.stdout.write("Ctrl-C stops it.")
         try:
             while True:
-                time.sleep(3600)
+                # Short sleeps: a Ctrl-C the kernel hands to a server thread interrupts no sleep of this
+                # one, and Python runs the handler only when this thread next wakes.
+                time.sleep(1)
         except KeyboardInterrupt:
             self.stdout.write("Stopping.")
         finally:
