@@ -14,6 +14,7 @@ restricts the records.
 
 from collections import defaultdict
 
+from arrays.party_lists import PerPartyList
 from inventory.history import StoredObject
 from inventory.kept_fields import digest
 
@@ -31,21 +32,21 @@ def verdicts_of(parties) -> list[str]:
     return sorted(found, key=lambda verdict: (_RANK.get(verdict, len(VERDICTS)), verdict))
 
 
-def group_of(data: dict, verdicts: dict[int, tuple] | None = None) -> tuple:
+def group_of(data: dict, verdicts: PerPartyList[tuple] | None = None) -> tuple:
     """(array, backend, array status, unknown, verdicts) of one access record.  `verdicts`: those
-    of each party list already seen, by identity (records share their chain's list: arrays/admission.py)."""
+    of each party list, worked out once per list."""
     admitted = data.get("admitted")
-    if verdicts is None:
-        of_parties = tuple(verdicts_of(admitted))
-    elif (of_parties := verdicts.get(id(admitted))) is None:
-        of_parties = verdicts[id(admitted)] = tuple(verdicts_of(admitted))
     return (
         data.get("array") or "",
         data.get("backend") or "",
         data.get("array_status") or "",
         bool(data.get("unknown")),
-        of_parties,
+        verdicts(admitted) if verdicts is not None else _verdicts_of_list(admitted),
     )
+
+
+def _verdicts_of_list(parties) -> tuple:
+    return tuple(verdicts_of(parties))
 
 
 def summaries(records: dict[str, dict[tuple[str, str], dict]]) -> dict[tuple[str, str], StoredObject]:
@@ -54,7 +55,7 @@ def summaries(records: dict[str, dict[tuple[str, str], dict]]) -> dict[tuple[str
     A summary's data: {"groups": [[array, backend, array status, unknown, [verdicts], volumes,
     [example kind, example name]], ...]}, sorted, so that an unchanged namespace writes no row."""
     counted: dict[str, dict[tuple, list]] = defaultdict(dict)
-    verdicts: dict[int, tuple] = {}  # the records (and so their party lists) live through the loop
+    verdicts = PerPartyList(_verdicts_of_list)
     for kind, by_key in records.items():
         for (namespace, name), data in by_key.items():
             group = counted[namespace].setdefault(group_of(data, verdicts), [0, (kind, name)])

@@ -65,7 +65,7 @@ class Admissions:
     def of(self, resolution: Resolution) -> list[dict]:
         """The volume's admitted parties: a volume admitted by its chain alone gets the chain's list
         itself, shared, so that what is worked out of a party list is worked out once per list
-        (arrays/access_summary.py, the rules) where the records are these."""
+        (arrays/party_lists.py) where the records are these."""
         chain: list[dict] | None = None
         parties = []
         own = [g for g in resolution.gates if g.kind in POLICY_GATES]

@@ -8,6 +8,7 @@ from arrays.admission import Admissions
 from arrays.export_policy import policy_of
 from arrays.join import Gate, Resolution
 from arrays.node_set import NodeSet
+from arrays.party_lists import PerPartyList
 from arrays.process_cache import BoundedCache
 from arrays.volume_access import inputs_of
 from exposure.analysis.node_admission import AdmittedNodes
@@ -103,3 +104,11 @@ def test_records_sharing_a_party_list_name_the_same_nodes_worked_out_once():
         == AdmittedNodes({"pv-1": {"admitted": own}}).by_pv["pv-1"]
     )
     assert "pv-4" not in AdmittedNodes({"pv-4": {"admitted": []}}).by_pv
+
+
+def test_what_is_worked_out_of_a_party_list_is_worked_out_once_per_list():
+    worked = []
+    per_list = PerPartyList(lambda parties: worked.append(parties) or len(parties))
+    shared, equal = [{"verdict": "node"}], [{"verdict": "node"}]
+    assert [per_list(shared), per_list(shared), per_list(equal)] == [1, 1, 1]
+    assert worked == [shared, equal] and worked[1] is equal  # an equal list of its own is its own

@@ -13,6 +13,7 @@ kind of party; each rule takes the view it counts (`NodeAdmission`).
 from collections.abc import Callable
 from typing import NamedTuple
 
+from arrays.party_lists import PerPartyList
 from exposure.analysis.paths import ACCESS_LEVELS
 
 NodeSet = frozenset  # the nodes some parties of one PV name (one interned object per distinct set)
@@ -38,17 +39,10 @@ class AdmittedNodes:
         self.by_pv: dict[str, dict[PartyKind, NodeSet]] = {}  # in PV order
         self._kinds: dict[tuple, PartyKind] = {}
         interned: dict[NodeSet, NodeSet] = {}
-        # Thousands of records hold the same list of parties (arrays/admission.py shares a chain's):
-        # each list is worked out once, keyed by its identity (the records hold every list meanwhile).
-        of_list: dict[int, dict[PartyKind, NodeSet]] = {}
+        of_list = PerPartyList(lambda parties: self._named(parties, interned))
         for pv, record in sorted(volume_access.items()):
             parties = record.get("admitted")
-            if not parties:
-                continue
-            nodes = of_list.get(id(parties))
-            if nodes is None:
-                nodes = of_list[id(parties)] = self._named(parties, interned)
-            if nodes:
+            if parties and (nodes := of_list(parties)):
                 self.by_pv[pv] = nodes  # shared by the PVs of one list: never modified
 
     def _named(self, parties: list, interned: dict[NodeSet, NodeSet]) -> dict[PartyKind, NodeSet]:

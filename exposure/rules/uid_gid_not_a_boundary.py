@@ -11,6 +11,7 @@ permissions are not world-accessible (others lack `rwx`).  Judgements:
   owner's uid; it is inside the tenant, so the finding is information, not a cross-tenant violation.
 """
 
+from arrays.party_lists import PerPartyList
 from exposure.analysis.paths import Actor, ExposurePath, Hop
 from exposure.analysis.storage_backing import (
     pods_using_claim,
@@ -32,9 +33,9 @@ SEED_EXPLANATION = (
 )
 
 
-def _nfs3_admitted(ctx, record: dict, seen: dict[int, list[str]]) -> list[str]:
+def _nfs3_admitted(ctx, record: dict, of_parties: PerPartyList[list[str]]) -> list[str]:
     """The NFSv3-capable protocols the export admits, when the SVM has v3 enabled; [] otherwise.
-    `seen`: those of each party list already seen, by identity (volumes share their chain's list)."""
+    `of_parties`: those of each party list, worked out once per list."""
     obj = record.get("object") or {}
     records = ctx.state.arrays.get(record.get("array") or "")
     if record.get("protocol") != "nfs" or records is None or not obj.get("name"):
@@ -46,11 +47,11 @@ def _nfs3_admitted(ctx, record: dict, seen: dict[int, list[str]]) -> list[str]:
     admitted = record.get("admitted")
     if not isinstance(admitted, list):
         return []
-    if id(admitted) not in seen:  # the record holds the list: its identity is not reused meanwhile
-        seen[id(admitted)] = sorted(
-            {p for party in admitted for p in party.get("protocols") or [] if p in NFS3_PROTOCOLS}
-        )
-    return list(seen[id(admitted)])
+    return list(of_parties(admitted))
+
+
+def _nfs3_protocols(parties: list) -> list[str]:
+    return sorted({p for party in parties for p in party.get("protocols") or [] if p in NFS3_PROTOCOLS})
 
 
 def _ids_set(pod) -> list[str]:
@@ -79,7 +80,7 @@ def _permissions(ctx, pv: dict, record: dict):
 
 def evaluate(ctx):
     users = pods_using_claim(ctx)
-    protocols_seen: dict[int, list[str]] = {}  # the records, and so their party lists, outlive the loop
+    protocols_of = PerPartyList(_nfs3_protocols)
     for (namespace, name), pvc in ctx.state.of_kind("PersistentVolumeClaim").items():
         spec = pvc.get("spec") if isinstance(pvc.get("spec"), dict) else {}
         volume = spec.get("volumeName")
@@ -87,7 +88,7 @@ def evaluate(ctx):
         if pv is None or not isinstance(pv.get("spec"), dict) or pv["spec"].get("volumeMode") == "Block":
             continue
         record = ctx.volume_access.get(volume) or {}
-        protocols = _nfs3_admitted(ctx, record, protocols_seen)
+        protocols = _nfs3_admitted(ctx, record, protocols_of)
         if not protocols:
             continue
         pods = users.get((namespace, name), [])
