@@ -58,16 +58,35 @@ class Admissions:
         self._evaluated: dict[tuple[bytes, ...], list[tuple[int, dict]]] = {}
         self._chains: dict[tuple, list[dict]] = {}
         self._initiators: dict[tuple, dict] = {}
+        self._groups: dict[tuple, list[dict]] = {}
+        self._joined: dict[tuple[int, ...], tuple[tuple, list[dict]]] = {}
         self._warned: set[tuple[str, bytes]] = set()
         self._rules_bytes: dict[int, tuple[list, bytes]] = {}
         self._rules_digests: dict[bytes, str] = {}
 
     def of(self, resolution: Resolution) -> list[dict]:
-        """The volume's admitted parties: a volume admitted by its chain alone gets the chain's list
-        itself, shared, so that what is worked out of a party list is worked out once per list
-        (arrays/party_lists.py) where the records are these."""
-        chain: list[dict] | None = None
-        parties = []
+        """The volume's admitted parties: its segments (`segments_of`) joined, one list for each
+        sequence of segments, shared by the volumes it admits, so that what is worked out of a
+        party list is worked out once per list (arrays/party_lists.py) where the records are these."""
+        return self.joined(self.segments_of(resolution))
+
+    def joined(self, segments: tuple[list[dict], ...]) -> list[dict]:
+        """The concatenation of `segments`, once per sequence of them (held here with it, so that no
+        segment's identity names another list meanwhile)."""
+        if len(segments) == 1:
+            return segments[0]
+        key = tuple(map(id, segments))
+        held = self._joined.get(key)
+        if held is None:
+            held = self._joined[key] = (segments, [party for segment in segments for party in segment])
+        return held[1]
+
+    def segments_of(self, resolution: Resolution) -> tuple[list[dict], ...]:
+        """The volume's admitted parties in segments, in evaluation order, each non-empty: its chain
+        of policies' parties, then each gate's.  A segment is made once and shared by every volume
+        behind the same chain or the same group (an igroup of every node lists a party per node),
+        so each is serialised and stored once (arrays/stored_parties.py), not once per volume."""
+        segments: list[list[dict]] = []
         own = [g for g in resolution.gates if g.kind in POLICY_GATES]
         if own:
             # A traversal policy whose rules cannot be read may let anyone through: it narrows nothing.
@@ -82,22 +101,38 @@ class Admissions:
             )
             if key not in self._chains:
                 self._chains[key] = self._named(own[0], traversal, rules)
-            chain = self._chains[key]
-            parties += [
-                _unreadable_party(own[0], f"{_policy_via(own[0])}unreadable", r) for r in own[0].unreadable
-            ]
+            segments.append(self._chains[key])
+            segments.append(
+                [_unreadable_party(own[0], f"{_policy_via(own[0])}unreadable", r) for r in own[0].unreadable]
+            )
         for gate in resolution.gates:
             if gate.kind in INITIATOR_GATES:
-                parties += [self._initiator(gate, initiator) for initiator in gate.initiators]
-                parties += [_unreadable_party(gate, _initiator_via(gate), r) for r in gate.unreadable]
+                segments.append(self._group(gate))
             elif gate.kind == "chap-account":
                 verdict = chap_account_verdict(gate.name)
-                parties.append(
-                    _party(gate.name, f"{gate.where} account {gate.name} (CHAP)", "write", (), verdict)
+                segments.append(
+                    [_party(gate.name, f"{gate.where} account {gate.name} (CHAP)", "write", (), verdict)]
                 )
-        if chain is None:
-            return parties
-        return chain + parties if parties else chain
+        return tuple(segment for segment in segments if segment)
+
+    def _group(self, gate: Gate) -> list[dict]:
+        """An initiator gate's parties (its initiators, then what of it could not be read), once per
+        group: every volume mapped to the group shares the list."""
+        key = (
+            gate.where,
+            gate.kind,
+            gate.name,
+            tuple(gate.initiators),
+            tuple(gate.via.items()),
+            tuple(gate.unreadable),
+        )
+        found = self._groups.get(key)
+        if found is None:
+            found = self._groups[key] = [
+                *(self._initiator(gate, initiator) for initiator in gate.initiators),
+                *(_unreadable_party(gate, _initiator_via(gate), r) for r in gate.unreadable),
+            ]
+        return found
 
     def _named(self, own: Gate, traversal: list[Gate], rules: tuple[bytes, ...]) -> list[dict]:
         """The parties of the own policy `own` behind `traversal` (`rules`: their rules, in that

@@ -13,6 +13,7 @@ from django.db.models.fields.json import KT
 from arrays.access_summary import ACCESS_SUMMARY, summaries
 from arrays.admission import Admissions, node_set_of
 from arrays.join import Resolution, join_snapshot
+from arrays.stored_parties import ADMITTED_PARTIES, PartyListStore, with_admitted
 from inventory.history import StoredObject, WriteStats, write_versions
 from inventory.kept_fields import digest
 from inventory.models import InventoryObject, Snapshot
@@ -21,8 +22,9 @@ from inventory.state import DERIVED_SCOPE, SnapshotState, Written
 VOLUME_ACCESS = "VolumeAccess"
 INLINE_VOLUME_ACCESS = "InlineVolumeAccess"
 # Bump when the join, the evaluation or the record shape changes: the next snapshot then derives anew.
-# 4: with each namespace's summary (arrays/access_summary.py); 5: the inputs name rules by their digest.
-DERIVATION_VERSION = 5
+# 4: with each namespace's summary (arrays/access_summary.py); 5: the inputs name rules by their digest;
+# 6: parties stored once per segment (arrays/stored_parties.py).
+DERIVATION_VERSION = 6
 
 
 def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
@@ -91,14 +93,16 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True, written: Written 
     joined = join_snapshot(state)
     node_inputs = _node_inputs(state)
     evaluate = _Evaluation(snapshot.cluster_id, Admissions(node_set_of(state), node_inputs))
-    volumes = {}
+    volumes: dict[tuple[str, str], StoredObject] = {}
+    records: dict[str, dict] = {VOLUME_ACCESS: {}, INLINE_VOLUME_ACCESS: {}}
     for pv_name, resolution in joined.volumes.items():
         namespace = resolution.namespaces[0] if resolution.namespaces else ""
-        volumes[(namespace, pv_name)] = evaluate(VOLUME_ACCESS, (namespace, pv_name), resolution)
-    inline = {}
+        key = (namespace, pv_name)
+        volumes[key], records[VOLUME_ACCESS][key] = evaluate(VOLUME_ACCESS, key, resolution)
+    inline: dict[tuple[str, str], StoredObject] = {}
     for resolution in joined.inline:
         key = (resolution.namespaces[0], resolution.subject.removeprefix("Pod/").split("/", 1)[1])
-        inline[key] = evaluate(INLINE_VOLUME_ACCESS, key, resolution)
+        inline[key], records[INLINE_VOLUME_ACCESS][key] = evaluate(INLINE_VOLUME_ACCESS, key, resolution)
     snapshot.facts = {
         **(snapshot.facts or {}),
         "join": {"unbacked": joined.unbacked, "broken_links": joined.broken_links},
@@ -108,14 +112,26 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True, written: Written 
     stats += write_versions(
         snapshot.cluster_id, snapshot.seq, INLINE_VOLUME_ACCESS, inline, scope=DERIVED_SCOPE
     )
-    records = {
-        VOLUME_ACCESS: {key: stored.data for key, stored in volumes.items()},
-        INLINE_VOLUME_ACCESS: {key: stored.data for key, stored in inline.items()},
-    }
+    stats += write_versions(
+        snapshot.cluster_id, snapshot.seq, ADMITTED_PARTIES, evaluate.parties.segments, scope=DERIVED_SCOPE
+    )
     stats += write_versions(
         snapshot.cluster_id, snapshot.seq, ACCESS_SUMMARY, summaries(records), scope=DERIVED_SCOPE
     )
     return Derivation(stats, state, records)
+
+
+def records_as_of(
+    snapshot: Snapshot, kinds: tuple[str, ...] = (VOLUME_ACCESS, INLINE_VOLUME_ACCESS)
+) -> dict[str, dict[tuple[str, str], dict]]:
+    """Kind -> (namespace, name) -> record, every access record of `kinds` as of `snapshot`, whole
+    (with its admitted parties: arrays/stored_parties.py)."""
+    records: dict[str, dict] = {kind: {} for kind in kinds}
+    rows = InventoryObject.objects.as_of(snapshot).filter(scope=DERIVED_SCOPE, kind__in=kinds)
+    for kind, namespace, name, data in rows.values_list("kind", "namespace", "name", "data"):
+        records[kind][(namespace, name)] = data
+    with_admitted(snapshot, (data for by_key in records.values() for data in by_key.values()))
+    return records
 
 
 def _node_inputs(state: SnapshotState) -> str:
@@ -143,6 +159,7 @@ class _Evaluation:
 
     def __init__(self, cluster_id: int, admissions: Admissions):
         self.admissions = admissions
+        self.parties = PartyListStore()
         self.node_inputs = admissions.nodes_inputs or ""
         self.previous = {  # (kind, namespace, name) -> (inputs, digest) of the current records
             (kind, namespace, name): (inputs, stored_digest)
@@ -154,11 +171,16 @@ class _Evaluation:
             .iterator(chunk_size=2000)
         }
 
-    def __call__(self, kind: str, key: tuple[str, str], resolution: Resolution) -> StoredObject:
+    def __call__(self, kind: str, key: tuple[str, str], resolution: Resolution) -> tuple[StoredObject, dict]:
+        """The record as stored, and whole (with its parties: what the analysis reads)."""
         inputs = inputs_of(resolution, self.admissions, self.node_inputs)
-        data = record(resolution, self.admissions.of(resolution), inputs)
+        segments = self.admissions.segments_of(resolution)
+        whole = record(resolution, self.admissions.joined(segments), inputs)
+        data = self.parties.stored_form(whole, segments)
+        whole["party_lists"] = data["party_lists"]  # as a stored record is read back (`records_as_of`)
         previous_inputs, previous_digest = self.previous.get((kind, *key), (None, None))
-        return StoredObject("", data, previous_digest if previous_inputs == inputs else digest(data))
+        stored = StoredObject("", data, previous_digest if previous_inputs == inputs else digest(data))
+        return stored, whole
 
 
 def inputs_of(resolution: Resolution, admissions: Admissions, node_inputs: str) -> str:

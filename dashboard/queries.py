@@ -12,6 +12,7 @@ import orjson
 from django.db.models import Case, Count, Func, IntegerField, JSONField, Q, Value, When
 from django.utils import timezone
 
+from arrays.stored_parties import with_admitted
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 from dashboard.kept_counts import kept_for_admins
 from dashboard.path_groups import grade_severity
@@ -237,8 +238,13 @@ def namespace_contents(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
         "pvcs": list(kubernetes.filter(kind="PersistentVolumeClaim", namespace=namespace).order_by("name")),
         "pvs": list(claimed.order_by("name")),
         "pods": list(kubernetes.filter(kind="Pod", namespace=namespace).order_by("name")),
-        "volume_access": [{"name": name, **data} for name, data in access],
+        "volume_access": _with_admitted(snapshot, [{"name": name, **data} for name, data in access]),
     }
+
+
+def _with_admitted(snapshot: Snapshot, records: list[dict]) -> list[dict]:
+    with_admitted(snapshot, records)
+    return records
 
 
 def visible_snapshot(cluster: Cluster, scope: Scope, as_of: int | datetime | None = None) -> Snapshot | None:
@@ -279,8 +285,9 @@ def volume_records(snapshots: list[Snapshot], scope: Scope):
 
 def volume_rows(records, snapshots: list[Snapshot], scope: Scope) -> list[dict]:
     """A page of access records (from `volume_records`) as the reader may see them: the PVC and PV,
-    the array object, its gates and whom it admits with the verdicts.  Two queries per cluster on the
-    page (its namespaces' tenants, its PVs' claims), whatever the page's size."""
+    the array object, its gates and whom it admits with the verdicts.  Three queries per cluster on the
+    page (its namespaces' tenants, its PVs' claims, the party lists its records name), whatever the
+    page's size."""
     records = list(records)
     by_cluster = {s.cluster_id: s for s in snapshots}
     readers: dict[int, Reader] = {}
@@ -297,6 +304,8 @@ def volume_rows(records, snapshots: list[Snapshot], scope: Scope) -> list[dict]:
                 .values_list("name", "data__spec__claimRef__name")
             )
             claims.update({(cluster_id, pv): claim for pv, claim in claimed})
+    for cluster_id, snapshot in by_cluster.items():
+        with_admitted(snapshot, (r.data for r in records if r.cluster_id == cluster_id))
     rows = []
     for record in records:
         reader, data = readers[record.cluster_id], record.data or {}

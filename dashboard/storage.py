@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from arrays.access_summary import ACCESS_SUMMARY, SUMMARIES_SINCE, VERDICTS
 from arrays.backends import backend_info
 from arrays.models import Array
+from arrays.stored_parties import with_admitted
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
 from dashboard.snapshot_history import TextFor
 from inventory.models import InventoryObject, Snapshot
@@ -240,16 +241,18 @@ def _examples(snapshot: Snapshot, scope: Scope, keys: list[tuple]) -> dict[tuple
     arms = [
         access_records(snapshot, scope)
         .filter(namespace=namespace, kind=kind, name=name)
-        .values_list("namespace", "kind", "name", "data__subject", "data__admitted")
+        .values_list("namespace", "kind", "name", "data__subject", "data__admitted", "data__party_lists")
         for namespace, kind, name in keys
     ]
     if not arms:
         return {}
     rows = arms[0].union(*arms[1:], all=True) if len(arms) > 1 else arms[0]
-    return {
-        (namespace, kind, name): (str(subject or ""), admitted or [])
-        for namespace, kind, name, subject, admitted in rows
+    records = {
+        (namespace, kind, name): {"subject": subject, "admitted": admitted, "party_lists": party_lists}
+        for namespace, kind, name, subject, admitted, party_lists in rows
     }
+    with_admitted(snapshot, records.values())
+    return {key: (str(r["subject"] or ""), r["admitted"] or []) for key, r in records.items()}
 
 
 def storage_view(snapshot: Snapshot, scope: Scope, page_number) -> dict:

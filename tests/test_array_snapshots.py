@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 
 from arrays.models import Array
+from arrays.volume_access import VOLUME_ACCESS, records_as_of
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.tasks import snapshot_now
 from simulator.names import SECRET_MARKER
@@ -233,17 +234,17 @@ def test_the_arrays_evolution_shows_in_the_verdicts(tmp_path):
         def flexgroup_verdicts_on(day):
             simulation.advance_to(START + timedelta(days=day))
             snapshot = snapshot_now(cluster)
-            rows = InventoryObject.objects.as_of(snapshot).filter(scope="derived", kind="VolumeAccess")
-            flexgroup = [r.data for r in rows if r.data["driver"] == "ontap-nas-flexgroup"]
+            records = list(records_as_of(snapshot)[VOLUME_ACCESS].values())
+            flexgroup = [r for r in records if r["driver"] == "ontap-nas-flexgroup"]
             assert flexgroup
-            return {p["verdict"] for r in flexgroup for p in r["admitted"]}, rows
+            return {p["verdict"] for r in flexgroup for p in r["admitted"]}, records
 
         before, _ = flexgroup_verdicts_on(13)
         widened, _ = flexgroup_verdicts_on(15)
         fixed, _ = flexgroup_verdicts_on(18)
         assert "wildcard" not in before and "wildcard" in widened and "wildcard" not in fixed
-        _, rows = flexgroup_verdicts_on(21)
-        stale = [p for r in rows for p in r.data["admitted"] if p["verdict"] == "stale-node"]
+        _, records = flexgroup_verdicts_on(21)
+        stale = [p for r in records for p in r["admitted"] if p["verdict"] == "stale-node"]
         assert any("worker-retiring" in p["stale_nodes"] for p in stale)
     finally:
         estate.stop()
@@ -297,9 +298,8 @@ def test_each_namespaces_summary_counts_its_access_records(estate):
     derived = InventoryObject.objects.as_of(snapshot).filter(scope="derived")
     records = {
         (kind, namespace, name): data
-        for kind, namespace, name, data in derived.filter(
-            kind__in=["VolumeAccess", "InlineVolumeAccess"]
-        ).values_list("kind", "namespace", "name", "data")
+        for kind, by_key in records_as_of(snapshot).items()
+        for (namespace, name), data in by_key.items()
     }
     expected = Counter((namespace, group_of(data)) for (_, namespace, _), data in records.items())
     counted = Counter()

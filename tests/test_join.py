@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from arrays.models import Array
-from arrays.volume_access import VOLUME_ACCESS
+from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS, records_as_of
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.tasks import snapshot_now
 from simulator.serving import SimulatedEstate
@@ -49,8 +49,7 @@ def snapshot(estate):
 
 
 def access_records(snapshot) -> dict[str, dict]:
-    rows = InventoryObject.objects.as_of(snapshot).filter(scope="derived", kind=VOLUME_ACCESS)
-    return {row.name: row.data for row in rows}
+    return {name: data for (_, name), data in records_as_of(snapshot)[VOLUME_ACCESS].items()}
 
 
 def by_driver(snapshot) -> dict[str, list[dict]]:
@@ -203,9 +202,9 @@ def test_static_nfs_pvs_and_inline_volumes_join_by_lif_and_junction_path(snapsho
     static = by_driver(snapshot)["static-nfs"]
     assert static and all(r["object"] and r["object"]["kind"] == "ontap.Volume" for r in static)
     assert all(r["gates"][-1]["role"] == "SVM root /" for r in static)
-    inline = InventoryObject.objects.as_of(snapshot).filter(scope="derived", kind="InlineVolumeAccess")
-    assert inline.exists()
-    assert all(row.data["object"] for row in inline)
+    inline = records_as_of(snapshot)[INLINE_VOLUME_ACCESS].values()
+    assert inline
+    assert all(data["object"] for data in inline)
 
 
 def test_backend_without_a_configured_array_is_shown_as_not_read(estate):

@@ -24,6 +24,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from arrays.models import Array
+from arrays.volume_access import VOLUME_ACCESS, records_as_of
 from dashboard.celery import app as celery_app
 from exposure.models import Finding
 from inventory.kinds import KIND_NAMES
@@ -498,8 +499,6 @@ def test_a_worker_reads_the_arrays_and_derives_who_they_let_in(estate, celery):
     assert done.status == Snapshot.Status.COMPLETE, done.error or done.unread
     for array in ("ontap-a", "ontap-b", "solidfire-a"):
         assert any(key.startswith(f"{array}:") and count for key, count in done.counts.items()), array
-    records = [
-        row.data for row in InventoryObject.objects.as_of(done).filter(scope="derived", kind="VolumeAccess")
-    ]
+    records = records_as_of(done, (VOLUME_ACCESS,))[VOLUME_ACCESS].values()
     verdicts = {party["verdict"] for record in records for party in record["admitted"]}
     assert {"node", "wildcard", "chap-account"} <= verdicts

@@ -8,6 +8,7 @@ records, access records, departed nodes and facts note which parts anyone looks 
 
 import pytest
 
+from arrays.volume_access import records_as_of
 from exposure.analysis.context import Context
 from exposure.analysis.settings import AnalysisSettings
 from exposure.engine import evaluate
@@ -15,8 +16,8 @@ from exposure.rules import ALL_RULES
 from inventory import field_changes
 from inventory.constants import ACCESS_RECORDS, ARRAY_RECORDS
 from inventory.field_changes import FIELD_SEPARATOR, field_change, fields_of
-from inventory.models import InventoryObject, Snapshot
-from inventory.state import DERIVED_SCOPE, SnapshotState
+from inventory.models import Snapshot
+from inventory.state import SnapshotState
 from tests.test_demo_rules import demo_on_day_21
 
 # What each of a snapshot's facts is made of (the rest of them no rule may read).
@@ -119,10 +120,7 @@ class NotingFields(dict):
 def day_21(tmp_path_factory, django_db_setup, django_db_blocker):
     with demo_on_day_21(tmp_path_factory, django_db_blocker, "rule-inputs") as (_, snapshot):
         state = SnapshotState.load(snapshot)
-        records = {}
-        derived = InventoryObject.objects.as_of(snapshot).filter(scope=DERIVED_SCOPE)
-        for kind, namespace, name, data in derived.values_list("kind", "namespace", "name", "data"):
-            records.setdefault(kind, {})[(namespace, name)] = data
+        records = records_as_of(snapshot)
         yield snapshot, state, records, AnalysisSettings.for_cluster(snapshot.cluster)
 
 

@@ -11,9 +11,11 @@ from django.template.defaultfilters import floatformat
 from django.test.utils import CaptureQueriesContext
 
 from arrays.access_summary import ACCESS_SUMMARY, SUMMARIES_SINCE, summaries
-from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS
+from arrays.stored_parties import ADMITTED_PARTIES
+from arrays.volume_access import VOLUME_ACCESS, records_as_of
 from inventory.history import write_versions
 from inventory.importing import import_dump
+from inventory.kept_fields import digest
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.snapshotting import queue_snapshot, run_snapshot
 from inventory.sources import SourceError
@@ -319,42 +321,39 @@ def _more_volumes(cluster: Cluster, count: int, prefix: str, backend=None) -> No
     """Copies of alpha-web's access record, each with a policy of its own (as per-volume policies are)
     and, with `backend`, on backend `backend(n)`; the namespace's summary counted again, as the
     derivation counts it."""
-    records = InventoryObject.objects.current().filter(
-        cluster=cluster, kind="VolumeAccess", namespace="alpha-web"
+    latest = cluster.latest_visible_snapshot()
+    in_alpha_web = records_as_of(latest, (VOLUME_ACCESS,))[VOLUME_ACCESS].items()
+    (key, record), *_ = sorted(item for item in in_alpha_web if item[0][0] == "alpha-web")
+    stored = InventoryObject.objects.current().get(
+        cluster=cluster, scope=DERIVED_SCOPE, kind=VOLUME_ACCESS, namespace=key[0], name=key[1]
     )
-    record = records.order_by("pk").first()
     copies = []
     for n in range(count):
-        data = {
-            **record.data,
-            "admitted": [
-                {**p, "via": f"nas-legacy volume policy {prefix}{n}, rule 1"} for p in record.data["admitted"]
-            ],
-        }
+        parties = [{**p, "via": f"nas-legacy volume policy {prefix}{n}, rule 1"} for p in record["admitted"]]
+        data = {key: value for key, value in record.items() if key != "admitted"}
+        data["party_lists"] = [digest(parties)]
         if backend:
             data["backend"] = backend(n)
-        copies.append(
-            InventoryObject(
-                cluster=cluster,
-                scope=record.scope,
-                kind=record.kind,
-                namespace=record.namespace,
-                name=f"{prefix}{n}",
-                data=data,
-                digest=f"d{n}",
-                schema_version=record.schema_version,
-                valid_from=record.valid_from,
+        for kind, name, kept in (
+            (VOLUME_ACCESS, f"{prefix}{n}", data),
+            (ADMITTED_PARTIES, digest(parties), {"parties": parties}),
+        ):
+            copies.append(
+                InventoryObject(
+                    cluster=cluster,
+                    scope=DERIVED_SCOPE,
+                    kind=kind,
+                    namespace=stored.namespace if kind == VOLUME_ACCESS else "",
+                    name=name,
+                    data=kept,
+                    digest=digest(kept),
+                    schema_version=stored.schema_version,
+                    valid_from=stored.valid_from,
+                )
             )
-        )
     InventoryObject.objects.bulk_create(copies)
-    current = InventoryObject.objects.current().filter(
-        cluster=cluster, scope=DERIVED_SCOPE, kind__in=[VOLUME_ACCESS, INLINE_VOLUME_ACCESS]
-    )
-    records = {}
-    for kind, namespace, name, data in current.values_list("kind", "namespace", "name", "data"):
-        records.setdefault(kind, {})[(namespace, name)] = data
-    seq = cluster.latest_visible_snapshot().seq
-    write_versions(cluster.pk, seq, ACCESS_SUMMARY, summaries(records), scope=DERIVED_SCOPE)
+    records = records_as_of(latest)
+    write_versions(cluster.pk, latest.seq, ACCESS_SUMMARY, summaries(records), scope=DERIVED_SCOPE)
 
 
 def test_snapshot_and_array_pages_need_login(client, prod):

@@ -18,7 +18,7 @@ from exposure.analysis.workloads import MountedVolume, PodView, node_mounts, pod
 from inventory.constants import DEFAULT_TRIDENT_NAMESPACE
 from inventory.fields import as_mapping
 from inventory.refs import array_ref, k8s_ref, parse_ref
-from inventory.state import DERIVED_SCOPE, SnapshotState
+from inventory.state import SnapshotState
 from tenancy.boundaries import Tenancy
 
 # The cached properties only the rules read (`Context.release_indexes`).
@@ -101,13 +101,9 @@ class Context:
             return self._access_records
         snapshot = self.state.snapshot
         if getattr(snapshot, "pk", None):
-            from inventory.models import InventoryObject
+            from arrays.volume_access import records_as_of
 
-            records: dict[str, dict] = {}
-            rows = InventoryObject.objects.as_of(snapshot).filter(scope=DERIVED_SCOPE)
-            for kind, namespace, name, data in rows.values_list("kind", "namespace", "name", "data"):
-                records.setdefault(kind, {})[(namespace, name)] = data
-            return records
+            return records_as_of(snapshot)
         return self._derive_in_memory()
 
     def _derive_in_memory(self) -> dict:
