@@ -11,8 +11,6 @@ each time).  A record is stored with `party_lists`, the digests of its segments
 
 from collections.abc import Iterable
 
-from django.db.models import Q
-
 from arrays.party_lists import PerPartyList
 from inventory.history import StoredObject
 from inventory.kept_fields import digest
@@ -51,14 +49,10 @@ def with_admitted(snapshot: Snapshot, records: Iterable[dict]) -> None:
     names = sorted({name for r in records for name in r["party_lists"] if isinstance(name, str)})
     found = {}
     if names:
-        rows = InventoryObject.objects.filter(
-            cluster_id=snapshot.cluster_id,
-            scope=DERIVED_SCOPE,
-            kind=ADMITTED_PARTIES,
-            namespace="",
-            name__in=names,
-            valid_from__lte=snapshot.seq,
-        ).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=snapshot.seq))
+        # Unrestricted: the reader sees the records, and a record's parties are part of it.
+        rows = InventoryObject.objects.as_of(snapshot).filter(
+            scope=DERIVED_SCOPE, kind=ADMITTED_PARTIES, namespace="", name__in=names
+        )
         found = dict(rows.values_list("name", "data__parties"))
     for record in records:
         segments = [found.get(name) for name in record["party_lists"]]

@@ -137,7 +137,8 @@ def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
 
 class _PhaseClock:
     """Wall and CPU seconds of each phase of a run, for its log line: where a slow snapshot's time
-    went, without a profiler."""
+    went, without a profiler.  CPU is the process's (a worker runs one task; in the embedded mode,
+    other threads' time counts too)."""
 
     def __init__(self):
         self.laps: list[tuple[str, float, float]] = []
