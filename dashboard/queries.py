@@ -234,17 +234,14 @@ def namespace_contents(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
         .order_by("kind", "name")
         .values_list("name", "data")
     )
+    volume_access = [{"name": name, **data} for name, data in access]
+    with_admitted(snapshot, volume_access)
     return {
         "pvcs": list(kubernetes.filter(kind="PersistentVolumeClaim", namespace=namespace).order_by("name")),
         "pvs": list(claimed.order_by("name")),
         "pods": list(kubernetes.filter(kind="Pod", namespace=namespace).order_by("name")),
-        "volume_access": _with_admitted(snapshot, [{"name": name, **data} for name, data in access]),
+        "volume_access": volume_access,
     }
-
-
-def _with_admitted(snapshot: Snapshot, records: list[dict]) -> list[dict]:
-    with_admitted(snapshot, records)
-    return records
 
 
 def visible_snapshot(cluster: Cluster, scope: Scope, as_of: int | datetime | None = None) -> Snapshot | None:
