@@ -252,7 +252,9 @@ class InventoryObject(models.Model):
     through the arrays its Trident backends use) carry the array's name as their scope.
     """
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: every index below starts with the cluster, and each one more is work for
+    # every row a first snapshot writes (hundreds of thousands at scale).
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+", db_index=False)
     scope = models.CharField(max_length=63, blank=True, help_text="Empty for Kubernetes; else the array.")
     kind = models.CharField(max_length=64)
     namespace = models.CharField(max_length=253, blank=True)

@@ -2,9 +2,11 @@
 and read back is what Django's own paths would, on both databases, and the schema is Django's."""
 
 import io
+from importlib import import_module
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from arrays.volume_access import derive
@@ -16,6 +18,8 @@ from tests.factories import obj
 from tests.test_history import base_objects, snap
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
+
+LZ4_SUPPORTED = import_module("inventory.migrations.0003_inventory_data_lz4").LZ4_SUPPORTED
 
 AWKWARD = {
     "quotes": 'say "hi" \\ back\\slash',
@@ -86,6 +90,31 @@ def _finding_fields(cluster, title: str) -> dict:
 
 def test_the_json_column_needs_no_migration():
     call_command("makemigrations", "--check", "--dry-run", stdout=io.StringIO())  # exits non-zero on changes
+
+
+def test_large_kept_fields_are_compressed_with_lz4_and_the_cluster_has_no_index_of_its_own():
+    """What a first snapshot costs PostgreSQL (inventory/migrations/0003): lz4 where the server has
+    it, and no index beside the ones that start with the cluster."""
+    cluster = Cluster.objects.create(name="c1", source=Cluster.Source.OFFLINE)
+    insert_rows(InventoryObject, [row(cluster, "big", {"items": [f"value {i}" for i in range(4000)]})])
+    columns = {
+        tuple(constraint["columns"])
+        for constraint in connection.introspection.get_constraints(
+            connection.cursor(), InventoryObject._meta.db_table
+        ).values()
+        if constraint["index"] and not constraint["primary_key"]
+    }
+    assert ("cluster_id",) not in columns and all(c[0] == "cluster_id" for c in columns if c), columns
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(LZ4_SUPPORTED)
+        if not cursor.fetchone()[0]:
+            return  # a server built without lz4 keeps pglz
+        cursor.execute(
+            "SELECT pg_column_compression(data) FROM inventory_inventoryobject WHERE name = %s", ["big"]
+        )
+        assert cursor.fetchone()[0] == "lz4"
 
 
 def test_the_state_a_run_hands_to_the_derivation_is_the_state_read_back(monkeypatch):
