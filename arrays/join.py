@@ -583,14 +583,16 @@ class _Joiner:
     def unbacked(self) -> list[dict]:
         """Array objects named with a linked backend's storage prefix, on its SVM, that back no PV."""
         found = []
+        pools_of: dict[str, set[str]] = {}  # array -> the volumes holding a used qtree; once, not per backend
+        for array, kind, key in self.used:
+            if kind == "ontap.Qtree":
+                pools_of.setdefault(array, set()).add(key.split("/")[1])
         for backend in self.backends.values():
             array_name = self.state.array_for_backend(backend.uuid)
             records = self.state.arrays.get(array_name or "")
             if records is None or backend.family != "ontap" or not backend.storage_prefix:
                 continue
-            pools = {
-                k.split("/")[1] for (a, kind, k) in self.used if a == records.name and kind == "ontap.Qtree"
-            }
+            pools = pools_of.get(records.name, set())
             for kind in ("ontap.Volume", "ontap.Qtree", "ontap.Lun"):
                 for key in records.all(kind):
                     svm, _, rest = key.partition("/")

@@ -28,7 +28,8 @@ from exposure.rules import ALL_RULES
 from exposure.rules.namespace_labels_writable import forgers as label_forgers
 from inventory.constants import ARRAY_RECORDS
 from inventory.history import StoredObject, write_versions
-from inventory.kept_fields import digest
+from inventory.json_column import SerialisedJSON
+from inventory.kept_fields import digest_of
 from inventory.models import InventoryObject, Snapshot
 from inventory.sources.parsing import gc_paused
 from inventory.state import DERIVED_SCOPE, SnapshotState
@@ -148,18 +149,18 @@ def exposure_paths(evaluation) -> dict[tuple[str, str], StoredObject]:
     """The exposure paths as stored: one record per namespace and rule, keyed (namespace, rule), of
     every path of that rule into the namespace's data, sorted, with whether its hit is a violation.
     Per rule, so that a rule that did not re-run keeps its records as they are."""
-    found: dict[tuple[str, str], list] = defaultdict(list)
+    found: dict[tuple[str, str], list[bytes]] = defaultdict(list)
     for rule, hit in evaluation.all_hits():
+        verdict = b',"violation":true}' if hit.violation else b',"violation":false}'
         for path in hit.paths:
-            found[(path.namespace, rule.slug)].append((path, hit.violation))
+            # Serialised once (orjson turns the dataclass into JSON in C), the verdict its last key:
+            # the same JSON serves the order, the digest and the copy into the database.
+            found[(path.namespace, rule.slug)].append(orjson.dumps(path)[:-1] + verdict)
     stored = {}
     for key, paths in sorted(found.items()):
-        # One serialisation per record: orjson turns the dataclasses into JSON in C.
-        as_json = orjson.loads(orjson.dumps([path for path, _ in paths]))
-        for data, (_, violation) in zip(as_json, paths, strict=True):
-            data["violation"] = violation
-        data = {"paths": sorted(as_json, key=orjson.dumps)}
-        stored[key] = StoredObject("", data, digest(data))
+        paths.sort()
+        data = SerialisedJSON(b'{"paths":[' + b",".join(paths) + b"]}")
+        stored[key] = StoredObject("", data, digest_of(data.json))
     return stored
 
 

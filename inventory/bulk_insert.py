@@ -13,6 +13,8 @@ from functools import partial
 import orjson
 from django.db import connection, models
 
+from inventory.json_column import SerialisedJSON
+
 
 def insert_rows(model: type[models.Model], rows: list[models.Model]) -> None:
     """Insert `rows` (unsaved instances; their primary keys are not read back)."""
@@ -83,6 +85,8 @@ def _fields(model: type[models.Model]) -> list[models.Field]:
 def _json(field: models.JSONField, value):
     if value is None:
         return value
+    if isinstance(value, SerialisedJSON):
+        return value.json.decode()
     try:
         return orjson.dumps(value).decode()  # COPY's text format takes the document as text
     except TypeError:  # what orjson refuses (an integer beyond 64 bits) the standard encoder writes

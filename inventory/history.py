@@ -15,6 +15,7 @@ from django.db import transaction
 
 from inventory.bulk_insert import insert_values
 from inventory.field_changes import changed_fields, field_change
+from inventory.json_column import SerialisedJSON
 from inventory.kept_fields import KEPT_FIELDS, SCHEMA_VERSION, digest, keep_serialised
 from inventory.kept_reuse import KeptFormReuse
 from inventory.models import InventoryObject
@@ -36,7 +37,7 @@ Versions = dict[ObjectKey, tuple[int, str, bool]]
 @dataclass
 class StoredObject:
     uid: str
-    data: dict
+    data: dict | SerialisedJSON  # serialised: made as JSON by its writer, who digested that JSON
     digest: str
     nul_replaced: bool = False  # held a NUL character, stored as U+FFFD (inventory/storable.py)
 

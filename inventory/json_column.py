@@ -7,6 +7,8 @@ Two costs of Django's JSONField that only show at scale, removed without changin
   plain parameters (escaped by libpq, in C).
 - Reading, the documents are parsed by orjson (several times faster than `json`), falling back to
   Django's own parse for what orjson refuses (an integer beyond 64 bits).
+- Writing, a document may come serialised already (`SerialisedJSON`): the bulk copy writes it as it
+  is, rather than serialising it once more (inventory/bulk_insert.py).
 It deconstructs as a plain JSONField: the schema and the migrations are Django's.
 """
 
@@ -15,7 +17,21 @@ from django.db import models
 from django.db.models.fields.json import KeyTransform
 
 
+class SerialisedJSON:
+    """A JSON document, serialised: what a writer that made the JSON itself (to digest it) stores."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, json: bytes):
+        self.json = json
+
+
 class JSONColumn(models.JSONField):
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if isinstance(value, SerialisedJSON):  # Django's own paths (bulk_create on SQLite) take the value
+            value = orjson.loads(value.json)
+        return super().get_db_prep_value(value, connection, prepared)
+
     def get_placeholder(self, value, compiler, connection):
         return "%s"
 

@@ -4,6 +4,7 @@ and read back is what Django's own paths would, on both databases, and the schem
 import io
 from importlib import import_module
 
+import orjson
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -12,6 +13,7 @@ from django.utils import timezone
 from arrays.volume_access import derive
 from exposure.models import Finding, FindingNamespace
 from inventory.bulk_insert import insert_keyed, insert_rows, insert_values
+from inventory.json_column import SerialisedJSON
 from inventory.models import Cluster, InventoryObject
 from inventory.state import SnapshotState
 from tests.factories import obj
@@ -51,6 +53,15 @@ def test_rows_inserted_in_bulk_read_back_as_written():
     stored = {o.name: o for o in InventoryObject.objects.filter(cluster=cluster)}
     assert stored["a"].data == AWKWARD and stored["a"].valid_to is None and stored["a"].scope == ""
     assert stored["b"].data == {} and stored["b"].valid_to == 2 and stored["b"].scope == "arr"
+
+
+def test_documents_given_serialised_are_stored_as_the_documents_they_serialise():
+    cluster = Cluster.objects.create(name="c1", source=Cluster.Source.OFFLINE)
+    document = {key: value for key, value in AWKWARD.items() if key != "big"}
+    insert_rows(InventoryObject, [row(cluster, "bulk", SerialisedJSON(orjson.dumps(document)))])
+    row(cluster, "saved", SerialisedJSON(orjson.dumps(document))).save()  # Django's own path
+    stored = dict(InventoryObject.objects.filter(cluster=cluster).values_list("name", "data"))
+    assert stored == {"bulk": document, "saved": document}
 
 
 def test_rows_inserted_keyed_get_their_keys_and_rows_referring_to_them_follow():

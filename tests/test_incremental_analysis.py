@@ -107,7 +107,7 @@ def assert_same_as_full_analysis(snapshot: Snapshot) -> list[str]:
 
     paths = {(o.namespace, o.name): o.data for o in derived.filter(kind="ExposurePaths")}
     full = exposure_paths(evaluation)
-    assert paths == {key: value.data for key, value in full.items()}
+    assert paths == {key: orjson.loads(value.data.json) for key, value in full.items()}
 
     # The grades: of the namespaces present only; a finding attributed to none of them (cluster-wide,
     # or only to namespaces that are gone) grades the cluster.
