@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from inventory.bulk_insert import insert_values
 from inventory.field_changes import changed_fields, field_change
 from inventory.json_column import SerialisedJSON
 from inventory.kept_fields import KEPT_FIELDS, SCHEMA_VERSION, digest, keep_serialised
 from inventory.kept_reuse import KeptFormReuse
 from inventory.models import InventoryObject
 from inventory.storable import NUL_IN_JSON, storable
+from inventory.written_behind import insert_batch
 
 if TYPE_CHECKING:  # a type only: the store keeps array records without knowing the arrays layer
     from arrays.array_kinds import ArrayKind
@@ -198,8 +198,7 @@ def write_versions(
             }
             for key in to_insert[start : start + BATCH_SIZE]
         ]
-        with transaction.atomic():
-            insert_values(InventoryObject, rows)
+        insert_batch(InventoryObject, rows)  # behind the run, inside rows_written_behind()
     return WriteStats(inserted=len(to_insert), closed=len(to_close), replaced=replaced)
 
 

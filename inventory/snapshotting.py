@@ -37,6 +37,7 @@ from inventory.sources import Collection, SourceError
 from inventory.sources.parsing import gc_paused
 from inventory.state import DERIVED_SCOPE, Written
 from inventory.storable import nul_warning, storable
+from inventory.written_behind import rows_written_behind
 
 logger = logging.getLogger(__name__)
 
@@ -104,18 +105,21 @@ def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
             raise SourceError(
                 "no kind could be read: " + "; ".join(f"{k}: {v}" for k, v in collection.unread.items())
             )
-        stats, written, changed = _store(snapshot, collection)
-        clock.lap("store")
-        del collection  # the raw objects (gigabytes at scale) are stored now; free them before deriving
-        derivation = derive_volume_access(
-            snapshot, inventory_changed=bool(stats["inserted"] or stats["closed"]), written=written
-        )
-        del written
+        # PostgreSQL takes the rows in while the run goes on; the analysis reads after the block.
+        with rows_written_behind():
+            stats, written, changed = _store(snapshot, collection)
+            clock.lap("store")
+            del collection  # the raw objects (gigabytes at scale) are handed on; free them before deriving
+            derivation = derive_volume_access(
+                snapshot, inventory_changed=bool(stats["inserted"] or stats["closed"]), written=written
+            )
+            del written
+            clock.lap("derive")
+        clock.lap("written")  # the wait for the rows still behind
         stats["inserted"] += derivation.stats.inserted
         stats["closed"] += derivation.stats.closed
         if derivation.stats.inserted or derivation.stats.closed:
             changed.add(ACCESS_RECORDS)
-        clock.lap("derive")
     except Exception as error:  # any failure leaves nothing visible and nothing half-written
         undo_snapshot_writes(cluster.pk, snapshot.seq)
         snapshot.counts, snapshot.rows_written = {}, {}  # nothing it counted was kept

@@ -1,0 +1,96 @@
+"""A run's rows written behind it (inventory/written_behind.py): on PostgreSQL, outside a transaction,
+a thread of the run's own copies them, through the run's fence, and a batch that fails there fails
+the snapshot and leaves nothing of it; elsewhere the run writes them itself, the same rows."""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+import inventory.written_behind as written_behind
+from inventory.importing import import_dump
+from inventory.models import InventoryObject, Snapshot
+from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_too]
+
+WRITER = "rows-written-behind"
+# The base cluster with an array behind its volumes: inventory, array records and derived records.
+CASE = CASES / "exports" / "economy-parent-policy"
+
+
+def _stored(cluster_name: str) -> set[tuple]:
+    return set(
+        InventoryObject.objects.filter(cluster__name=cluster_name).values_list(
+            "scope", "kind", "namespace", "name", "digest", "valid_from", "valid_to"
+        )
+    )
+
+
+@pytest.fixture
+def copying_threads(monkeypatch):
+    """The threads each batch of the store and the derivation was copied in."""
+    threads = []
+    copy = written_behind.insert_values
+
+    def spy(model, rows, **kwargs):
+        if model is InventoryObject and rows[0]["kind"] != "ExposurePaths":  # the analysis', after the block
+            threads.append(threading.current_thread().name)
+        return copy(model, rows, **kwargs)
+
+    monkeypatch.setattr(written_behind, "insert_values", spy)
+    return threads
+
+
+def test_a_snapshot_written_behind_stores_the_rows_one_written_at_once_does(tmp_path, copying_threads):
+    configure_cluster("behind", {})
+    behind = import_dump("behind", assemble(CASE, tmp_path / "behind", {}), taken_at=TAKEN_AT)
+    behind_threads = list(copying_threads)
+    copying_threads.clear()
+    configure_cluster("at-once", {})
+    with transaction.atomic():  # inside a caller's transaction: written at once, by the run
+        at_once = import_dump("at-once", assemble(CASE, tmp_path / "at-once", {}), taken_at=TAKEN_AT)
+
+    assert behind.status == at_once.status == Snapshot.Status.COMPLETE
+    assert len(behind_threads) >= 3 and set(copying_threads) == {"MainThread"}
+    assert set(behind_threads) == ({WRITER} if connection.vendor == "postgresql" else {"MainThread"})
+    assert _stored("behind") == _stored("at-once") and len(_stored("behind")) > 20
+    assert {"derived", ""} < {scope for scope, *_ in _stored("behind")}
+    assert not any(thread.name == WRITER for thread in threading.enumerate())
+
+
+def test_a_batch_that_fails_behind_the_run_fails_the_snapshot_and_leaves_nothing_of_it(tmp_path, monkeypatch):
+    copy = written_behind.insert_values
+    copied = []
+
+    def third_fails(model, rows, **kwargs):
+        copied.append(model)
+        if len(copied) == 3:
+            raise OSError("the database went away")
+        return copy(model, rows, **kwargs)
+
+    monkeypatch.setattr(written_behind, "insert_values", third_fails)
+    configure_cluster("failing", {})
+    snapshot = import_dump("failing", assemble(CASE, tmp_path / "failing", {}), taken_at=TAKEN_AT)
+
+    assert snapshot.status == Snapshot.Status.FAILED and "the database went away" in snapshot.error
+    assert not InventoryObject.objects.filter(cluster__name="failing").exists()
+    assert not any(thread.name == WRITER for thread in threading.enumerate())
+    if connection.vendor == "postgresql":  # behind the run, the batches after the failed one are dropped
+        assert len(copied) == 3
+
+
+def test_the_writer_runs_the_runs_execute_wrappers(tmp_path):
+    """How the lease's fence (inventory/lease.py) guards the rows written behind."""
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append((threading.current_thread().name, sql.split()[0]))
+        return execute(sql, params, many, context)
+
+    configure_cluster("wrapped", {})
+    directory = assemble(CASE, tmp_path / "wrapped", {})
+    with connection.execute_wrapper(wrapper):
+        import_dump("wrapped", directory, taken_at=TAKEN_AT)
+    copier = WRITER if connection.vendor == "postgresql" else "MainThread"
+    assert (copier, "COPY" if connection.vendor == "postgresql" else "INSERT") in seen
