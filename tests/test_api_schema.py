@@ -8,6 +8,12 @@ import re
 import jsonschema
 import pytest
 import schemathesis
+
+# schemathesis imports werkzeug when first asked for a WSGI client, and werkzeug's exceptions module
+# iterates its own globals as it is imported: once, with threads of earlier tests still running, that
+# iteration failed ("dictionary changed size during iteration").  Imported here, at collection, in
+# the only thread there is.
+import werkzeug  # noqa: F401
 from django.core.wsgi import get_wsgi_application
 from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
