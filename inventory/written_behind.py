@@ -65,8 +65,7 @@ class _Writer:
                 while (batch := self._batches.get()) is not None:
                     if self.error is None and not self._dropping:
                         try:
-                            with transaction.atomic():
-                                insert_values(*batch)
+                            _insert_now(*batch)
                         except BaseException as error:  # the run raises it at its next batch or the end
                             self.error = error
         finally:
@@ -98,10 +97,15 @@ def insert_batch(model: type[models.Model], rows: list[dict]) -> None:
     the run inside `rows_written_behind()`."""
     writer = _writer()
     if writer is None:
-        with transaction.atomic():
-            insert_values(model, rows)
+        _insert_now(model, rows)
     else:
         writer.put(model, rows)
+
+
+def _insert_now(model: type[models.Model], rows: list[dict]) -> None:
+    """One batch, in a transaction of its own: as the run writes it, or its writer behind it."""
+    with transaction.atomic():
+        insert_values(model, rows)
 
 
 def _writer() -> _Writer | None:
