@@ -9,7 +9,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import orjson
-from django.db.models import Case, Count, Func, IntegerField, JSONField, Q, Value, When
+from django.db import connection
+from django.db.models import Case, Count, F, Func, IntegerField, JSONField, Q, Value, When
 from django.utils import timezone
 
 from arrays.stored_parties import with_admitted
@@ -22,6 +23,7 @@ from exposure.grades import CLUSTER_WIDE, exposure_rank, grade_of, graded_findin
 from exposure.models import Finding, FindingEvent, NamespaceStatus, Suppression
 from exposure.rules import SEVERITIES, SEVERITY_RANK
 from inventory.fields import as_mapping
+from inventory.json_column import JSONColumn
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.refs import array_ref, k8s_ref
 from inventory.state import DERIVED_SCOPE
@@ -389,8 +391,39 @@ def worst_namespace(rows: list[dict]) -> dict | None:
 
 def visible_findings(scope: Scope):
     """The findings the reader may see (attributed to one of their namespaces), with what their
-    `summary` reads (suppression, last seen), in a constant number of queries."""
-    return for_summary(Finding.objects.restrict(scope))
+    `summary` reads (suppression, last seen) and what their redaction reads of their refs, in a
+    constant number of queries."""
+    return refs_as_needed(for_summary(Finding.objects.restrict(scope)), scope)
+
+
+def refs_as_needed(findings, scope: Scope):
+    """`findings` with their refs read only where the reader's redaction may decide by them
+    (`deciding_refs`, none elsewhere): a finding attributed to a thousand namespaces holds a megabyte
+    of refs, and reading it for each row of a list was most of a page's time.  An admin's redaction
+    reads none; a tenant's, only those of a finding whose namespaces the tenant all sees (one that
+    names another is redacted for that alone: tenancy/redaction.py `_involves_hidden`).  Other
+    databases than PostgreSQL read them all (the same answers)."""
+    none = Value([], output_field=JSONColumn())
+    if scope.admin:
+        deciding = none
+    elif connection.vendor == "postgresql":
+        # "" stands for the cluster in `namespaces` (redaction ignores it there too).
+        deciding = Case(
+            *(
+                When(Q(cluster_id=cluster_id, namespaces__contained_by=sorted({"", *seen})), then=F("refs"))
+                for cluster_id, seen in sorted(scope.namespaces.items())
+            ),
+            default=none,
+            output_field=JSONColumn(),
+        )
+    else:
+        deciding = F("refs")
+    return findings.defer("refs").annotate(deciding_refs=deciding)
+
+
+def _deciding_refs(finding: Finding) -> list:
+    """The refs a finding's redaction decides by: as `refs_as_needed` read them, else all of them."""
+    return finding.deciding_refs if hasattr(finding, "deciding_refs") else finding.refs
 
 
 def finding_arrays(scope: Scope) -> list[str]:
@@ -419,7 +452,9 @@ def redacted_findings(findings, scope: Scope):
     for finding in findings:
         if finding.cluster_id not in readers:
             readers[finding.cluster_id] = reader_for(scope, finding.cluster)
-        shown = redact_finding({**summary(finding), "refs": finding.refs}, readers[finding.cluster_id])
+        shown = redact_finding(
+            {**summary(finding), "refs": _deciding_refs(finding)}, readers[finding.cluster_id]
+        )
         yield {**shown, "cluster_id": finding.cluster_id}
 
 
@@ -472,16 +507,19 @@ def listed_findings(findings, scope: Scope) -> Iterator[dict]:
 def listed_columns(findings, scope: Scope):
     """`findings` reading only what `listed_rows` needs of each (not their paths, evidence or detail
     beyond the columns shown)."""
-    fields = LISTED_FIELDS if scope.admin else (*LISTED_FIELDS, "cluster__tenant_label", "refs")
+    fields = LISTED_FIELDS if scope.admin else (*LISTED_FIELDS, "cluster__tenant_label")
     shown = findings.select_related("cluster").only(*fields)
     if not scope.admin:
+        if "deciding_refs" not in shown.query.annotations:
+            shown = refs_as_needed(shown, scope)
         shown = shown.annotate(path_ends=PathEnds("paths"))
     return shown
 
 
-def listed_rows(findings: Iterable[Finding], scope: Scope) -> Iterator[dict]:
-    """Each finding read through `listed_columns`, as a list shows it to the reader."""
-    readers: dict[int, Reader] = {}
+def listed_rows(findings: Iterable[Finding], scope: Scope, cluster: Cluster | None = None) -> Iterator[dict]:
+    """Each finding read through `listed_columns`, as a list shows it to the reader.  `cluster`: the
+    page's own, whose reader the page has built already (each finding's is another instance)."""
+    readers: dict[int, Reader] = {cluster.pk: reader_for(scope, cluster)} if cluster else {}
     for finding in findings:
         if finding.cluster_id not in readers:
             readers[finding.cluster_id] = reader_for(scope, finding.cluster)
@@ -500,7 +538,7 @@ def listed_rows(findings: Iterable[Finding], scope: Scope) -> Iterator[dict]:
             "resolved_at": rfc3339(finding.resolved_at),
             "path_count": finding.path_count,
         }
-        decided_by = {} if scope.admin else {"refs": finding.refs, "paths": finding.path_ends}
+        decided_by = {} if scope.admin else {"refs": finding.deciding_refs, "paths": finding.path_ends}
         yield {**row, **listed_finding({**row, **decided_by}, readers[finding.cluster_id])}
 
 
@@ -547,7 +585,7 @@ def active_suppression(finding: Finding, shown: dict, scope: Scope) -> dict | No
 
 def finding_summaries(findings, reader: Reader) -> list[dict]:
     """Findings (their cluster selected with them) as `summary` shapes, redacted for the reader."""
-    return [redact_finding({**summary(f), "refs": f.refs}, reader) for f in findings]
+    return [redact_finding({**summary(f), "refs": _deciding_refs(f)}, reader) for f in findings]
 
 
 def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict:
@@ -557,7 +595,7 @@ def namespace_exposure(snapshot: Snapshot, namespace: str, scope: Scope) -> dict
     and from platform workloads included)."""
     cluster = snapshot.cluster
     reader = reader_for(scope, cluster)
-    findings = in_namespace(for_summary(Finding.objects.restrict(scope).filter(cluster=cluster)), namespace)
+    findings = in_namespace(visible_findings(scope).filter(cluster=cluster), namespace)
     # Sorted and cut by the database: "open" sorts before "resolved", unsuppressed before suppressed.
     ranked = (
         findings.select_related("cluster")

@@ -533,7 +533,7 @@ def namespace_lives(
         return [], 0
     events, held = life_history(Finding.objects.filter(pk__in=[finding.pk for finding in listed]), scope)
     lives = []
-    for finding, shown in zip(listed, listed_rows(listed, scope), strict=True):
+    for finding, shown in zip(listed, listed_rows(listed, scope, cluster), strict=True):
         spans = life_spans(_row(finding), events[finding.pk], held[finding.pk], window.end)
         lives.append(
             Life(

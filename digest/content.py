@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from dashboard.queries import redacted_findings
+from dashboard.queries import redacted_findings, refs_as_needed
 from digest.fix_first import Breadth, fix_first
 from digest.period import Period
 from digest.recipients import Recipient
@@ -198,6 +198,7 @@ def _summaries(recipient: Recipient, ids: set[int], now: datetime) -> dict[int, 
     if not ids:
         return {}
     findings = for_summary(Finding.objects.restrict(recipient.scope).filter(pk__in=ids), now).order_by("pk")
+    findings = refs_as_needed(findings, recipient.scope)
     return {shown["id"]: shown for shown in redacted_findings(findings, recipient.scope)}
 
 

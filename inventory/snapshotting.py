@@ -21,6 +21,7 @@ from arrays.volume_access import derive as derive_volume_access
 from exposure.analyse import analyse
 from inventory.constants import ACCESS_RECORDS, ARRAY_RECORDS
 from inventory.history import (
+    Versions,
     WriteStats,
     change_set_of,
     current_versions,
@@ -33,7 +34,7 @@ from inventory.kept_fields import SCHEMA_VERSION
 from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.planner_statistics import refresh_after
-from inventory.sources import Collection, SourceError
+from inventory.sources import Collection, KindByKindSource, SourceError
 from inventory.sources.parsing import gc_paused
 from inventory.state import DERIVED_SCOPE, Written
 from inventory.storable import nul_warning, storable
@@ -98,16 +99,19 @@ def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
     snapshot.schema_version = SCHEMA_VERSION
     snapshot.save(update_fields=["status", "started_at", "schema_version"])
     try:
-        collection = source()
-        clock.lap("read")
-        distrust_absence(cluster.pk, collection, before_seq=snapshot.seq)
-        if not (set(collection.objects) & set(KIND_NAMES)):
-            raise SourceError(
-                "no kind could be read: " + "; ".join(f"{k}: {v}" for k, v in collection.unread.items())
-            )
+        store = _Store(snapshot)
         # PostgreSQL takes the rows in while the run goes on; the analysis reads after the block.
         with rows_written_behind():
-            stats, written, changed = _store(snapshot, collection)
+            # A source that hands on each kind as it reads it has it stored meanwhile ("read" then
+            # includes storing those kinds).
+            collection = source(store.kind) if isinstance(source, KindByKindSource) else source()
+            clock.lap("read")
+            distrust_absence(cluster.pk, collection, before_seq=snapshot.seq)
+            if not (set(collection.objects) & set(KIND_NAMES)):
+                raise SourceError(
+                    "no kind could be read: " + "; ".join(f"{k}: {v}" for k, v in collection.unread.items())
+                )
+            stats, written, changed = store.rest(collection)
             clock.lap("store")
             del collection  # the raw objects (gigabytes at scale) are handed on; free them before deriving
             derivation = derive_volume_access(
@@ -218,39 +222,63 @@ def _analyse(snapshot: Snapshot, derivation, changed: frozenset[str]) -> None:
         snapshot.facts = {**(snapshot.facts or {}), "analysis": {"error": _describe(error), "failed": True}}
 
 
-def _store(snapshot: Snapshot, collection: Collection) -> tuple[dict, Written, set[str]]:
-    """Store what was read; returns the rows written, the kept data of each kind stored (for the
-    derivation and the analysis to use as they are rather than read back), and the change set: the
-    kinds it wrote versions of (or only their fields that changed: inventory/field_changes.py), and
-    ARRAY_RECORDS if any array's records changed."""
-    counts, inserted, closed, with_nul, written, changed = {}, 0, 0, {}, {}, set()
-    unread = {kind: reason for kind, reason in collection.unread.items() if kind in KIND_NAMES}
-    for kind in KIND_NAMES:
-        if kind not in collection.objects:
-            unread.setdefault(kind, "not read")
-            continue
-        prepared = prepare(kind, collection.objects[kind], kept=collection.kept)
-        counts[kind] = len(prepared)
-        with_nul[kind] = sum(stored.nul_replaced for stored in prepared.values())
-        current = collection.versions.get(("", kind))
+class _Store:
+    """What a snapshot stores, kind by kind: each Kubernetes kind as a `KindByKindSource` hands it
+    on (`kind`), the rest once the source has returned (`rest`)."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+        self.counts: dict[str, int] = {}
+        self.with_nul: dict[str, int] = {}
+        self.written: Written = {}
+        self.changed: set[str] = set()
+        self.inserted = self.closed = 0
+
+    def kind(self, kind: str, objects: list, current: Versions | None, kept: bool = True) -> None:
+        """Store the objects of one Kubernetes kind read whole; `current`: its current versions, when
+        the source read them already."""
+        snapshot = self.snapshot
+        prepared = prepare(kind, objects, kept=kept)
+        self.counts[kind] = len(prepared)
+        self.with_nul[kind] = sum(stored.nul_replaced for stored in prepared.values())
         stats = write_versions(snapshot.cluster_id, snapshot.seq, kind, prepared, current=current)
-        written[("", kind)] = {key: stored.data for key, stored in prepared.items()}
-        inserted += stats.inserted
-        closed += stats.closed
-        changed |= change_set_of(kind, stats, written[("", kind)])
-    array_counts, array_unread, array_stats = _store_arrays(snapshot, collection, with_nul, written)
-    if array_stats.inserted or array_stats.closed:
-        changed.add(ARRAY_RECORDS)
-    counts.update(array_counts)
-    unread.update(array_unread)
-    inserted += array_stats.inserted
-    closed += array_stats.closed
-    # What the source said may quote names and values too: stored with the same replacement.
-    snapshot.counts = storable(counts)
-    snapshot.unread = storable(unread)
-    snapshot.facts = storable(collection.facts)
-    snapshot.warnings = storable(collection.warnings) + _nul_warnings(snapshot, with_nul)
-    return {"inserted": inserted, "closed": closed, "deleted": 0}, written, changed
+        self.written[("", kind)] = {key: stored.data for key, stored in prepared.items()}
+        self.inserted += stats.inserted
+        self.closed += stats.closed
+        self.changed |= change_set_of(kind, stats, self.written[("", kind)])
+
+    def rest(self, collection: Collection) -> tuple[dict, Written, set[str]]:
+        """Store what was read and not stored yet; returns the rows written, the kept data of each
+        kind stored (for the derivation and the analysis to use as they are rather than read back),
+        and the change set: the kinds it wrote versions of (or only their fields that changed:
+        inventory/field_changes.py), and ARRAY_RECORDS if any array's records changed."""
+        snapshot = self.snapshot
+        unread = {kind: reason for kind, reason in collection.unread.items() if kind in KIND_NAMES}
+        for kind in KIND_NAMES:
+            if kind not in collection.objects:
+                unread.setdefault(kind, "not read")
+            elif kind not in self.counts:
+                self.kind(
+                    kind, collection.objects[kind], collection.versions.get(("", kind)), collection.kept
+                )
+        array_counts, array_unread, array_stats = _store_arrays(
+            snapshot, collection, self.with_nul, self.written
+        )
+        if array_stats.inserted or array_stats.closed:
+            self.changed.add(ARRAY_RECORDS)
+        counts = {kind: self.counts[kind] for kind in KIND_NAMES if kind in self.counts} | array_counts
+        unread.update(array_unread)
+        # What the source said may quote names and values too: stored with the same replacement.
+        snapshot.counts = storable(counts)
+        snapshot.unread = storable(unread)
+        snapshot.facts = storable(collection.facts)
+        snapshot.warnings = storable(collection.warnings) + _nul_warnings(snapshot, self.with_nul)
+        stats = {
+            "inserted": self.inserted + array_stats.inserted,
+            "closed": self.closed + array_stats.closed,
+            "deleted": 0,
+        }
+        return stats, self.written, self.changed
 
 
 def _nul_warnings(snapshot: Snapshot, with_nul: dict[str, int]) -> list[str]:

@@ -22,6 +22,7 @@ from inventory.lease import ClusterBusy, cluster_lease
 from inventory.memory import release_freed_memory
 from inventory.models import Cluster, ClusterLease, Snapshot
 from inventory.snapshotting import queue_snapshot, run_snapshot
+from inventory.sources import Collection, KindByKindSource, KindRead
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +32,33 @@ MAX_ATTEMPTS = 3
 UNFINISHED = (Snapshot.Status.QUEUED, Snapshot.Status.RUNNING)
 
 
-def live_source(cluster: Cluster):
-    """The callable that reads a registered cluster through its Kubernetes API, then the arrays
-    its Trident backends use (only those an admin configured)."""
-    from inventory.sources.kubernetes import api_client_from_kubeconfig, collect_kubernetes
+class LiveSource(KindByKindSource):
+    """Reads a registered cluster through its Kubernetes API, then the arrays its Trident backends
+    use (only those an admin configured).  Each Kubernetes kind is handed to `kind_read` as soon as
+    it is read whole, with the current versions its stored forms were judged against."""
 
-    def read():
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+
+    def __call__(self, kind_read: KindRead | None = None) -> Collection:
+        from inventory.sources.kubernetes import api_client_from_kubeconfig, collect_kubernetes
+
+        cluster = self.cluster
         client = api_client_from_kubeconfig(
             cluster.kubeconfig_path or None,
             cluster.context or None,
             in_cluster=cluster.source == Cluster.Source.IN_CLUSTER,
         )
         forms = StoredForms(cluster.pk)
+        handed_on = (lambda kind, kept: kind_read(kind, kept, forms.current.get(kind))) if kind_read else None
         with client:  # each object reduced to its stored form (kept fields, digest) as its page arrives
             collection = collect_kubernetes(
-                client, reduce=forms, backoff_base=settings.KUBERNETES_RETRY_SECONDS
+                client, reduce=forms, kind_read=handed_on, backoff_base=settings.KUBERNETES_RETRY_SECONDS
             )
         collection.versions = {("", kind): versions for kind, versions in forms.current.items()}
         forms.reuse.remember()
         read_arrays(cluster, collection)
         return collection
-
-    return read
 
 
 def snapshot_now(cluster: Cluster, snapshot: Snapshot | None = None, source=None) -> Snapshot:
@@ -79,7 +85,7 @@ def snapshot_now(cluster: Cluster, snapshot: Snapshot | None = None, source=None
         snapshot.attempts += 1
         snapshot.save(update_fields=["attempts"])
         try:
-            return run_snapshot(snapshot, source or live_source(cluster))
+            return run_snapshot(snapshot, source or LiveSource(cluster))
         except (KeyboardInterrupt, SystemExit):  # stopped (SIGTERM in `manage.py snapshot`): clean up now
             undo_snapshot_writes(cluster.pk, snapshot.seq)
             _give_up(snapshot, "stopped before finishing")

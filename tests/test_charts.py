@@ -287,15 +287,18 @@ def test_readers_and_pages_cost_the_same_queries_for_few_or_many_findings(cluste
     prod = clusters["prod"]
     admin_user = dashboard_admin()
     finding = Finding.objects.filter(cluster=prod, attributions__namespace="alpha-web").first()
+    # Each read is given a Cluster instance of its own, as each page has (readers are kept per instance).
     readers = {
-        "window": lambda scope: timelines.window_of(prod, scope),
-        "cluster series": lambda scope: timelines.cluster_open_series(prod, scope, WINDOW),
-        "namespace series": lambda scope: timelines.namespace_open_series(prod, "alpha-web", scope, WINDOW),
-        "grades": lambda scope: timelines.grade_distribution(prod, scope),
-        "finding life": lambda scope: timelines.finding_life(finding, scope),
-        "lives": lambda scope: timelines.namespace_lives(prod, "alpha-web", scope, WINDOW),
-        "cluster charts": lambda scope: charts.cluster_charts(prod, scope),
-        "namespace charts": lambda scope: charts.namespace_charts(prod, "alpha-web", scope),
+        "window": lambda scope, cluster: timelines.window_of(cluster, scope),
+        "cluster series": lambda scope, cluster: timelines.cluster_open_series(cluster, scope, WINDOW),
+        "namespace series": lambda scope, cluster: timelines.namespace_open_series(
+            cluster, "alpha-web", scope, WINDOW
+        ),
+        "grades": lambda scope, cluster: timelines.grade_distribution(cluster, scope),
+        "finding life": lambda scope, cluster: timelines.finding_life(finding, scope),
+        "lives": lambda scope, cluster: timelines.namespace_lives(cluster, "alpha-web", scope, WINDOW),
+        "cluster charts": lambda scope, cluster: charts.cluster_charts(cluster, scope),
+        "namespace charts": lambda scope, cluster: charts.namespace_charts(cluster, "alpha-web", scope),
     }
     pages = ["/", "/clusters/prod/namespaces/alpha-web/", f"/findings/{finding.pk}/"]
     users = {"admin": admin_user, "alice": alice}
@@ -305,7 +308,8 @@ def test_readers_and_pages_cost_the_same_queries_for_few_or_many_findings(cluste
         for who, user in users.items():
             scope = scope_of(user)
             for name, read in readers.items():
-                costs[who, name] = _queries(lambda read=read, scope=scope: read(scope))
+                cluster = Cluster.objects.get(pk=prod.pk)
+                costs[who, name] = _queries(lambda read=read, scope=scope, c=cluster: read(scope, c))
             client.force_login(user)
             for url in pages:
                 costs[who, url] = _queries(lambda url=url: client.get(url))

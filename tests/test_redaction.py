@@ -3,13 +3,16 @@
 import inspect
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
-from dashboard.queries import own_volumes, reader_for
+from dashboard.queries import listed_findings, own_volumes, reader_for, redacted_findings, visible_findings
 from inventory.models import Cluster
 from inventory.snapshotting import queue_snapshot, run_snapshot
 from tenancy.redaction import Reader, redact_event, redact_finding, scrub, visible_paths
 from tenancy.scope import Scope
 from tests.factories import collection, obj
+from tests.factories import finding as made_finding
 
 READER = Reader(Scope(namespaces={1: frozenset({"alpha-web"})}), 1, frozenset({"alpha"}))
 
@@ -243,3 +246,35 @@ def test_a_readers_own_volumes_are_their_namespaces_pvs_then_and_now_and_the_unc
     _snapshot(cluster, namespaces + now[:1])
     assert reader_for(scope, cluster) is not reader, "a newer snapshot: read anew"
     assert reader_for(Scope.everything(), cluster).own_volumes == frozenset(), "admins: nothing to read"
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres_too  # PostgreSQL reads the refs only where they may decide; SQLite reads them all
+def test_a_findings_refs_are_read_where_the_readers_redaction_decides_by_them():
+    cluster = Cluster.objects.create(name="prod", source=Cluster.Source.OFFLINE, tenant_label="team")
+    namespaces = [_namespace("alpha-web", "alpha"), _namespace("beta-app", "beta")]
+    volumes = [_claimed_pv("pv-alpha", "alpha-web"), _claimed_pv("pv-beta", "beta-app")]
+    _snapshot(cluster, namespaces + volumes)
+    theirs, own = ["PersistentVolume/pv-beta"], ["PersistentVolume/pv-alpha"]
+    now = timezone.now()
+    by_refs = made_finding(cluster, "alpha-web", 1, first_seen=now, refs=theirs, title="shares pv-beta")
+    by_namespace = made_finding(
+        cluster, "alpha-web", 2, first_seen=now, refs=theirs, namespaces=["alpha-web", "beta-app"]
+    )
+    clean = made_finding(cluster, "alpha-web", 3, first_seen=now, refs=own, title="alpha-web only")
+    tenant = Scope(namespaces={cluster.pk: frozenset({"alpha-web"})})
+
+    read = {f.pk: f.deciding_refs for f in visible_findings(tenant)}
+    assert read[by_refs.pk] == theirs and read[clean.pk] == own
+    # Naming beta-app redacts it whatever its refs: PostgreSQL leaves them unread.
+    assert read[by_namespace.pk] == ([] if connection.vendor == "postgresql" else theirs)
+    assert all(f.deciding_refs == [] for f in visible_findings(Scope.everything()))
+    shown = {row["id"]: row for row in redacted_findings(visible_findings(tenant), tenant)}
+    listed = {row["id"]: row for row in listed_findings(visible_findings(tenant), tenant)}
+    for hidden in (by_refs, by_namespace):
+        assert shown[hidden.pk]["redacted"] and "beta" not in repr(shown[hidden.pk])
+        assert "pv-beta" not in listed[hidden.pk]["title"]
+    assert not shown[clean.pk].get("redacted") and listed[clean.pk]["title"] == "alpha-web only"
+    everything = Scope.everything()
+    admin = {row["id"]: row for row in redacted_findings(visible_findings(everything), everything)}
+    assert admin[by_refs.pk]["title"] == "shares pv-beta"

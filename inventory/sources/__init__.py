@@ -5,6 +5,8 @@ serves them, plus what could not be read and why.  The snapshotter turns a Colle
 into versioned inventory; it never cares which source produced it.
 """
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -47,3 +49,19 @@ class ArrayReading:
     family: str  # "ontap" or "solidfire"
     collection: Collection
     backends: list[str] = field(default_factory=list)  # Trident backend names linked to it
+
+
+# (kind, its objects as the source keeps them, the current versions its reducer judged them against
+# or None): one Kubernetes kind read whole, handed on before the next kind is read.
+KindRead = Callable[[str, list, dict | None], None]
+
+
+class KindByKindSource(ABC):
+    """A source that hands each Kubernetes kind on as soon as it has read it whole (`kind_read`), so
+    that the snapshot stores it while the next kinds are read: at scale, PostgreSQL then takes a
+    first snapshot's rows in during the reading, on the core the reading leaves idle.  The kinds it
+    hands on are in the Collection it returns too.  Any other callable returning a Collection is a
+    source as well; its kinds are stored once it returns."""
+
+    @abstractmethod
+    def __call__(self, kind_read: KindRead | None = None) -> Collection: ...

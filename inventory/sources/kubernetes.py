@@ -246,12 +246,14 @@ def collect_kubernetes(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     reduce: Reduce | None = None,
+    kind_read: Callable[[str, list], None] | None = None,
 ) -> Collection:
     """Read every kind in KINDS.  Raises SourceError only when the API does not answer at all.
 
     `reduce(kind, raw)`: what to keep of each object, applied page by page as the pages arrive (the
     snapshot passes its stored form: the kept fields, digested), so a kind's raw list is never held
-    whole."""
+    whole.  `kind_read(kind, objects)`: called with each kind read whole, before the next is read
+    (not for a kind unread or absent); what it raises ends the reading."""
     policy = _RetryPolicy(max_attempts, backoff_base, request_timeout, sleep)
     collection = Collection(kept=reduce is not None)
     try:
@@ -294,5 +296,7 @@ def collect_kubernetes(
             collection.unread[info.kind] = str(failure)
             logger.warning("could not read %s: %s", info.plural, failure)
         list_seconds[info.kind] = round(clock() - started, 3)
+        if kind_read is not None and info.kind in collection.objects:
+            kind_read(info.kind, collection.objects[info.kind])
     collection.facts["list_seconds"] = list_seconds
     return collection

@@ -12,7 +12,7 @@ from inventory.dumping import write_dump
 from inventory.models import Cluster
 from inventory.snapshotting import distrust_absence
 from inventory.sources import SourceError
-from inventory.tasks import live_source
+from inventory.tasks import LiveSource
 
 
 class Command(BaseCommand):
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         if target.exists() and any(target.iterdir()):
             raise CommandError(f"{directory} is not empty; choose a new directory")
         try:
-            collection = live_source(registered)()
+            collection = LiveSource(registered)()
         except SourceError as error:
             raise CommandError(str(error)) from None
         distrust_absence(registered.pk, collection)  # a 404 is not written down as "none"
