@@ -2,12 +2,17 @@
 threads of one process (dashboard/collector_pause.py, inventory/sources/parsing.py)."""
 
 import gc
+import subprocess
+import sys
 import threading
 
 import pytest
+from django.conf import settings
 from django.http import HttpResponse
 
 from dashboard.collector_pause import CollectorPausedDuringRequest
+from dashboard.management.commands.serve import DashboardServer
+from dashboard.server_heap import settle_heap
 from inventory.sources.parsing import gc_paused
 
 
@@ -68,3 +73,31 @@ def test_a_pause_begun_with_the_collector_off_leaves_it_off():
     with gc_paused():
         pass
     assert not gc.isenabled()
+
+
+def test_a_serving_process_freezes_its_heap_once_the_pages_are_loaded():
+    """What the process holds then is never scanned again by a collection after a request."""
+    gc.unfreeze()  # another test of this process may have settled it (the bench's pages do)
+    try:
+        assert gc.get_freeze_count() == 0
+        frozen = settle_heap()
+        assert frozen == gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
+
+
+def test_the_wsgi_application_and_manage_py_serve_settle_their_heap():
+    """Both ways the dashboard is served: a production server's WSGI module, and `manage.py serve`'s
+    gunicorn worker loading the application."""
+    # The views are imported before the freeze (the URL configuration imports them), not by a first request.
+    probe = "import gc, sys, dashboard.wsgi; print(gc.get_freeze_count(), 'dashboard.views' in sys.modules)"
+    settled = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=settings.BASE_DIR
+    )
+    frozen, views_loaded = settled.stdout.split()
+    assert int(frozen) > 10_000 and views_loaded == "True"
+    gc.unfreeze()
+    try:
+        assert DashboardServer(0, services=None).load() is not None and gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

@@ -118,7 +118,11 @@ class DashboardServer(BaseApplication):
     def load(self):
         from django.core.wsgi import get_wsgi_application
 
-        return get_wsgi_application()
+        from dashboard.server_heap import settle_heap
+
+        application = get_wsgi_application()
+        settle_heap()  # in the worker, which loads the application after gunicorn's fork
+        return application
 
 
 class Command(BaseCommand):
