@@ -5,6 +5,7 @@ import gc
 import subprocess
 import sys
 import threading
+import weakref
 
 import pytest
 from django.conf import settings
@@ -29,6 +30,47 @@ def test_a_request_runs_with_the_collector_paused_and_resumes_it():
     middleware = CollectorPausedDuringRequest(lambda request: seen.append(gc.isenabled()) or HttpResponse())
     middleware(object())
     assert seen == [False] and gc.isenabled()
+
+
+class _Cycle:
+    def __init__(self):
+        self.me = self
+
+
+def _garbage_in_the_middle_generation() -> weakref.ref:
+    """A reference cycle that only a collection of generation 1 or older frees, as a DRF response's
+    are once the server lets go of them (a collection of generation 0 ran while they were alive)."""
+    gc.collect(1)  # generation 1's own schedule restarts: no automatic collection of it comes soon
+    cycle = _Cycle()
+    gc.collect(0)
+    assert gc.is_tracked(cycle) and cycle in gc.get_objects(generation=1)
+    dead = weakref.ref(cycle)
+    del cycle
+    return dead
+
+
+def test_a_request_first_frees_what_earlier_requests_left_in_cycles():
+    left = _garbage_in_the_middle_generation()
+    assert left() is not None
+    freed_before_the_view = []
+    middleware = CollectorPausedDuringRequest(
+        lambda r: freed_before_the_view.append(left() is None) or HttpResponse()
+    )
+    middleware(object())
+    assert freed_before_the_view == [True]
+
+
+def test_no_collection_before_a_request_while_a_snapshot_run_has_the_collector_paused():
+    """The run's young generation holds all it has built: collecting it at each request would rescan it."""
+    left = _garbage_in_the_middle_generation()
+    alive_in_the_view = []
+    middleware = CollectorPausedDuringRequest(
+        lambda r: alive_in_the_view.append(left() is not None) or HttpResponse()
+    )
+    with gc_paused():
+        middleware(object())
+    assert alive_in_the_view == [True]
+    gc.collect()
 
 
 def test_a_failing_request_resumes_it_too():
