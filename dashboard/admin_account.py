@@ -26,7 +26,10 @@ class AdminAccount:
         elif self.created:
             how = f"user {self.username}, with the password from DJANGO_SUPERUSER_PASSWORD"
         else:
-            how = f"user {self.username} (an existing account: its password was not changed)"
+            how = (
+                f"user {self.username} (an existing account: its password was not changed; "
+                f"`manage.py changepassword {self.username}` sets a new one)"
+            )
         lines = [f"  Sign in at {url}", f"  {how}"]
         rule = "=" * max(len(line) for line in lines)
         return [rule, *lines, rule]

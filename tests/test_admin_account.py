@@ -2,12 +2,13 @@
 server is up and again, last, when the demo history is complete."""
 
 import io
+import socket
 import threading
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.core.management.base import OutputWrapper
+from django.core.management.base import CommandError, OutputWrapper
 
 from dashboard.admin_account import AdminAccount, ensure_admin_account
 from dashboard.management.commands.serve import EmbeddedServices
@@ -25,7 +26,9 @@ def test_the_account_is_made_once_with_a_generated_password(monkeypatch):
     assert User.objects.get(username="admin").check_password(made.password)
     again = ensure_admin_account()
     assert not again.created and again.password == ""
-    assert "an existing account: its password was not changed" in "\n".join(again.sign_in(URL))
+    said = "\n".join(again.sign_in(URL))
+    assert "an existing account: its password was not changed" in said
+    assert "manage.py changepassword admin" in said
 
 
 def test_a_password_from_the_environment_is_never_printed(monkeypatch):
@@ -89,3 +92,17 @@ def test_make_run_lets_serve_make_the_account():
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     run = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
     assert "manage.py serve --ensure-admin" in run and "ensure_admin\n" not in run
+
+
+def test_serve_on_a_port_in_use_stops_before_making_the_account():
+    """Else the generated password, printed once the server is up, would be lost with it."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(CommandError, match=f"127.0.0.1:{port} is in use"):
+            call_command("serve", "--port", str(port), "--ensure-admin", "--no-demo")
+    finally:
+        taken.close()
+    assert not User.objects.exists()

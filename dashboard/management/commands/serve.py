@@ -15,10 +15,11 @@ before any thread of ours exists.
 """
 
 import os
+import socket
 import threading
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connections
 from gunicorn.app.base import BaseApplication
 
@@ -139,9 +140,28 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, no_demo, ensure_admin, **options):
         url = f"http://127.0.0.1:{port}/"
+        # Before the account is made: a generated password is printed only once the server is up, so
+        # a server that cannot bind would lose it, and the next run finds the account made.
+        if not _port_free(port):
+            raise CommandError(
+                f"127.0.0.1:{port} is in use (another dashboard?): stop it, or serve on another port "
+                f"(make run PORT={port + 1})"
+            )
         account = ensure_admin_account() if ensure_admin else None
         services = EmbeddedServices(self.stdout, demo=not no_demo, url=url, account=account)
         self.stdout.write(f"dashboard: {url}")
         # Nothing open to inherit across gunicorn's fork: the worker opens its own connections.
         connections.close_all()
         DashboardServer(port, services).run()
+
+
+def _port_free(port: int) -> bool:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is free
+    try:
+        probe.bind(("127.0.0.1", port))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
