@@ -1,12 +1,12 @@
 """A serving process's heap, settled once it has loaded the pages: what is alive then (Django, every
-view, plotly, the array and Kubernetes libraries: about 190,000 containers) is frozen out of the
-cyclic collector's reach.
+view, plotly, the array and Kubernetes libraries: 130,000 to 150,000 containers) is frozen out of
+the cyclic collector's reach.
 
-The collector is paused while a request is answered (dashboard/collector_pause.py).  As it resumes
-after a request, the collection that follows scanned this whole startup heap whenever it was a full
-one: 100 to 240 ms at the bench scale, spent before the response went out (BENCHMARKS.md).  Frozen,
-the startup heap is never scanned again; it holds no garbage to collect (modules, classes, settings,
-the URL configuration), and what the process builds later is collected as before.
+The collector is paused while a request is answered (dashboard/collector_pause.py), and collects
+between requests.  Each full collection rescanned this whole startup heap: 124 to 156 ms in a
+fresh process on the bench's database, about 0 with it frozen (BENCHMARKS.md).  The startup heap
+holds no garbage to collect (modules, classes, settings, the URL configuration); what the process
+builds later is collected as before.
 """
 
 import gc
