@@ -4,6 +4,7 @@ import copy
 import uuid
 
 from inventory.kinds import BY_KIND, KIND_NAMES
+from inventory.models import InventoryObject
 from inventory.sources import Collection
 
 
@@ -156,3 +157,12 @@ def graded_namespaces(cluster, namespaces, *, grade: str, counts: dict):
             for namespace in namespaces
         ]
     )
+
+
+def stored_rows(cluster) -> set[tuple]:
+    """Every inventory row of `cluster` (a Cluster or its name) as what two runs must agree on: its
+    identity, its digest and its life."""
+    rows = InventoryObject.objects.filter(
+        **({"cluster__name": cluster} if isinstance(cluster, str) else {"cluster": cluster})
+    )
+    return set(rows.values_list("scope", "kind", "namespace", "name", "digest", "valid_from", "valid_to"))

@@ -15,6 +15,7 @@ from inventory.tasks import LiveSource, snapshot_now
 from simulator.serving import SimulatedEstate
 from simulator.world import Simulation
 from tests.cases.runner import TAKEN_AT
+from tests.factories import stored_rows
 from tests.test_join import register_arrays
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_too]
@@ -32,14 +33,6 @@ def estate(tmp_path_factory):
 def _cluster(estate, name: str) -> Cluster:
     return Cluster.objects.create(
         name=name, source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(estate.kubeconfig)
-    )
-
-
-def _stored(cluster: Cluster) -> set[tuple]:
-    return set(
-        InventoryObject.objects.filter(cluster=cluster).values_list(
-            "scope", "kind", "namespace", "name", "digest", "valid_from", "valid_to"
-        )
     )
 
 
@@ -81,8 +74,8 @@ def test_each_kind_is_stored_before_the_next_is_read_and_the_rows_are_the_whole_
     # Stored once read whole: every kind read before the first is stored.
     assert steps.index(("stored", read[0])) > max(i for i, (step, _) in enumerate(steps) if step == "read")
     assert kind_by_kind.counts == at_once.counts and kind_by_kind.rows_written == at_once.rows_written
-    assert _stored(kind_by_kind.cluster) == _stored(whole) and len(_stored(whole)) > 100
-    assert {"derived", ""} < {scope for scope, *_ in _stored(whole)}
+    assert stored_rows(kind_by_kind.cluster) == stored_rows(whole) and len(stored_rows(whole)) > 100
+    assert {"derived", ""} < {scope for scope, *_ in stored_rows(whole)}
 
 
 def test_a_run_that_fails_after_kinds_were_stored_leaves_nothing_of_them(estate, steps, monkeypatch):

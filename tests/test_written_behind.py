@@ -11,20 +11,13 @@ import inventory.written_behind as written_behind
 from inventory.importing import import_dump
 from inventory.models import InventoryObject, Snapshot
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
+from tests.factories import stored_rows
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_too]
 
 WRITER = "rows-written-behind"
 # The base cluster with an array behind its volumes: inventory, array records and derived records.
 CASE = CASES / "exports" / "economy-parent-policy"
-
-
-def _stored(cluster_name: str) -> set[tuple]:
-    return set(
-        InventoryObject.objects.filter(cluster__name=cluster_name).values_list(
-            "scope", "kind", "namespace", "name", "digest", "valid_from", "valid_to"
-        )
-    )
 
 
 @pytest.fixture
@@ -54,8 +47,8 @@ def test_a_snapshot_written_behind_stores_the_rows_one_written_at_once_does(tmp_
     assert behind.status == at_once.status == Snapshot.Status.COMPLETE
     assert len(behind_threads) >= 3 and set(copying_threads) == {"MainThread"}
     assert set(behind_threads) == ({WRITER} if connection.vendor == "postgresql" else {"MainThread"})
-    assert _stored("behind") == _stored("at-once") and len(_stored("behind")) > 20
-    assert {"derived", ""} < {scope for scope, *_ in _stored("behind")}
+    assert stored_rows("behind") == stored_rows("at-once") and len(stored_rows("behind")) > 20
+    assert {"derived", ""} < {scope for scope, *_ in stored_rows("behind")}
     assert not any(thread.name == WRITER for thread in threading.enumerate())
 
 
