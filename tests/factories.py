@@ -159,10 +159,8 @@ def graded_namespaces(cluster, namespaces, *, grade: str, counts: dict):
     )
 
 
-def stored_rows(cluster) -> set[tuple]:
-    """Every inventory row of `cluster` (a Cluster or its name) as what two runs must agree on: its
-    identity, its digest and its life."""
-    rows = InventoryObject.objects.filter(
-        **({"cluster__name": cluster} if isinstance(cluster, str) else {"cluster": cluster})
-    )
+def stored_rows(cluster_name: str) -> set[tuple]:
+    """Every inventory row of the cluster as what two runs must agree on: its identity, its digest
+    and its life."""
+    rows = InventoryObject.objects.filter(cluster__name=cluster_name)
     return set(rows.values_list("scope", "kind", "namespace", "name", "digest", "valid_from", "valid_to"))

@@ -74,8 +74,11 @@ def test_each_kind_is_stored_before_the_next_is_read_and_the_rows_are_the_whole_
     # Stored once read whole: every kind read before the first is stored.
     assert steps.index(("stored", read[0])) > max(i for i, (step, _) in enumerate(steps) if step == "read")
     assert kind_by_kind.counts == at_once.counts and kind_by_kind.rows_written == at_once.rows_written
-    assert stored_rows(kind_by_kind.cluster) == stored_rows(whole) and len(stored_rows(whole)) > 100
-    assert {"derived", ""} < {scope for scope, *_ in stored_rows(whole)}
+    assert (
+        stored_rows(kind_by_kind.cluster.name) == stored_rows(whole.name)
+        and len(stored_rows(whole.name)) > 100
+    )
+    assert {"derived", ""} < {scope for scope, *_ in stored_rows(whole.name)}
 
 
 def test_a_run_that_fails_after_kinds_were_stored_leaves_nothing_of_them(estate, steps, monkeypatch):

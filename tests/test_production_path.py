@@ -111,8 +111,8 @@ def wait_for(what: str, condition, timeout: float = 20.0):
 def lease_released_soon(cluster: Cluster) -> None:
     """The run lets go of its lease as it ends: just after its snapshot turns visible (the test sees
     the snapshot first), so the release is awaited briefly, not assumed to be there already."""
-    holder = lambda: ClusterLease.objects.get(cluster=cluster).holder  # noqa: E731
-    wait_for("the run to release its lease", lambda: holder() == "", timeout=5)
+    released = ClusterLease.objects.filter(cluster=cluster, holder="")
+    wait_for("the run to release its lease", released.exists, timeout=5)
 
 
 def finished(snapshot_pk: int) -> Snapshot | None:
