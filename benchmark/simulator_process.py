@@ -8,8 +8,11 @@ own readers and the floor's) and then served as bytes.
 
 Protocol: the process writes one line `BENCH-SIM <json>` when ready (the kubeconfig, the arrays'
 settings, how many objects) and one after each command; the bench writes one JSON command a line
-on its stdin: {"op": "advance", "minutes": M}, {"op": "churn", "fraction": F}, {"op": "served"}
-(answers served from the caches and rendered anew since the last asking), {"op": "stop"}.
+on its stdin: {"op": "advance", "minutes": M}, {"op": "churn", "fraction": F, "render": R},
+{"op": "served"} (answers served from the caches and rendered anew since the last asking),
+{"op": "stop"}.  A change with "render": false leaves the caches empty, to be filled as the answers
+are asked for: item 9's snapshots measure the database, not time, and rendering every answer ahead
+of each of them took longer than the snapshot itself.
 """
 
 import inspect
@@ -74,7 +77,9 @@ def serve(scale, seed: int, directory: Path, credentials_dir: Path, page_size: i
                     changed = simulation.churn(command["fraction"])
             for server in servers:
                 server.responses.clear()
-            objects, rendered = _render(estate, arrays, page_size)
+            objects, rendered = None, 0.0  # rendered as asked for
+            if command.get("render", True):
+                objects, rendered = _render(estate, arrays, page_size)
             served = _served(servers)
             _say(out, {"changed": changed, "objects": objects, "render_seconds": rendered})
     finally:
@@ -160,8 +165,9 @@ class SimulatorProcess:
     def advance(self, minutes: float) -> dict:
         return self._ask({"op": "advance", "minutes": minutes})
 
-    def churn(self, fraction: float) -> dict:
-        return self._ask({"op": "churn", "fraction": fraction})
+    def churn(self, fraction: float, render: bool = True) -> dict:
+        """Change `fraction` of the objects; the answers rendered again ahead (`render`), or as asked."""
+        return self._ask({"op": "churn", "fraction": fraction, "render": render})
 
     def served(self) -> dict:
         """Answers served since the last asking: from the caches, and rendered anew (misses)."""
