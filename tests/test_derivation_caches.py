@@ -11,7 +11,7 @@ from arrays.node_set import NodeSet
 from arrays.party_lists import PerPartyList
 from arrays.process_cache import BoundedCache
 from arrays.volume_access import inputs_of
-from exposure.analysis.node_admission import AdmittedNodes
+from exposure.analysis.node_admission import AdmittedNodes, NodeAdmission
 
 RULES = [
     {"index": 1, "clients": [{"match": "10.20.0.5"}], "ro_rule": ["sys"], "rw_rule": ["sys"]},
@@ -112,3 +112,27 @@ def test_what_is_worked_out_of_a_party_list_is_worked_out_once_per_list():
     shared, equal = [{"verdict": "node"}], [{"verdict": "node"}]
     assert [per_list(shared), per_list(shared), per_list(equal)] == [1, 1, 1]
     assert worked == [shared, equal] and worked[1] is equal  # an equal list of its own is its own
+
+
+def test_the_party_naming_a_node_is_looked_for_once_per_list_the_pvs_share():
+    # An export of every node: one party per node, one list behind a hundred PVs; a party without
+    # access names node-3 first and is passed over.
+    parties = [{"access": "write", "addresses": [], "nodes": [f"node-{i}"]} for i in range(50)]
+    parties.insert(10, {"access": "none", "addresses": [], "nodes": ["node-3"]})
+    records = {f"pv-{i:03}": {"admitted": parties} for i in range(100)}
+    admitted = AdmittedNodes(records)
+    admission = NodeAdmission(admitted, lambda kind: True)
+    looked, kind_of = [], admitted.kind_of
+    admitted.kind_of = lambda party: looked.append(party) or kind_of(party)
+    asked = {pv: f"node-{(i * 7) % 50}" for i, pv in enumerate(records)}
+    found = {pv: admission.party(pv, node) for pv, node in asked.items()}
+    assert found == {
+        pv: next(p for p in parties if p["access"] != "none" and node in p["nodes"])
+        for pv, node in asked.items()
+    }
+    assert (
+        found["pv-000"]["nodes"] == ["node-0"]
+        and admission.party("pv-099", "node-3")["access"] == "write"
+    )
+    # Read up to the party the first time, whole the second, then never again (each PV read anew: 2,500).
+    assert len(looked) <= 2 * len(parties)

@@ -96,8 +96,11 @@ class NodeAdmission:
                 self.pvs_by_set.setdefault(interned.setdefault(named, named), []).append(pv)
         self._everywhere_kind = everywhere
         self._naming: dict[str, list[NodeSet]] | None = None
-        self._first_party: dict[str, dict[str, dict]] = {}
-        self._asked: set[str] = set()
+        # Per list of parties (by identity: the records hold the lists while this lives), since the
+        # PVs behind one export or igroup share its list and so its counted kinds.
+        self._first_party: dict[int, dict[str, dict]] = {}
+        self._asked: set[int] = set()
+        self._first_everywhere: dict[int, dict] = {}
 
     def sets_naming(self, node: str) -> list[NodeSet]:
         """The node sets that name `node` (unordered: callers merge their PVs in PV order)."""
@@ -119,28 +122,34 @@ class NodeAdmission:
         }
 
     def party(self, pv: str, node: str) -> dict:
-        """The PV's first counted party (in its record's order) that names `node`.  A PV asked about
-        again is indexed by node (the paths of many namespaces show the same first PVs); the first
-        time, its parties are read up to the one that names the node."""
-        if pv in self._first_party:
-            return self._first_party[pv][node]
-        if pv not in self._asked:
-            self._asked.add(pv)
+        """The PV's first counted party (in its record's order) that names `node`.  A list of parties
+        asked about again is indexed by node (the PVs of one export of every node share its list, and
+        the paths of many namespaces show the same first PVs); the first time, it is read up to the
+        party that names the node."""
+        parties = self._admitted.records[pv]["admitted"]
+        if (first := self._first_party.get(id(parties))) is not None:
+            return first[node]
+        if id(parties) not in self._asked:
+            self._asked.add(id(parties))
             return next(party for party in self._counted_parties(pv) if node in (party.get("nodes") or []))
-        first: dict[str, dict] = {}
+        first = {}
         for party in self._counted_parties(pv):
             for node_name in party.get("nodes") or []:
                 first.setdefault(node_name, party)
-        self._first_party[pv] = first
+        self._first_party[id(parties)] = first
         return first[node]
 
     def party_everywhere(self, pv: str) -> dict:
         """The PV's first counted party (in its record's order) that admits every node."""
-        everywhere, kind_of = self._everywhere_kind, self._admitted.kind_of
-        return next(party for party in self._counted_parties(pv) if everywhere(kind_of(party)))
+        parties = self._admitted.records[pv]["admitted"]
+        if (first := self._first_everywhere.get(id(parties))) is None:
+            everywhere, kind_of = self._everywhere_kind, self._admitted.kind_of
+            first = next(party for party in self._counted_parties(pv) if everywhere(kind_of(party)))
+            self._first_everywhere[id(parties)] = first
+        return first
 
     def _counted_parties(self, pv: str):
         counted, kind_of = self.kinds[pv], self._admitted.kind_of
-        for party in self._admitted.records[pv].get("admitted") or []:
+        for party in self._admitted.records[pv]["admitted"]:
             if isinstance(party, dict) and kind_of(party) in counted:
                 yield party
