@@ -6,7 +6,8 @@ records' bytes (a gigabyte of JSON at the bench scale, serialised, hashed, sent 
 each time).  A record is stored with `party_lists`, the digests of its segments
 (arrays/admission.py `Admissions.segments_of`), and each segment once, as a derived
 `AdmittedParties` object named by its digest.  Readers of stored records get them back whole
-(`with_admitted`): the same record a snapshot's analysis holds in memory.
+(`with_admitted`), the records naming the same segments sharing one list: the same records a
+snapshot's analysis holds in memory.
 """
 
 from collections.abc import Iterable
@@ -54,9 +55,16 @@ def with_admitted(snapshot: Snapshot, records: Iterable[dict]) -> None:
             scope=DERIVED_SCOPE, kind=ADMITTED_PARTIES, namespace="", name__in=names
         )
         found = dict(rows.values_list("name", "data__parties"))
+    # Records naming the same segments get one list, as the derivation gives them (arrays/admission.py):
+    # what the rules work out of a list of parties is then worked out once per list, not per record.
+    joined: dict[tuple, tuple[list, bool]] = {}
     for record in records:
-        segments = [found.get(name) for name in record["party_lists"]]
-        record["admitted"] = [party for segment in segments if isinstance(segment, list) for party in segment]
-        if not all(isinstance(segment, list) for segment in segments):
+        key = tuple(name if isinstance(name, str) else None for name in record["party_lists"])
+        if key not in joined:
+            segments = [found.get(name) for name in key]
+            parties = [party for segment in segments if isinstance(segment, list) for party in segment]
+            joined[key] = (parties, all(isinstance(segment, list) for segment in segments))
+        record["admitted"], whole = joined[key]
+        if not whole:
             record["unknown"] = True
             record["problem"] = record.get("problem") or "some of its admitted parties could not be read back"

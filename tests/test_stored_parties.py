@@ -8,9 +8,9 @@ import pytest
 
 from arrays.admission import Admissions
 from arrays.join import Gate, Resolution
-from arrays.stored_parties import ADMITTED_PARTIES
+from arrays.stored_parties import ADMITTED_PARTIES, with_admitted
 from arrays.volume_access import INLINE_VOLUME_ACCESS, VOLUME_ACCESS, derive, records_as_of
-from inventory.models import Cluster, InventoryObject
+from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.state import DERIVED_SCOPE
 from inventory.tasks import snapshot_now
 from simulator.serving import SimulatedEstate
@@ -80,6 +80,13 @@ def test_records_read_back_whole_each_segment_stored_once_and_history_as_it_was(
     stored_parties = sum(len(data["parties"]) for data in segments.values_list("data", flat=True))
     references = sum(len(r["party_lists"]) for by_key in read_back.values() for r in by_key.values())
     assert len(named) < references and stored_parties < parties  # shared segments are stored once
+    # Records naming the same segments share one list, as the derivation's do (the rules work a
+    # list out once: exposure/analysis/node_admission.py).
+    lists_by_names: dict[tuple, list] = {}
+    for record in (r for by_key in read_back.values() for r in by_key.values()):
+        lists_by_names.setdefault(tuple(record["party_lists"]), []).append(record["admitted"])
+    shared = [lists for lists in lists_by_names.values() if len(lists) > 1]
+    assert shared and all(each is lists[0] for lists in shared for each in lists)
 
     # A later snapshot changes a list (the flexgroup's policy widened): the first reads back as it was.
     simulation.advance_to(START + timedelta(days=15))
@@ -105,3 +112,10 @@ def test_a_segment_that_cannot_be_read_back_leaves_its_records_unknown_not_empty
     assert hit and all(r["unknown"] and r["problem"] for r in hit)
     untouched = [key for key, r in after.items() if record["party_lists"][0] not in r["party_lists"]]
     assert all(after[key] == before[key] for key in untouched)
+
+
+def test_a_segment_named_by_anything_but_a_name_leaves_its_record_unknown():
+    records = [{"party_lists": [["not", "a", "name"]]}, {"party_lists": []}]
+    with_admitted(Snapshot(), records)
+    assert records[0]["admitted"] == [] and records[0]["unknown"] and records[0]["problem"]
+    assert records[1]["admitted"] == [] and "unknown" not in records[1]
