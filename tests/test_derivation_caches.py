@@ -130,9 +130,6 @@ def test_the_party_naming_a_node_is_looked_for_once_per_list_the_pvs_share():
         pv: next(p for p in parties if p["access"] != "none" and node in p["nodes"])
         for pv, node in asked.items()
     }
-    assert (
-        found["pv-000"]["nodes"] == ["node-0"]
-        and admission.party("pv-099", "node-3")["access"] == "write"
-    )
+    assert found["pv-000"]["nodes"] == ["node-0"] and admission.party("pv-099", "node-3")["access"] == "write"
     # Read up to the party the first time, whole the second, then never again (each PV read anew: 2,500).
     assert len(looked) <= 2 * len(parties)
