@@ -1,6 +1,8 @@
 """One snapshot's analysis: rules → findings (with their life) → exposure paths → grades.
 
-Runs right after the snapshot's inventory and access records are stored, in the same worker.  A
+Runs right after the snapshot's inventory and access records are made, in the same worker, in two
+steps: `judge` runs the rules (while PostgreSQL still takes in the run's last rows, when the
+derivation hands its state over), `record` writes findings, paths and grades once they are in.  A
 quiet snapshot (no inventory row written, the same admin decisions, nothing held open or failed
 last time) re-runs no rule: its findings are those still open, so only grades are refreshed (a
 suppression may have expired).  Otherwise only the rules whose inputs (`Rule.inputs`, down to the
@@ -13,15 +15,15 @@ rule's paths cost no row.
 """
 
 import logging
-import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 import orjson
 
 from arrays.volume_access import Derivation
 from exposure.analysis.context import Context
 from exposure.analysis.settings import AnalysisSettings
-from exposure.engine import evaluate
+from exposure.engine import Evaluation, evaluate
 from exposure.findings import reconcile
 from exposure.grades import record_grades
 from exposure.rules import ALL_RULES
@@ -31,8 +33,10 @@ from inventory.history import StoredObject, write_versions
 from inventory.json_column import SerialisedJSON
 from inventory.kept_fields import digest_of
 from inventory.models import InventoryObject, Snapshot
+from inventory.phase_clock import PhaseClock
 from inventory.sources.parsing import gc_paused
 from inventory.state import DERIVED_SCOPE, SnapshotState
+from inventory.written_behind import rows_written_behind
 from tenancy.ownership import derived_owners
 
 logger = logging.getLogger(__name__)
@@ -47,37 +51,102 @@ EXPOSURE_PATHS = "ExposurePaths"
 def analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] | None = None) -> dict:
     """Analyse `snapshot` (complete or partial) and return what it did, also kept in its facts.
     `changed`: the snapshot's change set (inventory/snapshotting.py); None runs every rule."""
-    # Hits, paths and findings are acyclic: the collector's full passes over the snapshot's millions
-    # of inventory containers would only cost time (the rules pause it too, engine.py).
-    with gc_paused():
-        return _analyse(snapshot, derivation, changed)
+    return record(judge(snapshot, derivation, changed))
 
 
-def _analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] | None) -> dict:
-    started = time.monotonic()
-    settings = AnalysisSettings.for_cluster(snapshot.cluster)
-    settings_digest = settings.digest()
+@dataclass
+class Judgement:
+    """What `judge` found: the rules' hits over one snapshot, not yet recorded.  `quiet`: no rule
+    re-ran (the previous analysis stands); `error`: the rules could not be judged (`record` then
+    raises it, so the analysis fails as a whole and resolves nothing)."""
+
+    snapshot: Snapshot
+    derivation: Derivation
+    clock: PhaseClock
+    settings: AnalysisSettings | None = None
+    previous: dict = field(default_factory=dict)
+    quiet: bool = False
+    context: Context | None = None
+    carried: frozenset[str] = frozenset()
+    evaluation: Evaluation | None = None
+    forgers: object = None
+    error: BaseException | None = None
+
+
+def judge(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] | None) -> Judgement:
+    """The rules over `snapshot`: reads its settings and the previous snapshot's facts, the rest from
+    memory when the derivation hands its state over (so that the run can judge while PostgreSQL is
+    still taking in its rows: inventory/written_behind.py), writes nothing."""
+    judgement = Judgement(snapshot, derivation, PhaseClock())
+    try:
+        # Hits, paths and findings are acyclic: the collector's full passes over the snapshot's
+        # millions of inventory containers would only cost time (the rules pause it too, engine.py).
+        with gc_paused():
+            _judge(judgement, changed)
+    except Exception as error:  # recorded as the analysis's failure (inventory/snapshotting.py)
+        judgement.error = error
+    judgement.clock.lap("rules")
+    return judgement
+
+
+def _judge(judgement: Judgement, changed: frozenset[str] | None) -> None:
+    snapshot, derivation = judgement.snapshot, judgement.derivation
+    settings = judgement.settings = AnalysisSettings.for_cluster(snapshot.cluster)
     previous_snapshot = _previous_snapshot(snapshot)
     previous = ((previous_snapshot.facts if previous_snapshot else None) or {}).get("analysis") or {}
-    quiet = derivation.state is None and _still_holds(previous, settings_digest)
-    if quiet:
+    judgement.previous = previous
+    judgement.quiet = derivation.state is None and _still_holds(previous, settings.digest())
+    if judgement.quiet:
+        return
+    state = derivation.state or SnapshotState.load(snapshot)
+    context = judgement.context = Context(state, settings, derivation.records)
+    judgement.carried = _unchanged_rules(snapshot, previous_snapshot, previous, settings.digest(), changed)
+    judgement.evaluation = evaluate(context, unchanged=judgement.carried)
+    judgement.forgers = label_forgers(context)
+
+
+def record(judgement: Judgement) -> dict:
+    """Findings, paths and grades of what `judge` found, written; returns what the analysis did, also
+    kept in the snapshot's facts."""
+    if judgement.error is not None:
+        raise judgement.error
+    judgement.clock.resume()  # the run may have waited for its rows since judging
+    with gc_paused():
+        return _record(judgement)
+
+
+def _record(judgement: Judgement) -> dict:
+    snapshot, clock, previous = judgement.snapshot, judgement.clock, judgement.previous
+    if judgement.quiet:
         namespaces = previous.get("namespaces") or []
         facts = {**previous, "reused": True, "grade_rows": record_grades(snapshot, namespaces)}
     else:
-        state = derivation.state or SnapshotState.load(snapshot)
-        context = Context(state, settings, derivation.records)
-        carried = _unchanged_rules(snapshot, previous_snapshot, previous, settings_digest, changed)
-        evaluation = evaluate(context, unchanged=carried)
-        forgers = label_forgers(context)
+        context, evaluation, carried, settings = (
+            judgement.context,
+            judgement.evaluation,
+            judgement.carried,
+            judgement.settings,
+        )
+        state = context.state
         # The worker's peak is where the rules end: what follows needs none of their indexes.
-        derivation.records = None
+        judgement.derivation.records = None
         context.release_indexes()
-        reconciliation = reconcile(snapshot, context, evaluation, carried)
+        # PostgreSQL takes the paths in (tens of thousands of documents at scale) while the findings
+        # are reconciled on the run's own connection; the block's end waits for the last of them.
+        with rows_written_behind():
+            path_rows = _store_paths(snapshot, evaluation, carried)
+            clock.lap("paths")
+            reconciliation = reconcile(snapshot, context, evaluation, carried)
+            clock.lap("findings")
+        clock.lap("paths written")
         namespaces = state.namespace_names()
-        path_rows = _store_paths(snapshot, evaluation, carried)
+        owners = derived_owners(
+            state, list(settings.owner_keys), judgement.forgers, settings.owner_label_trust
+        )
+        clock.lap("owners")
         facts = {
             "version": ANALYSIS_VERSION,
-            "settings": settings_digest,
+            "settings": settings.digest(),
             "namespaces": namespaces,
             "carried": sorted(carried),
             "violations": {
@@ -93,10 +162,13 @@ def _analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str]
             "skipped": evaluation.skipped,
             **reconciliation.as_dict(),
             "path_rows": path_rows,
-            "owners": derived_owners(state, list(settings.owner_keys), forgers, settings.owner_label_trust),
+            "owners": owners,
             "grade_rows": record_grades(snapshot, namespaces),
         }
-    facts["seconds"] = round(time.monotonic() - started, 3)
+    clock.lap("grades")
+    # Where the analysis's time went (wall and CPU per stage): the snapshot's log line says it.
+    facts["stage_seconds"] = clock.as_dict()
+    facts["seconds"] = round(clock.seconds, 3)
     snapshot.facts = {**(snapshot.facts or {}), "analysis": facts}
     return facts
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from arrays.array_kinds import ARRAY_KINDS
 from arrays.array_reading import backends_unread
 from arrays.volume_access import derive as derive_volume_access
-from exposure.analyse import analyse
+from exposure.analyse import Judgement, judge, record
 from inventory.constants import ACCESS_RECORDS, ARRAY_RECORDS
 from inventory.history import (
     Versions,
@@ -33,6 +33,7 @@ from inventory.history import (
 from inventory.kept_fields import SCHEMA_VERSION
 from inventory.kinds import KIND_NAMES, TRIDENT_KINDS
 from inventory.models import Cluster, InventoryObject, Snapshot
+from inventory.phase_clock import PhaseClock, laps_text
 from inventory.planner_statistics import refresh_after
 from inventory.sources import Collection, KindByKindSource, SourceError
 from inventory.sources.parsing import gc_paused
@@ -93,7 +94,7 @@ def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
     cluster = snapshot.cluster
     abandon_unfinished(cluster, before_seq=snapshot.seq)
     started = time.monotonic()
-    clock = _PhaseClock()
+    clock = PhaseClock()
     snapshot.status = Snapshot.Status.RUNNING
     snapshot.started_at = timezone.now()
     snapshot.schema_version = SCHEMA_VERSION
@@ -119,11 +120,15 @@ def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
             )
             del written
             clock.lap("derive")
+            if derivation.stats.inserted or derivation.stats.closed:
+                changed.add(ACCESS_RECORDS)
+            # With the state in memory the rules read nothing written behind: they judge while
+            # PostgreSQL takes in the last rows, and what they found is recorded after the block.
+            judgement = judge(snapshot, derivation, frozenset(changed)) if derivation.state else None
+            clock.lap("judge")
         clock.lap("written")  # the wait for the rows still behind
         stats["inserted"] += derivation.stats.inserted
         stats["closed"] += derivation.stats.closed
-        if derivation.stats.inserted or derivation.stats.closed:
-            changed.add(ACCESS_RECORDS)
     except Exception as error:  # any failure leaves nothing visible and nothing half-written
         undo_snapshot_writes(cluster.pk, snapshot.seq)
         snapshot.counts, snapshot.rows_written = {}, {}  # nothing it counted was kept
@@ -133,32 +138,16 @@ def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
     else:
         snapshot.status = Snapshot.Status.PARTIAL if snapshot.unread else Snapshot.Status.COMPLETE
         snapshot.rows_written = stats
-        _analyse(snapshot, derivation, frozenset(changed))
+        _analyse(judgement or judge(snapshot, derivation, frozenset(changed)))
         clock.lap("analyse")
         refresh_after(stats["inserted"] + stats["closed"])
     snapshot.finished_at = timezone.now()
     snapshot.duration_seconds = round(time.monotonic() - started, 3)
     snapshot.save()
     if snapshot.is_visible:  # a failure was logged above, with its reason
-        logger.info("%s; %s", summary_line(snapshot), clock)
-
-
-class _PhaseClock:
-    """Wall and CPU seconds of each phase of a run, for its log line: where a slow snapshot's time
-    went, without a profiler.  CPU is the process's (a worker runs one task; in the embedded mode,
-    other threads' time counts too)."""
-
-    def __init__(self):
-        self.laps: list[tuple[str, float, float]] = []
-        self._wall, self._cpu = time.monotonic(), time.process_time()
-
-    def lap(self, phase: str) -> None:
-        wall, cpu = time.monotonic(), time.process_time()
-        self.laps.append((phase, wall - self._wall, cpu - self._cpu))
-        self._wall, self._cpu = wall, cpu
-
-    def __str__(self) -> str:
-        return "took " + ", ".join(f"{phase} {wall:.1f} s (CPU {cpu:.1f})" for phase, wall, cpu in self.laps)
+        stages = ((snapshot.facts or {}).get("analysis") or {}).get("stage_seconds")
+        analysis = f"; the analysis's {laps_text(stages)}" if stages else ""
+        logger.info("%s; took %s%s", summary_line(snapshot), clock, analysis)
 
 
 def summary_line(snapshot: Snapshot) -> str:
@@ -212,11 +201,12 @@ def distrust_absence(cluster_id: int, collection: Collection, before_seq: int | 
         collection.facts["trident_installed"] = None  # unknown, not "not installed"
 
 
-def _analyse(snapshot: Snapshot, derivation, changed: frozenset[str]) -> None:
-    """Findings, paths and grades.  The inventory stands whatever happens here: an analysis that
-    fails is recorded and resolves nothing (the next snapshot analyses anew)."""
+def _analyse(judgement: Judgement) -> None:
+    """Findings, paths and grades of what the rules judged.  The inventory stands whatever happens
+    here: an analysis that fails is recorded and resolves nothing (the next snapshot analyses anew)."""
+    snapshot = judgement.snapshot
     try:
-        analyse(snapshot, derivation, changed)
+        record(judgement)
     except Exception as error:
         logger.exception("analysis of snapshot %s failed", snapshot)
         snapshot.facts = {**(snapshot.facts or {}), "analysis": {"error": _describe(error), "failed": True}}

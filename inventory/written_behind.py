@@ -15,8 +15,9 @@ written after the undo.
 Only on PostgreSQL and outside a transaction; elsewhere each batch is written at once.  Inside a
 caller's transaction another connection could not see the rows the batches refer to (the cluster,
 the snapshot); SQLite writes one transaction at a time.  The rows written behind are not read back
-during the block: the store and the derivation hand on what they wrote in memory, and the analysis
-runs after the block.
+during the block: the store and the derivation hand on what they wrote in memory, and the rules
+judge from that memory inside the block; the findings are recorded after it.  The analysis writes
+its exposure paths behind it the same way, in a block of its own, while it reconciles the findings.
 """
 
 import queue

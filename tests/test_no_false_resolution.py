@@ -166,11 +166,16 @@ def test_namespace_labels_that_are_text_are_analysed_like_no_labels(tmp_path):
     assert Finding.objects.filter(cluster=snapshot.cluster).exists()
 
 
-def test_an_analysis_that_raises_makes_the_snapshot_exit_non_zero_and_shows(tmp_path, monkeypatch, client):
-    def broken(snapshot, derivation, changed):
+# The analysis fails while judging (the rules, run before the run's last rows are written) or while
+# recording what they found.
+@pytest.mark.parametrize("step", ["exposure.analyse.label_forgers", "exposure.analyse.reconcile"])
+def test_an_analysis_that_raises_makes_the_snapshot_exit_non_zero_and_shows(
+    tmp_path, monkeypatch, client, step
+):
+    def broken(*args, **kwargs):
         raise RuntimeError("analysis broke")
 
-    monkeypatch.setattr("inventory.snapshotting.analyse", broken)
+    monkeypatch.setattr(step, broken)
     code, out = import_golden(tmp_path)
     snapshot = Cluster.objects.get(name="offline-a").latest_visible_snapshot()
     assert code != 0 and "analysis failed: RuntimeError: analysis broke" in out

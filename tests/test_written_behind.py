@@ -7,7 +7,9 @@ import threading
 import pytest
 from django.db import connection, transaction
 
+import exposure.analyse as exposure_analyse
 import inventory.written_behind as written_behind
+from exposure.analyse import EXPOSURE_PATHS
 from inventory.importing import import_dump
 from inventory.models import InventoryObject, Snapshot
 from tests.cases.runner import CASES, TAKEN_AT, assemble, configure_cluster
@@ -27,8 +29,8 @@ def copying_threads(monkeypatch):
     copy = written_behind.insert_values
 
     def spy(model, rows, **kwargs):
-        if model is InventoryObject and rows[0]["kind"] != "ExposurePaths":  # the analysis', after the block
-            threads.append(threading.current_thread().name)
+        if model is InventoryObject:  # the store's, the derivation's and the analysis' paths
+            threads.append((threading.current_thread().name, rows[0]["kind"] == EXPOSURE_PATHS))
         return copy(model, rows, **kwargs)
 
     monkeypatch.setattr(written_behind, "insert_values", spy)
@@ -45,11 +47,39 @@ def test_a_snapshot_written_behind_stores_the_rows_one_written_at_once_does(tmp_
         at_once = import_dump("at-once", assemble(CASE, tmp_path / "at-once", {}), taken_at=TAKEN_AT)
 
     assert behind.status == at_once.status == Snapshot.Status.COMPLETE
-    assert len(behind_threads) >= 3 and set(copying_threads) == {"MainThread"}
-    assert set(behind_threads) == ({WRITER} if connection.vendor == "postgresql" else {"MainThread"})
+    assert len(behind_threads) >= 4 and {name for name, _ in copying_threads} == {"MainThread"}
+    copier = WRITER if connection.vendor == "postgresql" else "MainThread"
+    assert set(behind_threads) == {(copier, False), (copier, True)}, "the paths behind the findings too"
     assert stored_rows("behind") == stored_rows("at-once") and len(stored_rows("behind")) > 20
     assert {"derived", ""} < {scope for scope, *_ in stored_rows("behind")}
     assert not any(thread.name == WRITER for thread in threading.enumerate())
+
+
+def test_the_rules_judge_while_the_rows_are_written_behind_and_the_findings_after(tmp_path, monkeypatch):
+    """The rules read only the state the derivation hands over, so they run before the run waits for
+    its rows; the findings are reconciled once every row is in, beside the paths' own writer."""
+    seen = {}
+
+    def watched(step):  # the step, noting the writer the run has when it starts
+        original = getattr(exposure_analyse, step)
+
+        def spy(*args, **kwargs):
+            seen[step] = written_behind._writer()
+            return original(*args, **kwargs)
+
+        return spy
+
+    for step in ("evaluate", "reconcile"):
+        monkeypatch.setattr(exposure_analyse, step, watched(step))
+    configure_cluster("judged", {})
+    snapshot = import_dump("judged", assemble(CASE, tmp_path / "judged", {}), taken_at=TAKEN_AT)
+
+    assert snapshot.status == Snapshot.Status.COMPLETE and snapshot.facts["analysis"]["opened"] > 0
+    if connection.vendor != "postgresql":  # written at once: no writer to judge beside
+        assert seen == {"evaluate": None, "reconcile": None}
+        return
+    store_writer, paths_writer = seen["evaluate"], seen["reconcile"]
+    assert store_writer is not None and paths_writer is not None and store_writer is not paths_writer
 
 
 def test_a_batch_that_fails_behind_the_run_fails_the_snapshot_and_leaves_nothing_of_it(tmp_path, monkeypatch):
