@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from tests.listeners import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 CELERY = Path(sys.executable).with_name("celery")
 GUARD_SITECUSTOMIZE = "from tests import loopback_guard\n\nloopback_guard.install()\n"
@@ -165,7 +167,7 @@ class PrivateRedis:
     def __init__(self, workdir: Path):
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = free_port()
         self._popen: subprocess.Popen | None = None
 
     @property
@@ -191,9 +193,3 @@ class PrivateRedis:
             self._popen.kill()  # no shutdown save: what it held is gone, as after a crash
             self._popen.wait()
         self._popen = None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -1,11 +1,20 @@
-"""A loopback listener standing for "anywhere else": it accepts connections, counts them and hangs up.
+"""Loopback listeners for the tests: a free port for a server a test starts, and a listener standing
+for "anywhere else" that accepts connections, counts them and hangs up.
 
-Used to prove a client does not go somewhere (a hostile next-page link, a redirect, a proxy named
-in the environment): the product may only dial the endpoint an admin configured.
+The recorder proves a client does not go somewhere (a hostile next-page link, a redirect, a proxy
+named in the environment): the product may only dial the endpoint an admin configured.
 """
 
 import socket
 import threading
+
+
+def free_port() -> int:
+    """A loopback port no one listens on now, for a server a test starts (the SMTP server, a serving
+    process, Celery's)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class ConnectionRecorder:

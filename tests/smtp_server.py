@@ -7,7 +7,6 @@ at a step (`hold_at("RCPT")`: before the message is accepted; `hold_at("DATA")`:
 message arrived and was recorded, before the 250 reply), so a test can kill the sender there.
 """
 
-import socket
 import threading
 import time
 from email import message_from_bytes, policy
@@ -18,6 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from simulator.tls import TlsMaterial
+from tests.listeners import free_port
 
 USER, PASSWORD = "digest-sender", "smtp-pass-not-a-secret"
 
@@ -44,7 +44,7 @@ class _Handler:
 class SmtpServer:
     def __init__(self, workdir: Path, *, tls: bool = True, auth: bool = True):
         self.tls = TlsMaterial.generate(workdir / "smtp-tls")
-        self.port = _free_port()
+        self.port = free_port()
         self.messages: list[EmailMessage] = []
         self.sessions: list[dict] = []
         self._lock = threading.Lock()
@@ -138,12 +138,6 @@ class SmtpServer:
 def parts(message: EmailMessage) -> dict[str, str]:
     """content type -> decoded body of a digest's parts (text/plain, text/html)."""
     return {part.get_content_type(): part.get_content() for part in message.walk() if not part.is_multipart()}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def smtp_fixture(tmp_path, settings, monkeypatch, **options) -> SmtpServer:

@@ -18,6 +18,7 @@ from django.contrib.staticfiles import finders
 from django.test import RequestFactory
 
 from tests.factories import dashboard_admin
+from tests.listeners import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -312,12 +313,6 @@ def test_behind_proxies_the_client_address_is_the_one_the_proxy_saw(rf, settings
 # --- `make run`: gunicorn, static files, the demo and the scheduler in one process ---------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _raw_get(port: int, path: str, headers: str = "") -> tuple[int, dict[str, str], bytes]:
     """One request exactly as written (no client normalising `..` or percent-escapes)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
@@ -338,7 +333,7 @@ class Served:
         assert _manage(tmp_path, "migrate", "--noinput").returncode == 0
         admin = _manage(tmp_path, "ensure_admin", DJANGO_SUPERUSER_PASSWORD="pw-served-admin-1")
         assert admin.returncode == 0, admin.stderr
-        self.port = _free_port()
+        self.port = free_port()
         self.log = tmp_path / "serve.log"
         base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
         self.process = subprocess.Popen(
