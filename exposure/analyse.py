@@ -69,7 +69,7 @@ class Judgement:
     context: Context | None = None
     carried: frozenset[str] = frozenset()
     evaluation: Evaluation | None = None
-    forgers: object = None
+    forgers: dict[str, list[str]] = field(default_factory=dict)  # namespace -> who may relabel it
     error: BaseException | None = None
 
 

@@ -124,7 +124,7 @@ def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
                 changed.add(ACCESS_RECORDS)
             # With the state in memory the rules read nothing written behind: they judge while
             # PostgreSQL takes in the last rows, and what they found is recorded after the block.
-            judgement = judge(snapshot, derivation, frozenset(changed)) if derivation.state else None
+            judgement = None if derivation.state is None else judge(snapshot, derivation, frozenset(changed))
             clock.lap("judge")
         clock.lap("written")  # the wait for the rows still behind
         stats["inserted"] += derivation.stats.inserted

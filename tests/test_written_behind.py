@@ -74,7 +74,12 @@ def test_the_rules_judge_while_the_rows_are_written_behind_and_the_findings_afte
     configure_cluster("judged", {})
     snapshot = import_dump("judged", assemble(CASE, tmp_path / "judged", {}), taken_at=TAKEN_AT)
 
-    assert snapshot.status == Snapshot.Status.COMPLETE and snapshot.facts["analysis"]["opened"] > 0
+    analysis = snapshot.facts["analysis"]
+    assert snapshot.status == Snapshot.Status.COMPLETE and analysis["opened"] > 0
+    # Where its time went, stage by stage ([wall, CPU] s); its seconds are theirs, not the wait between.
+    stages = analysis["stage_seconds"]
+    assert list(stages) == ["rules", "paths", "findings", "paths written", "owners", "grades"]
+    assert analysis["seconds"] == pytest.approx(sum(wall for wall, _ in stages.values()), abs=0.01)
     if connection.vendor != "postgresql":  # written at once: no writer to judge beside
         assert seen == {"evaluate": None, "reconcile": None}
         return
