@@ -92,15 +92,16 @@ def judge(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] | 
 def _judge(judgement: Judgement, changed: frozenset[str] | None) -> None:
     snapshot, derivation = judgement.snapshot, judgement.derivation
     settings = judgement.settings = AnalysisSettings.for_cluster(snapshot.cluster)
+    settings_digest = settings.digest()
     previous_snapshot = _previous_snapshot(snapshot)
     previous = ((previous_snapshot.facts if previous_snapshot else None) or {}).get("analysis") or {}
     judgement.previous = previous
-    judgement.quiet = derivation.state is None and _still_holds(previous, settings.digest())
+    judgement.quiet = derivation.state is None and _still_holds(previous, settings_digest)
     if judgement.quiet:
         return
     state = derivation.state or SnapshotState.load(snapshot)
     context = judgement.context = Context(state, settings, derivation.records)
-    judgement.carried = _unchanged_rules(snapshot, previous_snapshot, previous, settings.digest(), changed)
+    judgement.carried = _unchanged_rules(snapshot, previous_snapshot, previous, settings_digest, changed)
     judgement.evaluation = evaluate(context, unchanged=judgement.carried)
     judgement.forgers = label_forgers(context)
 
