@@ -2,7 +2,6 @@
 netapp-ontap library: every path, every page, and a clear reason for each way an array fails."""
 
 import logging
-import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +14,7 @@ from simulator.ontap_api import OntapApiServer
 from simulator.ontap_array import ontap_arrays
 from simulator.tls import TlsMaterial
 from simulator.world import Simulation
-from tests.listeners import ConnectionRecorder
+from tests.listeners import ConnectionRecorder, free_port
 
 PASSWORD = "ontap-test-password-xyzzy"  # noqa: S105
 FAST = {"attempts": 2, "backoff": 0.01}
@@ -132,9 +131,7 @@ def all_unread_with(collection, fragment: str) -> None:
 
 
 def test_dead_array(caplog):
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     dead = ArrayEndpoint(ONTAP, "127.0.0.1", port, "http", "admin", PASSWORD, False, timeout=2)
     with caplog.at_level(logging.DEBUG):
         all_unread_with(collect_ontap(dead, **FAST), "unreachable (connection refused), 2 attempts")
