@@ -64,6 +64,7 @@ class Judgement:
     derivation: Derivation
     clock: PhaseClock
     settings: AnalysisSettings | None = None
+    settings_digest: str = ""  # the admin's decisions the rules were judged under
     previous: dict = field(default_factory=dict)
     quiet: bool = False
     context: Context | None = None
@@ -92,7 +93,7 @@ def judge(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] | 
 def _judge(judgement: Judgement, changed: frozenset[str] | None) -> None:
     snapshot, derivation = judgement.snapshot, judgement.derivation
     settings = judgement.settings = AnalysisSettings.for_cluster(snapshot.cluster)
-    settings_digest = settings.digest()
+    settings_digest = judgement.settings_digest = settings.digest()
     previous_snapshot = _previous_snapshot(snapshot)
     previous = ((previous_snapshot.facts if previous_snapshot else None) or {}).get("analysis") or {}
     judgement.previous = previous
@@ -147,7 +148,7 @@ def _record(judgement: Judgement) -> dict:
         clock.lap("owners")
         facts = {
             "version": ANALYSIS_VERSION,
-            "settings": settings.digest(),
+            "settings": judgement.settings_digest,
             "namespaces": namespaces,
             "carried": sorted(carried),
             "violations": {
