@@ -117,10 +117,11 @@ def test_each_page_is_reduced_as_it_arrives(cluster):
     assert reduced_pages[0] < reduced_pages[-1]
 
 
-def test_raw_pages_for_the_floor(cluster):
+def test_parsed_pages_for_the_floor(cluster):
     server, api_client = cluster(_objects(pods=120))
     pages = list(iter_list_pages(api_client, BY_KIND["Pod"], page_size=50))
-    assert len(pages) == 3 and all(page.startswith(b'{"kind":"PodList"') for page in pages)
+    assert [page["kind"] for page in pages] == ["PodList"] * 3
+    assert [len(page["items"]) for page in pages] == [50, 50, 20]
 
 
 def test_expired_continue_token_restarts_the_list(cluster):

@@ -179,12 +179,13 @@ def iter_list_pages(
     backoff_base: float = 0.5,
     request_timeout: tuple[float, float] | float = (5, 60),
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[bytes]:
-    """The raw page bodies of one kind's list: the floor any collection is measured against.
-    Raises ContinueExpired on 410 Gone (the pages already yielded are then stale) and RequestFailed."""
+) -> Iterator[dict]:
+    """The pages of one kind's list, each fetched and parsed once, nothing else: the floor any
+    collection is measured against.  Raises ContinueExpired on 410 Gone (the pages already yielded
+    are then stale) and RequestFailed."""
     policy = _RetryPolicy(max_attempts, backoff_base, request_timeout, sleep)
-    for body, _ in _iter_pages(api_client, kind_info, page_size, policy):
-        yield body
+    for _, page in _iter_pages(api_client, kind_info, page_size, policy):
+        yield page
 
 
 def _read_kind(
