@@ -101,13 +101,30 @@ class StoredForms:
         self.reuse = KeptFormReuse(cluster_id)
 
     def __call__(self, kind: str, raw: dict) -> StoredObject:
-        current = self.current.get(kind)
-        if current is None:
-            current = self.current[kind] = current_versions(self.cluster_id, kind)
+        current = self._current(kind)
         key = _key(raw)
         stored = self.reuse.form(kind, key, raw, current) or stored_form(kind, raw, current)
         self.reuse.note(kind, key, raw, stored)
         return stored
+
+    def remembers(self, kind: str) -> bool:
+        """Whether `reused` may find forms of this kind (the source then reads its pages lazily)."""
+        return self.reuse.remembers(kind)
+
+    def reused(self, kind: str, key: ObjectKey, uid: str, version: str) -> StoredObject | None:
+        """The last read's form of an object known only by its key, uid and resourceVersion (the
+        source has not built the object: inventory/sources/lazy_pages.py), noted as read; None when
+        the object must be read whole and given to this reducer."""
+        stored = self.reuse.form_at(kind, key, uid, version, self._current(kind))
+        if stored is not None:
+            self.reuse.note_at(kind, key, uid, version, stored)
+        return stored
+
+    def _current(self, kind: str) -> Versions:
+        current = self.current.get(kind)
+        if current is None:
+            current = self.current[kind] = current_versions(self.cluster_id, kind)
+        return current
 
 
 def prepare(kind: str, objects: list, kept: bool = False) -> dict[ObjectKey, StoredObject]:

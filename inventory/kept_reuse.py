@@ -57,12 +57,21 @@ class KeptFormReuse:
         self.read: Forms = {}
         self.reused = 0
 
+    def remembers(self, kind: str) -> bool:
+        """Whether the last read left forms of this kind to reuse."""
+        return bool(self.previous.get(kind))
+
     def form(self, kind: str, key: ObjectKey, raw: dict, current: "Versions") -> "StoredObject | None":
         """The last read's form of this object, if it may stand for this one."""
+        return self.form_at(kind, key, *_version(raw), current)
+
+    def form_at(
+        self, kind: str, key: ObjectKey, uid: str, version: str, current: "Versions"
+    ) -> "StoredObject | None":
+        """form(), for an object known by its uid and resourceVersion (text; "" when it has none)."""
         remembered = self.previous.get(kind, {}).get(key)
         if remembered is None:
             return None
-        uid, version = _version(raw)
         stored = remembered[2]
         if not version or (uid, version) != remembered[:2]:
             return None
@@ -73,7 +82,9 @@ class KeptFormReuse:
         return stored
 
     def note(self, kind: str, key: ObjectKey, raw: dict, stored: "StoredObject") -> None:
-        uid, version = _version(raw)
+        self.note_at(kind, key, *_version(raw), stored)
+
+    def note_at(self, kind: str, key: ObjectKey, uid: str, version: str, stored: "StoredObject") -> None:
         if uid and version:
             self.read.setdefault(kind, {})[key] = (uid, version, stored)
 
