@@ -46,13 +46,13 @@ def read_page(
 
 def _reused_form(item: simdjson.Object, kind: str, reused: Reused) -> object:
     metadata = item.get("metadata")
-    if not isinstance(metadata, simdjson.Object):
+    if type(metadata) is not simdjson.Object:
         return None
-    namespace, name = metadata.get("namespace") or "", metadata.get("name")
-    uid, version = metadata.get("uid"), metadata.get("resourceVersion")
-    if not all(type(value) is str for value in (namespace, name, uid, version)):
-        return None  # read whole: the ordinary path reads odd metadata as it always has
-    return reused(kind, (namespace, name), uid, version)
+    get = metadata.get  # this runs for every object listed (373,058 at the bench scale)
+    namespace, name, uid, version = get("namespace") or "", get("name"), get("uid"), get("resourceVersion")
+    if type(namespace) is str and type(name) is str and type(uid) is str and type(version) is str:
+        return reused(kind, (namespace, name), uid, version)
+    return None  # read whole: the ordinary path reads odd metadata as it always has
 
 
 def _python(value: object) -> object:
