@@ -11,11 +11,12 @@ undone by `undo_snapshot_writes` before the next run of that cluster starts.
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import orjson
 from django.db import transaction
 
 from inventory.field_changes import changed_fields, field_change
 from inventory.json_column import SerialisedJSON
-from inventory.kept_fields import KEPT_FIELDS, SCHEMA_VERSION, digest, keep_serialised
+from inventory.kept_fields import KEPT_FIELDS, SCHEMA_VERSION, digest, digest_of, keep_serialised
 from inventory.kept_reuse import KeptFormReuse
 from inventory.models import InventoryObject
 from inventory.storable import NUL_IN_JSON, storable
@@ -136,22 +137,41 @@ def prepare(kind: str, objects: list, kept: bool = False) -> dict[ObjectKey, Sto
 
 
 def prepare_array_records(
-    array_kind: "ArrayKind", records: list[dict], current: Versions | None = None
+    array_kind: "ArrayKind",
+    records: list[dict],
+    current: Versions | None = None,
+    reuse: KeptFormReuse | None = None,
+    array: str = "",
 ) -> dict[ObjectKey, StoredObject]:
     """Reduce an array's records to their stored form, keyed by ("", array-scoped name); `current`
-    as for stored_form."""
+    as for stored_form.  `reuse`: the worker's kept forms of `array`'s records from its last read
+    of the cluster, reused for a record the array answered exactly as then."""
     prepared: dict[ObjectKey, StoredObject] = {}
+    remembered_as = f"{array}:{array_kind.kind}"
     for record in records:
         if not isinstance(record, dict):
             continue
         key = ("", storable(array_kind.name_of(record)))
-        derived = array_kind.derive(record) if array_kind.derive else {}
-        stored = _stored(
-            *keep_serialised(array_kind.kind, {**record, **derived}, _looked_at_digest(current, key))
-        )
-        stored.uid = storable(str(record.get("uuid") or ""))
+        content = _content_digest(record) if reuse is not None else None
+        stored = reuse.record_form(remembered_as, key, content, current or {}) if content else None
+        if stored is None:
+            derived = array_kind.derive(record) if array_kind.derive else {}
+            stored = _stored(
+                *keep_serialised(array_kind.kind, {**record, **derived}, _looked_at_digest(current, key))
+            )
+            stored.uid = storable(str(record.get("uuid") or ""))
+        if content:
+            reuse.note_record(remembered_as, key, content, stored)
         prepared[key] = stored
     return prepared
+
+
+def _content_digest(record: dict) -> str | None:
+    """The digest of a record as the array answered it (2-3 µs, where keeping it costs 11-16)."""
+    try:
+        return digest_of(orjson.dumps(record))
+    except (TypeError, orjson.JSONEncodeError):  # not JSON's types: kept anew, never reused
+        return None
 
 
 def _key(data: dict) -> ObjectKey:

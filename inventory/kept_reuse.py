@@ -14,7 +14,9 @@ Guards, so that this memory can only save work, never decide what is stored:
 - At most `REUSED_FOR` snapshots in a row, then every object is kept anew: an etcd restored
   without `--bump-revision` can hand an old resourceVersion to new content, which every informer
   would miss too; this bounds how long we would.
-- Only objects with both a uid and a resourceVersion; array records have neither and are kept anew.
+- Only objects with both a uid and a resourceVersion.  Array records have neither: theirs is the
+  digest of the record as the array answered it (secrets dropped), so a record is reused only while
+  the array answers it byte for byte as before (`record_form`).
 
 Memory: the forms are those each snapshot holds anyway (a reused one is the same object, shared);
 between snapshots a worker keeps the last read of at most `settings.KEPT_FORMS_REUSED_CLUSTERS`
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REUSED_FOR = 24
+# Array records have no uid: this stands in for one (their version is their content's digest).
+_ARRAY_RECORD = "array record"
 
 ObjectKey = tuple[str, str]
 # kind -> (namespace, name) -> (uid, resourceVersion, stored form)
@@ -80,6 +84,16 @@ class KeptFormReuse:
             return None
         self.reused += 1
         return stored
+
+    def record_form(
+        self, kind: str, key: ObjectKey, content: str, current: "Versions"
+    ) -> "StoredObject | None":
+        """The last read's form of an array record (`kind`: the array's name and the stored kind),
+        if the array answered it with the same content (`content`: its digest)."""
+        return self.form_at(kind, key, _ARRAY_RECORD, content, current)
+
+    def note_record(self, kind: str, key: ObjectKey, content: str, stored: "StoredObject") -> None:
+        self.note_at(kind, key, _ARRAY_RECORD, content, stored)
 
     def note(self, kind: str, key: ObjectKey, raw: dict, stored: "StoredObject") -> None:
         self.note_at(kind, key, *_version(raw), stored)

@@ -254,6 +254,8 @@ class _Store:
         array_counts, array_unread, array_stats = _store_arrays(
             snapshot, collection, self.with_nul, self.written
         )
+        if collection.kept_reuse is not None:  # every form of this read is made: the next may reuse them
+            collection.kept_reuse.remember()
         if array_stats.inserted or array_stats.closed:
             self.changed.add(ARRAY_RECORDS)
         counts = {kind: self.counts[kind] for kind in KIND_NAMES if kind in self.counts} | array_counts
@@ -304,7 +306,7 @@ def _store_arrays(
                 continue
             current = current_versions(snapshot.cluster_id, array_kind.kind, array)
             records = reading.collection.objects[array_kind.source_key]
-            prepared = prepare_array_records(array_kind, records, current)
+            prepared = prepare_array_records(array_kind, records, current, collection.kept_reuse, array)
             counts[f"{array}:{array_kind.kind}"] = len(prepared)
             with_nul[f"{array}:{array_kind.kind}"] = sum(stored.nul_replaced for stored in prepared.values())
             stats += write_versions(

@@ -56,7 +56,7 @@ class LiveSource(KindByKindSource):
                 client, reduce=forms, kind_read=handed_on, backoff_base=settings.KUBERNETES_RETRY_SECONDS
             )
         collection.versions = {("", kind): versions for kind, versions in forms.current.items()}
-        forms.reuse.remember()
+        collection.kept_reuse = forms.reuse  # remembered once the arrays' records are stored too
         read_arrays(cluster, collection)
         return collection
 

@@ -7,8 +7,9 @@ from datetime import timedelta
 import orjson
 import pytest
 
+from arrays.array_kinds import BY_STORED_KIND
 from inventory import kept_reuse
-from inventory.history import StoredObject, stored_form
+from inventory.history import StoredObject, prepare_array_records, stored_form
 from inventory.kept_fields import SCHEMA_VERSION, digest
 from inventory.kept_reuse import REUSED_FOR, KeptFormReuse
 from inventory.kinds import KINDS
@@ -114,6 +115,33 @@ def test_how_many_clusters_a_worker_remembers(settings):
     assert not read_once(1, pod(), stored_as(first))[2]
 
 
+def volume(size="1g", uuid="v-1") -> dict:
+    return {"uuid": uuid, "name": "trident_pvc_1", "svm": {"name": "svm0"}, "comment": size}
+
+
+def prepare_once(record: dict, current) -> tuple[StoredObject, bool]:
+    """One read of one ONTAP volume record as the store does it; whether its form was reused."""
+    kind = BY_STORED_KIND["ontap.Volume"]
+    reuse = KeptFormReuse(1)
+    before = reuse.reused
+    stored = prepare_array_records(kind, [record], current, reuse, "ontap-a")[("", "svm0/trident_pvc_1")]
+    reuse.remember()
+    return stored, reuse.reused > before
+
+
+def test_an_array_record_answered_as_before_keeps_its_form_while_the_database_agrees():
+    first, _ = prepare_once(volume(), {})
+    current = {("", "svm0/trident_pvc_1"): (1, first.digest, True)}
+    second, reused = prepare_once(volume(), current)
+    assert reused and second is first
+    # Any byte of the answer changed (even a field not kept): kept anew, to the same stored form.
+    third, reused = prepare_once(volume(size="2g"), current)
+    assert not reused and third is not first and third.digest == first.digest
+    # The database holds another version: kept anew.
+    _, reused = prepare_once(volume(size="2g"), {("", "svm0/trident_pvc_1"): (1, "another", True)})
+    assert not reused
+
+
 def listed(simulation: Simulation, info) -> list[dict]:
     """The kind's objects as the reader gets them from a list: copies, each typed."""
     return [
@@ -165,6 +193,54 @@ def test_live_snapshots_store_what_keeping_anew_gives(tmp_path):
             previous = remembered
     finally:
         estate.stop()
+
+
+@pytest.mark.django_db
+def test_array_records_answered_as_before_keep_their_forms(tmp_path):
+    """Array records have no resourceVersion: a record the array answers byte for byte as at the last
+    read keeps its form.  Through the real array clients, a simulated estate churning: what a cluster
+    reusing forms stores of the arrays is what a second cluster of the same estate, whose every
+    record is kept anew, stores; and most unchanged records' forms were reused."""
+    simulation = Simulation(seed=5, start=TAKEN_AT)
+    estate = SimulatedEstate(simulation, tmp_path / "estate").start()
+    try:
+        register_arrays(estate)
+        reusing, anew = (
+            Cluster.objects.create(
+                name=name, source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(estate.kubeconfig)
+            )
+            for name in ("reusing", "anew")
+        )
+        previous: dict = {}
+        for fraction in (None, 0.0, 0.1):
+            if fraction is not None:
+                simulation.advance_to(simulation.clock + timedelta(minutes=10))
+                simulation.churn(fraction)
+            assert snapshot_now(reusing).is_visible
+            remembered, _ = kept_reuse._REMEMBERED[reusing.pk]
+            kept_reuse._REMEMBERED.pop(anew.pk, None)  # nothing to reuse: every record kept anew
+            assert snapshot_now(anew).is_visible
+            assert _array_versions(reusing) == _array_versions(anew) != {}
+            records = {kind: forms for kind, forms in remembered.items() if ":" in kind}
+            assert records  # array records were remembered, under `<array>:<kind>`
+            same = sum(
+                form is previous[kind][key][2]
+                for kind, forms in records.items()
+                for key, (_, _, form) in forms.items()
+                if key in previous.get(kind, {})
+            )
+            if previous:
+                assert same > 0.5 * sum(map(len, records.values())), same
+            previous = records
+    finally:
+        estate.stop()
+
+
+def _array_versions(cluster: Cluster) -> dict:
+    return {
+        (o.scope, o.kind, o.name): (o.digest, o.data, o.uid)
+        for o in InventoryObject.objects.current().filter(cluster=cluster).exclude(scope__in=["", "derived"])
+    }
 
 
 def _kept_anew(simulation: Simulation, info):

@@ -36,6 +36,9 @@ class Collection:
     # (scope, kind) -> the current versions a snapshot's `reduce` judged objects against
     # (inventory/history.py `StoredForms`), for the store to compare with rather than read again
     versions: dict = field(default_factory=dict)
+    # the live source's memory of the worker's kept forms (inventory/kept_reuse.py `KeptFormReuse`):
+    # the store reuses array records' forms from it too, and has it remember this read once stored
+    kept_reuse: object | None = None
 
     def mappings(self, kind: str) -> list[dict]:
         """The objects of `kind` as mappings: raw, kept, or a stored form's kept fields (`data`)."""
