@@ -182,14 +182,8 @@ def test_live_snapshots_store_what_keeping_anew_gives(tmp_path):
                 assert stored == anew, info.kind
                 for form in (f for _, _, f in remembered.get(info.kind, {}).values()):
                     assert digest(form.data) == form.digest  # not changed since it was made
-            same = sum(
-                form is previous[kind][key][2]
-                for kind, forms in remembered.items()
-                for key, (_, _, form) in forms.items()
-                if key in previous.get(kind, {})
-            )
             if previous:
-                assert same > 0.8 * sum(map(len, remembered.values())), same
+                assert _share_reused(previous, remembered) > 0.8
             previous = remembered
     finally:
         estate.stop()
@@ -223,17 +217,22 @@ def test_array_records_answered_as_before_keep_their_forms(tmp_path):
             assert _array_versions(reusing) == _array_versions(anew) != {}
             records = {kind: forms for kind, forms in remembered.items() if ":" in kind}
             assert records  # array records were remembered, under `<array>:<kind>`
-            same = sum(
-                form is previous[kind][key][2]
-                for kind, forms in records.items()
-                for key, (_, _, form) in forms.items()
-                if key in previous.get(kind, {})
-            )
             if previous:
-                assert same > 0.5 * sum(map(len, records.values())), same
+                assert _share_reused(previous, records) > 0.5
             previous = records
     finally:
         estate.stop()
+
+
+def _share_reused(previous: dict, remembered: dict) -> float:
+    """The share of the forms remembered now that are the very objects the last read remembered."""
+    same = sum(
+        form is previous[kind][key][2]
+        for kind, forms in remembered.items()
+        for key, (_, _, form) in forms.items()
+        if key in previous.get(kind, {})
+    )
+    return same / max(1, sum(map(len, remembered.values())))
 
 
 def _array_versions(cluster: Cluster) -> dict:
