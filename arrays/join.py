@@ -79,8 +79,39 @@ class JoinResult:
     broken_links: list[str]  # TridentVolumes marked orphaned: Trident lost the array object
 
 
+# What one volume's resolution was made from, the resolutions, and the array objects they use.
+_PvWork = tuple[dict, dict | None, Resolution, tuple]  # PV, its TridentVolume, resolution, used
+_PodWork = tuple[dict, list[Resolution], tuple]  # pod, its inline volumes' resolutions, used
+
+
+@dataclass
+class JoinMemo:
+    """A join's work, for the next join of the same cluster (arrays/derivation_memo.py).  Valid only
+    while `reads`, everything a resolution reads besides its own volume (the backends, Trident's
+    nodes, the arrays' records, the array each backend is linked to), is equal: then a PV equal to
+    the one resolved last time (and its TridentVolume), or a pod equal to the one last time, has
+    the same resolution, and the indexes of `reads` stand.  Resolutions are never modified."""
+
+    reads: tuple
+    indexes: tuple
+    pvs: dict[str, _PvWork]
+    pods: dict[tuple[str, str], _PodWork]
+    used: set[tuple[str, str, str]]
+    unbacked: list[dict]
+
+
 def join_snapshot(state: SnapshotState) -> JoinResult:
-    return _Joiner(state).run()
+    return _Joiner(state).run()[0]
+
+
+def join_remembered(state: SnapshotState, memo: JoinMemo | None) -> tuple[JoinResult, JoinMemo]:
+    """The join, reusing what of `memo` (the last join of the cluster) still holds; and its own memo."""
+    return _Joiner(state, memo).run()
+
+
+def _same(earlier: object, now: object) -> bool:
+    # A reused kept form is the very same object (inventory/kept_reuse.py): no deep comparison.
+    return earlier is now or earlier == now
 
 
 class _ArrayIndex:
@@ -126,16 +157,34 @@ class _ArrayIndex:
 
 
 class _Joiner:
-    def __init__(self, state: SnapshotState):
+    def __init__(self, state: SnapshotState, memo: JoinMemo | None = None):
         self.state = state
-        self.backends: dict[str, BackendInfo] = {}
-        for raw in state.of_kind("TridentBackend").values():
-            info = backend_info(raw)
-            self.backends[info.uuid] = info
         self.tvols = {
             name: data for (_, name), data in state.of_kind("TridentVolume").items() if isinstance(data, dict)
         }
         self.used: set[tuple[str, str, str]] = set()  # (array, kind, name) backing some volume
+        self.marks: list[tuple[str, str, str]] = []  # what the volume being resolved uses
+        self.reads = (
+            state.of_kind("TridentBackend"),
+            state.of_kind("TridentNode"),
+            state.arrays,
+            state.facts.get("backends"),
+        )
+        self.memo = memo if memo is not None and _same(memo.reads, self.reads) else None
+        if self.memo is not None:
+            (
+                self.backends,
+                self.policies,
+                self.indexes,
+                self.lifs,
+                self.iscsi_targets,
+                self.node_iqns,
+            ) = self.memo.indexes
+            return
+        self.backends: dict[str, BackendInfo] = {}
+        for raw in state.of_kind("TridentBackend").values():
+            info = backend_info(raw)
+            self.backends[info.uuid] = info
         self.policies: dict[tuple[str, str, str], tuple[list, list, bool]] = {}  # policy_rules'
         self.indexes = {name: _ArrayIndex(records) for name, records in state.arrays.items()}
         self.lifs: dict[str, tuple[ArrayRecords, str]] = {}  # data LIF address -> (array, SVM)
@@ -152,18 +201,45 @@ class _Joiner:
                 if address := _text(_get(lif, "ip", "address")):
                     self.lifs.setdefault(address, (records, _name_of(lif, "svm")))
 
-    def run(self) -> JoinResult:
-        volumes = {
-            name: self.resolve_pv(name, pv)
-            for (_, name), pv in self.state.of_kind("PersistentVolume").items()
+    def run(self) -> tuple[JoinResult, JoinMemo]:
+        pvs = {
+            name: self.pv_work(name, pv) for (_, name), pv in self.state.of_kind("PersistentVolume").items()
         }
-        inline = [
-            res
-            for pod_key, pod in self.state.of_kind("Pod").items()
-            for res in self.resolve_inline(pod_key, pod)
-        ]
+        pods = {key: self.pod_work(key, pod) for key, pod in self.state.of_kind("Pod").items()}
+        volumes = {name: resolution for name, (_, _, resolution, _) in pvs.items()}
+        inline = [resolution for _, resolutions, _ in pods.values() for resolution in resolutions]
         broken = sorted(name for name, tvol in self.tvols.items() if tvol.get("orphaned") is True)
-        return JoinResult(volumes, inline, self.unbacked(), broken)
+        if self.memo is not None and self.memo.used == self.used:
+            unbacked = self.memo.unbacked
+        else:
+            unbacked = self.unbacked()
+        indexes = (self.backends, self.policies, self.indexes, self.lifs, self.iscsi_targets, self.node_iqns)
+        memo = JoinMemo(self.reads, indexes, pvs, pods, self.used, unbacked)
+        return JoinResult(volumes, inline, unbacked, broken), memo
+
+    def pv_work(self, name: str, pv: dict) -> _PvWork:
+        tvol = self.tvols.get((_trident_volume_name(name, pv) or "").lower())
+        earlier = self.memo.pvs.get(name) if self.memo is not None else None
+        if earlier is not None and _same(earlier[0], pv) and _same(earlier[1], tvol):
+            self.used.update(earlier[3])
+            return earlier
+        self.marks = []
+        resolution = self.resolve_pv(name, pv)
+        return pv, tvol, resolution, tuple(self.marks)
+
+    def pod_work(self, key: tuple[str, str], pod: dict) -> _PodWork:
+        earlier = self.memo.pods.get(key) if self.memo is not None else None
+        if earlier is not None and _same(earlier[0], pod):
+            self.used.update(earlier[2])
+            return earlier
+        self.marks = []
+        resolutions = self.resolve_inline(key, pod)
+        return pod, resolutions, tuple(self.marks)
+
+    def use(self, array: str, kind: str, name: str) -> None:
+        """An array object backs the volume being resolved."""
+        self.used.add((array, kind, name))
+        self.marks.append((array, kind, name))
 
     # --- PVs ---------------------------------------------------------------------------------
 
@@ -173,8 +249,8 @@ class _Joiner:
         namespaces = [claim_namespace] if claim_namespace else []
         subject = f"PersistentVolume/{name}"
         csi = _mapping(spec.get("csi"))
-        if csi.get("driver") == TRIDENT_CSI_DRIVER:
-            return self.resolve_trident(subject, namespaces, _text(csi.get("volumeHandle")) or name, csi)
+        if volume_name := _trident_volume_name(name, pv):
+            return self.resolve_trident(subject, namespaces, volume_name, csi)
         if nfs := _mapping(spec.get("nfs")):
             return self.resolve_nfs(subject, namespaces, "static-nfs", nfs.get("server"), nfs.get("path"))
         if iscsi := _mapping(spec.get("iscsi")):
@@ -257,13 +333,13 @@ class _Joiner:
     def nas_gates(self, res, records: ArrayRecords, kind: str, key: str, obj: dict) -> Resolution:
         """The object's own policy first, then every policy its junction path traverses."""
         res.object_kind, res.object_name = kind, key
-        self.used.add((records.name, kind, key))
+        self.use(records.name, kind, key)
         svm = key.split("/", 1)[0]
         if kind == "ontap.Qtree":
             policy = _name_of(obj, "export_policy")
             parent_key = f"{svm}/{_name_of(obj, 'volume')}"
             parent = _mapping(records.get("ontap.Volume", parent_key))
-            self.used.add((records.name, "ontap.Volume", parent_key))
+            self.use(records.name, "ontap.Volume", parent_key)
             junction = _text(_get(parent, "nas", "path"))
             res.gates.append(self.policy_gate(records, svm, policy, "qtree policy"))
             traversal = [(parent_key, parent)] + self.junction_parents(records, svm, junction)
@@ -356,9 +432,9 @@ class _Joiner:
 
     def mark_used(self, records: ArrayRecords, kind: str, key: str) -> None:
         """A LUN or NVMe namespace in use also keeps the FlexVol that holds it in use."""
-        self.used.add((records.name, kind, key))
+        self.use(records.name, kind, key)
         if volume := _name_of(_get(records.get(kind, key), "location"), "volume"):
-            self.used.add((records.name, "ontap.Volume", f"{key.split('/', 1)[0]}/{volume}"))
+            self.use(records.name, "ontap.Volume", f"{key.split('/', 1)[0]}/{volume}")
 
     def lun_object(self, res, records: ArrayRecords, backend, lun_path: str, access: dict) -> Resolution:
         res.protocol = "iscsi"
@@ -512,7 +588,7 @@ class _Joiner:
             return res
         key, volume = found
         res.object_kind, res.object_name = "solidfire.Volume", key
-        self.used.add((records.name, "solidfire.Volume", key))
+        self.use(records.name, "solidfire.Volume", key)
         account = next(
             (
                 a
@@ -605,6 +681,15 @@ class _Joiner:
                     if entry not in found:
                         found.append(entry)
         return found
+
+
+def _trident_volume_name(pv_name: str, pv: dict) -> str | None:
+    """The volume a Trident CSI PV names (its TridentVolume's name, in lower case); None for any
+    other PV."""
+    csi = _mapping(_get(pv, "spec", "csi"))
+    if csi.get("driver") != TRIDENT_CSI_DRIVER:
+        return None
+    return _text(csi.get("volumeHandle")) or pv_name
 
 
 # --- readers of values from a cluster or an array (inventory/fields.py has the general ones) ------

@@ -30,15 +30,19 @@ class PartyListStore:
 
     def stored_form(self, record: dict, segments: tuple[list[dict], ...]) -> dict:
         """`record` as stored: its parties by their segments' digests."""
+        stored = {key: value for key, value in record.items() if key != "admitted"}
+        stored["party_lists"] = self.named(segments)
+        return stored
+
+    def named(self, segments: tuple[list[dict], ...]) -> list[str]:
+        """The segments' names (their digests), each segment kept to be stored once."""
         names = []
         for segment in segments:
             name = self._digests(segment)
             if ("", name) not in self.segments:
                 self.segments[("", name)] = StoredObject("", {"parties": segment}, name)
             names.append(name)
-        stored = {key: value for key, value in record.items() if key != "admitted"}
-        stored["party_lists"] = names
-        return stored
+        return names
 
 
 def with_admitted(snapshot: Snapshot, records: Iterable[dict]) -> None:

@@ -7,13 +7,15 @@ namespace of its claim) and `InlineVolumeAccess` (one per inline pod volume, in 
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.db.models.fields.json import KT
 
 from arrays.access_summary import ACCESS_SUMMARY, summaries
 from arrays.admission import Admissions, node_set_of
-from arrays.join import Resolution, join_snapshot
+from arrays.join import JoinMemo, Resolution, join_remembered
 from arrays.stored_parties import ADMITTED_PARTIES, PartyListStore, with_admitted
+from inventory.cluster_memory import ClusterMemory
 from inventory.history import StoredObject, WriteStats, write_versions
 from inventory.kept_fields import digest
 from inventory.models import InventoryObject, Snapshot
@@ -60,6 +62,24 @@ def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
     }
 
 
+# A record as last derived: the resolution it was made of (the join's very object, reused while
+# the volume's inputs are equal: arrays/join.py `JoinMemo`), it as stored, whole, and its segments.
+_RecordWork = tuple[Resolution, StoredObject, dict, tuple[list[dict], ...]]
+
+
+@dataclass
+class RecordMemo:
+    """A derivation's records, for the next derivation of the cluster: a record whose resolution is
+    the one it was made of, against the same nodes (`node_inputs`), is the record made then."""
+
+    node_inputs: str
+    records: dict[tuple[str, str, str], _RecordWork]  # (kind, namespace, name) ->
+
+
+# cluster id -> what this worker's last derivation of it worked out (the join's and the records' memos)
+_LAST_DERIVATION: ClusterMemory[tuple[JoinMemo, RecordMemo]] = ClusterMemory()
+
+
 @dataclass
 class Derivation:
     stats: WriteStats
@@ -90,9 +110,10 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True, written: Written 
         }
         return Derivation(WriteStats())
     state = SnapshotState.load(snapshot, written)
-    joined = join_snapshot(state)
+    join_memo, record_memo = _LAST_DERIVATION.get(snapshot.cluster_id) or (None, None)
+    joined, join_memo = join_remembered(state, join_memo)
     node_inputs = _node_inputs(state)
-    evaluate = _Evaluation(snapshot.cluster_id, Admissions(node_set_of(state), node_inputs))
+    evaluate = _Evaluation(snapshot.cluster_id, Admissions(node_set_of(state), node_inputs), record_memo)
     volumes: dict[tuple[str, str], StoredObject] = {}
     records: dict[str, dict] = {VOLUME_ACCESS: {}, INLINE_VOLUME_ACCESS: {}}
     for pv_name, resolution in joined.volumes.items():
@@ -118,6 +139,8 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True, written: Written 
     stats += write_versions(
         snapshot.cluster_id, snapshot.seq, ACCESS_SUMMARY, summaries(records), scope=DERIVED_SCOPE
     )
+    # Whatever becomes of this run: the memos say only what given inputs resolve and evaluate to.
+    _LAST_DERIVATION.put(snapshot.cluster_id, (join_memo, RecordMemo(node_inputs, evaluate.made)))
     return Derivation(stats, state, records)
 
 
@@ -149,7 +172,9 @@ def _node_inputs(state: SnapshotState) -> str:
 class _Evaluation:
     """Each volume's record, evaluated anew each time: with each chain of rules evaluated once per
     snapshot and the parties shared (arrays/admission.py), that costs no more than reading the
-    previous records back, each with its own copies of the same parties (twice the memory).
+    previous records back, each with its own copies of the same parties (twice the memory).  A
+    record whose resolution and nodes are those the worker's last derivation of the cluster made it
+    of is that one (`RecordMemo`).
 
     A record is a function of the volume's resolution (object, gates with their rules and
     initiators) and of the node set: their digest is the record's `inputs`, each gate's rules in it
@@ -157,15 +182,25 @@ class _Evaluation:
     per volume).  A record whose inputs did not change is the stored one, so it keeps that one's
     digest rather than hashing it again."""
 
-    def __init__(self, cluster_id: int, admissions: Admissions):
+    def __init__(self, cluster_id: int, admissions: Admissions, memo: RecordMemo | None = None):
+        self.cluster_id = cluster_id
         self.admissions = admissions
         self.parties = PartyListStore()
         self.node_inputs = admissions.nodes_inputs or ""
-        self.previous = {  # (kind, namespace, name) -> (inputs, digest) of the current records
+        self.earlier = memo.records if memo is not None and memo.node_inputs == self.node_inputs else {}
+        self.made: dict[tuple[str, str, str], _RecordWork] = {}
+
+    @cached_property
+    def previous(self) -> dict[tuple[str, str, str], tuple[str, str]]:
+        """(kind, namespace, name) -> (inputs, digest) of the current records; read only when some
+        record is made anew."""
+        return {
             (kind, namespace, name): (inputs, stored_digest)
             for kind, namespace, name, inputs, stored_digest in InventoryObject.objects.current()
             .filter(
-                cluster_id=cluster_id, scope=DERIVED_SCOPE, kind__in=(VOLUME_ACCESS, INLINE_VOLUME_ACCESS)
+                cluster_id=self.cluster_id,
+                scope=DERIVED_SCOPE,
+                kind__in=(VOLUME_ACCESS, INLINE_VOLUME_ACCESS),
             )
             .values_list("kind", "namespace", "name", KT("data__inputs"), "digest")
             .iterator(chunk_size=2000)
@@ -173,6 +208,11 @@ class _Evaluation:
 
     def __call__(self, kind: str, key: tuple[str, str], resolution: Resolution) -> tuple[StoredObject, dict]:
         """The record as stored, and whole (with its parties: what the analysis reads)."""
+        earlier = self.earlier.get((kind, *key))
+        if earlier is not None and earlier[0] is resolution:
+            _, stored, whole, segments = self.made[(kind, *key)] = earlier
+            self.parties.named(segments)
+            return stored, whole
         inputs = inputs_of(resolution, self.admissions, self.node_inputs)
         segments = self.admissions.segments_of(resolution)
         whole = record(resolution, self.admissions.joined(segments), inputs)
@@ -180,6 +220,7 @@ class _Evaluation:
         whole["party_lists"] = data["party_lists"]  # as a stored record is read back (`records_as_of`)
         previous_inputs, previous_digest = self.previous.get((kind, *key), (None, None))
         stored = StoredObject("", data, previous_digest if previous_inputs == inputs else digest(data))
+        self.made[(kind, *key)] = (resolution, stored, whole, segments)
         return stored, whole
 
 

@@ -228,9 +228,11 @@ CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
 # stays pinned in CPython's heap by the few objects that outlive it (inventory/memory.py returns what
 # it can), and a fresh process gives all of it back.  0 turns it off.
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("WORKER_MAX_MEMORY_PER_CHILD_KIB", "524288")) or None
-# A worker keeps the kept fields of the last read of this many clusters, reused for the objects whose
-# resourceVersion has not moved at the next read (inventory/kept_reuse.py); 0: none.  Kept across
-# tasks only while the pool process is, so a big cluster's needs the limit above that process's size.
+# A worker remembers its last snapshot of this many clusters (inventory/cluster_memory.py): the kept
+# fields of the objects read, reused for those whose resourceVersion has not moved at the next read
+# (inventory/kept_reuse.py), and the derivation's work, reused for volumes whose inputs are equal
+# (arrays/volume_access.py); 0: none.  Kept across tasks only while the pool process is, so a big
+# cluster's needs the limit above that process's size.
 KEPT_FORMS_REUSED_CLUSTERS = int(os.environ.get("KEPT_FORMS_REUSED_CLUSTERS", "4"))
 DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {

@@ -24,11 +24,9 @@ clusters (0: none).
 """
 
 import logging
-import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from django.conf import settings
+from inventory.cluster_memory import ClusterMemory
 
 if TYPE_CHECKING:
     from inventory.history import StoredObject, Versions
@@ -44,8 +42,7 @@ ObjectKey = tuple[str, str]
 Forms = dict[str, dict[ObjectKey, tuple[str, str, "StoredObject"]]]
 
 # cluster id -> (the forms of its last read in this process, reads since every object was kept anew)
-_REMEMBERED: "OrderedDict[int, tuple[Forms, int]]" = OrderedDict()
-_LOCK = threading.Lock()  # the embedded mode reads clusters in threads of one process
+_REMEMBERED: ClusterMemory[tuple[Forms, int]] = ClusterMemory()
 
 
 class KeptFormReuse:
@@ -53,8 +50,7 @@ class KeptFormReuse:
 
     def __init__(self, cluster_id: int):
         self.cluster_id = cluster_id
-        with _LOCK:
-            previous, reads = _REMEMBERED.get(cluster_id, ({}, 0))
+        previous, reads = _REMEMBERED.get(cluster_id, ({}, 0))
         if reads >= REUSED_FOR:
             previous, reads = {}, 0
         self.previous, self.reads = previous, reads
@@ -111,20 +107,7 @@ class KeptFormReuse:
             self.reused,
             noted,
         )
-        limit = settings.KEPT_FORMS_REUSED_CLUSTERS
-        if limit <= 0:
-            return
-        with _LOCK:
-            _REMEMBERED[self.cluster_id] = (self.read, self.reads + 1)
-            _REMEMBERED.move_to_end(self.cluster_id)
-            while len(_REMEMBERED) > limit:
-                _REMEMBERED.popitem(last=False)  # the cluster read longest ago
-
-
-def forget_all() -> None:
-    """Drop every remembered read (tests: a new database reuses cluster ids)."""
-    with _LOCK:
-        _REMEMBERED.clear()
+        _REMEMBERED.put(self.cluster_id, (self.read, self.reads + 1))
 
 
 def _version(raw: dict) -> tuple[str, str]:

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.test.utils import override_settings
 
-from inventory import kept_reuse
+from inventory import cluster_memory
 from tests import loopback_guard
 
 pytest_plugins = ["tests.two_tenants"]  # the two-tenant clusters and the admin, shared by page and API tests
@@ -25,9 +25,10 @@ def _loopback_guard_active():
 
 
 @pytest.fixture(autouse=True)
-def _no_kept_forms_from_another_test():
-    """A worker's remembered kept forms are keyed by cluster id, which a new test database reuses."""
-    kept_reuse.forget_all()
+def _nothing_remembered_from_another_test():
+    """What a worker remembers of a cluster (kept forms, its last derivation) is keyed by cluster id,
+    which a new test database reuses."""
+    cluster_memory.forget_all()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from arrays.array_kinds import BY_STORED_KIND
-from inventory import kept_reuse
+from inventory import cluster_memory, kept_reuse
 from inventory.history import StoredObject, prepare_array_records, stored_form
 from inventory.kept_fields import SCHEMA_VERSION, digest
 from inventory.kept_reuse import REUSED_FOR, KeptFormReuse
@@ -110,7 +110,7 @@ def test_how_many_clusters_a_worker_remembers(settings):
     # Cluster 1, read longest ago, was forgotten (read last here: reading it first would evict 2).
     assert [read_once(c, pod(), stored_as(firsts[c]))[2] for c in (3, 2, 1)] == [True, True, False]
     settings.KEPT_FORMS_REUSED_CLUSTERS = 0
-    kept_reuse.forget_all()
+    cluster_memory.forget_all()
     first = read_once(1, pod(), {})[1]
     assert not read_once(1, pod(), stored_as(first))[2]
 
@@ -168,7 +168,7 @@ def test_live_snapshots_store_what_keeping_anew_gives(tmp_path):
                 simulation.advance_to(simulation.clock + timedelta(minutes=10))
                 simulation.churn(fraction)
             assert snapshot_now(cluster).is_visible
-            remembered, _ = kept_reuse._REMEMBERED[cluster.pk]
+            remembered, _ = kept_reuse._REMEMBERED.get(cluster.pk)
             for info in KINDS:
                 if info.kind == "Secret":
                     continue
@@ -211,8 +211,8 @@ def test_array_records_answered_as_before_keep_their_forms(tmp_path):
                 simulation.advance_to(simulation.clock + timedelta(minutes=10))
                 simulation.churn(fraction)
             assert snapshot_now(reusing).is_visible
-            remembered, _ = kept_reuse._REMEMBERED[reusing.pk]
-            kept_reuse._REMEMBERED.pop(anew.pk, None)  # nothing to reuse: every record kept anew
+            remembered, _ = kept_reuse._REMEMBERED.get(reusing.pk)
+            kept_reuse._REMEMBERED.pop(anew.pk)  # nothing to reuse: every record kept anew
             assert snapshot_now(anew).is_visible
             assert _array_versions(reusing) == _array_versions(anew) != {}
             records = {kind: forms for kind, forms in remembered.items() if ":" in kind}
