@@ -14,12 +14,10 @@ from arrays.volume_access import VOLUME_ACCESS, RecordMemo, _Evaluation
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.state import DERIVED_SCOPE
 from inventory.tasks import snapshot_now
-from simulator.serving import SimulatedEstate
-from simulator.world import Simulation
 from tests.cases.runner import TAKEN_AT
 from tests.test_derivation_caches import nodes
-from tests.test_join import register_arrays
 from tests.test_join_cases import lif, nfs_state, pv, rule, volume
+from tests.test_kept_reuse import clusters_of_one_estate
 
 RULES = [rule(1, "10.20.0.5")]
 
@@ -136,16 +134,7 @@ def test_live_derivations_store_what_deriving_anew_gives(tmp_path):
     snapshot, a cluster whose worker remembers its last derivation stores the same access records,
     parties and summaries, and the same join facts, as a second cluster of the same estate derived
     anew each time; and where the arrays and nodes stood still, most resolutions were kept."""
-    simulation = Simulation(seed=5, start=TAKEN_AT)
-    estate = SimulatedEstate(simulation, tmp_path / "estate").start()
-    try:
-        register_arrays(estate)
-        remembering, anew = (
-            Cluster.objects.create(
-                name=name, source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(estate.kubeconfig)
-            )
-            for name in ("remembering", "anew")
-        )
+    with clusters_of_one_estate(tmp_path, "remembering", "anew") as (simulation, remembering, anew):
         kept_shares = []
         for days, fraction in ((None, None), (6.5, 0.0), (6.6, 0.05), (20.5, 0.0), (20.6, 0.1), (22, 0.0)):
             if days is not None:
@@ -164,5 +153,3 @@ def test_live_derivations_store_what_deriving_anew_gives(tmp_path):
                 kept_shares.append(len(kept) / len(after[0].pvs))
         # The first derivation remembered nothing; some later ones' arrays or nodes moved (all anew).
         assert max(kept_shares) > 0.9 and min(kept_shares) == 0.0, kept_shares
-    finally:
-        estate.stop()

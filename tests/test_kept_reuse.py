@@ -2,6 +2,7 @@
 read the cluster (inventory/kept_reuse.py).  That memory may only save work: what is stored must be
 what keeping every object anew gives, and the database, not the memory, decides."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import orjson
@@ -155,13 +156,7 @@ def test_live_snapshots_store_what_keeping_anew_gives(tmp_path):
     """Through the real client, a simulated cluster churning: after each snapshot every current
     version is what keeping the object anew gives, forms of objects that did not move were reused
     (the very same objects), and nothing the derivation or the rules did changed one of them."""
-    simulation = Simulation(seed=5, start=TAKEN_AT)
-    estate = SimulatedEstate(simulation, tmp_path / "estate").start()
-    try:
-        register_arrays(estate)
-        cluster = Cluster.objects.create(
-            name="sim", source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(estate.kubeconfig)
-        )
+    with clusters_of_one_estate(tmp_path, "sim") as (simulation, cluster):
         previous: dict = {}
         for fraction in (None, 0.0, 0.1, 0.05):
             if fraction is not None:
@@ -185,8 +180,6 @@ def test_live_snapshots_store_what_keeping_anew_gives(tmp_path):
             if previous:
                 assert _share_reused(previous, remembered) > 0.8
             previous = remembered
-    finally:
-        estate.stop()
 
 
 @pytest.mark.django_db
@@ -195,16 +188,7 @@ def test_array_records_answered_as_before_keep_their_forms(tmp_path):
     read keeps its form.  Through the real array clients, a simulated estate churning: what a cluster
     reusing forms stores of the arrays is what a second cluster of the same estate, whose every
     record is kept anew, stores; and most unchanged records' forms were reused."""
-    simulation = Simulation(seed=5, start=TAKEN_AT)
-    estate = SimulatedEstate(simulation, tmp_path / "estate").start()
-    try:
-        register_arrays(estate)
-        reusing, anew = (
-            Cluster.objects.create(
-                name=name, source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(estate.kubeconfig)
-            )
-            for name in ("reusing", "anew")
-        )
+    with clusters_of_one_estate(tmp_path, "reusing", "anew") as (simulation, reusing, anew):
         previous: dict = {}
         for fraction in (None, 0.0, 0.1):
             if fraction is not None:
@@ -220,6 +204,23 @@ def test_array_records_answered_as_before_keep_their_forms(tmp_path):
             if previous:
                 assert _share_reused(previous, records) > 0.5
             previous = records
+
+
+@contextmanager
+def clusters_of_one_estate(tmp_path, *names: str):
+    """A simulated estate served on loopback, its arrays registered, and clusters of these names
+    reading it: (the simulation, *the clusters)."""
+    simulation = Simulation(seed=5, start=TAKEN_AT)
+    estate = SimulatedEstate(simulation, tmp_path / "estate").start()
+    try:
+        register_arrays(estate)
+        clusters = [
+            Cluster.objects.create(
+                name=name, source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(estate.kubeconfig)
+            )
+            for name in names
+        ]
+        yield simulation, *clusters
     finally:
         estate.stop()
 
