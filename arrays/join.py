@@ -86,7 +86,7 @@ _PodWork = tuple[dict, list[Resolution], tuple]  # pod, its inline volumes' reso
 
 @dataclass
 class JoinMemo:
-    """A join's work, for the next join of the same cluster (arrays/derivation_memo.py).  Valid only
+    """A join's work, for the next join of the same cluster (arrays/volume_access.py).  Valid only
     while `reads`, everything a resolution reads besides its own volume (the backends, Trident's
     nodes, the arrays' records, the array each backend is linked to), is equal: then a PV equal to
     the one resolved last time (and its TridentVolume), or a pod equal to the one last time, has
