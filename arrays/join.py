@@ -684,8 +684,8 @@ class _Joiner:
 
 
 def _trident_volume_name(pv_name: str, pv: dict) -> str | None:
-    """The volume a Trident CSI PV names (its TridentVolume's name, in lower case); None for any
-    other PV."""
+    """The volume a Trident CSI PV names (its TridentVolume is named so in lower case); None for
+    any other PV."""
     csi = _mapping(_get(pv, "spec", "csi"))
     if csi.get("driver") != TRIDENT_CSI_DRIVER:
         return None

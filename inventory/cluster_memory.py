@@ -7,7 +7,6 @@ wrong answer.
 """
 
 import threading
-import weakref
 from collections import OrderedDict
 from typing import Generic, TypeVar
 
@@ -15,14 +14,14 @@ from django.conf import settings
 
 V = TypeVar("V")
 
-_ALL: "weakref.WeakSet[ClusterMemory]" = weakref.WeakSet()
+_ALL: "list[ClusterMemory]" = []  # every memory (module globals, made once each)
 
 
 class ClusterMemory(Generic[V]):
     def __init__(self):
         self._kept: OrderedDict[int, V] = OrderedDict()
         self._lock = threading.Lock()  # the embedded mode snapshots clusters in threads of one process
-        _ALL.add(self)
+        _ALL.append(self)
 
     def get(self, cluster_id: int, default: V | None = None) -> V | None:
         with self._lock:
@@ -42,9 +41,12 @@ class ClusterMemory(Generic[V]):
         with self._lock:
             return self._kept.pop(cluster_id, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
 
 def forget_all() -> None:
     """Drop everything every memory keeps (tests: a new database reuses cluster ids)."""
-    for memory in list(_ALL):
-        with memory._lock:
-            memory._kept.clear()
+    for memory in _ALL:
+        memory.clear()

@@ -10,9 +10,8 @@ other object is built whole (`as_dict`) and reduced the ordinary way.
 Where the two parsers could read a page differently, the ordinary path decides: a page simdjson
 refuses (it refuses integers beyond 64 bits, which orjson reads as floats) or that is not shaped
 as a list (not an object, `items` not an array, `metadata` not an object) is left to orjson
-(`None`).  One
-difference is not checked: a key repeated in one object, which simdjson's lookups read first-wins
-and orjson last-wins.  An API server never sends one (it encodes its own typed objects), and a
+(`None`).  One difference is not checked: a key repeated in one object, which simdjson's lookups
+read first-wins and orjson last-wins.  An API server never sends one (it encodes its own typed objects), and a
 reused form is only ever one the worker built from an earlier, whole read of the same object.
 """
 
