@@ -25,7 +25,7 @@ from exposure.models import Finding, FindingEvent, FindingNamespace, PastAttribu
 from exposure.rules import RULES, Hit, Rule
 from exposure.rules.base import ARRAY_GATE_KINDS
 from inventory.bulk_insert import insert_keyed, insert_rows, insert_values
-from inventory.kept_fields import digest
+from inventory.kept_fields import canonical_json, digest, digest_of
 from inventory.models import Snapshot
 from inventory.times import rfc3339
 
@@ -33,6 +33,8 @@ SUPPRESSED = "suppressed"
 STATUSES = ("open", "resolved", SUPPRESSED, "all")
 MAX_STORED_PATHS = 50
 BATCH = 1000  # rows per bulk statement
+# What reconcile reads of an open finding whose hit says what it said (`content_key`).
+_LEAN = ("pk", "cluster_id", "rule", "fingerprint", "status", "depends", "content_key", "at_least_since")
 
 
 def fingerprint(slug: str, identity: tuple[str, ...]) -> str:
@@ -87,22 +89,24 @@ def reconcile(
     for rule, hit in evaluation.all_hits():
         if hit.violation:  # a rule reporting one situation twice: the first says it
             hits.setdefault(fingerprint(rule.slug, hit.identity), (rule, hit))
-    findings = Finding.objects.filter(cluster_id=snapshot.cluster_id)
-    existing = {f.fingerprint: f for f in findings.filter(status=Finding.Status.OPEN)}
-    others = [key for key in hits if key not in existing]
-    for start in range(0, len(others), BATCH):  # resolved ones hit again: they reopen
-        existing.update(
-            (f.fingerprint, f)
-            for f in findings.exclude(status=Finding.Status.OPEN).filter(
-                fingerprint__in=others[start : start + BATCH]
-            )
-        )
+    keys = {key: content_key(rule, hit) for key, (rule, hit) in hits.items()}
+    existing = _findings_that_can_move(snapshot.cluster_id, keys)
     events: list[FindingEvent] = []
     created: list[Finding] = []
     with transaction.atomic():
         for key, (rule, hit) in hits.items():
-            fields = _fields(rule, hit, context)
             finding = existing.get(key)
+            newer = at_least_since(context, hit.objects)
+            if finding is not None and finding.status == Finding.Status.OPEN:
+                # A rollout replaces the objects with newer ones; what was true since then still is.
+                newer = _earliest(finding.at_least_since, newer)
+                if finding.content_key == keys[key]:  # it says what it said: only its age may move
+                    if newer != finding.at_least_since:
+                        finding.at_least_since, finding.changed_seq = newer, seq
+                        finding.save(update_fields=["at_least_since", "changed_seq"])
+                        result.changed += 1
+                    continue
+            fields = _fields(rule, hit, newer, keys[key])
             if finding is None:
                 created.append(
                     Finding(
@@ -117,13 +121,11 @@ def reconcile(
                     )
                 )
                 continue
-            if finding.status == Finding.Status.OPEN and finding.at_least_since:
-                # A rollout replaces the objects with newer ones; what was true since then still is.
-                newer = fields["at_least_since"]
-                fields["at_least_since"] = (
-                    min(finding.at_least_since, newer) if newer else finding.at_least_since
-                )
             changes = {name: value for name, value in fields.items() if getattr(finding, name) != value}
+            if changes.keys() == {"content_key"} and finding.status == Finding.Status.OPEN:
+                finding.content_key = keys[key]  # written before the key was kept: nothing it says moved
+                finding.save(update_fields=["content_key"])
+                continue
             if finding.status == Finding.Status.RESOLVED:
                 changes.update(status=Finding.Status.OPEN, resolved_at=None, resolved_seq=None)
                 events.append(
@@ -168,6 +170,48 @@ def reconcile(
     return result
 
 
+def content_key(rule: Rule, hit: Hit) -> str:
+    """Digest of what a hit says of its finding: every field `_fields` writes but its age."""
+    return digest_of(
+        canonical_json(
+            (
+                hit.severity,
+                hit.title,
+                hit.detail,
+                sorted(set(hit.namespaces)),
+                hit.cluster_wide,
+                hit.evidence,
+                hit.paths[:MAX_STORED_PATHS],
+                len(hit.paths),
+                hit.objects,
+                depends_on(rule, hit),
+            )
+        )
+    )
+
+
+def _findings_that_can_move(cluster_id: int, keys: dict[str, str]) -> dict[str, Finding]:
+    """The cluster's open findings and its resolved ones hit again (they reopen), by fingerprint.  An
+    open finding whose content key equals its hit's is read without what it says (a cluster-wide
+    finding's refs run to a megabyte): only its age can move; the others are read whole."""
+    findings = Finding.objects.filter(cluster_id=cluster_id)
+    existing = {f.fingerprint: f for f in findings.filter(status=Finding.Status.OPEN).only(*_LEAN)}
+    whole = [f.pk for key, f in existing.items() if key in keys and f.content_key != keys[key]]
+    others = [key for key in keys if key not in existing]
+    for start in range(0, len(whole), BATCH):
+        existing.update((f.fingerprint, f) for f in findings.filter(pk__in=whole[start : start + BATCH]))
+    reopening = findings.exclude(status=Finding.Status.OPEN)
+    for start in range(0, len(others), BATCH):
+        existing.update(
+            (f.fingerprint, f) for f in reopening.filter(fingerprint__in=others[start : start + BATCH])
+        )
+    return existing
+
+
+def _earliest(stored: datetime | None, newer: datetime | None) -> datetime | None:
+    return min(stored, newer) if stored and newer else stored or newer
+
+
 def _open(created: list[Finding], seq: int, when: datetime, events: list[FindingEvent]) -> None:
     """Insert new findings (keyed, copied: a first snapshot opens tens of thousands), with their
     namespaces and events."""
@@ -176,7 +220,7 @@ def _open(created: list[Finding], seq: int, when: datetime, events: list[Finding
     events.extend(_event(f, seq, when, "opened", {"severity": f.severity}) for f in created)
 
 
-def _fields(rule: Rule, hit: Hit, context: Context) -> dict:
+def _fields(rule: Rule, hit: Hit, since: datetime | None, key: str) -> dict:
     return {
         "severity": hit.severity,
         "title": hit.title,
@@ -190,7 +234,8 @@ def _fields(rule: Rule, hit: Hit, context: Context) -> dict:
         "path_count": len(hit.paths),
         "refs": list(hit.objects),
         "depends": depends_on(rule, hit),
-        "at_least_since": at_least_since(context, hit.objects),
+        "at_least_since": since,
+        "content_key": key,
     }
 
 

@@ -92,6 +92,13 @@ class Finding(models.Model):
     path_count = models.PositiveIntegerField(default=0, help_text="How many paths explain it in all.")
     refs = JSONColumn(default=list, help_text="References of the objects that make it true.")
     depends = JSONColumn(default=list, help_text="Sources it rests on: kinds and array:NAME.")
+    content_key = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        help_text="Digest of what its last hit said (all the fields above): the next analysis compares "
+        "it instead of reading them back.",
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     first_seen = models.DateTimeField()
     first_seen_seq = models.PositiveIntegerField()

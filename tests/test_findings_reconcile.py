@@ -7,7 +7,7 @@ import pytest
 
 from exposure.analysis.paths import Actor, ExposurePath, Hop
 from exposure.engine import Evaluation
-from exposure.findings import depends_on, reconcile
+from exposure.findings import content_key, depends_on, reconcile
 from exposure.models import Finding
 from exposure.rules import RULES, Hit
 from exposure.rules.base import ARRAY_GATE_KINDS
@@ -98,3 +98,97 @@ def test_a_finding_on_array_records_rests_on_every_kind_that_picks_them(rule):
 
 def test_uid_gid_findings_rest_on_the_backends_and_namespaces_they_were_judged_from():
     assert {"TridentBackend", "Namespace"} <= set(RULES["uid-gid-not-a-boundary"].reads)
+
+
+def _created_at(stamps: dict) -> SimpleNamespace:
+    """A context whose objects were created at `stamps` (ref -> RFC 3339)."""
+    return SimpleNamespace(created=lambda ref: stamps.get(ref, ""))
+
+
+def _selects_of_findings(queries) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "exposure_finding" in q["sql"]]
+
+
+def test_a_finding_whose_hit_says_what_it_said_is_neither_read_whole_nor_written(cluster):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    reconcile(snapshot(cluster, 1), NO_OBJECTS, evaluation(hit()))
+    stored = Finding.objects.get()
+    assert stored.content_key
+    second = snapshot(cluster, 2)
+    with CaptureQueriesContext(connection) as queries:
+        result = reconcile(second, NO_OBJECTS, evaluation(hit()))
+    assert result.changed == 0 and Finding.objects.get().changed_seq == stored.changed_seq == 1
+    selects = _selects_of_findings(queries.captured_queries)
+    assert selects and not any('"refs"' in sql or '"paths"' in sql for sql in selects), selects
+    assert not [q for q in queries.captured_queries if q["sql"].startswith(("UPDATE", "INSERT"))]
+
+
+def test_a_finding_whose_hit_says_something_else_is_read_whole_and_changed(cluster):
+    reconcile(snapshot(cluster, 1), NO_OBJECTS, evaluation(hit()))
+    before = Finding.objects.get().content_key
+    wider = hit()
+    wider.evidence = {"clients": ["0.0.0.0/0", "::/0"]}
+    result = reconcile(snapshot(cluster, 2), NO_OBJECTS, evaluation(wider))
+    finding = Finding.objects.get()
+    assert result.changed == 1 and finding.changed_seq == 2
+    assert finding.evidence == wider.evidence and finding.content_key != before
+    assert list(finding.events.values_list("kind", flat=True)) == ["opened", "evidence-changed"]
+
+
+def test_a_finding_kept_before_its_content_key_gets_one_without_a_change(cluster):
+    reconcile(snapshot(cluster, 1), NO_OBJECTS, evaluation(hit()))
+    key = Finding.objects.get().content_key
+    Finding.objects.update(content_key="")  # a row written before the key was kept
+    result = reconcile(snapshot(cluster, 2), NO_OBJECTS, evaluation(hit()))
+    finding = Finding.objects.get()
+    assert result.changed == 0 and finding.changed_seq == 1 and finding.content_key == key
+    assert finding.events.count() == 1  # opened only
+
+
+def test_an_unchanged_finding_is_older_once_an_older_object_makes_it_true(cluster):
+    ref = "PersistentVolume/pv-1"
+    reconcile(snapshot(cluster, 1), _created_at({}), evaluation(hit()))
+    assert Finding.objects.get().at_least_since is None
+    reconcile(snapshot(cluster, 2), _created_at({ref: "2026-02-01T00:00:00Z"}), evaluation(hit()))
+    assert Finding.objects.get().at_least_since == datetime(2026, 2, 1, tzinfo=UTC)
+    # Recreated later under the same name: what was true since February still is.
+    result = reconcile(snapshot(cluster, 3), _created_at({ref: "2026-02-20T00:00:00Z"}), evaluation(hit()))
+    finding = Finding.objects.get()
+    assert result.changed == 0 and finding.changed_seq == 2
+    assert finding.at_least_since == datetime(2026, 2, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda h: setattr(h, "severity", "low"),
+        lambda h: setattr(h, "title", "another title"),
+        lambda h: setattr(h, "detail", "another detail"),
+        lambda h: setattr(h, "namespaces", ["team-b"]),
+        lambda h: setattr(h, "cluster_wide", True),
+        lambda h: setattr(h, "evidence", {"clients": []}),
+        lambda h: setattr(h.paths[0], "access", "read"),
+        lambda h: h.paths.append(h.paths[0]),
+        lambda h: setattr(h, "objects", ["PersistentVolume/pv-2"]),
+        lambda h: setattr(h, "arrays", {"ontap-b"}),  # what it depends on
+    ],
+    ids=[
+        "severity",
+        "title",
+        "detail",
+        "namespaces",
+        "cluster-wide",
+        "evidence",
+        "a-path",
+        "path-count",
+        "refs",
+        "depends",
+    ],
+)
+def test_whatever_a_finding_says_is_in_its_content_key(change):
+    rule = RULES["export-allows-foreign-hosts"]
+    changed = hit()
+    change(changed)
+    assert content_key(rule, changed) != content_key(rule, hit())

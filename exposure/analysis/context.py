@@ -14,7 +14,8 @@ from arrays.join import join_snapshot
 from arrays.node_set import NodeSet
 from exposure.analysis.paths import Actor
 from exposure.analysis.settings import AnalysisSettings
-from exposure.analysis.workloads import MountedVolume, PodView, node_mounts, pod_view
+from exposure.analysis.workloads import KeptPodViews, MountedVolume, PodView, node_mounts, pod_views
+from inventory.cluster_memory import ClusterMemory
 from inventory.constants import DEFAULT_TRIDENT_NAMESPACE
 from inventory.fields import as_mapping
 from inventory.refs import array_ref, k8s_ref, parse_ref
@@ -30,6 +31,9 @@ _RULES_ONLY = (
     "volume_access",
     "inline_access",
 )
+# The pod views of the worker's last analysis of each cluster: the next one reuses those of pods
+# that did not change (a 1% churn re-judges every pod, but need not view 100,000 of them anew).
+_LAST_POD_VIEWS: ClusterMemory[KeptPodViews] = ClusterMemory()
 
 
 class Context:
@@ -79,7 +83,12 @@ class Context:
     @cached_property
     def pods(self) -> list[PodView]:
         platform, accounts = self.tenancy.platform, frozenset(self.settings.platform_service_accounts)
-        return [pod_view(pod, platform, accounts) for pod in self.state.of_kind("Pod").values()]
+        cluster_id = getattr(self.state.snapshot, "cluster_id", None)
+        earlier = _LAST_POD_VIEWS.get(cluster_id) if cluster_id else None
+        kept = pod_views(self.state.of_kind("Pod"), platform, accounts, earlier)
+        if cluster_id:
+            _LAST_POD_VIEWS.put(cluster_id, kept)
+        return list(kept.views.values())
 
     def pod_actor(self, pod: PodView) -> Actor:
         return Actor("pod", pod.workload, self.tenancy.tenant_of(pod.namespace), pod.platform)

@@ -138,11 +138,8 @@ def pods_using_claim(ctx) -> dict[tuple[str, str], list[PodView]]:
     def build():
         users: dict[tuple[str, str], list[PodView]] = {}
         for pod in ctx.pods:
-            volumes = pod.spec.get("volumes")
-            for volume in volumes if isinstance(volumes, list) else []:
-                claim = _mapping(_mapping(volume).get("persistentVolumeClaim")).get("claimName")
-                if isinstance(claim, str) and claim:
-                    users.setdefault((pod.namespace, claim), []).append(pod)
+            for claim in pod.claims:
+                users.setdefault((pod.namespace, claim), []).append(pod)
         return users
 
     return ctx.memo("storage_backing.pods_using_claim", build)

@@ -20,6 +20,8 @@ _CRONJOB_SUFFIX = re.compile(r"^(?P<cronjob>.+)-\d{8,}$")
 _TEMPLATE_HASH = re.compile(r"^(?P<deployment>.+)-[bcdfghjklmnpqrstvwxz2456789]{6,10}$")
 # Phases of a pod that holds (or is about to hold) its node's resources.
 LIVE_PHASES = frozenset({"Running", "Pending", "Unknown", ""})
+# The securityContext fields by which a pod asserts who it is to an NFSv3 export.
+ID_FIELDS = ("runAsUser", "runAsGroup", "fsGroup")
 
 
 def top_controller(pod: dict) -> tuple[str, str]:
@@ -88,6 +90,33 @@ class PodView:
             if isinstance(c, dict)
         ]
 
+    @cached_property
+    def claims(self) -> tuple[str, ...]:
+        """The claims its volumes name (`persistentVolumeClaim.claimName`), in the spec's order."""
+        names = (
+            _mapping(_mapping(volume).get("persistentVolumeClaim")).get("claimName")
+            for volume in _list(self.spec.get("volumes"))
+        )
+        return tuple(name for name in names if isinstance(name, str) and name)
+
+    @cached_property
+    def ids_set(self) -> tuple[str, ...]:
+        """Which of `ID_FIELDS` the pod or any of its containers sets to an integer, sorted."""
+        contexts = [self.spec.get("securityContext")] + [
+            c.get("securityContext") for _, c in self.containers()
+        ]
+        return tuple(
+            sorted(
+                {
+                    f
+                    for context in contexts
+                    if isinstance(context, dict)
+                    for f in ID_FIELDS
+                    if isinstance(context.get(f), int) and not isinstance(context.get(f), bool)
+                }
+            )
+        )
+
 
 def pod_view(pod: dict, platform_namespaces, platform_accounts) -> PodView:
     """Fields of the wrong type read as unset (a pod without a node, phase or service account)."""
@@ -108,6 +137,32 @@ def pod_view(pod: dict, platform_namespaces, platform_accounts) -> PodView:
         data=pod,
         platform=namespace in platform_namespaces or f"{namespace}/{account}" in platform_accounts,
     )
+
+
+@dataclass
+class KeptPodViews:
+    """The pod views of a worker's last analysis of a cluster (exposure/analysis/context.py keeps
+    them): a pod whose stored form is the very object its view was made of (a kept form reused,
+    inventory/kept_reuse.py) keeps its view, and what the rules worked out of it, while the platform
+    namespaces and accounts are the same.  Anything else is made anew: stale views cost time only."""
+
+    platform: frozenset[str]
+    accounts: frozenset[str]
+    views: dict[tuple[str, str], PodView]  # (namespace, name) -> view
+
+
+def pod_views(
+    pods: dict[tuple[str, str], dict], platform: frozenset[str], accounts: frozenset[str], kept
+) -> KeptPodViews:
+    """A view of each pod of `pods`, those of `kept` (a `KeptPodViews` or None) reused where they hold."""
+    earlier = (
+        kept.views if kept is not None and (kept.platform, kept.accounts) == (platform, accounts) else {}
+    )
+    views = {}
+    for key, pod in pods.items():
+        view = earlier.get(key)
+        views[key] = view if view is not None and view.data is pod else pod_view(pod, platform, accounts)
+    return KeptPodViews(platform, accounts, views)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from inventory.refs import k8s_ref
 
 SLUG = "uid-gid-not-a-boundary"
 NFS3_PROTOCOLS = {"nfs3", "nfs", "any"}
-ID_FIELDS = ("runAsUser", "runAsGroup", "fsGroup")
 SEED_EXPLANATION = (
     "NFSv3 assumes that the client has done the authentication and authorization: the uid and gid are "
     "asserted by the client, can be arbitrarily specified, and no validation is done by the NFSv3 server. "
@@ -54,19 +53,6 @@ def _nfs3_protocols(parties: list) -> list[str]:
     return sorted({p for party in parties for p in party.get("protocols") or [] if p in NFS3_PROTOCOLS})
 
 
-def _ids_set(pod) -> list[str]:
-    fields = set()
-    contexts = [pod.spec.get("securityContext")] + [c.get("securityContext") for _, c in pod.containers()]
-    for context in contexts:
-        if isinstance(context, dict):
-            fields |= {
-                f
-                for f in ID_FIELDS
-                if isinstance(context.get(f), int) and not isinstance(context.get(f), bool)
-            }
-    return sorted(fields)
-
-
 def _permissions(ctx, pv: dict, record: dict):
     _, tvol = tvol_of_pv(ctx, pv)
     config = (tvol or {}).get("config")
@@ -92,7 +78,7 @@ def evaluate(ctx):
         if not protocols:
             continue
         pods = users.get((namespace, name), [])
-        setting = {pod.workload: ids for pod in pods if (ids := _ids_set(pod))}
+        setting = {pod.workload: list(pod.ids_set) for pod in pods if pod.ids_set}
         permissions = _permissions(ctx, pv, record)
         restricted = world_accessible(permissions) is False
         if not setting and not restricted:
