@@ -58,10 +58,23 @@ def depends_on(rule: Rule, hit: Hit) -> list[str]:
 
 
 def at_least_since(context: Context, refs: list[str]) -> datetime | None:
-    """The oldest creationTimestamp among the objects that make the finding true."""
-    stamps = [parse_datetime(stamp) for ref in refs if (stamp := context.created(ref))]
-    stamps = [stamp for stamp in stamps if stamp is not None]
-    return min(stamps) if stamps else None
+    """The oldest creationTimestamp among the objects that make the finding true (one that is not a
+    time, however it is written, counts as none)."""
+    stamps = [stamp for ref in refs if (stamp := context.created(ref))]
+    if stamps and all(len(stamp) == 20 and stamp[-1] == "Z" for stamp in stamps):
+        # Kubernetes' own layout (`2026-03-01T12:00:00Z`) sorts as text as it does in time: one parse.
+        earliest = _time(min(stamps))
+        if earliest is not None:
+            return earliest
+    times = [time for time in map(_time, stamps) if time is not None]
+    return min(times) if times else None
+
+
+def _time(stamp: str) -> datetime | None:
+    try:
+        return parse_datetime(stamp)
+    except ValueError:  # shaped like a time, but no time ("2026-13-45T00:00:00Z")
+        return None
 
 
 @dataclass

@@ -57,9 +57,14 @@ class SnapshotState:
         rows = InventoryObject.objects.as_of(snapshot).exclude(scope=DERIVED_SCOPE)
         for scope, kind in written or {}:
             rows = rows.exclude(scope=scope, kind=kind)
-        for (scope, kind), kept in (written or {}).items():
-            for (namespace, name), data in kept.items():
-                add(scope, kind, namespace, name, data)
+        for (scope, kind), kept in (written or {}).items():  # a kind whole (none of it is read below)
+            if not kept:
+                continue  # as if read: an empty kind has no entry
+            if scope:
+                records = arrays.setdefault(scope, ArrayRecords(scope))
+                records.by_kind[kind] = {name: data for (_, name), data in kept.items()}
+            else:
+                objects[kind] = kept  # sorted into a dict of its own below
         for row in rows.values_list("scope", "kind", "namespace", "name", "data").iterator(chunk_size=2000):
             add(*row)
         # In the order of their names, whatever order they were listed or stored in: what the rules

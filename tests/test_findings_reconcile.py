@@ -192,3 +192,24 @@ def test_whatever_a_finding_says_is_in_its_content_key(change):
     changed = hit()
     change(changed)
     assert content_key(rule, changed) != content_key(rule, hit())
+
+
+@pytest.mark.parametrize(
+    "stamps, earliest",
+    [
+        (["2026-02-20T00:00:00Z", "2026-02-01T10:00:00Z"], datetime(2026, 2, 1, 10, tzinfo=UTC)),
+        # Another layout, an offset: compared as times, not as text.
+        (["2026-02-01T10:00:00+02:00", "2026-02-01T09:00:00Z"], datetime(2026, 2, 1, 8, tzinfo=UTC)),
+        (["0000-00-00T00:00:00Z", "2026-02-01T10:00:00Z"], datetime(2026, 2, 1, 10, tzinfo=UTC)),
+        (["2026-13-45T00:00:00+02:00", "2026-02-01T10:00:00Z"], datetime(2026, 2, 1, 10, tzinfo=UTC)),
+        (["garbage"], None),
+        ([], None),
+    ],
+    ids=["kubernetes-layout", "offsets", "no-time-in-layout", "no-time-in-another", "malformed", "none"],
+)
+def test_at_least_since_is_the_earliest_creation_time(stamps, earliest):
+    from exposure.findings import at_least_since
+
+    refs = [f"Pod/ns/p{i}" for i in range(len(stamps))]
+    context = _created_at(dict(zip(refs, stamps, strict=True)))
+    assert at_least_since(context, refs) == earliest
