@@ -157,37 +157,18 @@ def read_arrays(cluster: Cluster, collection: Collection, reader: ArrayReader = 
     """Add the linked arrays' readings (and the backends fact) to a cluster's Kubernetes collection."""
     if "TridentBackend" not in collection.objects:
         return  # without the backends we cannot tell which arrays matter; their inventory stays as it was
-    ArrayReads(cluster, collection.mappings("TridentBackend"), reader).add_to(collection)
-
-
-class ArrayReads:
-    """The reads of the arrays a cluster's Trident backends use, begun as soon as the backends are
-    known (the live source begins them when it has read the TridentBackends, so that the arrays
-    answer while the other Kubernetes kinds are read), one thread per array, up to four."""
-
-    def __init__(self, cluster: Cluster, trident_backends: list[dict], reader: ArrayReader = read_live_array):
-        self.linked, self.summaries = linked_arrays(cluster, trident_backends)
-        self._pool = ThreadPoolExecutor(
-            max_workers=min(4, len(self.linked) or 1), thread_name_prefix="array-read"
+    linked, summaries = linked_arrays(cluster, collection.mappings("TridentBackend"))
+    collection.facts["backends"] = summaries
+    if not linked:
+        return
+    with ThreadPoolExecutor(max_workers=min(4, len(linked)), thread_name_prefix="array-read") as pool:
+        results = dict(
+            zip(linked, pool.map(lambda item: _safe_read(reader, item[0]), linked.values()), strict=True)
         )
-        self._reads = {
-            name: self._pool.submit(_safe_read, reader, array) for name, (array, _) in self.linked.items()
-        }
-
-    def add_to(self, collection: Collection) -> None:
-        """Wait for every array's reading and add it, with the backends fact, to `collection`."""
-        try:
-            collection.facts["backends"] = self.summaries
-            for name, (array, backends) in self.linked.items():
-                collection.arrays[name] = ArrayReading(
-                    family=array.kind, collection=self._reads[name].result(), backends=sorted(backends)
-                )
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Stop what has not begun (a snapshot that failed meanwhile needs none of it)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    for name, (array, backends) in linked.items():
+        collection.arrays[name] = ArrayReading(
+            family=array.kind, collection=results[name], backends=sorted(backends)
+        )
 
 
 def _safe_read(reader: ArrayReader, array: Array) -> Collection:

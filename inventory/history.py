@@ -8,6 +8,7 @@ reader asks for the state as of a *visible* snapshot's sequence.  A run that die
 undone by `undo_snapshot_writes` before the next run of that cluster starts.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -65,12 +66,14 @@ class WriteStats:
 def current_versions(cluster_id: int, kind: str, scope: str = "") -> Versions:
     """The current versions of `kind` (of `scope`): (namespace, name) -> (row id, digest, stored
     under this SCHEMA_VERSION)."""
+    # Fetched at once, not through a server-side cursor in batches: the dict holds every row anyway,
+    # and the batches' round trips cost a third of the read (1.3 s instead of 0.9 for the bench's
+    # 564,560 versions).
     return {
         (namespace, name): (pk, stored_digest, schema == SCHEMA_VERSION)
         for pk, namespace, name, stored_digest, schema in InventoryObject.objects.current()
         .filter(cluster_id=cluster_id, scope=scope, kind=kind)
         .values_list("pk", "namespace", "name", "digest", "schema_version")
-        .iterator(chunk_size=BATCH_SIZE)
     }
 
 
@@ -112,14 +115,11 @@ class StoredForms:
         """Whether `reused` may find forms of this kind (the source then reads its pages lazily)."""
         return self.reuse.remembers(kind)
 
-    def reused(self, kind: str, key: ObjectKey, uid: str, version: str) -> StoredObject | None:
-        """The last read's form of an object known only by its key, uid and resourceVersion (the
-        source has not built the object: inventory/sources/lazy_pages.py), noted as read; None when
-        the object must be read whole and given to this reducer."""
-        stored = self.reuse.form_at(kind, key, uid, version, self._current(kind))
-        if stored is not None:
-            self.reuse.note_at(kind, key, uid, version, stored)
-        return stored
+    def finder(self, kind: str) -> Callable[[ObjectKey, str, str], StoredObject | None]:
+        """For each object of `kind` known only by its key, uid and resourceVersion (the source has
+        not built it: inventory/sources/lazy_pages.py), the last read's form, noted as read; None
+        when the object must be read whole and given to this reducer."""
+        return self.reuse.finder(kind, self._current(kind))
 
     def _current(self, kind: str) -> Versions:
         current = self.current.get(kind)

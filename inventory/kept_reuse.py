@@ -24,6 +24,7 @@ clusters (0: none).
 """
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from inventory.cluster_memory import ClusterMemory
@@ -80,6 +81,28 @@ class KeptFormReuse:
             return None
         self.reused += 1
         return stored
+
+    def finder(
+        self, kind: str, current: "Versions"
+    ) -> "Callable[[ObjectKey, str, str], StoredObject | None]":
+        """`form_at` and `note_at` in one, for the many objects of one kind's pages (373,058 at the
+        bench scale: one call each instead of three, and a reused object noted by the very entry
+        the last read noted, not a new one)."""
+        previous, read = self.previous.get(kind, {}), self.read.setdefault(kind, {})
+
+        def found(key: ObjectKey, uid: str, version: str) -> "StoredObject | None":
+            remembered = previous.get(key)
+            if remembered is None or not version or remembered[1] != version or remembered[0] != uid:
+                return None
+            stored = remembered[2]
+            known = current.get(key)
+            if known is None or not known[2] or known[1] != stored.digest:
+                return None
+            self.reused += 1
+            read[key] = remembered
+            return stored
+
+        return found
 
     def record_form(
         self, kind: str, key: ObjectKey, content: str, current: "Versions"

@@ -45,9 +45,7 @@ def _trident(kind, plural):
     return KindInfo(kind, TRIDENT_GROUP, "v1", plural, True)
 
 
-# Read in this order.  The TridentBackends first: the arrays they use are read meanwhile.
 KINDS: tuple[KindInfo, ...] = (
-    _trident("TridentBackend", "tridentbackends"),
     _core("Namespace", "namespaces", namespaced=False),
     _core("Node", "nodes", namespaced=False),
     _core("PersistentVolume", "persistentvolumes", namespaced=False),
@@ -60,6 +58,7 @@ KINDS: tuple[KindInfo, ...] = (
     _group("RoleBinding", "rbac.authorization.k8s.io", "rolebindings"),
     _group("ClusterRoleBinding", "rbac.authorization.k8s.io", "clusterrolebindings", namespaced=False),
     _trident("TridentBackendConfig", "tridentbackendconfigs"),
+    _trident("TridentBackend", "tridentbackends"),
     _trident("TridentVolume", "tridentvolumes"),
     _trident("TridentNode", "tridentnodes"),
     _trident("TridentVolumePublication", "tridentvolumepublications"),

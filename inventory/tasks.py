@@ -16,13 +16,13 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from arrays.array_reading import ArrayReads, read_arrays
+from arrays.array_reading import read_arrays
 from inventory.history import StoredForms, undo_snapshot_writes
 from inventory.lease import ClusterBusy, cluster_lease
 from inventory.memory import release_freed_memory
 from inventory.models import Cluster, ClusterLease, Snapshot
 from inventory.snapshotting import queue_snapshot, run_snapshot
-from inventory.sources import Collection, KindByKindSource, KindRead, as_mappings
+from inventory.sources import Collection, KindByKindSource, KindRead
 
 logger = logging.getLogger(__name__)
 
@@ -50,30 +50,14 @@ class LiveSource(KindByKindSource):
             in_cluster=cluster.source == Cluster.Source.IN_CLUSTER,
         )
         forms = StoredForms(cluster.pk)
-        arrays: ArrayReads | None = None
-
-        def handed_on(kind: str, kept: list) -> None:
-            nonlocal arrays
-            if kind == "TridentBackend":  # the arrays they use are read while the other kinds are
-                arrays = ArrayReads(cluster, as_mappings(kept))
-            if kind_read is not None:
-                kind_read(kind, kept, forms.current.get(kind))
-
-        try:
-            with client:  # each object reduced to its stored form (kept fields, digest) as its page arrives
-                collection = collect_kubernetes(
-                    client, reduce=forms, kind_read=handed_on, backoff_base=settings.KUBERNETES_RETRY_SECONDS
-                )
-        except BaseException:
-            if arrays is not None:
-                arrays.close()
-            raise
+        handed_on = (lambda kind, kept: kind_read(kind, kept, forms.current.get(kind))) if kind_read else None
+        with client:  # each object reduced to its stored form (kept fields, digest) as its page arrives
+            collection = collect_kubernetes(
+                client, reduce=forms, kind_read=handed_on, backoff_base=settings.KUBERNETES_RETRY_SECONDS
+            )
         collection.versions = {("", kind): versions for kind, versions in forms.current.items()}
         collection.kept_reuse = forms.reuse  # remembered once the arrays' records are stored too
-        if arrays is not None:
-            arrays.add_to(collection)
-        else:
-            read_arrays(cluster, collection)  # the backends were not handed on: read or absent
+        read_arrays(cluster, collection)
         return collection
 
 

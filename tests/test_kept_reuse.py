@@ -86,6 +86,33 @@ def test_the_database_decides(current):
     assert not reused
 
 
+def read_lazily(cluster_id: int, raw: dict, current) -> tuple[StoredObject | None, bool]:
+    """One read of one pod as the lazy page reader does it: known by its key, uid and version only
+    (inventory/sources/lazy_pages.py); the reused form, and whether the next read may reuse it."""
+    reuse = KeptFormReuse(cluster_id)
+    metadata = raw["metadata"] if isinstance(raw["metadata"], dict) else {}
+    found = reuse.finder("Pod", current)(KEY, metadata.get("uid", ""), metadata.get("resourceVersion", ""))
+    noted = reuse.read.get("Pod", {}).get(KEY)
+    return found, noted is not None and noted == (metadata["uid"], metadata["resourceVersion"], found)
+
+
+@pytest.mark.parametrize(
+    "raw", [pod(), pod(version="8"), pod(uid="u-2"), pod(version="")], ids=["same", "version", "uid", "none"]
+)
+@pytest.mark.parametrize("database", ["agrees", "not-stored", "other-digest", "older-schema"])
+def test_the_lazy_reader_reuses_exactly_what_the_whole_reader_does(raw, database):
+    _, first, _ = read_once(1, pod(), {})
+    current = {
+        "agrees": stored_as(first),
+        "not-stored": {},
+        "other-digest": {KEY: (1, "another-digest", True)},
+        "older-schema": stored_as(first, schema_current=False),
+    }[database]
+    found, noted = read_lazily(1, raw, current)
+    assert (found is first) == noted == (raw == pod() and database == "agrees")
+    assert found is None or found is first
+
+
 def test_another_cluster_never_reuses_the_form():
     _, first, _ = read_once(1, pod(), {})
     _, _, reused = read_once(2, pod(), stored_as(first))

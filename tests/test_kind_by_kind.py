@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 
-import arrays.array_reading as array_reading
 import inventory.snapshotting as snapshotting
 import inventory.sources.kubernetes as kubernetes_source
 from inventory.models import Cluster, InventoryObject, Snapshot
@@ -80,31 +79,6 @@ def test_each_kind_is_stored_before_the_next_is_read_and_the_rows_are_the_whole_
         and len(stored_rows(whole.name)) > 100
     )
     assert {"derived", ""} < {scope for scope, *_ in stored_rows(whole.name)}
-
-
-def test_the_arrays_are_read_while_the_other_kinds_are(estate, steps, monkeypatch):
-    """The TridentBackends are read first, and the arrays they use are read from then on beside the
-    other kinds: an array's reading has begun before the second kind is read."""
-    began, safe_read, read_kind = threading.Event(), array_reading._safe_read, kubernetes_source._read_kind
-
-    def reading_array(reader, array):
-        began.set()
-        return safe_read(reader, array)
-
-    def second_waits(api_client, info, *args):
-        if [step for step, _ in steps].count("read") == 1:
-            steps.append(("arrays began", began.wait(10)))
-        return read_kind(api_client, info, *args)
-
-    monkeypatch.setattr(array_reading, "_safe_read", reading_array)
-    monkeypatch.setattr(kubernetes_source, "_read_kind", second_waits)
-    register_arrays(estate)
-    snapshot = snapshot_now(_cluster(estate, "arrays-beside"))
-
-    assert steps[0] == ("read", "TridentBackend") and ("arrays began", True) in steps[:4]
-    assert snapshot.status == Snapshot.Status.COMPLETE and not snapshot.unread
-    scopes = InventoryObject.objects.filter(cluster=snapshot.cluster).values_list("scope", flat=True)
-    assert {"ontap-a", "ontap-b", "solidfire-a"} <= set(scopes.distinct())
 
 
 def test_a_run_that_fails_after_kinds_were_stored_leaves_nothing_of_them(estate, steps, monkeypatch):

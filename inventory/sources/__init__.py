@@ -14,11 +14,6 @@ class SourceError(Exception):
     """A source failed as a whole (bad kubeconfig, unreachable API, unreadable dump)."""
 
 
-def as_mappings(objects) -> list[dict]:
-    """Objects as read (raw, kept, or stored forms, whose kept fields are their `data`) as mappings."""
-    return [getattr(obj, "data", obj) for obj in objects]
-
-
 @dataclass
 class Collection:
     # kind -> raw objects (dicts as served by the API, "kind"/"apiVersion" filled in), or, when
@@ -47,7 +42,7 @@ class Collection:
 
     def mappings(self, kind: str) -> list[dict]:
         """The objects of `kind` as mappings: raw, kept, or a stored form's kept fields (`data`)."""
-        return as_mappings(self.objects.get(kind, ()))
+        return [getattr(obj, "data", obj) for obj in self.objects.get(kind, ())]
 
 
 @dataclass

@@ -202,7 +202,7 @@ def iter_list_pages(
 
 def _reduced_pages(info: KindInfo, reduce: Reduce | None) -> PageReader:
     """Each page's objects as `reduce` keeps them.  A reducer that holds the last read's forms of
-    this kind (`remembers`, `reused`: inventory/history.py StoredForms) has the pages read lazily:
+    this kind (`remembers`, `finder`: inventory/history.py StoredForms) has the pages read lazily:
     an object whose form it reuses is never built (inventory/sources/lazy_pages.py)."""
     parsed = _parsed_pages(info)
 
@@ -218,7 +218,8 @@ def _reduced_pages(info: KindInfo, reduce: Reduce | None) -> PageReader:
     remembers = getattr(reduce, "remembers", None)
     if remembers is None or not remembers(info.kind):
         return whole
-    return lambda body: read_page(body, info.kind, reduce.reused, reduce_item) or whole(body)
+    found = reduce.finder(info.kind)
+    return lambda body: read_page(body, found, reduce_item) or whole(body)
 
 
 def _read_kind(
