@@ -21,12 +21,12 @@ class Node:
 @pytest.fixture(autouse=True)
 def _a_fresh_count(monkeypatch):
     monkeypatch.setattr(memory, "_since_full", 0)
+    gc.unfreeze()  # whatever another test of this process froze
     yield
     gc.unfreeze()
 
 
 def test_a_cycle_dropped_before_the_release_is_collected_and_what_lives_is_frozen():
-    gc.unfreeze()
     survivor, garbage = Node(), Node()
     dead = weakref.ref(garbage)
     del garbage
@@ -36,7 +36,6 @@ def test_a_cycle_dropped_before_the_release_is_collected_and_what_lives_is_froze
 
 
 def test_a_frozen_cycle_dropped_later_is_collected_by_the_next_full_release():
-    gc.unfreeze()
     frozen = Node()
     memory.release_freed_memory()
     dead = weakref.ref(frozen)
@@ -49,7 +48,6 @@ def test_a_frozen_cycle_dropped_later_is_collected_by_the_next_full_release():
 
 
 def test_a_frozen_object_without_a_cycle_is_freed_when_dropped():
-    gc.unfreeze()
     kept = Leaf()
     memory.release_freed_memory()
     dead = weakref.ref(kept)
