@@ -63,6 +63,12 @@ def test_the_bench_measures_every_item_at_a_tiny_scale(bench_url, tmp_path):
     assert steps["first"]["inventory_rows_written"] > 0 and steps["first"]["worker_cpu_seconds"] > 0
     assert steps["first"]["worker_peak_net_bytes"] > 0  # the worker's own memory, read from /proc
     assert steps["unchanged"]["inventory_rows_written"] == 0  # only volatile fields moved
+    # The first snapshot against the run's floor; the later ones against a floor measured beside them.
+    assert "floor" not in steps["first"]
+    for step in (steps[name] for name in ("first", "unchanged", "churn")):
+        floor = step.get("floor") or results["floor"]
+        assert floor["objects"] == results["objects"]
+        assert step["ratio_to_floor"] == round(step["seconds"] / floor["seconds"], 2)
     assert {row["page"] for row in results["key_pages"]} == {
         "overview",
         "namespaces list",
