@@ -70,36 +70,24 @@ class KeptFormReuse:
         self, kind: str, key: ObjectKey, uid: str, version: str, current: "Versions"
     ) -> "StoredObject | None":
         """form(), for an object known by its uid and resourceVersion (text; "" when it has none)."""
-        remembered = self.previous.get(kind, {}).get(key)
-        if remembered is None:
-            return None
-        stored = remembered[2]
-        if not version or (uid, version) != remembered[:2]:
-            return None
-        _, stored_digest, current_schema = current.get(key, (0, None, False))
-        if not current_schema or stored_digest != stored.digest:
-            return None
-        self.reused += 1
+        stored = _reusable(self.previous.get(kind, {}).get(key), uid, version, current.get(key))
+        if stored is not None:
+            self.reused += 1
         return stored
 
     def finder(
         self, kind: str, current: "Versions"
     ) -> "Callable[[ObjectKey, str, str], StoredObject | None]":
         """`form_at` and `note_at` in one, for the many objects of one kind's pages (373,058 at the
-        bench scale: one call each instead of three, and a reused object noted by the very entry
-        the last read noted, not a new one)."""
+        bench scale), a reused object noted by the very entry the last read noted, not a new one."""
         previous, read = self.previous.get(kind, {}), self.read.setdefault(kind, {})
 
         def found(key: ObjectKey, uid: str, version: str) -> "StoredObject | None":
             remembered = previous.get(key)
-            if remembered is None or not version or remembered[1] != version or remembered[0] != uid:
-                return None
-            stored = remembered[2]
-            known = current.get(key)
-            if known is None or not known[2] or known[1] != stored.digest:
-                return None
-            self.reused += 1
-            read[key] = remembered
+            stored = _reusable(remembered, uid, version, current.get(key))
+            if stored is not None:
+                self.reused += 1
+                read[key] = remembered
             return stored
 
         return found
@@ -131,6 +119,18 @@ class KeptFormReuse:
             noted,
         )
         _REMEMBERED.put(self.cluster_id, (self.read, self.reads + 1))
+
+
+def _reusable(remembered, uid: str, version: str, known) -> "StoredObject | None":
+    """The remembered (uid, version, form) of an object, if its form may stand for the object read
+    now: the same uid and (non-empty) version, and that form is the current stored version (`known`:
+    its row id, digest and whether it was stored under this SCHEMA_VERSION)."""
+    if remembered is None or not version or remembered[1] != version or remembered[0] != uid:
+        return None
+    stored = remembered[2]
+    if known is None or not known[2] or known[1] != stored.digest:
+        return None
+    return stored
 
 
 def _version(raw: dict) -> tuple[str, str]:
