@@ -19,6 +19,7 @@ from arrays.array_kinds import ARRAY_KINDS
 from arrays.array_reading import backends_unread
 from arrays.volume_access import derive as derive_volume_access
 from exposure.analyse import Judgement, judge, record
+from inventory import versions_memory
 from inventory.constants import ACCESS_RECORDS, ARRAY_RECORDS
 from inventory.history import (
     Versions,
@@ -99,6 +100,7 @@ def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
     snapshot.started_at = timezone.now()
     snapshot.schema_version = SCHEMA_VERSION
     snapshot.save(update_fields=["status", "started_at", "schema_version"])
+    versions_memory.begin(snapshot)
     try:
         store = _Store(snapshot)
         # PostgreSQL takes the rows in while the run goes on; the analysis reads after the block.
@@ -131,6 +133,7 @@ def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
         stats["closed"] += derivation.stats.closed
     except Exception as error:  # any failure leaves nothing visible and nothing half-written
         undo_snapshot_writes(cluster.pk, snapshot.seq)
+        versions_memory.forget(cluster.pk)
         snapshot.counts, snapshot.rows_written = {}, {}  # nothing it counted was kept
         snapshot.status = Snapshot.Status.FAILED
         snapshot.error = _describe(error)
@@ -304,7 +307,7 @@ def _store_arrays(
                 reason = reading.collection.unread.get(array_kind.source_key, "not read")
                 unread[f"{array}:{array_kind.source_key}"] = reason
                 continue
-            current = current_versions(snapshot.cluster_id, array_kind.kind, array)
+            current = current_versions(snapshot.cluster_id, array_kind.kind, array, snapshot.seq)
             records = reading.collection.objects[array_kind.source_key]
             prepared = prepare_array_records(array_kind, records, current, collection.kept_reuse, array)
             counts[f"{array}:{array_kind.kind}"] = len(prepared)

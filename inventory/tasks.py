@@ -37,8 +37,9 @@ class LiveSource(KindByKindSource):
     use (only those an admin configured).  Each Kubernetes kind is handed to `kind_read` as soon as
     it is read whole, with the current versions its stored forms were judged against."""
 
-    def __init__(self, cluster: Cluster):
+    def __init__(self, cluster: Cluster, seq: int | None = None):
         self.cluster = cluster
+        self.seq = seq  # the snapshot it reads for: this worker may remember its current versions
 
     def __call__(self, kind_read: KindRead | None = None) -> Collection:
         from inventory.sources.kubernetes import api_client_from_kubeconfig, collect_kubernetes
@@ -49,7 +50,7 @@ class LiveSource(KindByKindSource):
             cluster.context or None,
             in_cluster=cluster.source == Cluster.Source.IN_CLUSTER,
         )
-        forms = StoredForms(cluster.pk)
+        forms = StoredForms(cluster.pk, self.seq)
         handed_on = (lambda kind, kept: kind_read(kind, kept, forms.current.get(kind))) if kind_read else None
         with client:  # each object reduced to its stored form (kept fields, digest) as its page arrives
             collection = collect_kubernetes(
@@ -85,7 +86,7 @@ def snapshot_now(cluster: Cluster, snapshot: Snapshot | None = None, source=None
         snapshot.attempts += 1
         snapshot.save(update_fields=["attempts"])
         try:
-            return run_snapshot(snapshot, source or LiveSource(cluster))
+            return run_snapshot(snapshot, source or LiveSource(cluster, snapshot.seq))
         except (KeyboardInterrupt, SystemExit):  # stopped (SIGTERM in `manage.py snapshot`): clean up now
             undo_snapshot_writes(cluster.pk, snapshot.seq)
             _give_up(snapshot, "stopped before finishing")
