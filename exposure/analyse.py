@@ -27,6 +27,7 @@ from exposure.engine import Evaluation, evaluate
 from exposure.findings import reconcile
 from exposure.grades import record_grades
 from exposure.rules import ALL_RULES
+from exposure.rules.namespace_labels_writable import SLUG as LABELS_WRITABLE
 from exposure.rules.namespace_labels_writable import forgers as label_forgers
 from inventory.constants import ARRAY_RECORDS
 from inventory.history import StoredObject, write_versions
@@ -104,7 +105,8 @@ def _judge(judgement: Judgement, changed: frozenset[str] | None) -> None:
     context = judgement.context = Context(state, settings, derivation.records)
     judgement.carried = _unchanged_rules(snapshot, previous_snapshot, previous, settings_digest, changed)
     judgement.evaluation = evaluate(context, unchanged=judgement.carried)
-    judgement.forgers = label_forgers(context)
+    # The rule's own hits when it ran (the same evaluation, its time spent once), else worked out.
+    judgement.forgers = label_forgers(context, judgement.evaluation.hits.get(LABELS_WRITABLE))
 
 
 def record(judgement: Judgement) -> dict:

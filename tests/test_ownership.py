@@ -87,11 +87,26 @@ items:
 """
 
 
-@pytest.mark.parametrize("trust", ["admin-only", "always", "off"])
-def test_an_owner_label_a_tenant_could_have_written_is_not_trusted(tmp_path, trust):
+@pytest.mark.parametrize(
+    "trust, rule_setting",
+    [
+        ("admin-only", None),
+        ("always", None),
+        ("off", None),
+        # Who could relabel a namespace is namespace-labels-writable's judgement: taken from its hits
+        # when it ran, worked out anyway when the admin turned it off.
+        ("admin-only", {"rule": "namespace-labels-writable", "enabled": False}),
+        ("admin-only", {"rule": "namespace-labels-writable", "severity": "low"}),
+    ],
+)
+def test_an_owner_label_a_tenant_could_have_written_is_not_trusted(tmp_path, trust, rule_setting):
     """mallory may patch Namespace alpha-web: the annotation naming alice could be mallory's own."""
     cluster = configure_cluster(
-        "forged", {"cluster": {"owner_keys": ["owner.example.com/email"], "owner_label_trust": trust}}
+        "forged",
+        {
+            "cluster": {"owner_keys": ["owner.example.com/email"], "owner_label_trust": trust},
+            "rule_settings": [rule_setting] if rule_setting else [],
+        },
     )
     dump = assemble(CASES / "ownership", tmp_path, {})
     (dump / "kubernetes" / "forger.yaml").write_text(FORGER)

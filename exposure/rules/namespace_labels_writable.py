@@ -110,11 +110,12 @@ def evaluate(ctx):
         )
 
 
-def forgers(ctx) -> dict[str, list[str]]:
+def forgers(ctx, hits: list[Hit] | None = None) -> dict[str, list[str]]:
     """namespace -> the subjects (not administrators, the control plane or the platform) that may
-    change it, and so could write themselves in as its owner (tenancy/ownership.py)."""
+    change it, and so could write themselves in as its owner (tenancy/ownership.py).  `hits`: this
+    rule's, when it ran on `ctx` (else it is evaluated here: disabled, or its findings carried)."""
     found: dict[str, set[str]] = {}
-    for hit in evaluate(ctx):
+    for hit in evaluate(ctx) if hits is None else hits:
         if hit.violation:
             for namespace in hit.namespaces:
                 found.setdefault(namespace, set()).add(hit.evidence["subject"])
