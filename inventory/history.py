@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import orjson
-from django.db import transaction
+from django.db import connection, transaction
 
 from inventory import versions_memory
 from inventory.field_changes import changed_fields, field_change
@@ -76,6 +76,35 @@ def current_versions(cluster_id: int, kind: str, scope: str = "", seq: int | Non
     if seq is not None:
         versions_memory.looked_up(cluster_id, seq, scope, kind, versions)
     return versions
+
+
+def stored_kinds(cluster_id: int) -> set[tuple[str, str]]:
+    """The (scope, kind) pairs of which the cluster has a current version.  On PostgreSQL each pair
+    is found by one probe of the current versions' unique index (a loose index scan): `DISTINCT`
+    read every current version, 0.15-0.3 s at the bench scale, each time a run asked."""
+    current = InventoryObject.objects.current().filter(cluster_id=cluster_id)
+    if connection.vendor != "postgresql":
+        return set(current.values_list("scope", "kind").distinct())
+    with connection.cursor() as cursor:
+        cursor.execute(_STORED_KINDS, [cluster_id, cluster_id])
+        return set(cursor.fetchall())
+
+
+# The next (scope, kind) after each found, from the unique index on (cluster, scope, kind, namespace,
+# name) of the current versions; the table's name as its model says (test_stored_kinds_sql).
+_STORED_KINDS = """
+WITH RECURSIVE stored AS (
+    (SELECT scope, kind FROM inventory_inventoryobject WHERE cluster_id = %s AND valid_to IS NULL
+     ORDER BY scope, kind LIMIT 1)
+    UNION ALL
+    SELECT later.scope, later.kind FROM stored, LATERAL (
+        SELECT scope, kind FROM inventory_inventoryobject
+        WHERE cluster_id = %s AND valid_to IS NULL AND (scope, kind) > (stored.scope, stored.kind)
+        ORDER BY scope, kind LIMIT 1
+    ) AS later
+)
+SELECT scope, kind FROM stored
+"""
 
 
 def _read_versions(cluster_id: int, kind: str, scope: str) -> Versions:

@@ -28,6 +28,7 @@ from inventory.history import (
     current_versions,
     prepare,
     prepare_array_records,
+    stored_kinds,
     undo_snapshot_writes,
     write_versions,
 )
@@ -316,13 +317,8 @@ def _store_arrays(
                 snapshot.cluster_id, snapshot.seq, array_kind.kind, prepared, scope=array, current=current
             )
             written[(array, array_kind.kind)] = {key: stored.data for key, stored in prepared.items()}
-    stored = (
-        InventoryObject.objects.current()
-        .filter(cluster_id=snapshot.cluster_id)
-        .exclude(scope__in=["", DERIVED_SCOPE, *map(storable, collection.arrays)])
-        .values_list("scope", "kind")
-        .distinct()
-    )
+    read = {"", DERIVED_SCOPE, *map(storable, collection.arrays)}
+    stored = sorted((scope, kind) for scope, kind in stored_kinds(snapshot.cluster_id) if scope not in read)
     missing = backends_unread(collection)
     for backend, reason in missing.items():  # even when a sibling's file held the same array's answers
         unread[f"backend {backend}"] = reason

@@ -9,7 +9,12 @@ array's name.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
 
+from django.db.models import Q
+
+from inventory.history import stored_kinds
 from inventory.models import InventoryObject, Snapshot
 
 DERIVED_SCOPE = "derived"  # rows computed from the inventory (arrays/volume_access.py), not read
@@ -55,8 +60,12 @@ class SnapshotState:
                 objects[kind][(namespace, name)] = data
 
         rows = InventoryObject.objects.as_of(snapshot).exclude(scope=DERIVED_SCOPE)
-        for scope, kind in written or {}:
-            rows = rows.exclude(scope=scope, kind=kind)
+        if written is not None:
+            # The run's own snapshot, the cluster's latest: what it did not write is the current
+            # versions of the kinds stored and not written (most often none: no query at all).
+            unwritten = sorted(stored_kinds(snapshot.cluster_id) - set(written))
+            wanted = [Q(scope=scope, kind=kind) for scope, kind in unwritten if scope != DERIVED_SCOPE]
+            rows = rows.filter(reduce(or_, wanted)) if wanted else rows.none()
         for (scope, kind), kept in (written or {}).items():  # a kind whole (none of it is read below)
             if not kept:
                 continue  # as if read: an empty kind has no entry

@@ -4,8 +4,12 @@ import copy
 
 import pytest
 
+from inventory import history
+from inventory.history import stored_kinds
+from inventory.kinds import KIND_NAMES
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.snapshotting import queue_snapshot, run_snapshot
+from inventory.state import SnapshotState
 from tests.factories import collection, obj, pod
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
@@ -197,3 +201,43 @@ def test_a_run_pauses_the_cyclic_collector_and_resumes_it(cluster):
     run_snapshot(queue_snapshot(cluster), source)
     run_snapshot(queue_snapshot(cluster), lambda: seen.append(gc.isenabled()) or 1 / 0)
     assert seen == [False, False] and gc.isenabled()
+
+
+def test_stored_kinds_are_those_with_a_current_version(cluster):
+    other = Cluster.objects.create(name="c2", source=Cluster.Source.OFFLINE)
+
+    def row(of, scope, kind, name, valid_to=None):
+        fields = {"data": {}, "digest": "d", "schema_version": 1, "valid_from": 1, "valid_to": valid_to}
+        return InventoryObject(cluster=of, scope=scope, kind=kind, name=name, **fields)
+
+    InventoryObject.objects.bulk_create(
+        [
+            row(cluster, "", "Pod", "a"),
+            row(cluster, "", "Pod", "b"),
+            row(cluster, "", "Node", "n"),
+            row(cluster, "ontap-a", "ontap.Volume", "v"),
+            row(cluster, "derived", "VolumeAccess", "x"),
+            row(cluster, "", "Role", "gone", valid_to=2),  # closed: no current version
+            row(other, "", "Service", "s"),
+        ]
+    )
+    expected = {("", "Pod"), ("", "Node"), ("ontap-a", "ontap.Volume"), ("derived", "VolumeAccess")}
+    assert stored_kinds(cluster.pk) == expected
+    assert stored_kinds(other.pk) == {("", "Service")}
+    assert stored_kinds(0) == set()
+    assert InventoryObject._meta.db_table in history._STORED_KINDS  # the loose index scan's table
+
+
+def test_the_state_a_run_hands_over_is_completed_from_the_database(cluster, django_assert_num_queries):
+    """What a run stored is handed over as it is; a kind it did not write (unread, its versions
+    standing) is read back, and only then does the state cost a query for it."""
+    first = snap(cluster, base_objects())
+    pods = {("team-a", "web-1"): {"metadata": {"name": "web-1"}}}
+    written = {("", kind): {} for kind in KIND_NAMES if kind not in ("Pod", "Node")} | {("", "Pod"): pods}
+    with django_assert_num_queries(4):  # the kinds stored, the Node it lacks, departed nodes (2)
+        state = SnapshotState.load(first, written)
+    assert state.of_kind("Pod") == pods  # as handed over, not as stored
+    assert [name for _, name in state.of_kind("Node")] == ["worker-1"]
+    with django_assert_num_queries(3):  # every stored kind handed over: none read back
+        state = SnapshotState.load(first, written | {("", "Node"): {}})
+    assert state.of_kind("Node") == {} and "Namespace" not in state.objects
