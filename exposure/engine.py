@@ -57,7 +57,6 @@ def _evaluate(context: Context, rules: list[Rule] | None, unchanged: frozenset[s
         finally:
             evaluation.seconds[rule.slug] = round(time.monotonic() - started, 3)
             context.forget_own(rule.slug)
-        context.keep_judgements(rule.slug)
         override = settings.severity_overrides.get(rule.slug)
         if override:
             for hit in hits:

@@ -12,7 +12,6 @@ from typing import Any
 from arrays.admission import Admissions, node_set_of
 from arrays.join import join_snapshot
 from arrays.node_set import NodeSet
-from exposure.analysis.kept_judgements import KeptJudgements
 from exposure.analysis.paths import Actor
 from exposure.analysis.settings import AnalysisSettings
 from exposure.analysis.workloads import KeptPodViews, MountedVolume, PodView, node_mounts, pod_views
@@ -35,8 +34,6 @@ _RULES_ONLY = (
 # The pod views of the worker's last analysis of each cluster: the next one reuses those of pods
 # that did not change (a 1% churn re-judges every pod, but need not view 100,000 of them anew).
 _LAST_POD_VIEWS: ClusterMemory[KeptPodViews] = ClusterMemory()
-# Each rule's judgements of single items in the worker's last analysis of each cluster, by slug.
-_LAST_JUDGEMENTS: ClusterMemory[dict[str, KeptJudgements]] = ClusterMemory()
 
 
 class Context:
@@ -46,7 +43,6 @@ class Context:
         self._access_records = access_records  # kind -> (namespace, name) -> record, when just derived
         self._memo: dict[str, Any] = {}
         self._volume_data: dict[str, list[str]] = {}
-        self._judgements: dict[str, KeptJudgements] = {}
 
     def memo(self, key: str, factory: Callable[[], Any]) -> Any:
         """`factory()` once per snapshot.  A key "<rule slug>:..." is that rule's own: dropped when
@@ -54,24 +50,6 @@ class Context:
         if key not in self._memo:
             self._memo[key] = factory()
         return self._memo[key]
-
-    def kept_judgements(self, slug: str) -> KeptJudgements:
-        """Rule `slug`'s judgements of single items, those of the worker's last analysis of the
-        cluster offered for reuse (exposure/analysis/kept_judgements.py)."""
-        cluster_id = getattr(self.state.snapshot, "cluster_id", None)
-        earlier = (_LAST_JUDGEMENTS.get(cluster_id) or {}).get(slug) if cluster_id else None
-        judgements = self._judgements[slug] = KeptJudgements(self.settings.digest(), earlier)
-        return judgements
-
-    def keep_judgements(self, slug: str) -> None:
-        """Rule `slug` ran through: its judgements are kept for the worker's next analysis (a rule
-        that failed keeps the older ones, still checked item by item)."""
-        cluster_id = getattr(self.state.snapshot, "cluster_id", None)
-        judgements = self._judgements.pop(slug, None)
-        if judgements is not None and cluster_id:
-            kept = dict(_LAST_JUDGEMENTS.get(cluster_id) or {})
-            kept[slug] = judgements.done()
-            _LAST_JUDGEMENTS.put(cluster_id, kept)
 
     def forget_own(self, slug: str) -> None:
         for key in [key for key in self._memo if key.startswith(f"{slug}:")]:

@@ -20,7 +20,6 @@ from exposure.analysis.storage_backing import (
     world_accessible,
 )
 from exposure.rules.base import ARRAY_GATE_KINDS, Hit, Rule
-from inventory.fields import as_mapping
 from inventory.refs import k8s_ref
 
 SLUG = "uid-gid-not-a-boundary"
@@ -33,52 +32,41 @@ SEED_EXPLANATION = (
 )
 
 
-def _nfs3_admitted(record: dict, v3_enabled: bool, of_parties: PerPartyList[list[str]]) -> list[str]:
-    """The NFSv3-capable protocols the export admits, when its SVM has v3 enabled; [] otherwise.
+def _nfs3_admitted(ctx, record: dict, of_parties: PerPartyList[list[str]]) -> list[str]:
+    """The NFSv3-capable protocols the export admits, when the SVM has v3 enabled; [] otherwise.
     `of_parties`: those of each party list, worked out once per list."""
-    admitted = record.get("admitted")
-    if record.get("protocol") != "nfs" or not v3_enabled or not isinstance(admitted, list):
-        return []
-    return list(of_parties(admitted))
-
-
-def _v3_enabled(ctx, record: dict) -> bool:
-    """Whether the SVM the record's volume is on serves NFSv3 (its `ontap.NfsService` record)."""
     obj = record.get("object") or {}
     records = ctx.state.arrays.get(record.get("array") or "")
-    if records is None or not obj.get("name"):
-        return False
+    if record.get("protocol") != "nfs" or records is None or not obj.get("name"):
+        return []
     service = records.get("ontap.NfsService", str(obj["name"]).split("/", 1)[0]) or {}
     protocol = service.get("protocol") if isinstance(service.get("protocol"), dict) else {}
-    return service.get("enabled") is not False and protocol.get("v3_enabled") is True
-
-
-def _array_object(ctx, record: dict) -> dict | None:
-    """The array object the record resolved to, as this snapshot read it."""
-    obj = record.get("object") or {}
-    records = ctx.state.arrays.get(record.get("array") or "")
-    return records.get(obj.get("kind") or "", obj.get("name") or "") if records is not None else None
+    if service.get("enabled") is False or protocol.get("v3_enabled") is not True:
+        return []
+    admitted = record.get("admitted")
+    if not isinstance(admitted, list):
+        return []
+    return list(of_parties(admitted))
 
 
 def _nfs3_protocols(parties: list) -> list[str]:
     return sorted({p for party in parties for p in party.get("protocols") or [] if p in NFS3_PROTOCOLS})
 
 
-def _permissions(tvol: dict | None, found: dict | None):
-    """Trident's `unixPermissions` for the volume, else the array object's."""
-    config = as_mapping(tvol).get("config")
+def _permissions(ctx, pv: dict, record: dict):
+    _, tvol = tvol_of_pv(ctx, pv)
+    config = (tvol or {}).get("config")
     value = config.get("unixPermissions") if isinstance(config, dict) else None
     if value:
         return value
-    found = as_mapping(found)
-    return as_mapping(found.get("nas")).get("unix_permissions", found.get("unix_permissions"))
+    obj = record.get("object") or {}
+    found = (ctx.state.arrays[record["array"]].get(obj.get("kind") or "", obj.get("name") or "")) or {}
+    return (found.get("nas") or {}).get("unix_permissions", found.get("unix_permissions"))
 
 
 def evaluate(ctx):
     users = pods_using_claim(ctx)
     protocols_of = PerPartyList(_nfs3_protocols)
-    # A claim is judged again only when something it is judged from changed (a 1% churn: 1%).
-    kept = ctx.kept_judgements(SLUG)
     for (namespace, name), pvc in ctx.state.of_kind("PersistentVolumeClaim").items():
         spec = pvc.get("spec") if isinstance(pvc.get("spec"), dict) else {}
         volume = spec.get("volumeName")
@@ -86,29 +74,16 @@ def evaluate(ctx):
         if pv is None or not isinstance(pv.get("spec"), dict) or pv["spec"].get("volumeMode") == "Block":
             continue
         record = ctx.volume_access.get(volume) or {}
-        found, (_, tvol) = _array_object(ctx, record), tvol_of_pv(ctx, pv)
-        # What the claim is judged from: the objects themselves (the same objects while unchanged:
-        # inventory/kept_reuse.py, RecordMemo, KeptPodViews), what it reads of array records as
-        # values (a record the array answers with other used bytes is kept anew, to the same fields).
-        v3, permissions = _v3_enabled(ctx, record), _permissions(tvol, found)
-        tenancy = ctx.tenancy.tenant_of(namespace), ctx.tenancy.is_platform(namespace)
+        protocols = _nfs3_admitted(ctx, record, protocols_of)
+        if not protocols:
+            continue
         pods = users.get((namespace, name), [])
-        inputs = (pvc, pv, ctx.volume_access.get(volume), v3, permissions, found is not None, *tenancy, *pods)
-        args = (ctx, namespace, name, volume, record, v3, permissions, pods, protocols_of)
-        judged = kept.judge((namespace, name), inputs, _judged, *args)
-        if judged is not None:
-            yield judged
-
-
-def _judged(ctx, namespace, name, volume, record, v3, permissions, pods, protocols_of) -> Hit | None:
-    protocols = _nfs3_admitted(record, v3, protocols_of)
-    if not protocols:
-        return None
-    setting = {pod.workload: list(pod.ids_set) for pod in pods if pod.ids_set}
-    restricted = world_accessible(permissions) is False
-    if not setting and not restricted:
-        return None
-    return _hit(ctx, namespace, name, volume, record, protocols, setting, permissions, restricted, pods)
+        setting = {pod.workload: list(pod.ids_set) for pod in pods if pod.ids_set}
+        permissions = _permissions(ctx, pv, record)
+        restricted = world_accessible(permissions) is False
+        if not setting and not restricted:
+            continue
+        yield _hit(ctx, namespace, name, volume, record, protocols, setting, permissions, restricted, pods)
 
 
 def _hit(ctx, namespace, name, volume, record, protocols, setting, permissions, restricted, pods) -> Hit:
