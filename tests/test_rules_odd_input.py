@@ -391,3 +391,20 @@ def test_an_ip_block_of_numbers_is_malformed_not_an_address(block):
     from exposure.analysis.network_policy import _peer
 
     assert _peer({"ipBlock": block}).malformed
+
+
+def test_uid_gid_reads_an_array_object_s_odd_nas_field_as_no_permissions_there():
+    """An ONTAP volume whose `nas` is not an object (text here) on an SVM serving NFSv3: its
+    permissions are read from the volume itself, not a failure of the rule."""
+    from types import SimpleNamespace
+
+    from exposure.rules.uid_gid_not_a_boundary import _permissions
+
+    volume = {"nas": "../../", "unix_permissions": 750}
+    arrays = {"ontap-a": SimpleNamespace(get=lambda kind, name: volume if name == "svm/vol" else None)}
+    ctx = SimpleNamespace(state=SimpleNamespace(arrays=arrays))
+    record = {"array": "ontap-a", "object": {"kind": "ontap.Volume", "name": "svm/vol"}}
+    assert _permissions(ctx, {"spec": {}}, record) == 750
+    assert (
+        _permissions(ctx, {"spec": {}}, {**record, "object": {"kind": "ontap.Volume", "name": "x"}}) is None
+    )

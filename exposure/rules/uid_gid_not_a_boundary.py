@@ -20,6 +20,7 @@ from exposure.analysis.storage_backing import (
     world_accessible,
 )
 from exposure.rules.base import ARRAY_GATE_KINDS, Hit, Rule
+from inventory.fields import as_mapping
 from inventory.refs import k8s_ref
 
 SLUG = "uid-gid-not-a-boundary"
@@ -60,8 +61,8 @@ def _permissions(ctx, pv: dict, record: dict):
     if value:
         return value
     obj = record.get("object") or {}
-    found = (ctx.state.arrays[record["array"]].get(obj.get("kind") or "", obj.get("name") or "")) or {}
-    return (found.get("nas") or {}).get("unix_permissions", found.get("unix_permissions"))
+    found = as_mapping(ctx.state.arrays[record["array"]].get(obj.get("kind") or "", obj.get("name") or ""))
+    return as_mapping(found.get("nas")).get("unix_permissions", found.get("unix_permissions"))
 
 
 def evaluate(ctx):
