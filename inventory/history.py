@@ -91,7 +91,7 @@ def stored_kinds(cluster_id: int) -> set[tuple[str, str]]:
 
 
 # The next (scope, kind) after each found, from the unique index on (cluster, scope, kind, namespace,
-# name) of the current versions; the table's name as its model says (test_stored_kinds_sql).
+# name) of the current versions (tests/test_history.py checks the table is the model's).
 _STORED_KINDS = """
 WITH RECURSIVE stored AS (
     (SELECT scope, kind FROM inventory_inventoryobject WHERE cluster_id = %s AND valid_to IS NULL

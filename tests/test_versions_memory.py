@@ -63,6 +63,10 @@ def snap(cluster, objects, **kwargs) -> Snapshot:
     return snapshot
 
 
+def current_pods() -> set[str]:
+    return set(InventoryObject.objects.current().filter(kind="Pod").values_list("name", flat=True))
+
+
 def namespace(name="team-a"):
     return obj("Namespace", name, metadata={"labels": {"team": name}})
 
@@ -119,9 +123,7 @@ def test_a_partial_snapshot_keeps_the_memory_true(cluster, runs):
     snap(cluster, estate("web-1", "web-2"), unread={"Pod": "timed out"})  # the pods are not written
     snap(cluster, estate("web-2"))
     assert ("", "Pod") in runs.remembered[2]
-    assert set(InventoryObject.objects.current().filter(kind="Pod").values_list("name", flat=True)) == {
-        "web-2"
-    }
+    assert current_pods() == {"web-2"}
 
 
 def test_a_run_of_another_process_in_between_makes_the_next_read_whole(cluster, runs):
@@ -132,9 +134,7 @@ def test_a_run_of_another_process_in_between_makes_the_next_read_whole(cluster, 
     snap(cluster, estate("web-2"))
     assert runs.remembered[2] == set()
     assert ("", "Pod") in runs.read[2]
-    assert set(InventoryObject.objects.current().filter(kind="Pod").values_list("name", flat=True)) == {
-        "web-2"
-    }
+    assert current_pods() == {"web-2"}
 
 
 def test_a_failed_run_in_between_makes_the_next_read_whole(cluster, runs):
@@ -199,7 +199,7 @@ def test_the_database_vouches_for_what_the_last_run_wrote(cluster, runs, caplog,
     assert runs.remembered[2] == set()
     assert "the database disagrees" in caplog.text
     # Read whole, the run sets the database right: exactly the objects it read are current.
-    assert set(rows.filter(valid_to=None).values_list("name", flat=True)) == {"web-1", "web-3"}
+    assert current_pods() == {"web-1", "web-3"}
 
 
 def test_every_kind_is_read_whole_again_after_so_many_runs(cluster, runs, monkeypatch):
