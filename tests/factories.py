@@ -164,3 +164,9 @@ def stored_rows(cluster_name: str) -> set[tuple]:
     and its life."""
     rows = InventoryObject.objects.filter(cluster__name=cluster_name)
     return set(rows.values_list("scope", "kind", "namespace", "name", "digest", "valid_from", "valid_to"))
+
+
+def stored_version(cluster, kind, name, *, namespace="", scope="", valid_from=1, valid_to=None):
+    """An inventory row written behind the store's back (a run that died, another writer), unsaved."""
+    fields = {"data": {}, "digest": "x", "schema_version": 1, "valid_from": valid_from, "valid_to": valid_to}
+    return InventoryObject(cluster=cluster, scope=scope, kind=kind, namespace=namespace, name=name, **fields)

@@ -10,7 +10,7 @@ from inventory.kinds import KIND_NAMES
 from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.snapshotting import queue_snapshot, run_snapshot
 from inventory.state import SnapshotState
-from tests.factories import collection, obj, pod
+from tests.factories import collection, obj, pod, stored_version
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
 
@@ -117,16 +117,7 @@ def test_interrupted_run_is_undone_before_the_next_one(cluster):
     dead.status = Snapshot.Status.RUNNING
     dead.save()
     InventoryObject.objects.filter(name="web-1").update(valid_to=dead.seq)
-    InventoryObject.objects.create(
-        cluster=cluster,
-        kind="Pod",
-        namespace="team-a",
-        name="ghost",
-        data={},
-        digest="x",
-        schema_version=1,
-        valid_from=dead.seq,
-    )
+    stored_version(cluster, "Pod", "ghost", namespace="team-a", valid_from=dead.seq).save()
     assert cluster.latest_visible_snapshot().seq == 1  # the half-written run is invisible
     third = snap(cluster, base_objects())
     dead.refresh_from_db()
@@ -206,19 +197,15 @@ def test_a_run_pauses_the_cyclic_collector_and_resumes_it(cluster):
 def test_stored_kinds_are_those_with_a_current_version(cluster):
     other = Cluster.objects.create(name="c2", source=Cluster.Source.OFFLINE)
 
-    def row(of, scope, kind, name, valid_to=None):
-        fields = {"data": {}, "digest": "d", "schema_version": 1, "valid_from": 1, "valid_to": valid_to}
-        return InventoryObject(cluster=of, scope=scope, kind=kind, name=name, **fields)
-
     InventoryObject.objects.bulk_create(
         [
-            row(cluster, "", "Pod", "a"),
-            row(cluster, "", "Pod", "b"),
-            row(cluster, "", "Node", "n"),
-            row(cluster, "ontap-a", "ontap.Volume", "v"),
-            row(cluster, "derived", "VolumeAccess", "x"),
-            row(cluster, "", "Role", "gone", valid_to=2),  # closed: no current version
-            row(other, "", "Service", "s"),
+            stored_version(cluster, "Pod", "a"),
+            stored_version(cluster, "Pod", "b"),
+            stored_version(cluster, "Node", "n"),
+            stored_version(cluster, "ontap.Volume", "v", scope="ontap-a"),
+            stored_version(cluster, "VolumeAccess", "x", scope="derived"),
+            stored_version(cluster, "Role", "gone", valid_to=2),  # closed: no current version
+            stored_version(other, "Service", "s"),
         ]
     )
     expected = {("", "Pod"), ("", "Node"), ("ontap-a", "ontap.Volume"), ("derived", "VolumeAccess")}

@@ -14,7 +14,7 @@ from inventory.models import Cluster, InventoryObject, Snapshot
 from inventory.snapshotting import queue_snapshot, run_snapshot
 from inventory.sources import SourceError
 from inventory.tasks import snapshot_now
-from tests.factories import collection, obj, pod
+from tests.factories import collection, obj, pod, stored_version
 from tests.test_kept_reuse import clusters_of_one_estate
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_too]
@@ -184,16 +184,7 @@ def test_the_database_vouches_for_what_the_last_run_wrote(cluster, runs, caplog,
     elif disagreement == "closed-row-current-again":
         rows.filter(name="web-2", valid_to=second.seq).update(valid_to=None)
     else:
-        InventoryObject.objects.create(
-            cluster=cluster,
-            kind="Pod",
-            namespace="team-a",
-            name="web-9",
-            data={},
-            digest="x",
-            schema_version=1,
-            valid_from=second.seq,
-        )
+        stored_version(cluster, "Pod", "web-9", namespace="team-a", valid_from=second.seq).save()
     with caplog.at_level(logging.WARNING, logger="inventory.versions_memory"):
         snap(cluster, estate("web-1", "web-3"))
     assert runs.remembered[2] == set()
