@@ -15,10 +15,12 @@ rule's paths cost no row.
 """
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import orjson
+from django.db.models import Count
 
 from arrays.volume_access import Derivation
 from exposure.analysis.context import Context
@@ -26,14 +28,15 @@ from exposure.analysis.settings import AnalysisSettings
 from exposure.engine import Evaluation, evaluate
 from exposure.findings import reconcile
 from exposure.grades import record_grades
+from exposure.models import Finding
 from exposure.rules import ALL_RULES
 from exposure.rules.namespace_labels_writable import SLUG as LABELS_WRITABLE
 from exposure.rules.namespace_labels_writable import forgers as label_forgers
 from inventory.constants import ARRAY_RECORDS
-from inventory.history import StoredObject, write_versions
+from inventory.history import StoredObject, Versions, current_versions, stored_data, write_versions
 from inventory.json_column import SerialisedJSON
 from inventory.kept_fields import digest_of
-from inventory.models import InventoryObject, Snapshot
+from inventory.models import Snapshot
 from inventory.phase_clock import PhaseClock
 from inventory.sources.parsing import gc_paused
 from inventory.state import DERIVED_SCOPE, SnapshotState
@@ -49,10 +52,16 @@ ANALYSIS_VERSION = 4
 EXPOSURE_PATHS = "ExposurePaths"
 
 
-def analyse(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] | None = None) -> dict:
+def analyse(
+    snapshot: Snapshot,
+    derivation: Derivation,
+    changed: frozenset[str] | None = None,
+    touched: Mapping[str, frozenset[str]] | None = None,
+) -> dict:
     """Analyse `snapshot` (complete or partial) and return what it did, also kept in its facts.
-    `changed`: the snapshot's change set (inventory/snapshotting.py); None runs every rule."""
-    return record(judge(snapshot, derivation, changed))
+    `changed`: the snapshot's change set (inventory/snapshotting.py), None runs every rule;
+    `touched`: the namespaces each kind's writes touched (a namespace-local rule judges only those)."""
+    return record(judge(snapshot, derivation, changed, touched))
 
 
 @dataclass
@@ -75,7 +84,12 @@ class Judgement:
     error: BaseException | None = None
 
 
-def judge(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] | None) -> Judgement:
+def judge(
+    snapshot: Snapshot,
+    derivation: Derivation,
+    changed: frozenset[str] | None,
+    touched: Mapping[str, frozenset[str]] | None = None,
+) -> Judgement:
     """The rules over `snapshot`: reads its settings and the previous snapshot's facts, the rest from
     memory when the derivation hands its state over (so that the run can judge while PostgreSQL is
     still taking in its rows: inventory/written_behind.py), writes nothing."""
@@ -84,14 +98,16 @@ def judge(snapshot: Snapshot, derivation: Derivation, changed: frozenset[str] | 
         # Hits, paths and findings are acyclic: the collector's full passes over the snapshot's
         # millions of inventory containers would only cost time (the rules pause it too, engine.py).
         with gc_paused():
-            _judge(judgement, changed)
+            _judge(judgement, changed, touched or {})
     except Exception as error:  # recorded as the analysis's failure (inventory/snapshotting.py)
         judgement.error = error
     judgement.clock.lap("rules")
     return judgement
 
 
-def _judge(judgement: Judgement, changed: frozenset[str] | None) -> None:
+def _judge(
+    judgement: Judgement, changed: frozenset[str] | None, touched: Mapping[str, frozenset[str]]
+) -> None:
     snapshot, derivation = judgement.snapshot, judgement.derivation
     settings = judgement.settings = AnalysisSettings.for_cluster(snapshot.cluster)
     settings_digest = judgement.settings_digest = settings.digest()
@@ -103,8 +119,10 @@ def _judge(judgement: Judgement, changed: frozenset[str] | None) -> None:
         return
     state = derivation.state or SnapshotState.load(snapshot)
     context = judgement.context = Context(state, settings, derivation.records)
-    judgement.carried = _unchanged_rules(snapshot, previous_snapshot, previous, settings_digest, changed)
-    judgement.evaluation = evaluate(context, unchanged=judgement.carried)
+    judgement.carried, within = _rules_to_carry(
+        snapshot, previous_snapshot, previous, settings_digest, changed, touched
+    )
+    judgement.evaluation = evaluate(context, unchanged=judgement.carried, within=within)
     # The rule's own hits when it ran (the same evaluation, its time spent once), else worked out.
     judgement.forgers = label_forgers(context, judgement.evaluation.hits.get(LABELS_WRITABLE))
 
@@ -138,7 +156,7 @@ def _record(judgement: Judgement) -> dict:
         # PostgreSQL takes the paths in (tens of thousands of documents at scale) while the findings
         # are reconciled on the run's own connection; the block's end waits for the last of them.
         with rows_written_behind():
-            path_rows = _store_paths(snapshot, evaluation, carried)
+            path_rows, paths_moved = _store_paths(snapshot, evaluation, carried)
             clock.lap("paths")
             reconciliation = reconcile(snapshot, context, evaluation, carried)
             clock.lap("findings")
@@ -156,11 +174,14 @@ def _record(judgement: Judgement) -> dict:
             "violations": {
                 **{slug: previous["violations"][slug] for slug in carried},
                 **{slug: sum(1 for hit in hits if hit.violation) for slug, hits in evaluation.hits.items()},
+                **_open_findings(snapshot, evaluation.within),
             },
             "paths": {
                 **{slug: previous["paths"][slug] for slug in carried},
                 **{slug: sum(len(hit.paths) for hit in hits) for slug, hits in evaluation.hits.items()},
+                **{slug: previous["paths"][slug] + moved for slug, moved in paths_moved.items()},
             },
+            "within": {slug: len(namespaces) for slug, namespaces in evaluation.within.items()},
             "rule_seconds": evaluation.seconds,
             "failed": evaluation.failed,
             "skipped": evaluation.skipped,
@@ -199,11 +220,18 @@ def _still_holds(previous: dict, settings: str) -> bool:
     )
 
 
-def _unchanged_rules(
-    snapshot: Snapshot, previous_snapshot: Snapshot | None, previous: dict, settings: str, changed
-) -> frozenset[str]:
+def _rules_to_carry(
+    snapshot: Snapshot,
+    previous_snapshot: Snapshot | None,
+    previous: dict,
+    settings: str,
+    changed: frozenset[str] | None,
+    touched: Mapping[str, frozenset[str]],
+) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
     """The rules none of whose inputs changed since the previous analysis, which therefore still
-    holds for them: none when that analysis is not comparable or the change set is unknown."""
+    holds for them, and the namespace-local rules whose inputs changed only in some namespaces
+    (`Rule.namespace_local`), with those namespaces: none when that analysis is not comparable or
+    the change set is unknown."""
     comparable = (
         changed is not None
         and previous_snapshot is not None
@@ -212,13 +240,34 @@ def _unchanged_rules(
         and not previous_snapshot.unread
     )
     if not comparable:
-        return frozenset()
+        return frozenset(), {}
     if (previous_snapshot.facts or {}).get("backends") != (snapshot.facts or {}).get("backends"):
         changed = changed | {ARRAY_RECORDS}  # a backend linked to another configured array
     ran_before = set(previous.get("paths") or {}) & set(previous.get("violations") or {})
-    return frozenset(
-        rule.slug for rule in ALL_RULES if rule.slug in ran_before and not rule.changed_by(changed)
+    carried, within = set(), {}
+    for rule in ALL_RULES:
+        if rule.slug not in ran_before:
+            continue
+        if not rule.changed_by(changed):
+            carried.add(rule.slug)
+        elif (namespaces := rule.namespaces_to_judge(changed, touched)) is not None:
+            within[rule.slug] = namespaces
+    return frozenset(carried), within
+
+
+def _open_findings(snapshot: Snapshot, slugs) -> dict[str, int]:
+    """The open findings of each rule in `slugs` (a namespace-local rule's violations: one per
+    finding), as reconciled."""
+    if not slugs:
+        return {}
+    counted = (
+        Finding.objects.filter(
+            cluster_id=snapshot.cluster_id, rule__in=sorted(slugs), status=Finding.Status.OPEN
+        )
+        .values("rule")
+        .annotate(count=Count("pk"))
     )
+    return {**dict.fromkeys(slugs, 0), **{row["rule"]: row["count"] for row in counted}}
 
 
 def exposure_paths(evaluation) -> dict[tuple[str, str], StoredObject]:
@@ -240,20 +289,49 @@ def exposure_paths(evaluation) -> dict[tuple[str, str], StoredObject]:
     return stored
 
 
-def _store_paths(snapshot: Snapshot, evaluation, carried: frozenset[str]) -> int:
-    stored = {**_carried_paths(snapshot, carried), **exposure_paths(evaluation)}
-    stats = write_versions(snapshot.cluster_id, snapshot.seq, EXPOSURE_PATHS, stored, scope=DERIVED_SCOPE)
-    return stats.inserted + stats.closed
-
-
-def _carried_paths(snapshot: Snapshot, carried: frozenset[str]) -> dict[tuple[str, str], StoredObject]:
-    """The path records of the rules that did not re-run, as the previous analysis stored them (its
-    versions are the current ones until this snapshot writes): their digests only, which equal the
-    stored ones, so nothing of them is read or written."""
-    records = InventoryObject.objects.current().filter(
-        cluster_id=snapshot.cluster_id, scope=DERIVED_SCOPE, kind=EXPOSURE_PATHS, name__in=sorted(carried)
-    )
-    return {
-        (namespace, name): StoredObject("", None, stored_digest)
-        for namespace, name, stored_digest in records.values_list("namespace", "name", "digest")
+def _store_paths(
+    snapshot: Snapshot, evaluation: Evaluation, carried: frozenset[str]
+) -> tuple[int, dict[str, int]]:
+    """Write the path records; returns the rows written and, for each rule judged in some namespaces
+    only, how many more paths it has than before (its records elsewhere stand as they are)."""
+    current = current_versions(snapshot.cluster_id, EXPOSURE_PATHS, DERIVED_SCOPE, snapshot.seq)
+    within = evaluation.within
+    found = exposure_paths(evaluation)
+    # The records of rules not re-run, and of rules re-judged elsewhere: their stored digests, so
+    # nothing of them is read or written.
+    standing = {
+        key: StoredObject("", None, version[1])
+        for key, version in current.items()
+        if key[1] in carried or (key[1] in within and key[0] not in within[key[1]])
     }
+    moved = _paths_moved(evaluation, current, found)
+    stats = write_versions(
+        snapshot.cluster_id,
+        snapshot.seq,
+        EXPOSURE_PATHS,
+        {**standing, **found},
+        scope=DERIVED_SCOPE,
+        current=current,
+    )
+    return stats.inserted + stats.closed, moved
+
+
+def _paths_moved(evaluation: Evaluation, current: Versions, found: dict) -> dict[str, int]:
+    """For each rule judged in some namespaces only: its paths there now less those its records
+    there held (only the records that changed are read)."""
+    within = evaluation.within
+    now = Counter(
+        (path.namespace, slug) for slug in within for hit in evaluation.hits[slug] for path in hit.paths
+    )
+    judged = {key for key in (*current, *found) if key[1] in within and key[0] in within[key[1]]}
+    moved_keys = [
+        key
+        for key in judged
+        if key not in current or key not in found or found[key].digest != current[key][1]
+    ]
+    before = stored_data([current[key][0] for key in moved_keys if key in current])
+    moved = dict.fromkeys(within, 0)
+    for key in moved_keys:
+        held = before.get(current[key][0]) if key in current else None
+        moved[key[1]] += now[key] - len((held or {}).get("paths") or [])
+    return moved

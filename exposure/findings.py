@@ -34,7 +34,10 @@ STATUSES = ("open", "resolved", SUPPRESSED, "all")
 MAX_STORED_PATHS = 50
 BATCH = 1000  # rows per bulk statement
 # What reconcile reads of an open finding whose hit says what it said (`content_key`).
-_LEAN = ("pk", "cluster_id", "rule", "fingerprint", "status", "depends", "content_key", "at_least_since")
+_LEAN = (
+    *("pk", "cluster_id", "rule", "fingerprint", "status", "depends", "content_key", "at_least_since"),
+    "namespaces",  # what a rule judged in some namespaces only may resolve (`_judged`)
+)
 
 
 def fingerprint(slug: str, identity: tuple[str, ...]) -> str:
@@ -94,7 +97,8 @@ def reconcile(
 ) -> Reconciliation:
     """Open, change, reopen and resolve findings.  Reads only the findings that can move: those
     open and those this snapshot hits (a resolved one may reopen); writes new ones in bulk.
-    `carried`: rules not re-run because none of their inputs changed: their findings stand."""
+    `carried`: rules not re-run because none of their inputs changed: their findings stand, as do
+    those of a rule judged in some namespaces only (`evaluation.within`) about other namespaces."""
     result = Reconciliation()
     when, seq = snapshot.taken_at, snapshot.seq
     unread = unread_sources(snapshot)
@@ -167,6 +171,8 @@ def reconcile(
         for key, finding in existing.items():
             if key in hits or finding.status != Finding.Status.OPEN or finding.rule in carried:
                 continue
+            if not _judged(finding, evaluation.within):
+                continue
             if finding.rule in evaluation.failed or unread.intersection(finding.depends):
                 result.held.append(key)  # no false all-clear: it rests on something not read
                 continue
@@ -181,6 +187,12 @@ def reconcile(
                 )
         insert_rows(FindingEvent, events)
     return result
+
+
+def _judged(finding: Finding, within: dict[str, frozenset[str]]) -> bool:
+    """Whether this analysis judged what `finding` is about: its rule ran whole, or in its namespaces."""
+    namespaces = within.get(finding.rule)
+    return namespaces is None or bool(finding.namespaces) and set(finding.namespaces) <= namespaces
 
 
 def content_key(rule: Rule, hit: Hit) -> str:

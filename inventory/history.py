@@ -20,6 +20,7 @@ from inventory.field_changes import changed_fields, field_change
 from inventory.json_column import SerialisedJSON
 from inventory.kept_fields import KEPT_FIELDS, SCHEMA_VERSION, digest, digest_of, keep_serialised
 from inventory.kept_reuse import KeptFormReuse
+from inventory.kinds import BY_KIND
 from inventory.models import InventoryObject
 from inventory.storable import NUL_IN_JSON, storable
 from inventory.versions_memory import ObjectKey, Versions  # (namespace, name); its row id, digest, schema
@@ -51,6 +52,8 @@ class WriteStats:
     closed: int = 0
     # The objects present before and after whose version changed -> their previous version's row id.
     replaced: dict[ObjectKey, int] = field(default_factory=dict, repr=False)
+    # Every object a version was inserted or closed for (changed, appeared or gone).
+    keys: list[ObjectKey] = field(default_factory=list, repr=False)
 
     @property
     def only_replaced(self) -> bool:
@@ -282,10 +285,11 @@ def write_versions(
             for key in to_insert[start : start + BATCH_SIZE]
         ]
         insert_batch(InventoryObject, rows)  # behind the run, inside rows_written_behind()
-    return WriteStats(inserted=len(to_insert), closed=len(to_close), replaced=replaced)
+    gone = [key for key in closed if key not in replaced]
+    return WriteStats(inserted=len(to_insert), closed=len(to_close), replaced=replaced, keys=to_insert + gone)
 
 
-def _stored_data(row_ids: list[int]) -> dict[int, dict]:
+def stored_data(row_ids: list[int]) -> dict[int, dict]:
     """The data of stored versions, by row id (previous versions the change set compares)."""
     found = {}
     for start in range(0, len(row_ids), BATCH_SIZE):
@@ -302,7 +306,7 @@ def change_set_of(kind: str, stats: WriteStats, kept: dict) -> set[str]:
         return set()
     if not stats.only_replaced or len(stats.replaced) > MOST_COMPARED or kind not in KEPT_FIELDS:
         return {kind}
-    previous = _stored_data(list(stats.replaced.values()))
+    previous = stored_data(list(stats.replaced.values()))
     changes: set[str] = set()
     for key, row_id in stats.replaced.items():
         fields = changed_fields(kind, previous[row_id], kept[key]) if row_id in previous else None
@@ -310,6 +314,15 @@ def change_set_of(kind: str, stats: WriteStats, kept: dict) -> set[str]:
             return {kind}
         changes.update(field_change(kind, root) for root in fields)
     return changes or {kind}  # a digest changed with no field: told apart whole
+
+
+def namespaces_touched(kind: str, stats: WriteStats) -> frozenset[str] | None:
+    """The namespaces a snapshot's writes of Kubernetes kind `kind` touched: those of the objects
+    written (a Namespace object's own name); None for another cluster-scoped kind."""
+    if kind == "Namespace":
+        return frozenset(name for _, name in stats.keys)
+    info = BY_KIND.get(kind)
+    return frozenset(namespace for namespace, _ in stats.keys) if info and info.namespaced else None
 
 
 def undo_snapshot_writes(cluster_id: int, seq: int) -> int:

@@ -26,6 +26,7 @@ from inventory.history import (
     WriteStats,
     change_set_of,
     current_versions,
+    namespaces_touched,
     prepare,
     prepare_array_records,
     stored_kinds,
@@ -127,7 +128,11 @@ def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
                 changed.add(ACCESS_RECORDS)
             # With the state in memory the rules read nothing written behind: they judge while
             # PostgreSQL takes in the last rows, and what they found is recorded after the block.
-            judgement = None if derivation.state is None else judge(snapshot, derivation, frozenset(changed))
+            judgement = (
+                None
+                if derivation.state is None
+                else judge(snapshot, derivation, frozenset(changed), store.touched)
+            )
             clock.lap("judge")
         clock.lap("written")  # the wait for the rows still behind
         stats["inserted"] += derivation.stats.inserted
@@ -142,7 +147,7 @@ def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
     else:
         snapshot.status = Snapshot.Status.PARTIAL if snapshot.unread else Snapshot.Status.COMPLETE
         snapshot.rows_written = stats
-        _analyse(judgement or judge(snapshot, derivation, frozenset(changed)))
+        _analyse(judgement or judge(snapshot, derivation, frozenset(changed), store.touched))
         clock.lap("analyse")
         refresh_after(stats["inserted"] + stats["closed"])
     snapshot.finished_at = timezone.now()
@@ -226,6 +231,8 @@ class _Store:
         self.with_nul: dict[str, int] = {}
         self.written: Written = {}
         self.changed: set[str] = set()
+        # Kind -> the namespaces its writes touched (namespaced kinds and Namespace objects).
+        self.touched: dict[str, frozenset[str]] = {}
         self.inserted = self.closed = 0
 
     def kind(self, kind: str, objects: list, current: Versions | None, kept: bool = True) -> None:
@@ -240,6 +247,9 @@ class _Store:
         self.inserted += stats.inserted
         self.closed += stats.closed
         self.changed |= change_set_of(kind, stats, self.written[("", kind)])
+        touched = namespaces_touched(kind, stats)
+        if touched:
+            self.touched[kind] = touched
 
     def rest(self, collection: Collection) -> tuple[dict, Written, set[str]]:
         """Store what was read and not stored yet; returns the rows written, the kept data of each

@@ -16,6 +16,7 @@ from arrays.models import Array
 from exposure.analysis.context import Context
 from exposure.analysis.settings import AnalysisSettings
 from exposure.engine import evaluate
+from exposure.findings import content_key, fingerprint
 from exposure.models import Finding
 from exposure.rules import RULES
 from inventory.models import Cluster, Snapshot
@@ -154,3 +155,18 @@ def test_the_demo_snapshot_leaves_an_open_finding_of_every_rule(demo):
         Finding.objects.filter(cluster=snapshot.cluster, status="open").values_list("rule", flat=True)
     )
     assert rules == rule_slugs()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("slug", sorted(rule.slug for rule in RULES.values() if rule.namespace_local))
+def test_a_namespace_local_rule_judged_namespace_by_namespace_finds_what_judged_whole_does(slug, demo):
+    _, context, evaluation = demo
+    rule = RULES[slug]
+    whole = {fingerprint(slug, hit.identity): content_key(rule, hit) for hit in evaluation.hits[slug]}
+    assert whole and all(len(hit.namespaces) == 1 for hit in evaluation.hits[slug])
+    found = {}
+    for namespace in context.state.namespace_names():
+        judged = evaluate(context, [rule], within={slug: frozenset({namespace})})
+        assert slug not in judged.failed, judged.failed
+        found.update((fingerprint(slug, hit.identity), content_key(rule, hit)) for hit in judged.hits[slug])
+    assert found == whole

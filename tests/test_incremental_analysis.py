@@ -56,8 +56,9 @@ def without_inputs(records: dict) -> dict:
     }
 
 
-def assert_same_as_full_analysis(snapshot: Snapshot) -> list[str]:
-    """...and return the rules the pipeline did not re-run (their inputs unchanged)."""
+def assert_same_as_full_analysis(snapshot: Snapshot) -> dict:
+    """...and return what the pipeline's analysis did (its facts: `carried`, the rules it did not
+    re-run, their inputs unchanged; `within`, those it judged in some namespaces only)."""
     assert snapshot.is_visible, snapshot.error
     context, evaluation = full_analysis(snapshot)
     derived = InventoryObject.objects.as_of(snapshot).filter(scope=DERIVED_SCOPE)
@@ -123,7 +124,18 @@ def assert_same_as_full_analysis(snapshot: Snapshot) -> list[str]:
         for s in NamespaceStatus.objects.filter(cluster=snapshot.cluster, valid_to=None)
     }
     assert graded == {ns: (grade_of(per), per) for ns, per in counts.items()}
-    return snapshot.facts["analysis"].get("carried") or []
+
+    # What each rule found, counted: carried, judged in some namespaces or whole, as from scratch.
+    analysis = snapshot.facts["analysis"]
+    if not analysis.get("reused"):
+        ran = set(evaluation.hits) & set(analysis["violations"])
+        assert {slug: analysis["violations"][slug] for slug in ran} == {
+            slug: sum(1 for hit in evaluation.hits[slug] if hit.violation) for slug in ran
+        }
+        assert {slug: analysis["paths"][slug] for slug in ran} == {
+            slug: sum(len(hit.paths) for hit in evaluation.hits[slug]) for slug in ran
+        }
+    return analysis
 
 
 def test_the_case_table_case_after_case_in_one_cluster(tmp_path):
@@ -133,7 +145,7 @@ def test_the_case_table_case_after_case_in_one_cluster(tmp_path):
     for step, folder in enumerate([*folders, *reversed(folders[: len(folders) // 2])]):
         into = assemble(folder, tmp_path / f"{step}-{folder.name}", load_case(folder))
         snapshot = import_dump(cluster.name, into, taken_at=TAKEN_AT + timedelta(hours=step))
-        carried.append(assert_same_as_full_analysis(snapshot))
+        carried.append(assert_same_as_full_analysis(snapshot).get("carried"))
     # Both ways exercised: steps where every rule re-ran, steps where some did not.
     assert any(carried) and not all(carried), carried
 
@@ -159,12 +171,15 @@ def test_the_simulator_churning(tmp_path):
             platform_namespaces=DEMO_PLATFORM_NAMESPACES,
         )
         assert_same_as_full_analysis(snapshot_now(cluster))
-        carried = []
-        for fraction in (0.05, 0.0, 0.2, 0.02):
+        carried, within = [], []
+        fractions = (0.05, 0.0, 0.2, 0.02)
+        for fraction in fractions:
             simulation.advance_to(simulation.clock + timedelta(minutes=10))
             if fraction:
                 simulation.churn(fraction)
-            carried.append(assert_same_as_full_analysis(snapshot_now(cluster)))
+            analysis = assert_same_as_full_analysis(snapshot_now(cluster))
+            carried.append(analysis.get("carried") or [])
+            within.append(analysis.get("within") or {})
         # Pods, claims and role bindings changed, no persistent volume: the rule on PVs alone stood.
         assert all("pv-released-retained" in rules for rules in carried), carried
         # They changed in place, in fields few rules read (a pod's runAsUser, a claim's share
@@ -173,5 +188,10 @@ def test_the_simulator_churning(tmp_path):
         assert not any(
             {"uid-gid-not-a-boundary", "volume-shared-by-annotation"} & set(rules) for rules in carried
         )
+        # Pods changed in some namespaces only: the namespace-local rule reading runAsUser judged
+        # those (the others' findings and paths stood), in every churned step.
+        namespaces = len(simulation.stored("Namespace"))
+        judged = [step.get("uid-gid-not-a-boundary") for step, f in zip(within, fractions, strict=True) if f]
+        assert all(0 < (n or 0) < namespaces for n in judged), (judged, namespaces)
     finally:
         estate.stop()

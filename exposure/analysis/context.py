@@ -5,7 +5,7 @@ The rules never query the database: they read this context, built from the snaps
 modules that need an index of their own (RBAC, NetworkPolicy) cache it with `memo`.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import Any
 
@@ -43,6 +43,14 @@ class Context:
         self._access_records = access_records  # kind -> (namespace, name) -> record, when just derived
         self._memo: dict[str, Any] = {}
         self._volume_data: dict[str, list[str]] = {}
+        # The namespaces the rule at work judges (exposure/engine.py); None: all of them.
+        self.judged_namespaces: frozenset[str] | None = None
+
+    def judged(self, objects: dict[tuple[str, str], Any]) -> Iterable[tuple[tuple[str, str], Any]]:
+        """The (namespace, name) -> object items of the namespaces the rule at work judges."""
+        if self.judged_namespaces is None:
+            return objects.items()
+        return ((key, obj) for key, obj in objects.items() if key[0] in self.judged_namespaces)
 
     def memo(self, key: str, factory: Callable[[], Any]) -> Any:
         """`factory()` once per snapshot.  A key "<rule slug>:..." is that rule's own: dropped when

@@ -59,9 +59,15 @@ class Rule:
     evaluate: Callable[["Context"], Iterable[Hit]]
     reads_arrays: bool = False  # it also rests on array records (each hit names its arrays)
     attributed_to: str = ""  # whose data it concerns, in rules.md's words
+    # Kinds of its `reads` whose objects bear only on its hits about their own namespace (a
+    # Namespace object: on its own name's), each hit being about one namespace: a change to these
+    # kinds only re-judges the namespaces it touched (`namespaces_to_judge`; tests/test_namespace_local.py
+    # checks that judging some namespaces finds exactly what judging all finds there).
+    namespace_local: tuple[str, ...] = ()
 
     def __post_init__(self):
         assert self.severity in SEVERITIES, self.severity
+        assert set(self.namespace_local) <= set(self.reads), self.namespace_local
 
     @property
     def inputs(self) -> frozenset[str]:
@@ -78,8 +84,22 @@ class Rule:
 
     def changed_by(self, changes: frozenset[str]) -> bool:
         """Whether a change set (kinds, array and access records, fields of a kind) touches its inputs."""
-        for change in changes:
-            kind, _, root = change.partition(FIELD_SEPARATOR)
-            if self.reads_field(kind, root) if root else kind in self.inputs:
-                return True
-        return False
+        return any(self._kind_read(change) for change in changes)
+
+    def _kind_read(self, change: str) -> str:
+        """The kind of a change-set entry when it touches its inputs, else ""."""
+        kind, _, root = change.partition(FIELD_SEPARATOR)
+        return kind if (self.reads_field(kind, root) if root else kind in self.inputs) else ""
+
+    def namespaces_to_judge(
+        self, changes: frozenset[str], touched: dict[str, frozenset[str]]
+    ) -> frozenset[str] | None:
+        """The namespaces to judge again when `changes` touch its inputs only through its
+        namespace-local kinds, `touched` giving the namespaces each kind's writes touched; None when
+        some change reaches it otherwise (it is judged whole)."""
+        namespaces: set[str] = set()
+        for kind in filter(None, map(self._kind_read, changes)):
+            if kind not in self.namespace_local or kind not in touched:
+                return None
+            namespaces |= touched[kind]
+        return frozenset(namespaces)

@@ -68,7 +68,7 @@ def _permissions(ctx, pv: dict, record: dict):
 def evaluate(ctx):
     users = pods_using_claim(ctx)
     protocols_of = PerPartyList(_nfs3_protocols)
-    for (namespace, name), pvc in ctx.state.of_kind("PersistentVolumeClaim").items():
+    for (namespace, name), pvc in ctx.judged(ctx.state.of_kind("PersistentVolumeClaim")):
         spec = pvc.get("spec") if isinstance(pvc.get("spec"), dict) else {}
         volume = spec.get("volumeName")
         pv = ctx.state.get("PersistentVolume", volume) if isinstance(volume, str) and volume else None
@@ -146,4 +146,6 @@ RULE = Rule(
     evaluate=evaluate,
     reads_arrays=True,
     attributed_to="the namespace",
+    # A claim, the pods mounting it (only pods of its namespace can) and its namespace's tenancy.
+    namespace_local=("PersistentVolumeClaim", "Pod", "Namespace"),
 )
