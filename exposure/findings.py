@@ -34,10 +34,7 @@ STATUSES = ("open", "resolved", SUPPRESSED, "all")
 MAX_STORED_PATHS = 50
 BATCH = 1000  # rows per bulk statement
 # What reconcile reads of an open finding whose hit says what it said (`content_key`).
-_LEAN = (
-    *("pk", "cluster_id", "rule", "fingerprint", "status", "depends", "content_key", "at_least_since"),
-    "namespaces",  # what a rule judged in some namespaces only may resolve (`_judged`)
-)
+_LEAN = ("pk", "cluster_id", "rule", "fingerprint", "status", "depends", "content_key", "at_least_since")
 
 
 def fingerprint(slug: str, identity: tuple[str, ...]) -> str:
@@ -107,7 +104,7 @@ def reconcile(
         if hit.violation:  # a rule reporting one situation twice: the first says it
             hits.setdefault(fingerprint(rule.slug, hit.identity), (rule, hit))
     keys = {key: content_key(rule, hit) for key, (rule, hit) in hits.items()}
-    existing = _findings_that_can_move(snapshot.cluster_id, keys)
+    existing = _findings_that_can_move(snapshot.cluster_id, keys, carried, evaluation.within)
     events: list[FindingEvent] = []
     created: list[Finding] = []
     with transaction.atomic():
@@ -171,8 +168,6 @@ def reconcile(
         for key, finding in existing.items():
             if key in hits or finding.status != Finding.Status.OPEN or finding.rule in carried:
                 continue
-            if not _judged(finding, evaluation.within):
-                continue
             if finding.rule in evaluation.failed or unread.intersection(finding.depends):
                 result.held.append(key)  # no false all-clear: it rests on something not read
                 continue
@@ -187,12 +182,6 @@ def reconcile(
                 )
         insert_rows(FindingEvent, events)
     return result
-
-
-def _judged(finding: Finding, within: dict[str, frozenset[str]]) -> bool:
-    """Whether this analysis judged what `finding` is about: its rule ran whole, or in its namespaces."""
-    namespaces = within.get(finding.rule)
-    return namespaces is None or bool(finding.namespaces) and set(finding.namespaces) <= namespaces
 
 
 def content_key(rule: Rule, hit: Hit) -> str:
@@ -215,21 +204,30 @@ def content_key(rule: Rule, hit: Hit) -> str:
     )
 
 
-def _findings_that_can_move(cluster_id: int, keys: dict[str, str]) -> dict[str, Finding]:
-    """The cluster's open findings and its resolved ones hit again (they reopen), by fingerprint.  An
-    open finding whose content key equals its hit's is read without what it says (a cluster-wide
-    finding's refs run to a megabyte): only its age can move; the others are read whole."""
+def _findings_that_can_move(
+    cluster_id: int, keys: dict[str, str], carried: frozenset[str], within: dict[str, frozenset[str]]
+) -> dict[str, Finding]:
+    """The open findings this analysis judged and every finding it hits (a resolved one reopens), by
+    fingerprint: not those of the rules it did not re-run (`carried`), nor those of a rule judged in
+    some namespaces only about other namespaces (`within`): they stand, unread.  An open finding
+    whose content key equals its hit's is read without what it says (a cluster-wide finding's refs
+    run to a megabyte): only its age can move; the others are read whole."""
     findings = Finding.objects.filter(cluster_id=cluster_id)
-    existing = {f.fingerprint: f for f in findings.filter(status=Finding.Status.OPEN).only(*_LEAN)}
+    judged = findings.filter(status=Finding.Status.OPEN)
+    existing = {f.fingerprint: f for f in judged.exclude(rule__in=sorted({*carried, *within})).only(*_LEAN)}
+    for slug, namespaces in within.items():
+        # (A namespace-local rule's finding is about one namespace: attributed there.)
+        inside = FindingNamespace.objects.filter(finding=OuterRef("pk"), namespace__in=sorted(namespaces))
+        there = judged.filter(Exists(inside), rule=slug)
+        existing.update((f.fingerprint, f) for f in there.only(*_LEAN))
     whole = [f.pk for key, f in existing.items() if key in keys and f.content_key != keys[key]]
     others = [key for key in keys if key not in existing]
     for start in range(0, len(whole), BATCH):
         existing.update((f.fingerprint, f) for f in findings.filter(pk__in=whole[start : start + BATCH]))
-    reopening = findings.exclude(status=Finding.Status.OPEN)
+    # Resolved ones hit again (they reopen); of any status, so that no finding is ever opened twice.
     for start in range(0, len(others), BATCH):
-        existing.update(
-            (f.fingerprint, f) for f in reopening.filter(fingerprint__in=others[start : start + BATCH])
-        )
+        batch = others[start : start + BATCH]
+        existing.update((f.fingerprint, f) for f in findings.filter(fingerprint__in=batch))
     return existing
 
 

@@ -213,3 +213,24 @@ def test_at_least_since_is_the_earliest_creation_time(stamps, earliest):
     refs = [f"Pod/ns/p{i}" for i in range(len(stamps))]
     context = _created_at(dict(zip(refs, stamps, strict=True)))
     assert at_least_since(context, refs) == earliest
+
+
+@pytest.mark.parametrize("judged, resolved", [({"team-b"}, 0), ({"team-a", "team-b"}, 1)])
+def test_a_rule_judged_in_some_namespaces_resolves_only_findings_about_them(cluster, judged, resolved):
+    reconcile(snapshot(cluster, 1), NO_OBJECTS, evaluation(hit()))
+    within = Evaluation(
+        hits={"export-allows-foreign-hosts": []}, within={hit().paths[0].rule: frozenset(judged)}
+    )
+    assert reconcile(snapshot(cluster, 2), NO_OBJECTS, within).resolved == resolved
+    assert Finding.objects.get().status == ("resolved" if resolved else "open")
+
+
+def test_a_hit_whose_open_finding_is_about_a_namespace_not_judged_is_that_finding(cluster):
+    reconcile(snapshot(cluster, 1), NO_OBJECTS, evaluation(hit()))
+    moved = hit()
+    moved.namespaces = ["team-b"]
+    within = Evaluation(
+        hits={"export-allows-foreign-hosts": [moved]}, within={moved.paths[0].rule: frozenset({"team-b"})}
+    )
+    assert reconcile(snapshot(cluster, 2), NO_OBJECTS, within).changed == 1  # not opened a second time
+    assert Finding.objects.get().namespaces == ["team-b"]

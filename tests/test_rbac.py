@@ -105,6 +105,41 @@ def test_wildcards_subresources_and_names():
     assert not PolicyRule.parse(rule([""], ["*"], ["get"])).grants_everything
 
 
+def test_the_grants_on_a_resource_are_every_grant_that_can_allow_anything_on_it():
+    idx = index(
+        cluster_role("pv-reader", [PV_READ]),
+        cluster_role("ns-editor", [rule([""], ["namespaces"], ["patch"], ["team-a"])]),
+        cluster_role("everything", [rule(["*"], ["*"], ["*"])]),
+        role("team-a", "sub", [rule([""], ["*/status"], ["update"])]),
+        role("team-a", "apps", [rule(["apps"], ["namespaces"], ["*"])]),  # another group's resource
+        binding("b1", "ClusterRole", "pv-reader", [user("ann"), user("bob")]),
+        binding("b2", "ClusterRole", "ns-editor", [user("cid")]),
+        binding("b3", "ClusterRole", "everything", [user("dan")]),
+        binding("b4", "Role", "sub", [user("eve")], namespace="team-a"),
+        binding("b5", "Role", "apps", [user("fay")], namespace="team-a"),
+        binding("b6", "ClusterRole", "pv-reader", [user("gus")], namespace="team-a"),
+    )
+    verbs = ("get", "list", "update", "patch", "create", "delete")
+    for group, resource in [
+        ("", "persistentvolumes"),
+        ("", "namespaces"),
+        ("", "pods/status"),
+        ("apps", "x"),
+    ]:
+        allowing = [
+            g
+            for g in idx.grants
+            if any(
+                g.permits(v, group, resource, ns, name)
+                for v in verbs
+                for ns in ("", "team-a")
+                for name in ("", "team-a")
+            )
+        ]
+        assert idx.grants_on(group, resource) == allowing, (group, resource)
+    assert [g.subject.name for g in idx.grants_on("", "persistentvolumes")] == ["ann", "bob", "dan", "gus"]
+
+
 def test_non_resource_and_odd_rules_grant_nothing():
     assert PolicyRule.parse({"nonResourceURLs": ["*"], "verbs": ["*"]}) is None
     assert PolicyRule.parse("get everything") is None

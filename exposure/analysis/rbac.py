@@ -296,6 +296,7 @@ class RbacIndex:
         }
         self.roles = {key: data for key, data in state.of_kind("Role").items() if isinstance(data, dict)}
         self._effective: dict[str, tuple[PolicyRule, ...]] = {}
+        self._grants_on: dict[tuple[str, str], list[Grant]] = {}
 
     # --- roles --------------------------------------------------------------------------------
 
@@ -356,6 +357,24 @@ class RbacIndex:
                     if subject:
                         found.append(Grant(subject, k8s_ref(kind, name, scope), role_ref, scope, rules))
         return found
+
+    def grants_on(self, group: str, resource: str) -> list[Grant]:
+        """The grants with a rule on `resource` of `group` (whatever verbs, names or namespace), in
+        `grants`' order: the only ones that can allow anything on it.  Most of a large cluster's tens
+        of thousands of grants are about other resources; a rule asking about one skips them."""
+        key = (group, resource)
+        if key not in self._grants_on:
+            on: dict[int, bool] = {}  # rules shared by grants (a ClusterRole's) are looked at once
+            found = []
+            for grant in self.grants:
+                if (answer := on.get(id(grant.rules))) is None:
+                    answer = on[id(grant.rules)] = any(
+                        rule.allows_group(group) and rule.allows_resource(resource) for rule in grant.rules
+                    )
+                if answer:
+                    found.append(grant)
+            self._grants_on[key] = found
+        return self._grants_on[key]
 
     def grants_reaching(self, subject: Subject) -> list[Grant]:
         """Every grant that applies to `subject`, directly or through a built-in group."""

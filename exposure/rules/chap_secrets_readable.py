@@ -113,7 +113,7 @@ def evaluate(ctx):
     tvols = solidfire_tridentvolumes(ctx, backends)
     index = rbac_of(ctx)
     seen = set()
-    for grant in index.grants:
+    for grant in index.grants_on(TRIDENT_GROUP, "tridentvolumes"):
         kind = index.classify(grant.subject)
         identity = (grant.subject.key, grant.role, grant.binding)
         if kind == ADMIN or identity in seen:

@@ -65,7 +65,7 @@ def evaluate(ctx):
     index = rbac_of(ctx)
     namespaces = reachable_namespaces(ctx)
     seen = set()
-    for grant in index.grants:
+    for grant in index.grants_on("", "namespaces"):
         kind = index.classify(grant.subject)
         identity = (grant.subject.key, grant.role, grant.binding)
         if kind in (ADMIN, CONTROL_PLANE) or identity in seen:

@@ -23,7 +23,7 @@ READ = ("get", "list", "watch")
 def evaluate(ctx):
     index = rbac_of(ctx)
     seen = set()
-    for grant in index.grants:
+    for grant in index.grants_on("", "persistentvolumes"):
         verbs = grant.verbs_on(READ, "", "persistentvolumes")
         kind = index.classify(grant.subject)
         identity = (grant.subject.key, grant.role, grant.binding)
