@@ -13,13 +13,16 @@ from django.db.models.fields.json import KT
 
 from arrays.access_summary import ACCESS_SUMMARY, summaries
 from arrays.admission import Admissions, node_set_of
-from arrays.join import JoinMemo, Resolution, join_remembered
+from arrays.join import JoinMemo, JoinResult, Resolution, join_remembered
 from arrays.stored_parties import ADMITTED_PARTIES, PartyListStore, with_admitted
 from inventory.cluster_memory import ClusterMemory
+from inventory.constants import ARRAY_RECORDS
+from inventory.field_changes import FIELD_SEPARATOR, readers_of
 from inventory.history import StoredObject, WriteStats, write_versions
-from inventory.kept_fields import digest
+from inventory.kept_fields import JOIN, digest
 from inventory.models import InventoryObject, Snapshot
 from inventory.state import DERIVED_SCOPE, SnapshotState, Written
+from inventory.versions_memory import run_of
 
 VOLUME_ACCESS = "VolumeAccess"
 INLINE_VOLUME_ACCESS = "InlineVolumeAccess"
@@ -27,6 +30,18 @@ INLINE_VOLUME_ACCESS = "InlineVolumeAccess"
 # 4: with each namespace's summary (arrays/access_summary.py); 5: the inputs name rules by their digest;
 # 6: parties stored once per segment (arrays/stored_parties.py).
 DERIVATION_VERSION = 6
+# The kinds the records are derived from: the join's (arrays/join.py) and pods, for their inline
+# volumes.  Node and TridentNode count whole: every record's inputs name the node set.
+DERIVATION_KINDS = (
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Pod",
+    "TridentBackend",
+    "TridentBackendConfig",
+    "TridentVolume",
+    "Node",
+    "TridentNode",
+)
 
 
 def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
@@ -70,10 +85,20 @@ _RecordWork = tuple[Resolution, StoredObject, dict, tuple[list[dict], ...]]
 @dataclass
 class RecordMemo:
     """A derivation's records, for the next derivation of the cluster: a record whose resolution is
-    the one it was made of, against the same nodes (`node_inputs`), is the record made then."""
+    the one it was made of, against the same nodes (`node_inputs`), is the record made then.
+    `made_for`: the run whose stored records they are (inventory/versions_memory.py `run_of`), so
+    that a next run whose inputs did not change may take them whole (`_reused`)."""
 
     node_inputs: str
     records: dict[tuple[str, str, str], _RecordWork]  # (kind, namespace, name) ->
+    made_for: tuple | None = None
+
+    def whole(self) -> dict[str, dict]:
+        """Kind -> (namespace, name) -> record, as the derivation hands them to the rules."""
+        found: dict[str, dict] = {VOLUME_ACCESS: {}, INLINE_VOLUME_ACCESS: {}}
+        for (kind, namespace, name), work in self.records.items():
+            found[kind][(namespace, name)] = work[2]
+        return found
 
 
 # cluster id -> what this worker's last derivation of it worked out (the join's and the records' memos)
@@ -88,12 +113,33 @@ class Derivation:
     records: dict[str, dict] | None = None  # kind -> (namespace, name) -> record
 
 
-def derive(snapshot: Snapshot, inventory_changed: bool = True, written: Written | None = None) -> Derivation:
+def derivation_changed_by(changes: frozenset[str]) -> bool:
+    """Whether a change set (kinds, fields of a kind, array records) touches what the access records
+    are a function of: `DERIVATION_KINDS` whole or their fields that serve the join (`JOIN`, or a
+    purpose every reader may read), the array records (tests/test_derivation_inputs.py checks it)."""
+    for change in changes:
+        kind, _, root = change.partition(FIELD_SEPARATOR)
+        if kind == ARRAY_RECORDS or (kind in DERIVATION_KINDS and not root):
+            return True
+        readers = readers_of(kind, root) if kind in DERIVATION_KINDS else frozenset()
+        if readers is None or JOIN in readers:
+            return True
+    return False
+
+
+def derive(
+    snapshot: Snapshot,
+    inventory_changed: bool = True,
+    written: Written | None = None,
+    changed: frozenset[str] | None = None,
+) -> Derivation:
     """Derive and store the snapshot's access records.
 
     The records are a function of the inventory alone, so when this snapshot wrote no inventory
-    row (a quiet cluster) the previous records stand as they are: nothing is computed or written.
-    `written`: what the run just stored (inventory/state.py), used as it is rather than read back.
+    row (a quiet cluster) the previous records stand as they are: nothing is computed or written;
+    when its change set (`changed`) touches none of their inputs, the records the worker's last
+    derivation made stand (`_reused`).  `written`: what the run just stored (inventory/state.py),
+    used as it is rather than read back.
     """
     previous = (
         Snapshot.objects.filter(
@@ -102,46 +148,107 @@ def derive(snapshot: Snapshot, inventory_changed: bool = True, written: Written 
         .order_by("-seq")
         .first()
     )
-    if not inventory_changed and previous and (previous.facts or {}).get("derivation") == DERIVATION_VERSION:
-        snapshot.facts = {
-            **(snapshot.facts or {}),
-            "join": previous.facts.get("join"),
-            "derivation": DERIVATION_VERSION,
-        }
+    comparable = previous is not None and (previous.facts or {}).get("derivation") == DERIVATION_VERSION
+    memos = _LAST_DERIVATION.get(snapshot.cluster_id) or (None, None)
+    if not inventory_changed and comparable:
+        _carry_facts(snapshot, previous)
+        if memos[1] is not None and memos[1].made_for == run_of(previous):
+            memos[1].made_for = run_of(snapshot)  # the records it made are still the stored ones
         return Derivation(WriteStats())
     state = SnapshotState.load(snapshot, written)
-    join_memo, record_memo = _LAST_DERIVATION.get(snapshot.cluster_id) or (None, None)
+    if comparable and changed is not None and not derivation_changed_by(changed):
+        reused = _reused(snapshot, previous, state, memos[1])
+        if reused is not None:
+            return reused
+    made = _derive_all(state, snapshot.cluster_id, memos)
+    snapshot.facts = {
+        **(snapshot.facts or {}),
+        "join": {"unbacked": made.joined.unbacked, "broken_links": made.joined.broken_links},
+        "derivation": DERIVATION_VERSION,
+    }
+    stats = write_versions(
+        snapshot.cluster_id, snapshot.seq, VOLUME_ACCESS, made.volumes, scope=DERIVED_SCOPE
+    )
+    stats += write_versions(
+        snapshot.cluster_id, snapshot.seq, INLINE_VOLUME_ACCESS, made.inline, scope=DERIVED_SCOPE
+    )
+    stats += write_versions(
+        snapshot.cluster_id,
+        snapshot.seq,
+        ADMITTED_PARTIES,
+        made.evaluate.parties.segments,
+        scope=DERIVED_SCOPE,
+    )
+    stats += write_versions(
+        snapshot.cluster_id, snapshot.seq, ACCESS_SUMMARY, summaries(made.records), scope=DERIVED_SCOPE
+    )
+    # Whatever becomes of this run: the memos say only what given inputs resolve and evaluate to
+    # (`made_for` names the run, so only a run directly after it, finished, takes them as stored).
+    record_memo = RecordMemo(made.evaluate.node_inputs, made.evaluate.made, run_of(snapshot))
+    _LAST_DERIVATION.put(snapshot.cluster_id, (made.join_memo, record_memo))
+    return Derivation(stats, state, made.records)
+
+
+def derive_records(state: SnapshotState) -> dict[str, dict]:
+    """Kind -> (namespace, name) -> record: the access records of `state`, derived from scratch and
+    not stored (tests/test_derivation_inputs.py)."""
+    return _derive_all(state, None, (None, None)).records
+
+
+@dataclass
+class _Derived:
+    joined: JoinResult
+    join_memo: JoinMemo
+    evaluate: "_Evaluation"
+    volumes: dict[tuple[str, str], StoredObject]
+    inline: dict[tuple[str, str], StoredObject]
+    records: dict[str, dict]  # kind -> (namespace, name) -> record
+
+
+def _derive_all(state: SnapshotState, cluster_id: int | None, memos: tuple) -> _Derived:
+    join_memo, record_memo = memos
     joined, join_memo = join_remembered(state, join_memo)
     node_inputs = _node_inputs(state)
-    evaluate = _Evaluation(snapshot.cluster_id, Admissions(node_set_of(state), node_inputs), record_memo)
+    evaluate = _Evaluation(cluster_id, Admissions(node_set_of(state), node_inputs), record_memo)
     volumes: dict[tuple[str, str], StoredObject] = {}
+    inline: dict[tuple[str, str], StoredObject] = {}
     records: dict[str, dict] = {VOLUME_ACCESS: {}, INLINE_VOLUME_ACCESS: {}}
     for pv_name, resolution in joined.volumes.items():
         namespace = resolution.namespaces[0] if resolution.namespaces else ""
         key = (namespace, pv_name)
         volumes[key], records[VOLUME_ACCESS][key] = evaluate(VOLUME_ACCESS, key, resolution)
-    inline: dict[tuple[str, str], StoredObject] = {}
     for resolution in joined.inline:
         key = (resolution.namespaces[0], resolution.subject.removeprefix("Pod/").split("/", 1)[1])
         inline[key], records[INLINE_VOLUME_ACCESS][key] = evaluate(INLINE_VOLUME_ACCESS, key, resolution)
+    return _Derived(joined, join_memo, evaluate, volumes, inline, records)
+
+
+def _reused(
+    snapshot: Snapshot, previous: Snapshot, state: SnapshotState, memo: "RecordMemo | None"
+) -> Derivation | None:
+    """The records the worker's last derivation made, when they are the stored ones (made for the
+    previous snapshot, which read everything, as this one did, against the same nodes and backend
+    links) and nothing they rest on changed since: none is computed or written."""
+    if (
+        memo is None
+        or memo.made_for != run_of(previous)
+        or snapshot.unread
+        or previous.unread
+        or (previous.facts or {}).get("backends") != (snapshot.facts or {}).get("backends")
+        or memo.node_inputs != _node_inputs(state)
+    ):
+        return None
+    _carry_facts(snapshot, previous)
+    memo.made_for = run_of(snapshot)
+    return Derivation(WriteStats(), state, memo.whole())
+
+
+def _carry_facts(snapshot: Snapshot, previous: Snapshot) -> None:
     snapshot.facts = {
         **(snapshot.facts or {}),
-        "join": {"unbacked": joined.unbacked, "broken_links": joined.broken_links},
+        "join": previous.facts.get("join"),
         "derivation": DERIVATION_VERSION,
     }
-    stats = write_versions(snapshot.cluster_id, snapshot.seq, VOLUME_ACCESS, volumes, scope=DERIVED_SCOPE)
-    stats += write_versions(
-        snapshot.cluster_id, snapshot.seq, INLINE_VOLUME_ACCESS, inline, scope=DERIVED_SCOPE
-    )
-    stats += write_versions(
-        snapshot.cluster_id, snapshot.seq, ADMITTED_PARTIES, evaluate.parties.segments, scope=DERIVED_SCOPE
-    )
-    stats += write_versions(
-        snapshot.cluster_id, snapshot.seq, ACCESS_SUMMARY, summaries(records), scope=DERIVED_SCOPE
-    )
-    # Whatever becomes of this run: the memos say only what given inputs resolve and evaluate to.
-    _LAST_DERIVATION.put(snapshot.cluster_id, (join_memo, RecordMemo(node_inputs, evaluate.made)))
-    return Derivation(stats, state, records)
 
 
 def records_as_of(

@@ -37,6 +37,8 @@ PLATFORM = "platform workloads"  # which pods are the platform's (by service acc
 POD_VIEW = "pod views"  # what every rule's view of a pod holds (exposure/analysis/workloads.py)
 # A field serving any of these may be read by every rule reading its kind (inventory/field_changes.py).
 PURPOSES = frozenset({IDENTITY, SINCE, FINGERPRINT, DISPLAY, OWNERS, TRUST, PLATFORM, POD_VIEW})
+# Read by the access records' derivation (arrays/volume_access.py), by no rule unless it names it too.
+JOIN = "access records"
 # The RBAC index (exposure/analysis/rbac.py) reads every role and binding for each of these.
 _RBAC_RULES = (
     "pv-visible-to-non-admins",
@@ -119,6 +121,7 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
         ),
         _f(
             "spec.nfs",
+            JOIN,
             "volume-shared-across-tenants",
             "export-allows-foreign-hosts",
             "inline-storage-volume",
@@ -126,6 +129,7 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
         ),
         _f(
             "spec.iscsi{targetPortal,portals,iqn,lun,readOnly}",
+            JOIN,
             "volume-shared-across-tenants",
             "san-foreign-initiator",
             "inline-storage-volume",
@@ -163,7 +167,7 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
             "spec.securityContext{runAsUser,runAsGroup,fsGroup,supplementalGroups,runAsNonRoot}",
             "uid-gid-not-a-boundary",
         ),
-        _f("spec.volumes", "inline-storage-volume", "volume-shared-across-tenants", *_NODE_MOUNT_RULES),
+        _f("spec.volumes", JOIN, "inline-storage-volume", "volume-shared-across-tenants", *_NODE_MOUNT_RULES),
         # A pod's containers are listed together (PodView.containers): a rule reading one list reads all.
         *(
             _f(f"spec.{where}[]{_CONTAINER_FIELDS}", *_CONTAINER_RULES)
@@ -247,7 +251,7 @@ KEPT_FIELDS: dict[str, tuple[Field, ...]] = {
     + (
         _f("backendUUID", IDENTITY),
         _f("pool", DISPLAY),
-        _f("orphaned", "orphaned-backend-volume"),
+        _f("orphaned", JOIN, "orphaned-backend-volume"),
         _f("state", "volume-shared-by-annotation", "inline-storage-volume", "volume-shared-across-tenants"),
         _f(
             "config{name,internalName,internalID,protocol,exportPolicy,unixPermissions,accessMode,volumeMode,"

@@ -120,7 +120,10 @@ def _run(snapshot: Snapshot, source: Callable[[], Collection]) -> None:
             clock.lap("store")
             del collection  # the raw objects (gigabytes at scale) are handed on; free them before deriving
             derivation = derive_volume_access(
-                snapshot, inventory_changed=bool(stats["inserted"] or stats["closed"]), written=written
+                snapshot,
+                inventory_changed=bool(stats["inserted"] or stats["closed"]),
+                written=written,
+                changed=frozenset(changed),
             )
             del written
             clock.lap("derive")

@@ -58,11 +58,16 @@ class _Run:
 _LAST_RUN: ClusterMemory[_Run] = ClusterMemory()
 
 
+def run_of(snapshot: Snapshot) -> tuple:
+    """Which run a snapshot is: a run restarted elsewhere, or a restored database, is another."""
+    return (snapshot.pk, snapshot.seq, snapshot.started_at)
+
+
 def begin(snapshot: Snapshot) -> None:
     """At the start of a run, once its start is saved: the last run's versions brought up to date,
     if the database vouches for them; otherwise nothing is remembered."""
     last = _LAST_RUN.pop(snapshot.cluster_id)
-    identity = (snapshot.pk, snapshot.seq, snapshot.started_at)
+    identity = run_of(snapshot)
     versions = _brought_up_to_date(last, snapshot) if last is not None else None
     if versions is None:
         _LAST_RUN.put(snapshot.cluster_id, _Run(identity))

@@ -131,8 +131,8 @@ def test_large_kept_fields_are_compressed_with_lz4_and_the_cluster_has_no_index_
 def test_the_state_a_run_hands_to_the_derivation_is_the_state_read_back(monkeypatch):
     handed = []
 
-    def spy(snapshot, inventory_changed=True, written=None):
-        derivation = derive(snapshot, inventory_changed, written)
+    def spy(snapshot, inventory_changed=True, written=None, changed=None):
+        derivation = derive(snapshot, inventory_changed, written, changed)
         handed.append(derivation.state)
         return derivation
 

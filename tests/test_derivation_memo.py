@@ -4,6 +4,7 @@ must be what deriving anew stores."""
 
 import copy
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,6 +17,7 @@ from inventory.state import DERIVED_SCOPE
 from inventory.tasks import snapshot_now
 from tests.cases.runner import TAKEN_AT
 from tests.test_derivation_caches import nodes
+from tests.test_incremental_analysis import assert_same_as_full_analysis
 from tests.test_join_cases import lif, nfs_state, pv, rule, volume
 from tests.test_kept_reuse import clusters_of_one_estate
 
@@ -153,3 +155,95 @@ def test_live_derivations_store_what_deriving_anew_gives(tmp_path):
                 kept_shares.append(len(kept) / len(after[0].pvs))
         # The first derivation remembered nothing; some later ones' arrays or nodes moved (all anew).
         assert max(kept_shares) > 0.9 and min(kept_shares) == 0.0, kept_shares
+
+
+@pytest.fixture
+def derivations(monkeypatch):
+    """The snapshots ((cluster id, seq)) whose access records were derived, not taken from the last
+    derivation."""
+    derived: list[tuple[int, int]] = []
+    derive_all = volume_access._derive_all
+
+    def spy(state, cluster_id, memos):
+        derived.append((state.snapshot.cluster_id, state.snapshot.seq))
+        return derive_all(state, cluster_id, memos)
+
+    monkeypatch.setattr(volume_access, "_derive_all", spy)
+    return derived
+
+
+def _toggle_run_as_user(pod: dict) -> None:
+    security = pod["spec"].setdefault("securityContext", {})
+    security["runAsUser"] = 1001 if security.get("runAsUser") == 1000 else 1000
+
+
+@pytest.mark.django_db
+def test_records_whose_inputs_did_not_change_are_taken_from_the_last_derivation(tmp_path, derivations):
+    """Pods' runAsUser, claims' share annotations and bindings' subjects changed (fields the join
+    does not read), after a quiet snapshot: the records the worker's last derivation made are the
+    records, nothing derived or written, and they are what deriving anew gives."""
+    with clusters_of_one_estate(tmp_path, "remembering", "anew") as (simulation, remembering, anew):
+        snapshot_now(remembering)
+        for fraction in (0.0, 0.05, 0.05):  # quiet, then two churns in fields the join does not read
+            simulation.advance_to(simulation.clock + timedelta(minutes=10))
+            simulation.churn(fraction)
+            mine = snapshot_now(remembering)
+            assert mine.rows_written["inserted"] > 0 or not fraction
+            volume_access._LAST_DERIVATION.pop(anew.pk)
+            theirs = snapshot_now(anew)
+            assert _derived_versions(remembering) == _derived_versions(anew) != {}
+            assert mine.facts["join"] == theirs.facts["join"]
+            assert assert_same_as_full_analysis(mine)
+        assert [seq for cluster_id, seq in derivations if cluster_id == remembering.pk] == [1]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "between",
+    [
+        "a volume's export moved",
+        "a node relabelled",
+        "another run in between",
+        "a partial snapshot before",
+    ],
+)
+def test_records_are_derived_anew_when_they_may_not_stand(tmp_path, derivations, between):
+    with clusters_of_one_estate(tmp_path, "remembering") as (simulation, cluster):
+        snapshot_now(cluster)
+        simulation.advance_to(simulation.clock + timedelta(minutes=10))
+        pods = [p for p in simulation.stored("Pod") if p["metadata"]["namespace"] != "kube-system"]
+        simulation.change(pods[0], _toggle_run_as_user)  # a field the join does not read, and:
+        if between == "a volume's export moved":
+            claimed = next(pv for pv in simulation.stored("PersistentVolume") if pv["spec"].get("nfs"))
+            simulation.change(claimed, lambda o: o["spec"]["nfs"].update(path="/moved"))
+        elif between == "a node relabelled":
+            node = next(iter(simulation.stored("Node")))
+            simulation.change(
+                node, lambda o: o["metadata"]["labels"].update({"node-role.kubernetes.io/x": ""})
+            )
+        elif between == "another run in between":
+            _, memo = volume_access._LAST_DERIVATION.get(cluster.pk)
+            memo.made_for = (0, 0, None)  # as if another worker had snapshotted the cluster since
+        else:
+            Snapshot.objects.filter(cluster=cluster).update(unread={"Role": "forbidden"}, status="partial")
+        second = snapshot_now(cluster)
+        assert second.status == Snapshot.Status.COMPLETE
+        assert derivations == [(cluster.pk, 1), (cluster.pk, 2)]
+        assert assert_same_as_full_analysis(second)
+
+
+def test_the_last_records_stand_only_for_the_next_run_reading_as_much_as_the_last(monkeypatch):
+    state = two_volume_state()
+    monkeypatch.setattr(volume_access, "run_of", lambda snapshot: snapshot.run)
+    previous = SimpleNamespace(run="last", unread={}, facts={"backends": {"u-1": {"array": "a"}}, "join": {}})
+
+    def reused(memo=None, **now):
+        now = {"run": "next", "unread": {}, "facts": {"backends": {"u-1": {"array": "a"}}}, **now}
+        memo = memo or RecordMemo(volume_access._node_inputs(state), {}, made_for="last")
+        return volume_access._reused(SimpleNamespace(**now), previous, state, memo)
+
+    assert reused() is not None
+    assert reused(unread={"Pod": "forbidden"}) is None  # what it did not read may have changed
+    assert reused(facts={"backends": {"u-1": {"array": "b"}}}) is None  # a backend linked elsewhere
+    assert reused(RecordMemo("other nodes", {}, made_for="last")) is None
+    assert reused(RecordMemo(volume_access._node_inputs(state), {}, made_for="another")) is None

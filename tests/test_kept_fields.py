@@ -1,6 +1,6 @@
 """What is kept of each object: every rule's inputs, no volatile fields, no secrets."""
 
-from inventory.kept_fields import KEPT_FIELDS, PURPOSES, keep
+from inventory.kept_fields import JOIN, KEPT_FIELDS, PURPOSES, keep
 from inventory.kinds import KIND_NAMES
 from inventory.secrets import without_secrets
 from tests.factories import obj, pod
@@ -17,7 +17,7 @@ def test_every_purpose_named_is_a_rule_or_a_declared_purpose():
     declared = {"identity", "at-least-since", "fingerprint", "display", "ownership", "trust-inputs"}
     declared |= {"platform workloads", "pod views"}
     assert declared == PURPOSES  # each read by any rule reading its kind (inventory/field_changes.py)
-    assert purposes - slugs - declared == set()
+    assert purposes - slugs - declared == {JOIN}  # the access records' derivation, no rule's purpose
 
 
 def test_pod_keeps_security_relevant_spec_and_drops_volatile_status():
