@@ -1,6 +1,9 @@
 """Namespace owners: owner keys on Namespace objects, admin RoleBindings, the manual mapping (which
 wins), each with where it came from; and how owners become what a dashboard user may see."""
 
+import dataclasses
+
+import orjson
 import pytest
 from django.contrib.auth.models import Group, User
 
@@ -135,3 +138,9 @@ def test_the_namespace_page_shows_who_could_have_forged_an_owner(client, tmp_pat
     page = client.get("/clusters/forged/namespaces/alpha-web/").content.decode()
     assert "alice@example.com" in page and "could have been written by User:mallory@example.com" in page
     assert "grants no access" in page
+
+
+def test_an_owner_as_the_facts_keep_it_reads_back_as_itself():
+    owner = Owner("user", "ann@example.com", "label owner", ("User:mallory@example.com",), False)
+    assert owner.as_facts() == orjson.loads(orjson.dumps(dataclasses.asdict(owner)))
+    assert Owner.from_facts(owner.as_facts()) == owner
