@@ -195,20 +195,21 @@ def prepare_array_records(
     of the cluster, reused for a record the array answered exactly as then."""
     prepared: dict[ObjectKey, StoredObject] = {}
     remembered_as = f"{array}:{array_kind.kind}"
+    find = reuse.record_finder(remembered_as, current or {}) if reuse is not None else None
     for record in records:
         if not isinstance(record, dict):
             continue
         key = ("", storable(array_kind.name_of(record)))
         content = _content_digest(record) if reuse is not None else None
-        stored = reuse.record_form(remembered_as, key, content, current or {}) if content else None
+        stored = find(key, content) if content else None  # a reused form is noted as it was
         if stored is None:
             derived = array_kind.derive(record) if array_kind.derive else {}
             stored = _stored(
                 *keep_serialised(array_kind.kind, {**record, **derived}, _looked_at_digest(current, key))
             )
             stored.uid = storable(str(record.get("uuid") or ""))
-        if content:
-            reuse.note_record(remembered_as, key, content, stored)
+            if content:
+                reuse.note_record(remembered_as, key, content, stored)
         prepared[key] = stored
     return prepared
 

@@ -16,7 +16,7 @@ Guards, so that this memory can only save work, never decide what is stored:
   would miss too; this bounds how long we would.
 - Only objects with both a uid and a resourceVersion.  Array records have neither: theirs is the
   digest of the record as the array answered it (secrets dropped), so a record is reused only while
-  the array answers it byte for byte as before (`record_form`).
+  the array answers it byte for byte as before (`record_finder`).
 
 Memory: the forms are those each snapshot holds anyway (a reused one is the same object, shared);
 between snapshots a worker keeps the last read of at most `settings.KEPT_FORMS_REUSED_CLUSTERS`
@@ -92,12 +92,13 @@ class KeptFormReuse:
 
         return found
 
-    def record_form(
-        self, kind: str, key: ObjectKey, content: str, current: "Versions"
-    ) -> "StoredObject | None":
-        """The last read's form of an array record (`kind`: the array's name and the stored kind),
-        if the array answered it with the same content (`content`: its digest)."""
-        return self.form_at(kind, key, _ARRAY_RECORD, content, current)
+    def record_finder(
+        self, kind: str, current: "Versions"
+    ) -> "Callable[[ObjectKey, str], StoredObject | None]":
+        """`finder` for an array's records (`kind`: the array's name and the stored kind): the last
+        read's form of a record the array answered with the same content (`content`: its digest)."""
+        found = self.finder(kind, current)
+        return lambda key, content: found(key, _ARRAY_RECORD, content)
 
     def note_record(self, kind: str, key: ObjectKey, content: str, stored: "StoredObject") -> None:
         self.note_at(kind, key, _ARRAY_RECORD, content, stored)
