@@ -5,6 +5,7 @@ churn.  The pipeline reuses what it can (the state the run just stored, a record
 its inputs did not change, open findings, the findings and paths of rules none of whose inputs
 changed); none of that may change a result."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import orjson
@@ -157,7 +158,10 @@ def test_each_lifecycle_sequence(case, tmp_path):
         assert_same_as_full_analysis(steps.next())
 
 
-def test_the_simulator_churning(tmp_path):
+@contextmanager
+def simulated_cluster(tmp_path):
+    """A simulated estate on loopback, its arrays registered, and a cluster reading it under the
+    demo's trust settings: (the simulation, the cluster)."""
     simulation = Simulation(seed=3, start=TAKEN_AT)
     estate = SimulatedEstate(simulation, tmp_path / "estate").start()
     try:
@@ -170,6 +174,13 @@ def test_the_simulator_churning(tmp_path):
             owner_keys=DEMO_OWNER_KEYS,
             platform_namespaces=DEMO_PLATFORM_NAMESPACES,
         )
+        yield simulation, cluster
+    finally:
+        estate.stop()
+
+
+def test_the_simulator_churning(tmp_path):
+    with simulated_cluster(tmp_path) as (simulation, cluster):
         assert_same_as_full_analysis(snapshot_now(cluster))
         carried, within = [], []
         fractions = (0.05, 0.0, 0.2, 0.02)
@@ -193,5 +204,3 @@ def test_the_simulator_churning(tmp_path):
         namespaces = len(simulation.stored("Namespace"))
         judged = [step.get("uid-gid-not-a-boundary") for step, f in zip(within, fractions, strict=True) if f]
         assert all(0 < (n or 0) < namespaces for n in judged), (judged, namespaces)
-    finally:
-        estate.stop()

@@ -15,18 +15,13 @@ from exposure.engine import evaluate
 from exposure.models import Finding
 from exposure.rules import ALL_RULES, RULES
 from exposure.rules.base import Rule
-from inventory.demo import DEMO_OWNER_KEYS, DEMO_PLATFORM_NAMESPACES, DEMO_TENANT_LABEL
 from inventory.history import StoredObject, namespaces_touched, write_versions
 from inventory.kept_fields import digest, keep
 from inventory.models import Cluster
 from inventory.state import SnapshotState
 from inventory.tasks import snapshot_now
-from simulator.serving import SimulatedEstate
-from simulator.world import Simulation
-from tests.cases.runner import TAKEN_AT
 from tests.factories import obj, pod
-from tests.test_incremental_analysis import assert_same_as_full_analysis
-from tests.test_join import register_arrays
+from tests.test_incremental_analysis import assert_same_as_full_analysis, simulated_cluster
 
 UID_GID = RULES["uid-gid-not-a-boundary"]
 ROLE = "node-role.kubernetes.io/storage"
@@ -100,18 +95,7 @@ def test_a_hit_outside_the_judged_namespaces_fails_the_rule():
 @pytest.mark.django_db
 @pytest.mark.postgres_too
 def test_a_pod_changed_in_one_namespace_re_judges_that_namespace_only(tmp_path):
-    simulation = Simulation(seed=3, start=TAKEN_AT)
-    estate = SimulatedEstate(simulation, tmp_path / "estate").start()
-    try:
-        register_arrays(estate)
-        cluster = Cluster.objects.create(
-            name="sim",
-            source=Cluster.Source.KUBECONFIG,
-            kubeconfig_path=str(estate.kubeconfig),
-            tenant_label=DEMO_TENANT_LABEL,
-            owner_keys=DEMO_OWNER_KEYS,
-            platform_namespaces=DEMO_PLATFORM_NAMESPACES,
-        )
+    with simulated_cluster(tmp_path) as (simulation, cluster):
         first = snapshot_now(cluster)
         findings = Finding.objects.filter(cluster=cluster, rule=UID_GID.slug, status="open")
         before = {f.pk: (f.namespaces, f.changed_seq) for f in findings}
@@ -139,8 +123,6 @@ def test_a_pod_changed_in_one_namespace_re_judges_that_namespace_only(tmp_path):
         analysis = assert_same_as_full_analysis(snapshot_now(cluster))
         assert not analysis.get("reused"), "the node's change was stored"
         assert UID_GID.slug not in analysis["within"] and UID_GID.slug not in analysis["carried"]
-    finally:
-        estate.stop()
 
 
 def _without_ids(item: dict) -> None:
