@@ -8,7 +8,9 @@ last time) re-runs no rule: its findings are those still open, so only grades ar
 suppression may have expired).  Otherwise only the rules whose inputs (`Rule.inputs`, down to the
 fields of a kind each reads: inventory/field_changes.py) are in the snapshot's change set re-run;
 the others' findings and paths stand as they are, when the previous analysis is comparable (same
-version and settings, both snapshots read everything, nothing failed or held).  The exposure paths
+version and settings, both snapshots read everything, nothing failed or held); a namespace-local
+rule reached only through its local kinds (`Rule.namespace_local`) is judged in the namespaces
+those writes touched, its findings and paths about the others standing.  The exposure paths
 (every path into a namespace's data, inside its tenant and from platform workloads included) are
 stored like inventory, one record per namespace and rule, under the derived scope, so an unchanged
 rule's paths cost no row.
