@@ -17,7 +17,7 @@ from arrays.join import JoinMemo, JoinResult, Resolution, join_remembered
 from arrays.stored_parties import ADMITTED_PARTIES, PartyListStore, with_admitted
 from inventory.cluster_memory import ClusterMemory
 from inventory.constants import ARRAY_RECORDS
-from inventory.field_changes import FIELD_SEPARATOR, readers_of
+from inventory.field_changes import kind_reached
 from inventory.history import StoredObject, WriteStats, write_versions
 from inventory.kept_fields import JOIN, digest
 from inventory.models import InventoryObject, Snapshot
@@ -42,6 +42,7 @@ DERIVATION_KINDS = (
     "Node",
     "TridentNode",
 )
+_DERIVATION_INPUTS = frozenset((*DERIVATION_KINDS, ARRAY_RECORDS))
 
 
 def record(resolution: Resolution, parties: list[dict], inputs: str) -> dict:
@@ -117,14 +118,7 @@ def derivation_changed_by(changes: frozenset[str]) -> bool:
     """Whether a change set (kinds, fields of a kind, array records) touches what the access records
     are a function of: `DERIVATION_KINDS` whole or their fields that serve the join (`JOIN`, or a
     purpose every reader may read), the array records (tests/test_derivation_inputs.py checks it)."""
-    for change in changes:
-        kind, _, root = change.partition(FIELD_SEPARATOR)
-        if kind == ARRAY_RECORDS or (kind in DERIVATION_KINDS and not root):
-            return True
-        readers = readers_of(kind, root) if kind in DERIVATION_KINDS else frozenset()
-        if readers is None or JOIN in readers:
-            return True
-    return False
+    return any(kind_reached(change, _DERIVATION_INPUTS, JOIN) for change in changes)
 
 
 def derive(

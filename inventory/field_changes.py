@@ -9,6 +9,7 @@ any purpose besides (identity, trust, display...), and every rule reading the ki
 tests/test_rule_inputs.py checks, field by field, that no rule reads a field that does not serve it.
 """
 
+from collections.abc import Container
 from functools import cache
 
 from inventory.kept_fields import _SEGMENT, KEPT_FIELDS, PURPOSES, _split_path
@@ -35,8 +36,20 @@ def fields_of(kind: str) -> dict[str, frozenset[str] | None]:
 
 
 def readers_of(kind: str, root: str) -> frozenset[str] | None:
-    """The rules that read `kind`'s field `root`; None: any rule reading the kind may (or not a field)."""
+    """The readers of `kind`'s field `root` (rule slugs, and the access records' derivation: JOIN);
+    None: any rule reading the kind may (or not a field)."""
     return fields_of(kind).get(root) if kind in KEPT_FIELDS else None
+
+
+def kind_reached(change: str, kinds: Container[str], reader: str) -> str:
+    """The kind of a change-set entry (`Kind`, or `Kind:field`) when it touches what `reader` (a
+    rule's slug, or JOIN) reads of `kinds`: the kind whole, or a field serving that reader or every
+    reader; else ""."""
+    kind, _, root = change.partition(FIELD_SEPARATOR)
+    if kind not in kinds:
+        return ""
+    readers = readers_of(kind, root) if root else None
+    return kind if readers is None or reader in readers else ""
 
 
 def _root(path: str) -> tuple[str, ...]:

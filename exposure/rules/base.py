@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from exposure.analysis.hits import Hit
 from inventory.constants import ACCESS_RECORDS, ARRAY_RECORDS, SEVERITIES, SEVERITY_RANK
-from inventory.field_changes import FIELD_SEPARATOR, readers_of
+from inventory.field_changes import field_change, kind_reached
 
 if TYPE_CHECKING:
     from exposure.analysis.context import Context
@@ -79,17 +79,11 @@ class Rule:
 
     def reads_field(self, kind: str, root: str) -> bool:
         """Whether its hits may depend on field `root` of `kind` (inventory/field_changes.py)."""
-        readers = readers_of(kind, root)
-        return kind in self.inputs and (readers is None or self.slug in readers)
+        return bool(kind_reached(field_change(kind, root), self.inputs, self.slug))
 
     def changed_by(self, changes: frozenset[str]) -> bool:
         """Whether a change set (kinds, array and access records, fields of a kind) touches its inputs."""
-        return any(self._kind_read(change) for change in changes)
-
-    def _kind_read(self, change: str) -> str:
-        """The kind of a change-set entry when it touches its inputs, else ""."""
-        kind, _, root = change.partition(FIELD_SEPARATOR)
-        return kind if (self.reads_field(kind, root) if root else kind in self.inputs) else ""
+        return any(kind_reached(change, self.inputs, self.slug) for change in changes)
 
     def namespaces_to_judge(
         self, changes: frozenset[str], touched: dict[str, frozenset[str]]
@@ -98,7 +92,8 @@ class Rule:
         namespace-local kinds, `touched` giving the namespaces each kind's writes touched; None when
         some change reaches it otherwise (it is judged whole)."""
         namespaces: set[str] = set()
-        for kind in filter(None, map(self._kind_read, changes)):
+        inputs = self.inputs
+        for kind in filter(None, (kind_reached(change, inputs, self.slug) for change in changes)):
             if kind not in self.namespace_local or kind not in touched:
                 return None
             namespaces |= touched[kind]
